@@ -1,0 +1,236 @@
+//! `Settings::from_env()`: the only code that reads the environment, and where every setting is validated.
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::str::FromStr;
+
+use crate::auth::{generate_key, Secret};
+
+/// The value `.env.example` ships for `API_SECRET_KEY`; refused so nobody serves with a published key.
+pub const PLACEHOLDER_KEY: &str = "change-me-to-a-long-random-secret";
+
+/// The shortest key the server accepts.
+pub const MIN_KEY_CHARS: usize = 16;
+
+/// Everything the service can be told, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Interface to listen on (`HOST`).
+    pub host: String,
+    /// Port to listen on (`PORT`); 0 lets the OS choose.
+    pub port: u16,
+    /// Number of actix workers (`WORKERS`).
+    pub workers: usize,
+    /// The single key given by `API_SECRET_KEY`, or one generated for this run.
+    pub api_key: Secret,
+    /// True when `api_key` was generated because none was configured.
+    pub api_key_generated: bool,
+    /// Input limits.
+    pub limits: InputLimits,
+}
+
+/// Input limits applied before the model sees anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLimits {
+    /// Longest accepted text, in Unicode characters (`MAX_TEXT_CHARS`).
+    pub max_text_chars: usize,
+    /// Most texts in one batch (`MAX_BATCH_SIZE`).
+    pub max_batch_size: usize,
+    /// Largest accepted request body in bytes (`MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+}
+
+impl Default for InputLimits {
+    fn default() -> Self {
+        InputLimits {
+            max_text_chars: 10_000,
+            max_batch_size: 256,
+            max_body_bytes: 1_048_576,
+        }
+    }
+}
+
+/// A setting that cannot be used; its `Display` is the one line printed before exiting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it (never its value when it is a secret).
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Settings {
+    /// Reads and validates the process environment (after `.env` has been loaded into it).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| match std::env::var(name) {
+            Ok(v) => Ok(Some(v)),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError {
+                variable: name,
+                problem: "is not valid UTF-8".into(),
+            }),
+        })
+    }
+
+    /// Reads settings through `lookup`, so tests can supply their own environment.
+    pub fn from_lookup<F>(lookup: F) -> Result<Self, ConfigError>
+    where
+        F: Fn(&'static str) -> Result<Option<String>, ConfigError>,
+    {
+        let env = Env(lookup);
+        let (api_key, api_key_generated) = match env.raw("API_SECRET_KEY")? {
+            Some(key) => (validate_key("API_SECRET_KEY", key.trim())?, false),
+            None => (
+                generate_key().map_err(|e| ConfigError {
+                    variable: "API_SECRET_KEY",
+                    problem: format!("not set, and no random key could be generated: {e}"),
+                })?,
+                true,
+            ),
+        };
+        let defaults = InputLimits::default();
+        Ok(Settings {
+            host: env.raw("HOST")?.unwrap_or_else(|| "127.0.0.1".into()),
+            port: env.parse("PORT", 8000)?,
+            workers: env
+                .parse::<NonZeroUsize>("WORKERS", default_workers())?
+                .get(),
+            api_key,
+            api_key_generated,
+            limits: InputLimits {
+                max_text_chars: env.positive("MAX_TEXT_CHARS", defaults.max_text_chars)?,
+                max_batch_size: env.positive("MAX_BATCH_SIZE", defaults.max_batch_size)?,
+                max_body_bytes: env.positive("MAX_BODY_BYTES", defaults.max_body_bytes)?,
+            },
+        })
+    }
+
+    /// `host:port`, as given to bind.
+    pub fn address(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+fn validate_key(variable: &'static str, key: &str) -> Result<Secret, ConfigError> {
+    if key == PLACEHOLDER_KEY {
+        return Err(ConfigError {
+            variable,
+            problem: "is still the .env.example placeholder; set a long random secret \
+                      (or unset it to get a generated key)"
+                .into(),
+        });
+    }
+    let chars = key.chars().count();
+    if chars < MIN_KEY_CHARS {
+        return Err(ConfigError {
+            variable,
+            problem: format!("is {chars} characters long; a key needs at least {MIN_KEY_CHARS}"),
+        });
+    }
+    Ok(Secret::new(key))
+}
+
+fn default_workers() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+}
+
+struct Env<F>(F);
+
+impl<F> Env<F>
+where
+    F: Fn(&'static str) -> Result<Option<String>, ConfigError>,
+{
+    fn raw(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        (self.0)(name)
+    }
+
+    fn parse<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        match self.raw(name)? {
+            None => Ok(default),
+            Some(raw) => raw.trim().parse().map_err(|e| ConfigError {
+                variable: name,
+                problem: format!("cannot use {raw:?}: {e}"),
+            }),
+        }
+    }
+
+    fn positive(&self, name: &'static str, default: usize) -> Result<usize, ConfigError> {
+        let n: NonZeroUsize = self.parse(name, NonZeroUsize::new(default).unwrap_or(NonZeroUsize::MIN))?;
+        Ok(n.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&'static str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<&str, String> = vars.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        Settings::from_lookup(|name| Ok(vars.get(name).cloned()))
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.address(), "127.0.0.1:8000");
+        assert!(s.api_key_generated);
+        assert!(s.api_key.expose().len() >= MIN_KEY_CHARS);
+        assert_eq!(s.limits, InputLimits::default());
+        assert!(s.workers >= 1);
+    }
+
+    #[test]
+    fn a_configured_key_is_trimmed_and_used() {
+        let s = settings(&[("API_SECRET_KEY", "  0123456789abcdef  ")]).unwrap();
+        assert_eq!(s.api_key.expose(), "0123456789abcdef");
+        assert!(!s.api_key_generated);
+    }
+
+    #[test]
+    fn bad_settings_name_their_variable() {
+        for (var, value) in [
+            ("API_SECRET_KEY", "short"),
+            ("API_SECRET_KEY", ""),
+            ("API_SECRET_KEY", PLACEHOLDER_KEY),
+            ("PORT", "eighty"),
+            ("PORT", "70000"),
+            ("WORKERS", "0"),
+            ("MAX_TEXT_CHARS", "-1"),
+            ("MAX_BATCH_SIZE", "0"),
+            ("MAX_BODY_BYTES", "1MB"),
+        ] {
+            let err = settings(&[(var, value)]).unwrap_err();
+            assert_eq!(err.variable, var, "{var}={value}");
+            assert!(err.to_string().starts_with(var));
+        }
+    }
+
+    #[test]
+    fn a_short_key_is_not_echoed_in_the_error() {
+        let err = settings(&[("API_SECRET_KEY", "hunter2")]).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn ipv6_hosts_are_bracketed() {
+        let s = settings(&[("HOST", "::1"), ("PORT", "0")]).unwrap();
+        assert_eq!(s.address(), "[::1]:0");
+    }
+}

@@ -1,0 +1,231 @@
+//! `ApiError`: the one error type of the service, answered as FastAPI-shaped JSON.
+
+use std::fmt;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// Every way a request can fail, each mapped to one status code and a `{"detail": ...}` body.
+#[derive(Debug)]
+pub enum ApiError {
+    /// No `X-API-Key` header, or an empty one.
+    MissingKey,
+    /// A key that is unknown, expired or disabled; the body never says which.
+    InvalidKey,
+    /// `X-API-Key` sent more than once.
+    DuplicateKey,
+    /// No such route or resource.
+    NotFound,
+    /// The path exists but not with this method; holds the `Allow` value.
+    MethodNotAllowed(&'static str),
+    /// The body is over `MAX_BODY_BYTES`.
+    PayloadTooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+    },
+    /// A JSON endpoint got a body of another media type.
+    UnsupportedMediaType,
+    /// The body could not be read (the client broke off, or sent bad framing).
+    MalformedBody,
+    /// The input failed validation: Pydantic v2 error items.
+    Validation(Vec<ValidationItem>),
+    /// A bug; the details went to the log only.
+    Internal,
+}
+
+/// One Pydantic v2 validation error item: `{"type","loc","msg","input"}` and, where Pydantic has it, `ctx`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValidationItem {
+    /// Machine-readable error type, such as `missing` or `string_too_long`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Where the error is: `["body","text"]`, `["query","text"]`, `["body","texts",3]`.
+    pub loc: Vec<Value>,
+    /// Human-readable message, worded as Pydantic words it.
+    pub msg: String,
+    /// The offending input.
+    pub input: Value,
+    /// Extra context, such as the limit that was exceeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctx: Option<Value>,
+}
+
+impl ValidationItem {
+    /// A required field that is absent; `input` is what held it (the body, or null for a query).
+    pub fn missing(loc: Vec<Value>, input: Value) -> Self {
+        Self {
+            kind: "missing",
+            loc,
+            msg: "Field required".into(),
+            input,
+            ctx: None,
+        }
+    }
+
+    /// A value that should have been a string.
+    pub fn string_type(loc: Vec<Value>, input: Value) -> Self {
+        Self {
+            kind: "string_type",
+            loc,
+            msg: "Input should be a valid string".into(),
+            input,
+            ctx: None,
+        }
+    }
+
+    /// A string over `max` characters.
+    pub fn string_too_long(loc: Vec<Value>, input: Value, max: usize) -> Self {
+        Self {
+            kind: "string_too_long",
+            loc,
+            msg: format!("String should have at most {max} characters"),
+            input,
+            ctx: Some(json!({ "max_length": max })),
+        }
+    }
+
+    /// A body that is not valid JSON; `position` is the byte offset of the error.
+    pub fn json_invalid(position: usize, error: String) -> Self {
+        Self {
+            kind: "json_invalid",
+            loc: vec!["body".into(), position.into()],
+            msg: "JSON decode error".into(),
+            input: json!({}),
+            ctx: Some(json!({ "error": error })),
+        }
+    }
+
+    /// A JSON body that is not an object.
+    pub fn not_an_object(input: Value) -> Self {
+        Self {
+            kind: "model_attributes_type",
+            loc: vec!["body".into()],
+            msg: "Input should be a valid dictionary or object to extract fields from".into(),
+            input,
+            ctx: None,
+        }
+    }
+
+    /// A request that is invalid as a whole, such as one giving the same input twice.
+    pub fn value_error(loc: Vec<Value>, input: Value, reason: &str) -> Self {
+        Self {
+            kind: "value_error",
+            loc,
+            msg: format!("Value error, {reason}"),
+            input,
+            ctx: Some(json!({ "error": reason })),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::MissingKey => f.write_str("Not authenticated"),
+            ApiError::InvalidKey => f.write_str("Invalid API key"),
+            ApiError::DuplicateKey => f.write_str("Duplicate X-API-Key header"),
+            ApiError::NotFound => f.write_str("Not Found"),
+            ApiError::MethodNotAllowed(_) => f.write_str("Method Not Allowed"),
+            ApiError::PayloadTooLarge { limit } => {
+                write!(f, "Request body too large: the limit is {limit} bytes")
+            }
+            ApiError::UnsupportedMediaType => {
+                f.write_str("Unsupported media type: send the body as application/json")
+            }
+            ApiError::MalformedBody => f.write_str("The request body could not be read"),
+            ApiError::Validation(items) => {
+                write!(f, "Validation failed: ")?;
+                for (i, item) in items.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "; " };
+                    write!(f, "{sep}{} at {}", item.kind, Value::from(item.loc.clone()))?;
+                }
+                Ok(())
+            }
+            ApiError::Internal => f.write_str("Internal Server Error"),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::MissingKey => StatusCode::UNAUTHORIZED,
+            ApiError::InvalidKey => StatusCode::FORBIDDEN,
+            ApiError::DuplicateKey | ApiError::MalformedBody => StatusCode::BAD_REQUEST,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::MissingKey => {
+                res.insert_header((header::WWW_AUTHENTICATE, "APIKey"));
+            }
+            ApiError::MethodNotAllowed(allow) => {
+                res.insert_header((header::ALLOW, *allow));
+            }
+            _ => {}
+        }
+        match self {
+            ApiError::Validation(items) => res.json(Detail { detail: items }),
+            other => res.json(Detail {
+                detail: other.to_string(),
+            }),
+        }
+    }
+}
+
+/// FastAPI's error body. A struct rather than `json!` so that fields keep Pydantic's order.
+#[derive(Serialize)]
+struct Detail<T: Serialize> {
+    detail: T,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    async fn body_of(err: ApiError) -> Value {
+        serde_json::from_str(&raw_body_of(err).await).unwrap()
+    }
+
+    async fn raw_body_of(err: ApiError) -> String {
+        let bytes = to_bytes(err.error_response().into_body()).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[actix_rt::test]
+    async fn validation_items_serialize_in_pydantic_shape() {
+        let item = ValidationItem::missing(vec!["query".into(), "text".into()], Value::Null);
+        let body = raw_body_of(ApiError::Validation(vec![item])).await;
+        // Byte for byte, in Pydantic's field order.
+        assert_eq!(
+            body,
+            r#"{"detail":[{"type":"missing","loc":["query","text"],"msg":"Field required","input":null}]}"#
+        );
+    }
+
+    #[actix_rt::test]
+    async fn fastapi_detail_strings_are_byte_identical() {
+        assert_eq!(
+            body_of(ApiError::MissingKey).await,
+            json!({"detail":"Not authenticated"})
+        );
+        assert_eq!(
+            body_of(ApiError::InvalidKey).await,
+            json!({"detail":"Invalid API key"})
+        );
+        assert_eq!(body_of(ApiError::NotFound).await, json!({"detail":"Not Found"}));
+    }
+}

@@ -1,0 +1,12 @@
+//! sentiment-api: a sentiment model served over HTTP behind API-key authentication.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod json_body;
+pub mod middleware;
+pub mod model;
+pub mod routes;
+pub mod startup;
+pub mod validation;

@@ -1,0 +1,63 @@
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use sentiment_api::config::Settings;
+use sentiment_api::model::Vader;
+use sentiment_api::startup::run;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    if let Err(e) = dotenvy::dotenv() {
+        if !e.not_found() {
+            eprintln!("error: .env: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = settings.address();
+    let listener = match TcpListener::bind(&address) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: HOST/PORT: cannot listen on {address}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if settings.api_key_generated {
+        // Shown once, on stdout rather than through the logger, so it never lands in log storage.
+        println!(
+            "No API_SECRET_KEY or API_KEYS_FILE set: generated a key for this run only.\n\
+             Send it as the X-API-Key header:\n\n    {}\n",
+            settings.api_key.expose()
+        );
+    }
+    let local = listener
+        .local_addr()
+        .map_or(address, |a| a.to_string());
+    log::info!(
+        "sentiment-api listening on http://{local} with {} workers",
+        settings.workers
+    );
+    let server = match run(listener, settings, Arc::new(Vader::new())) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot start the server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match server.await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: server stopped: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! The sentiment model behind the service: a small trait, so the server does not care which model runs.
+
+mod vader;
+
+pub use vader::Vader;
+
+use serde::Serialize;
+
+/// A model that scores the sentiment of one text; built once and shared by every worker.
+pub trait SentimentModel: Send + Sync + 'static {
+    /// A short name for logs and metrics.
+    fn name(&self) -> &'static str;
+
+    /// Scores one text. Must be total: every string gets an answer.
+    fn score(&self, text: &str) -> Scores;
+}
+
+/// The scores of one text: a compound in [-1, 1] and the positive/neutral/negative proportions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Scores {
+    /// Overall polarity in [-1, 1] (VADER's compound).
+    #[serde(skip)]
+    pub compound: f64,
+    /// Share of the text that reads positive.
+    pub positive: f64,
+    /// Share of the text that reads neutral.
+    pub neutral: f64,
+    /// Share of the text that reads negative.
+    pub negative: f64,
+}
+
+/// The label given to a compound score, with VADER's customary ±0.05 thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sentiment {
+    /// compound >= 0.05
+    Positive,
+    /// -0.05 < compound < 0.05
+    Neutral,
+    /// compound <= -0.05
+    Negative,
+}
+
+impl Sentiment {
+    /// The label of a compound score.
+    pub fn of(compound: f64) -> Self {
+        if compound >= 0.05 {
+            Sentiment::Positive
+        } else if compound <= -0.05 {
+            Sentiment::Negative
+        } else {
+            Sentiment::Neutral
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_follow_the_vader_convention() {
+        assert_eq!(Sentiment::of(0.05), Sentiment::Positive);
+        assert_eq!(Sentiment::of(0.0499), Sentiment::Neutral);
+        assert_eq!(Sentiment::of(0.0), Sentiment::Neutral);
+        assert_eq!(Sentiment::of(-0.0499), Sentiment::Neutral);
+        assert_eq!(Sentiment::of(-0.05), Sentiment::Negative);
+    }
+}

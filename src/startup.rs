@@ -1,0 +1,56 @@
+//! Builds the server: shared state once, the route table, error handlers, middleware.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+
+use crate::auth::{KeyEntry, KeySet, KeyStore};
+use crate::config::Settings;
+use crate::error::{ApiError, ValidationItem};
+use crate::middleware::{access_log, catch_panic};
+use crate::model::SentimentModel;
+use crate::routes;
+
+/// Starts serving on `listener` (bound by the caller, so tests can use port 0); await the result.
+pub fn run(
+    listener: TcpListener,
+    settings: Settings,
+    model: Arc<dyn SentimentModel>,
+) -> std::io::Result<Server> {
+    // Shared state is built once, here, and cloned into every worker.
+    let keys = web::Data::new(KeyStore::new(KeySet::new([KeyEntry::from_secret(
+        "default",
+        &settings.api_key,
+    )])));
+    let model = web::Data::from(model);
+    let limits = web::Data::new(settings.limits);
+
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(keys.clone())
+            .app_data(model.clone())
+            .app_data(limits.clone())
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                let item = ValidationItem::value_error(
+                    vec!["query".into()],
+                    serde_json::Value::Null,
+                    &err.to_string(),
+                );
+                ApiError::Validation(vec![item]).into()
+            }))
+            .app_data(
+                web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
+            )
+            .configure(routes::configure)
+            .default_service(web::to(routes::not_found))
+            .wrap(from_fn(catch_panic))
+            .wrap(from_fn(access_log))
+    })
+    .workers(settings.workers)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
