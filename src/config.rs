@@ -171,7 +171,10 @@ where
     }
 
     fn positive(&self, name: &'static str, default: usize) -> Result<usize, ConfigError> {
-        let n: NonZeroUsize = self.parse(name, NonZeroUsize::new(default).unwrap_or(NonZeroUsize::MIN))?;
+        let n: NonZeroUsize = self.parse(
+            name,
+            NonZeroUsize::new(default).unwrap_or(NonZeroUsize::MIN),
+        )?;
         Ok(n.get())
     }
 }

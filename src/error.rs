@@ -49,7 +49,7 @@ pub struct ValidationItem {
     pub input: Value,
     /// Extra context, such as the limit that was exceeded.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ctx: Option<Value>,
+    pub ctx: Option<Box<Value>>,
 }
 
 impl ValidationItem {
@@ -82,7 +82,7 @@ impl ValidationItem {
             loc,
             msg: format!("String should have at most {max} characters"),
             input,
-            ctx: Some(json!({ "max_length": max })),
+            ctx: Some(Box::new(json!({ "max_length": max }))),
         }
     }
 
@@ -93,7 +93,7 @@ impl ValidationItem {
             loc: vec!["body".into(), position.into()],
             msg: "JSON decode error".into(),
             input: json!({}),
-            ctx: Some(json!({ "error": error })),
+            ctx: Some(Box::new(json!({ "error": error }))),
         }
     }
 
@@ -115,7 +115,7 @@ impl ValidationItem {
             loc,
             msg: format!("Value error, {reason}"),
             input,
-            ctx: Some(json!({ "error": reason })),
+            ctx: Some(Box::new(json!({ "error": reason }))),
         }
     }
 }
@@ -226,6 +226,9 @@ mod tests {
             body_of(ApiError::InvalidKey).await,
             json!({"detail":"Invalid API key"})
         );
-        assert_eq!(body_of(ApiError::NotFound).await, json!({"detail":"Not Found"}));
+        assert_eq!(
+            body_of(ApiError::NotFound).await,
+            json!({"detail":"Not Found"})
+        );
     }
 }

@@ -73,7 +73,12 @@ fn is_json(req: &HttpRequest) -> bool {
     let Ok(value) = value.to_str() else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
@@ -87,6 +92,10 @@ fn json_invalid(body: &[u8], err: &serde_json::Error) -> ApiError {
         .sum();
     let position = (line_start + err.column().saturating_sub(1)).min(body.len());
     let reason = err.to_string();
-    let reason = reason.split(" at line ").next().unwrap_or(&reason).to_owned();
+    let reason = reason
+        .split(" at line ")
+        .next()
+        .unwrap_or(&reason)
+        .to_owned();
     ApiError::Validation(vec![ValidationItem::json_invalid(position, reason)])
 }

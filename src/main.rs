@@ -39,9 +39,7 @@ async fn main() -> ExitCode {
             settings.api_key.expose()
         );
     }
-    let local = listener
-        .local_addr()
-        .map_or(address, |a| a.to_string());
+    let local = listener.local_addr().map_or(address, |a| a.to_string());
     log::info!(
         "sentiment-api listening on http://{local} with {} workers",
         settings.workers

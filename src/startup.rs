@@ -41,9 +41,7 @@ pub fn run(
                 );
                 ApiError::Validation(vec![item]).into()
             }))
-            .app_data(
-                web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()),
-            )
+            .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
             .wrap(from_fn(catch_panic))

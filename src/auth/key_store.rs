@@ -145,7 +145,10 @@ mod tests {
 
     #[test]
     fn the_right_key_is_valid_and_names_its_id() {
-        let keys = set(&[("alice", "alice-key-0123456789"), ("bob", "bob-key-0123456789ab")]);
+        let keys = set(&[
+            ("alice", "alice-key-0123456789"),
+            ("bob", "bob-key-0123456789ab"),
+        ]);
         match keys.verify(b"bob-key-0123456789ab") {
             Verdict::Valid(e) => assert_eq!(e.id, "bob"),
             other => panic!("expected bob, got {other:?}"),
@@ -171,7 +174,10 @@ mod tests {
     fn a_replaced_set_takes_effect_at_once() {
         let store = KeyStore::new(set(&[("old", "old-key-0123456789ab")]));
         store.replace(set(&[("new", "new-key-0123456789ab")]));
-        assert_eq!(store.snapshot().verify(b"old-key-0123456789ab"), Verdict::Unknown);
+        assert_eq!(
+            store.snapshot().verify(b"old-key-0123456789ab"),
+            Verdict::Unknown
+        );
         assert!(matches!(
             store.snapshot().verify(b"new-key-0123456789ab"),
             Verdict::Valid(_)

@@ -40,7 +40,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The answer for a path that exists but not with the method used.
 fn only(allow: &'static str) -> Route {
-    web::route().to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow)) })
+    web::route()
+        .to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow)) })
 }
 
 /// The answer for a path that does not exist.

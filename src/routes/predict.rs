@@ -61,14 +61,23 @@ fn text_of(
     max_chars: usize,
 ) -> Result<String, ValidationItem> {
     // As with FastAPI, a repeated query parameter counts its last value.
-    let from_query = query.into_iter().rev().find(|(k, _)| k == "text").map(|(_, v)| v);
+    let from_query = query
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == "text")
+        .map(|(_, v)| v);
     match (from_query, body) {
         (Some(text), None) => {
             validation::text_len(text, vec!["query".into(), "text".into()], max_chars)
         }
         (None, Some(body)) => {
             let mut body = validation::object(body)?;
-            validation::text_field(&mut body, "text", vec!["body".into(), "text".into()], max_chars)
+            validation::text_field(
+                &mut body,
+                "text",
+                vec!["body".into(), "text".into()],
+                max_chars,
+            )
         }
         (None, None) => Err(ValidationItem::missing(
             vec!["query".into(), "text".into()],

@@ -1,0 +1,117 @@
+//! What the real binary writes to its log: useful lines, and never a key.
+
+use reqwest::Client;
+
+use crate::helpers::RunningBinary;
+
+const KEY: &str = "sk_log-test-key-THAT-MUST-NEVER-APPEAR-42";
+
+/// Sends one request of every kind the service answers, with the key in every place a careless
+/// client might put it.
+async fn exercise_every_path(client: &Client, base: &str) {
+    let url = |p: &str| format!("{base}{p}");
+    let sends = vec![
+        client
+            .post(url("/predict?text=I%20love%20it"))
+            .header("X-API-Key", KEY),
+        client
+            .post(url("/predict"))
+            .header("X-API-Key", KEY)
+            .json(&serde_json::json!({"text": "bad"})),
+        client.post(url("/predict")).header("X-API-Key", KEY),
+        client
+            .post(url("/predict"))
+            .header("X-API-Key", KEY)
+            .header("Content-Type", "application/json")
+            .body("{oops"),
+        client
+            .post(url("/predict"))
+            .header("X-API-Key", KEY)
+            .header("Content-Type", "text/plain")
+            .body("hi"),
+        client
+            .post(url("/predict?text=hi"))
+            .header("X-API-Key", format!("{KEY}x")),
+        client
+            .post(url("/predict?text=hi"))
+            .header("X-API-Key", KEY)
+            .header("X-API-Key", KEY),
+        client.post(url("/predict?text=hi")),
+        client.post(url(&format!("/predict?text=hi&api_key={KEY}"))),
+        client.get(url("/predict")).header("X-API-Key", KEY),
+        client.get(url("/health")).header("X-API-Key", KEY),
+        client.get(url("/nowhere")).header("X-API-Key", KEY),
+    ];
+    for req in sends {
+        req.send().await.expect("request sent");
+    }
+}
+
+#[actix_rt::test]
+async fn the_key_never_appears_in_the_log_even_at_trace_level() {
+    let server = RunningBinary::start(&[("API_SECRET_KEY", KEY), ("RUST_LOG", "trace")]);
+    let base = format!("http://{}", server.address);
+    exercise_every_path(&Client::new(), &base).await;
+    let log = server.stop();
+    // The run really logged at trace level and covered the paths above.
+    assert!(log.contains("TRACE") || log.contains("DEBUG"), "{log}");
+    assert!(log.contains("\"POST /predict\" 200"), "{log}");
+    assert!(log.contains("\"GET /nowhere\" 404"), "{log}");
+    for fragment in [KEY, &KEY[3..], &KEY[10..30]] {
+        assert!(!log.contains(fragment), "the key leaked into the log");
+    }
+}
+
+#[actix_rt::test]
+async fn the_access_log_names_the_key_id_and_leaves_out_the_query_string() {
+    let server = RunningBinary::start(&[("API_SECRET_KEY", KEY)]);
+    let client = Client::new();
+    client
+        .post(format!(
+            "http://{}/predict?text=secret%20diary",
+            server.address
+        ))
+        .header("X-API-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    let log = server.stop();
+    let line = log
+        .lines()
+        .find(|l| l.contains("\"POST /predict\" 200"))
+        .unwrap_or_else(|| panic!("no access line in {log}"));
+    assert!(line.contains("key=default"), "{line}");
+    assert!(line.contains("ms"), "{line}");
+    assert!(!line.contains("secret"), "{line}");
+}
+
+#[actix_rt::test]
+async fn failed_authentication_is_logged_at_warn_with_the_peer_and_the_reason() {
+    let server = RunningBinary::start(&[("API_SECRET_KEY", KEY)]);
+    let client = Client::new();
+    let url = format!("http://{}/predict?text=hi", server.address);
+    client.post(&url).send().await.unwrap();
+    client
+        .post(&url)
+        .header("X-API-Key", "nope-nope-nope-nope")
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(&url)
+        .header("X-API-Key", "a")
+        .header("X-API-Key", "b")
+        .send()
+        .await
+        .unwrap();
+    let log = server.stop();
+    for reason in ["missing key", "unknown key", "duplicate X-API-Key header"] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(reason))
+            .unwrap_or_else(|| panic!("no line for {reason} in {log}"));
+        assert!(line.contains("WARN"), "{line}");
+        assert!(line.contains("127.0.0.1"), "{line}");
+    }
+    assert!(!log.contains("nope-nope"));
+}
