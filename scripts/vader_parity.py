@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Check that the Rust VADER model gives Python vaderSentiment 3.3.2's compound on the VADER ground truth.
+
+Usage:
+
+    python3 scripts/vader_parity.py [DATA_DIR]
+
+DATA_DIR holds the `*_GroundTruth.txt` sets (`ID<TAB>MEAN_RATING<TAB>TEXT`, CRLF line endings) and
+defaults to ../shared/data/vader_ground_truth beside the repository. Those files stay outside the repo;
+when the folder is missing the check says it is skipped and exits 0.
+
+The reference runs in a venv of its own at target/vader-venv (under $CARGO_TARGET_DIR if set),
+created on the first run and reused while it still holds vaderSentiment 3.3.2; delete it to start
+afresh. The Rust side is `cargo run --quiet --example vader_scores`. Every text is scored by both,
+and the compounds are compared to 4 decimals, the precision VADER publishes.
+
+Exit status: 0 when every text agrees, 1 when any differs, 2 when the check could not run.
+This script uses only the standard library; only the venv's interpreter imports vaderSentiment.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+REFERENCE_VERSION = "3.3.2"
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = REPO.parent / "shared" / "data" / "vader_ground_truth"
+MAX_LISTED = 20
+
+# Run by the venv's interpreter: a JSON list of texts on stdin, their compounds as a JSON list on stdout.
+REFERENCE_PROGRAM = """
+import json, sys
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+analyzer = SentimentIntensityAnalyzer()
+json.dump([analyzer.polarity_scores(text)["compound"] for text in json.load(sys.stdin)], sys.stdout)
+"""
+
+VERSION_PROGRAM = "from importlib.metadata import version; print(version('vaderSentiment'))"
+
+
+class CheckError(Exception):
+    """The check could not run (as opposed to: it ran and found mismatches)."""
+
+
+def venv_python(venv_dir: Path) -> Path:
+    if os.name == "nt":
+        return venv_dir / "Scripts" / "python.exe"
+    return venv_dir / "bin" / "python"
+
+
+def has_reference(python: Path) -> bool:
+    if not python.exists():
+        return False
+    result = subprocess.run([str(python), "-c", VERSION_PROGRAM], capture_output=True, text=True)
+    return result.returncode == 0 and result.stdout.strip() == REFERENCE_VERSION
+
+
+def reference_python() -> Path:
+    """The interpreter of a venv holding vaderSentiment 3.3.2: the cached one, or a new one."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    if not target.is_absolute():
+        target = REPO / target
+    venv_dir = target / "vader-venv"
+    python = venv_python(venv_dir)
+    if has_reference(python):
+        print(f"reusing {venv_dir}")
+        return python
+
+    # Anything else there (another version, a half-finished install) is rebuilt from scratch.
+    print(f"creating {venv_dir} with vaderSentiment=={REFERENCE_VERSION}")
+    shutil.rmtree(venv_dir, ignore_errors=True)
+    try:
+        venv.create(venv_dir, with_pip=True)
+    except Exception as err:  # ensurepip missing (Debian's python3-venv), no permission, ...
+        raise CheckError(f"cannot create a venv at {venv_dir}: {err}") from err
+    # --no-deps: the package declares `requests`, but only its interactive demo imports it.
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+         f"vaderSentiment=={REFERENCE_VERSION}"],
+    )
+    if install.returncode != 0 or not has_reference(python):
+        shutil.rmtree(venv_dir, ignore_errors=True)
+        raise CheckError(f"cannot install vaderSentiment=={REFERENCE_VERSION} into {venv_dir}")
+    return python
+
+
+def read_set(path: Path) -> list:
+    """The (id, text) items of one ground-truth file."""
+    # split("\n"), not splitlines(): the latter also breaks on \x0b, \x1c, \x85, \u2028 and others,
+    # which can sit inside a text. Only the CR of each CRLF goes; the text is otherwise untouched.
+    content = path.read_bytes().decode("utf-8-sig", errors="replace")
+    items = []
+    for number, line in enumerate(content.split("\n"), start=1):
+        if line.endswith("\r"):
+            line = line[:-1]
+        if not line.strip():
+            continue
+        fields = line.split("\t", 2)
+        if len(fields) != 3:
+            raise CheckError(f"{path.name}:{number}: expected ID<TAB>MEAN_RATING<TAB>TEXT")
+        items.append((fields[0], fields[2]))
+    return items
+
+
+def python_compounds(python: Path, texts: list) -> list:
+    # ensure_ascii (the default) keeps the pipe pure ASCII, whatever the child's locale.
+    result = subprocess.run(
+        [str(python), "-c", REFERENCE_PROGRAM],
+        input=json.dumps(texts), capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise CheckError(f"the Python reference failed:\n{result.stderr}")
+    compounds = json.loads(result.stdout)
+    if len(compounds) != len(texts):
+        raise CheckError(f"the Python reference scored {len(compounds)} of {len(texts)} texts")
+    return compounds
+
+
+def rust_compounds(texts: list) -> list:
+    # The line number is the ID: ground-truth IDs repeat across sets, and order is kept anyway. No text
+    # holds a "\n" (lines were split on it), so each text reaches Rust whole and byte-identical.
+    payload = "".join(f"{index}\t{text}\n" for index, text in enumerate(texts)).encode("utf-8")
+    # stderr is left to the terminal, so a build failure shows in the log.
+    try:
+        result = subprocess.run(
+            ["cargo", "run", "--quiet", "--example", "vader_scores"],
+            cwd=REPO, input=payload, stdout=subprocess.PIPE,
+        )
+    except FileNotFoundError as err:
+        raise CheckError("cargo is not on PATH") from err
+    if result.returncode != 0:
+        raise CheckError(f"cargo run --example vader_scores exited with {result.returncode}")
+    lines = result.stdout.decode("utf-8").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if len(lines) != len(texts):
+        raise CheckError(f"the Rust example answered {len(lines)} lines for {len(texts)} texts")
+    compounds = []
+    for index, line in enumerate(lines):
+        line_id, _, value = line.partition("\t")
+        if line_id != str(index):
+            raise CheckError(f"the Rust example answered line {index} with ID {line_id!r}")
+        compounds.append(float(value))
+    return compounds
+
+
+def main(argv: list) -> int:
+    if len(argv) == 2 and argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    if len(argv) > 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    data_dir = Path(argv[1]).resolve() if len(argv) == 2 else DEFAULT_DATA_DIR.resolve()
+    if not data_dir.is_dir():
+        print(f"vader parity: skipped, no ground truth at {data_dir}")
+        return 0
+    set_paths = sorted(data_dir.glob("*_GroundTruth.txt"))
+    if not set_paths:
+        raise CheckError(f"no *_GroundTruth.txt in {data_dir}")
+
+    sets = [(path.name[: -len("_GroundTruth.txt")], read_set(path)) for path in set_paths]
+    texts = [text for _, items in sets for _, text in items]
+
+    started = time.monotonic()
+    python = reference_python()
+    ready = time.monotonic()
+    expected = python_compounds(python, texts)
+    scored = time.monotonic()
+    actual = rust_compounds(texts)
+    done = time.monotonic()
+
+    mismatches = []
+    offset = 0
+    for name, items in sets:
+        differing = 0
+        for position, (item_id, text) in enumerate(items):
+            want, got = expected[offset + position], actual[offset + position]
+            # Both sides are already rounded to 4 decimals; rounding again only guards the float parse.
+            if round(want, 4) != round(got, 4):
+                differing += 1
+                mismatches.append((name, item_id, text, want, got))
+        offset += len(items)
+        print(f"{name}: {differing} mismatches of {len(items)} texts")
+
+    for name, item_id, text, want, got in mismatches[:MAX_LISTED]:
+        print(f"  {name} {item_id}: python {want}, rust {got}: {text!r}")
+    if len(mismatches) > MAX_LISTED:
+        print(f"  ... and {len(mismatches) - MAX_LISTED} more")
+    print(
+        f"timings: venv {ready - started:.1f} s, python {scored - ready:.1f} s, "
+        f"rust (with build) {done - scored:.1f} s"
+    )
+    print(f"vader parity: {len(mismatches)} mismatches of {len(texts)} texts")
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv))
+    except CheckError as err:
+        print(f"vader parity: cannot run: {err}", file=sys.stderr)
+        sys.exit(2)

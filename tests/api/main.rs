@@ -1,0 +1,9 @@
+//! One integration-test binary: every module starts the real server and talks HTTP to it.
+
+mod auth;
+mod helpers;
+mod logging;
+mod model;
+mod predict;
+mod routes;
+mod startup;
