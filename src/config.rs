@@ -2,9 +2,12 @@
 
 use std::fmt;
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::auth::{generate_key, Secret};
+use crate::auth::{generate_key, KeyEntry, KeySet, KeySource, Secret};
 
 /// The value `.env.example` ships for `API_SECRET_KEY`; refused so nobody serves with a published key.
 pub const PLACEHOLDER_KEY: &str = "change-me-to-a-long-random-secret";
@@ -21,10 +24,14 @@ pub struct Settings {
     pub port: u16,
     /// Number of actix workers (`WORKERS`).
     pub workers: usize,
-    /// The single key given by `API_SECRET_KEY`, or one generated for this run.
-    pub api_key: Secret,
-    /// True when `api_key` was generated because none was configured.
-    pub api_key_generated: bool,
+    /// Where keys come from: `API_SECRET_KEY` (id `default`) and `API_KEYS_FILE`.
+    pub key_source: KeySource,
+    /// The keys loaded from `key_source` at start, validated.
+    pub keys: Arc<KeySet>,
+    /// The key generated for this run when none was configured; show it once, then drop it.
+    pub generated_key: Option<Secret>,
+    /// How often the keys file is checked for changes (`API_KEYS_POLL_SECONDS`).
+    pub keys_poll: Duration,
     /// Input limits.
     pub limits: InputLimits,
 }
@@ -86,16 +93,38 @@ impl Settings {
         F: Fn(&'static str) -> Result<Option<String>, ConfigError>,
     {
         let env = Env(lookup);
-        let (api_key, api_key_generated) = match env.raw("API_SECRET_KEY")? {
-            Some(key) => (validate_key("API_SECRET_KEY", key.trim())?, false),
-            None => (
-                generate_key().map_err(|e| ConfigError {
-                    variable: "API_SECRET_KEY",
-                    problem: format!("not set, and no random key could be generated: {e}"),
-                })?,
-                true,
-            ),
+        let secret = env
+            .raw("API_SECRET_KEY")?
+            .map(|key| validate_key("API_SECRET_KEY", key.trim()))
+            .transpose()?;
+        let file = match env.raw("API_KEYS_FILE")? {
+            Some(path) if path.trim().is_empty() => {
+                return Err(ConfigError {
+                    variable: "API_KEYS_FILE",
+                    problem: "is set but empty; give the path of a keys file or unset it".into(),
+                })
+            }
+            path => path.map(PathBuf::from),
         };
+        // The server never serves without a key: with none configured, it makes one.
+        let generated_key = match (&secret, &file) {
+            (None, None) => Some(generate_key().map_err(|e| ConfigError {
+                variable: "API_SECRET_KEY",
+                problem: format!("not set, and no random key could be generated: {e}"),
+            })?),
+            _ => None,
+        };
+        let key_source = KeySource {
+            secret: secret
+                .as_ref()
+                .or(generated_key.as_ref())
+                .map(|key| KeyEntry::from_secret("default", key)),
+            file,
+        };
+        let keys = key_source.load().map_err(|e| ConfigError {
+            variable: "API_KEYS_FILE",
+            problem: e.to_string(),
+        })?;
         let defaults = InputLimits::default();
         Ok(Settings {
             host: env.raw("HOST")?.unwrap_or_else(|| "127.0.0.1".into()),
@@ -103,8 +132,10 @@ impl Settings {
             workers: env
                 .parse::<NonZeroUsize>("WORKERS", default_workers())?
                 .get(),
-            api_key,
-            api_key_generated,
+            key_source,
+            keys: Arc::new(keys),
+            generated_key,
+            keys_poll: Duration::from_secs(env.positive("API_KEYS_POLL_SECONDS", 2)? as u64),
             limits: InputLimits {
                 max_text_chars: env.positive("MAX_TEXT_CHARS", defaults.max_text_chars)?,
                 max_batch_size: env.positive("MAX_BATCH_SIZE", defaults.max_batch_size)?,
@@ -123,7 +154,8 @@ impl Settings {
     }
 }
 
-fn validate_key(variable: &'static str, key: &str) -> Result<Secret, ConfigError> {
+/// Refuses a key that is too short or still the `.env.example` placeholder.
+pub fn validate_key(variable: &'static str, key: &str) -> Result<Secret, ConfigError> {
     if key == PLACEHOLDER_KEY {
         return Err(ConfigError {
             variable,
@@ -193,8 +225,9 @@ mod tests {
     fn defaults_follow_the_contract() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.address(), "127.0.0.1:8000");
-        assert!(s.api_key_generated);
-        assert!(s.api_key.expose().len() >= MIN_KEY_CHARS);
+        let key = s.generated_key.expect("a key is generated");
+        assert!(key.expose().len() >= MIN_KEY_CHARS);
+        assert_eq!(s.keys.len(), 1);
         assert_eq!(s.limits, InputLimits::default());
         assert!(s.workers >= 1);
     }
@@ -202,8 +235,10 @@ mod tests {
     #[test]
     fn a_configured_key_is_trimmed_and_used() {
         let s = settings(&[("API_SECRET_KEY", "  0123456789abcdef  ")]).unwrap();
-        assert_eq!(s.api_key.expose(), "0123456789abcdef");
-        assert!(!s.api_key_generated);
+        assert!(s.generated_key.is_none());
+        let entry = s.key_source.secret.unwrap();
+        assert_eq!(entry.id, "default");
+        assert_eq!(entry.hash, crate::auth::hash_key(b"0123456789abcdef"));
     }
 
     #[test]
@@ -218,6 +253,9 @@ mod tests {
             ("MAX_TEXT_CHARS", "-1"),
             ("MAX_BATCH_SIZE", "0"),
             ("MAX_BODY_BYTES", "1MB"),
+            ("API_KEYS_FILE", ""),
+            ("API_KEYS_FILE", "/no/such/keys.toml"),
+            ("API_KEYS_POLL_SECONDS", "0"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}");

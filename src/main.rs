@@ -2,12 +2,20 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Parser;
+use sentiment_api::cli::{self, Cli, Command};
 use sentiment_api::config::Settings;
 use sentiment_api::model::Vader;
 use sentiment_api::startup::run;
 
-#[actix_web::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Some(Command::Keys(command)) => cli::keys(command),
+        None | Some(Command::Serve) => actix_web::rt::System::new().block_on(serve()),
+    }
+}
+
+async fn serve() -> ExitCode {
     if let Err(e) = dotenvy::dotenv() {
         if !e.not_found() {
             eprintln!("error: .env: {e}");
@@ -16,7 +24,7 @@ async fn main() -> ExitCode {
     }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
 
-    let settings = match Settings::from_env() {
+    let mut settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -31,19 +39,16 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if settings.api_key_generated {
+    if let Some(key) = settings.generated_key.take() {
         // Shown once, on stdout rather than through the logger, so it never lands in log storage.
         println!(
             "No API_SECRET_KEY or API_KEYS_FILE set: generated a key for this run only.\n\
              Send it as the X-API-Key header:\n\n    {}\n",
-            settings.api_key.expose()
+            key.expose()
         );
     }
     let local = listener.local_addr().map_or(address, |a| a.to_string());
-    log::info!(
-        "sentiment-api listening on http://{local} with {} workers",
-        settings.workers
-    );
+    let (workers, keys) = (settings.workers, settings.keys.len());
     let server = match run(listener, settings, Arc::new(Vader::new())) {
         Ok(s) => s,
         Err(e) => {
@@ -51,6 +56,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    log::info!("sentiment-api listening on http://{local} with {workers} workers and {keys} keys");
     match server.await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -7,7 +7,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
-use crate::auth::{KeyEntry, KeySet, KeyStore};
+use crate::auth::{spawn_reloader, KeyStore};
 use crate::config::Settings;
 use crate::error::{ApiError, ValidationItem};
 use crate::middleware::{access_log, catch_panic};
@@ -21,10 +21,12 @@ pub fn run(
     model: Arc<dyn SentimentModel>,
 ) -> std::io::Result<Server> {
     // Shared state is built once, here, and cloned into every worker.
-    let keys = web::Data::new(KeyStore::new(KeySet::new([KeyEntry::from_secret(
-        "default",
-        &settings.api_key,
-    )])));
+    let keys = web::Data::new(KeyStore::from_shared(settings.keys.clone()));
+    spawn_reloader(
+        keys.clone(),
+        settings.key_source.clone(),
+        settings.keys_poll,
+    );
     let model = web::Data::from(model);
     let limits = web::Data::new(settings.limits);
 

@@ -3,6 +3,7 @@ use std::sync::{Arc, RwLock};
 
 use constant_time_eq::constant_time_eq_32;
 use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
 
 use super::Secret;
 
@@ -14,13 +15,25 @@ pub fn hash_key(key: &[u8]) -> KeyHash {
     Sha256::digest(key).into()
 }
 
-/// One accepted key: its public id and its hash, never the key itself.
+/// One accepted key: its public id, its hash and metadata, never the key itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyEntry {
     /// The id that logs, `/me` and rate limits use in place of the key.
     pub id: String,
     /// SHA-256 of the key.
     pub hash: KeyHash,
+    /// A disabled key is refused (as `Invalid API key`) but kept on file.
+    pub enabled: bool,
+    /// The key is refused from this time on.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Who holds the key.
+    pub owner: Option<String>,
+    /// Free-text note.
+    pub note: Option<String>,
+    /// Per-key override of `RATE_LIMIT_PER_MINUTE`.
+    pub rate_limit_per_minute: Option<u32>,
+    /// Per-key override of `RATE_LIMIT_BURST`.
+    pub rate_limit_burst: Option<u32>,
 }
 
 impl KeyEntry {
@@ -29,7 +42,18 @@ impl KeyEntry {
         KeyEntry {
             id: id.into(),
             hash: hash_key(key.expose().as_bytes()),
+            enabled: true,
+            expires_at: None,
+            owner: None,
+            note: None,
+            rate_limit_per_minute: None,
+            rate_limit_burst: None,
         }
+    }
+
+    /// Whether the key has expired at `now`.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_some_and(|t| now >= t)
     }
 }
 
@@ -40,6 +64,10 @@ pub enum Verdict {
     Valid(Arc<KeyEntry>),
     /// No stored key has this hash.
     Unknown,
+    /// A stored key, past its `expires_at`.
+    Expired(Arc<KeyEntry>),
+    /// A stored key with `enabled = false`.
+    Disabled(Arc<KeyEntry>),
 }
 
 /// An immutable set of keys, indexed so a lookup costs the same however many keys there are.
@@ -49,6 +77,7 @@ pub struct KeySet {
     // time. An attacker cannot steer a SHA-256 prefix, so the index leaks nothing usable.
     by_prefix: HashMap<u64, Vec<Arc<KeyEntry>>>,
     len: usize,
+    fingerprint: Option<KeyHash>,
 }
 
 impl KeySet {
@@ -65,6 +94,22 @@ impl KeySet {
         set
     }
 
+    /// Records the SHA-256 of the keys-file content this set was loaded from.
+    pub fn with_fingerprint(mut self, fingerprint: Option<KeyHash>) -> Self {
+        self.fingerprint = fingerprint;
+        self
+    }
+
+    /// The SHA-256 of the keys-file content this set was loaded from, if any.
+    pub fn fingerprint(&self) -> Option<KeyHash> {
+        self.fingerprint
+    }
+
+    /// Every entry, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = &Arc<KeyEntry>> {
+        self.by_prefix.values().flatten()
+    }
+
     /// How many keys the set holds.
     pub fn len(&self) -> usize {
         self.len
@@ -75,8 +120,8 @@ impl KeySet {
         self.len == 0
     }
 
-    /// Checks a presented key: hashed once, then compared in constant time.
-    pub fn verify(&self, presented: &[u8]) -> Verdict {
+    /// Checks a presented key at time `now`: hashed once, then compared in constant time.
+    pub fn verify(&self, presented: &[u8], now: OffsetDateTime) -> Verdict {
         let digest = hash_key(presented);
         let mut found = None;
         for candidate in self.by_prefix.get(&prefix(&digest)).into_iter().flatten() {
@@ -86,8 +131,10 @@ impl KeySet {
             }
         }
         match found {
-            Some(entry) => Verdict::Valid(entry),
             None => Verdict::Unknown,
+            Some(entry) if !entry.enabled => Verdict::Disabled(entry),
+            Some(entry) if entry.is_expired(now) => Verdict::Expired(entry),
+            Some(entry) => Verdict::Valid(entry),
         }
     }
 }
@@ -112,6 +159,13 @@ impl KeyStore {
         }
     }
 
+    /// A store serving a set that is already shared.
+    pub fn from_shared(keys: Arc<KeySet>) -> Self {
+        KeyStore {
+            current: RwLock::new(keys),
+        }
+    }
+
     /// The set in force now; the lock is held only to clone an `Arc`.
     pub fn snapshot(&self) -> Arc<KeySet> {
         let guard = self.current.read().unwrap_or_else(|e| e.into_inner());
@@ -128,6 +182,10 @@ impl KeyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
 
     fn set(keys: &[(&str, &str)]) -> KeySet {
         KeySet::new(
@@ -149,7 +207,7 @@ mod tests {
             ("alice", "alice-key-0123456789"),
             ("bob", "bob-key-0123456789ab"),
         ]);
-        match keys.verify(b"bob-key-0123456789ab") {
+        match keys.verify(b"bob-key-0123456789ab", now()) {
             Verdict::Valid(e) => assert_eq!(e.id, "bob"),
             other => panic!("expected bob, got {other:?}"),
         }
@@ -166,7 +224,7 @@ mod tests {
             b"alice-key-0123456788",
             b"",
         ] {
-            assert_eq!(keys.verify(wrong), Verdict::Unknown);
+            assert_eq!(keys.verify(wrong, now()), Verdict::Unknown);
         }
     }
 
@@ -175,12 +233,32 @@ mod tests {
         let store = KeyStore::new(set(&[("old", "old-key-0123456789ab")]));
         store.replace(set(&[("new", "new-key-0123456789ab")]));
         assert_eq!(
-            store.snapshot().verify(b"old-key-0123456789ab"),
+            store.snapshot().verify(b"old-key-0123456789ab", now()),
             Verdict::Unknown
         );
         assert!(matches!(
-            store.snapshot().verify(b"new-key-0123456789ab"),
+            store.snapshot().verify(b"new-key-0123456789ab", now()),
             Verdict::Valid(_)
         ));
+    }
+
+    #[test]
+    fn disabled_and_expired_keys_are_told_apart_from_unknown_ones() {
+        let mut disabled = KeyEntry::from_secret("off", &Secret::new("off-key-0123456789ab"));
+        disabled.enabled = false;
+        let mut expired = KeyEntry::from_secret("old", &Secret::new("old-key-0123456789ab"));
+        expired.expires_at = Some(now() - time::Duration::seconds(1));
+        let mut later = KeyEntry::from_secret("new", &Secret::new("new-key-0123456789ab"));
+        later.expires_at = Some(now() + time::Duration::hours(1));
+        let keys = KeySet::new([disabled, expired, later]);
+        assert!(
+            matches!(keys.verify(b"off-key-0123456789ab", now()), Verdict::Disabled(e) if e.id == "off")
+        );
+        assert!(
+            matches!(keys.verify(b"old-key-0123456789ab", now()), Verdict::Expired(e) if e.id == "old")
+        );
+        assert!(
+            matches!(keys.verify(b"new-key-0123456789ab", now()), Verdict::Valid(e) if e.id == "new")
+        );
     }
 }

@@ -1,11 +1,14 @@
 //! API-key authentication: the `ApiKey` extractor, the key store and key generation.
 
 mod generate;
+pub mod key_file;
 mod key_store;
+mod reload;
 mod secret;
 
 pub use generate::{generate_key, KEY_PREFIX};
 pub use key_store::{hash_key, KeyEntry, KeyHash, KeySet, KeyStore, Verdict};
+pub use reload::{spawn_reloader, KeySource};
 pub use secret::Secret;
 
 use std::future::{ready, Ready};
@@ -13,6 +16,7 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use time::OffsetDateTime;
 
 use crate::error::ApiError;
 
@@ -42,7 +46,7 @@ impl ApiKey {
         &self.entry.id
     }
 
-    /// Everything the store knows about this key (never the key itself).
+    /// Everything the store knows about this key: owner, expiry, limits (never the key itself).
     pub fn entry(&self) -> &KeyEntry {
         &self.entry
     }
@@ -77,7 +81,11 @@ fn authenticate(req: &HttpRequest) -> Result<ApiKey, ApiError> {
         reject(req, "missing key", None);
         return Err(ApiError::MissingKey);
     }
-    match store.snapshot().verify(presented) {
+    // The body never says why a key was refused; the log does.
+    match store
+        .snapshot()
+        .verify(presented, OffsetDateTime::now_utc())
+    {
         Verdict::Valid(entry) => {
             req.extensions_mut()
                 .insert(AuthenticatedKeyId(Arc::from(entry.id.as_str())));
@@ -85,6 +93,14 @@ fn authenticate(req: &HttpRequest) -> Result<ApiKey, ApiError> {
         }
         Verdict::Unknown => {
             reject(req, "unknown key", None);
+            Err(ApiError::InvalidKey)
+        }
+        Verdict::Expired(entry) => {
+            reject(req, "expired key", Some(&entry.id));
+            Err(ApiError::InvalidKey)
+        }
+        Verdict::Disabled(entry) => {
+            reject(req, "disabled key", Some(&entry.id));
             Err(ApiError::InvalidKey)
         }
     }

@@ -1,6 +1,7 @@
 //! The route table: one file per resource, thin handlers.
 
 mod health;
+mod me;
 mod predict;
 
 pub use predict::Prediction;
@@ -22,6 +23,7 @@ pub enum Access {
 pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/health", Access::Public),
     ("POST", "/predict", Access::Protected),
+    ("GET", "/me", Access::Protected),
 ];
 
 /// Registers every route; a path called with the wrong method answers 405 with `Allow`.
@@ -35,6 +37,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/predict")
             .route(web::post().to(predict::predict))
             .default_service(only("POST")),
+    )
+    .service(
+        web::resource("/me")
+            .route(web::get().to(me::me))
+            .default_service(only("GET")),
     );
 }
 

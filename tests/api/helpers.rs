@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Response};
-use sentiment_api::auth::Secret;
 use sentiment_api::config::Settings;
 use sentiment_api::model::{SentimentModel, Vader};
 use sentiment_api::startup::run;
@@ -25,9 +24,9 @@ pub struct TestApp {
 
 /// Settings for tests: the test key, two workers, defaults elsewhere.
 pub fn test_settings() -> Settings {
-    let mut settings = Settings::from_lookup(|_| Ok(None)).expect("default settings");
-    settings.api_key = Secret::new(TEST_KEY);
-    settings.api_key_generated = false;
+    let mut settings =
+        Settings::from_lookup(|name| Ok((name == "API_SECRET_KEY").then(|| TEST_KEY.to_owned())))
+            .expect("test settings");
     settings.host = "127.0.0.1".into();
     settings.port = 0;
     settings.workers = 2;
@@ -113,6 +112,7 @@ fn raw_request_blocking(host: &str, request: &[u8]) -> String {
 const CONFIG_VARS: &[&str] = &[
     "API_SECRET_KEY",
     "API_KEYS_FILE",
+    "API_KEYS_POLL_SECONDS",
     "HOST",
     "PORT",
     "WORKERS",
@@ -213,6 +213,10 @@ impl RunningBinary {
 
     pub fn start(envs: &[(&str, &str)]) -> RunningBinary {
         Self::start_in(&temp_dir("bin"), envs)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn stdout(&self) -> String {

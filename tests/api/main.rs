@@ -2,6 +2,7 @@
 
 mod auth;
 mod helpers;
+mod keys;
 mod logging;
 mod model;
 mod predict;

@@ -1,0 +1,156 @@
+//! The command line: serve (the default), and `keys` to make, hash and check keys.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::auth::key_file::{self, hash_hex, FileEntry};
+use crate::auth::{generate_key, hash_key, Secret};
+use crate::config::{validate_key, MIN_KEY_CHARS};
+
+/// A sentiment model served over HTTP behind API-key authentication.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// What to do; with none, serve.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve HTTP (the default), configured by the environment and `.env`.
+    Serve,
+    /// Make, hash and check API keys for `API_KEYS_FILE`.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `sentiment-api keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new random key: prints the key once, and its entry for the keys file.
+    New {
+        /// The key's id, shown in logs instead of the key.
+        #[arg(long)]
+        id: String,
+        /// When the key stops working (RFC 3339, e.g. 2027-01-31T00:00:00Z).
+        #[arg(long)]
+        expires: Option<String>,
+        /// Who holds the key.
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Read a key made elsewhere on stdin and print its entry for the keys file.
+    Hash {
+        /// The key's id.
+        #[arg(long)]
+        id: String,
+        /// When the key stops working (RFC 3339).
+        #[arg(long)]
+        expires: Option<String>,
+        /// Who holds the key.
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Validate a keys file and list its keys (ids, expiry, state; never secrets).
+    Check {
+        /// The keys file.
+        file: PathBuf,
+    },
+}
+
+/// Runs a `keys` subcommand; errors are one line on stderr and a non-zero exit.
+pub fn keys(command: KeysCommand) -> ExitCode {
+    let result = match command {
+        KeysCommand::New { id, expires, owner } => generate_key()
+            .map_err(|e| format!("cannot generate a key: {e}"))
+            .and_then(|key| {
+                let entry = entry(&id, &key, expires, owner)?;
+                println!(
+                    "New key {id:?}; it is shown only this once, so store it now:\n\n    {}\n\n\
+                     Its entry for the keys file (API_KEYS_FILE):\n\n{}",
+                    key.expose(),
+                    entry.to_toml()
+                );
+                Ok(())
+            }),
+        KeysCommand::Hash { id, expires, owner } => read_key_from_stdin().and_then(|key| {
+            print!("{}", entry(&id, &key, expires, owner)?.to_toml());
+            Ok(())
+        }),
+        KeysCommand::Check { file } => check(&file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn entry(
+    id: &str,
+    key: &Secret,
+    expires: Option<String>,
+    owner: Option<String>,
+) -> Result<FileEntry, String> {
+    key_file::validate_id(id)?;
+    if let Some(t) = &expires {
+        OffsetDateTime::parse(t, &Rfc3339)
+            .map_err(|e| format!("--expires {t:?} is not an RFC 3339 time: {e}"))?;
+    }
+    Ok(FileEntry {
+        id: id.to_owned(),
+        sha256: hash_hex(&hash_key(key.expose().as_bytes())),
+        expires_at: expires,
+        enabled: true,
+        owner,
+        note: None,
+        rate_limit_per_minute: None,
+        rate_limit_burst: None,
+    })
+}
+
+fn read_key_from_stdin() -> Result<Secret, String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read the key from stdin: {e}"))?;
+    // The server ignores surrounding whitespace in the header, so the hash must too.
+    validate_key("key on stdin", text.trim())
+        .map_err(|e| format!("{e} (keys need at least {MIN_KEY_CHARS} characters)"))
+}
+
+fn check(file: &std::path::Path) -> Result<(), String> {
+    let entries = key_file::load(file).map_err(|e| e.to_string())?;
+    let now = OffsetDateTime::now_utc();
+    println!("{}: {} keys", file.display(), entries.len());
+    for e in &entries {
+        let state = if !e.enabled {
+            "disabled"
+        } else if e.is_expired(now) {
+            "expired"
+        } else {
+            "active"
+        };
+        let expires = e
+            .expires_at
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_else(|| "never".into());
+        println!(
+            "  {:<24} {:<8} expires {:<25} owner {}",
+            e.id,
+            state,
+            expires,
+            e.owner.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(())
+}
