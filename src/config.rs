@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::{generate_key, KeyEntry, KeySet, KeySource, Secret};
+use crate::limits::{Policy, TrustedProxies};
 
 /// The value `.env.example` ships for `API_SECRET_KEY`; refused so nobody serves with a published key.
 pub const PLACEHOLDER_KEY: &str = "change-me-to-a-long-random-secret";
@@ -34,6 +35,16 @@ pub struct Settings {
     pub keys_poll: Duration,
     /// Input limits.
     pub limits: InputLimits,
+    /// Default per-key rate limit (`RATE_LIMIT_PER_MINUTE`, `RATE_LIMIT_BURST`; a 60 s window).
+    pub rate_limit: Policy,
+    /// Failed authentications one address may have per window (`AUTH_FAILURES_PER_MINUTE`).
+    pub auth_failures_per_window: u32,
+    /// The window for `auth_failures_per_window` (60 s; shorter only in tests).
+    pub auth_failure_window: Duration,
+    /// Peers whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
+    /// Requests in flight before new ones get 503 (`MAX_CONCURRENT_REQUESTS`).
+    pub max_concurrent_requests: usize,
 }
 
 /// Input limits applied before the model sees anything.
@@ -141,6 +152,30 @@ impl Settings {
                 max_batch_size: env.positive("MAX_BATCH_SIZE", defaults.max_batch_size)?,
                 max_body_bytes: env.positive("MAX_BODY_BYTES", defaults.max_body_bytes)?,
             },
+            rate_limit: Policy {
+                limit: env
+                    .positive("RATE_LIMIT_PER_MINUTE", 60)?
+                    .try_into()
+                    .map_err(|_| too_big("RATE_LIMIT_PER_MINUTE"))?,
+                burst: env
+                    .positive("RATE_LIMIT_BURST", 60)?
+                    .try_into()
+                    .map_err(|_| too_big("RATE_LIMIT_BURST"))?,
+                window: Duration::from_secs(60),
+            },
+            auth_failures_per_window: env
+                .positive("AUTH_FAILURES_PER_MINUTE", 30)?
+                .try_into()
+                .map_err(|_| too_big("AUTH_FAILURES_PER_MINUTE"))?,
+            auth_failure_window: Duration::from_secs(60),
+            trusted_proxies: match env.raw("TRUSTED_PROXIES")? {
+                None => TrustedProxies::default(),
+                Some(list) => TrustedProxies::parse(&list).map_err(|problem| ConfigError {
+                    variable: "TRUSTED_PROXIES",
+                    problem,
+                })?,
+            },
+            max_concurrent_requests: env.positive("MAX_CONCURRENT_REQUESTS", 1024)?,
         })
     }
 
@@ -172,6 +207,13 @@ pub fn validate_key(variable: &'static str, key: &str) -> Result<Secret, ConfigE
         });
     }
     Ok(Secret::new(key))
+}
+
+fn too_big(variable: &'static str) -> ConfigError {
+    ConfigError {
+        variable,
+        problem: format!("must be at most {}", u32::MAX),
+    }
 }
 
 fn default_workers() -> NonZeroUsize {
@@ -256,6 +298,11 @@ mod tests {
             ("API_KEYS_FILE", ""),
             ("API_KEYS_FILE", "/no/such/keys.toml"),
             ("API_KEYS_POLL_SECONDS", "0"),
+            ("RATE_LIMIT_PER_MINUTE", "0"),
+            ("RATE_LIMIT_BURST", "99999999999"),
+            ("AUTH_FAILURES_PER_MINUTE", "x"),
+            ("TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("MAX_CONCURRENT_REQUESTS", "0"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}");

@@ -31,6 +31,18 @@ pub enum ApiError {
     MalformedBody,
     /// The input failed validation: Pydantic v2 error items.
     Validation(Vec<ValidationItem>),
+    /// The key's rate limit, or too many failed keys from one client.
+    RateLimited {
+        /// Whole seconds until a retry can succeed.
+        retry_after: u64,
+    },
+    /// Too many requests in flight, or inference took too long.
+    Overloaded {
+        /// What to tell the client.
+        reason: &'static str,
+        /// Whole seconds to wait before retrying.
+        retry_after: u64,
+    },
     /// A bug; the details went to the log only.
     Internal,
 }
@@ -143,6 +155,8 @@ impl fmt::Display for ApiError {
                 }
                 Ok(())
             }
+            ApiError::RateLimited { .. } => f.write_str("Rate limit exceeded"),
+            ApiError::Overloaded { reason, .. } => f.write_str(reason),
             ApiError::Internal => f.write_str("Internal Server Error"),
         }
     }
@@ -161,6 +175,8 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -173,6 +189,9 @@ impl ResponseError for ApiError {
             }
             ApiError::MethodNotAllowed(allow) => {
                 res.insert_header((header::ALLOW, *allow));
+            }
+            ApiError::RateLimited { retry_after } | ApiError::Overloaded { retry_after, .. } => {
+                res.insert_header((header::RETRY_AFTER, *retry_after));
             }
             _ => {}
         }

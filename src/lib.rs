@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod json_body;
+pub mod limits;
 pub mod middleware;
 pub mod model;
 pub mod routes;

@@ -6,12 +6,14 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage};
+use actix_web::{web, Error, HttpMessage};
 use futures_util::FutureExt;
 
-use crate::auth::AuthenticatedKeyId;
+use crate::auth::AuthenticatedKey;
 use crate::error::ApiError;
+use crate::limits::{InFlight, QuotaState};
 
 /// One line per request: peer, method, path (never the query string, which may carry secrets
 /// by mistake), status, latency and the key id or `-`.
@@ -33,8 +35,8 @@ pub async fn access_log(
     let key_id = result.as_ref().ok().and_then(|res| {
         res.request()
             .extensions()
-            .get::<AuthenticatedKeyId>()
-            .map(|k| k.0.clone())
+            .get::<AuthenticatedKey>()
+            .map(|k| k.0.id.clone())
     });
     // The error's Display names what went wrong (never input text or key material).
     let error = match &result {
@@ -81,4 +83,66 @@ fn panic_message(panic: &(dyn Any + Send)) -> &str {
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(no message)")
+}
+
+/// Paths that stay answerable under overload, so monitoring can see what is happening.
+const NEVER_SHED: &[&str] = &["/health", "/metrics"];
+
+/// Refuses a request at once with 503 when `MAX_CONCURRENT_REQUESTS` are already in flight.
+pub async fn shed_load(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let in_flight = req.app_data::<web::Data<InFlight>>().cloned();
+    let admission = match &in_flight {
+        Some(cap) if !NEVER_SHED.contains(&req.path()) => match cap.try_admit() {
+            Some(admission) => Some(admission),
+            None => {
+                log::warn!(
+                    "overloaded: {} requests in flight, refusing {} {}",
+                    cap.current(),
+                    req.method(),
+                    req.path()
+                );
+                return Err(ApiError::Overloaded {
+                    reason: "Server overloaded",
+                    retry_after: 1,
+                }
+                .into());
+            }
+        },
+        _ => None,
+    };
+    let result = next.call(req).await;
+    drop(admission);
+    result
+}
+
+/// Adds the IETF draft `RateLimit-Policy` and `RateLimit` headers to every response that
+/// spent or looked at a key's quota.
+pub async fn rate_limit_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let mut res = next.call(req).await?;
+    let state = res.request().extensions().get::<QuotaState>().copied();
+    if let Some(state) = state {
+        let policy = format!(
+            "\"default\";q={};w={}",
+            state.policy.limit,
+            state.policy.window.as_secs()
+        );
+        let current = format!(
+            "\"default\";r={};t={}",
+            state.remaining,
+            state.next_unit_secs()
+        );
+        let headers = res.headers_mut();
+        for (name, value) in [("ratelimit-policy", policy), ("ratelimit", current)] {
+            if let Ok(value) = HeaderValue::try_from(value) {
+                headers.insert(HeaderName::from_static(name), value);
+            }
+        }
+    }
+    Ok(res)
 }

@@ -10,7 +10,8 @@ use actix_web::{web, App, HttpServer};
 use crate::auth::{spawn_reloader, KeyStore};
 use crate::config::Settings;
 use crate::error::{ApiError, ValidationItem};
-use crate::middleware::{access_log, catch_panic};
+use crate::limits::{AuthThrottle, InFlight, RateLimits};
+use crate::middleware::{access_log, catch_panic, rate_limit_headers, shed_load};
 use crate::model::SentimentModel;
 use crate::routes;
 
@@ -29,12 +30,22 @@ pub fn run(
     );
     let model = web::Data::from(model);
     let limits = web::Data::new(settings.limits);
+    let rate_limits = web::Data::new(RateLimits::new(settings.rate_limit));
+    let throttle = web::Data::new(AuthThrottle::new(
+        settings.auth_failures_per_window,
+        settings.auth_failure_window,
+        settings.trusted_proxies.clone(),
+    ));
+    let in_flight = web::Data::new(InFlight::new(settings.max_concurrent_requests));
 
     let server = HttpServer::new(move || {
         App::new()
             .app_data(keys.clone())
             .app_data(model.clone())
             .app_data(limits.clone())
+            .app_data(rate_limits.clone())
+            .app_data(throttle.clone())
+            .app_data(in_flight.clone())
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 let item = ValidationItem::value_error(
                     vec!["query".into()],
@@ -46,7 +57,9 @@ pub fn run(
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
+            .wrap(from_fn(rate_limit_headers))
             .wrap(from_fn(catch_panic))
+            .wrap(from_fn(shed_load))
             .wrap(from_fn(access_log))
     })
     .workers(settings.workers)

@@ -12,6 +12,7 @@ pub use reload::{spawn_reloader, KeySource};
 pub use secret::Secret;
 
 use std::future::{ready, Ready};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
@@ -19,6 +20,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use time::OffsetDateTime;
 
 use crate::error::ApiError;
+use crate::limits::{retry_after_secs, AuthThrottle};
 
 /// The header that carries the key (matched case-insensitively, as every HTTP header is).
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -52,9 +54,9 @@ impl ApiKey {
     }
 }
 
-/// The id of the authenticated key, left in the request's extensions for the access log.
+/// The authenticated key, left in the request's extensions for the rate limiter and the access log.
 #[derive(Debug, Clone)]
-pub struct AuthenticatedKeyId(pub Arc<str>);
+pub struct AuthenticatedKey(pub Arc<KeyEntry>);
 
 impl FromRequest for ApiKey {
     type Error = ApiError;
@@ -66,54 +68,58 @@ impl FromRequest for ApiKey {
 }
 
 fn authenticate(req: &HttpRequest) -> Result<ApiKey, ApiError> {
-    let Some(store) = req.app_data::<web::Data<KeyStore>>() else {
-        log::error!("no KeyStore in app data: refusing every key");
+    let (Some(store), Some(throttle)) = (
+        req.app_data::<web::Data<KeyStore>>(),
+        req.app_data::<web::Data<AuthThrottle>>(),
+    ) else {
+        log::error!("no KeyStore or AuthThrottle in app data: refusing every key");
         return Err(ApiError::Internal);
     };
+    let client = throttle.client_of(req);
+    if let Some(wait) = client.and_then(|ip| throttle.blocked(ip)) {
+        log_refusal(req, client, "throttled after too many failed keys", None);
+        return Err(ApiError::RateLimited {
+            retry_after: retry_after_secs(wait),
+        });
+    }
     let mut values = req.headers().get_all(API_KEY_HEADER);
     let first = values.next();
     if values.next().is_some() {
-        reject(req, "duplicate X-API-Key header", None);
+        log_refusal(req, client, "duplicate X-API-Key header", None);
         return Err(ApiError::DuplicateKey);
     }
     let presented = first.map(|v| v.as_bytes().trim_ascii()).unwrap_or_default();
-    if presented.is_empty() {
-        reject(req, "missing key", None);
-        return Err(ApiError::MissingKey);
+    let (error, reason, refused) = if presented.is_empty() {
+        (ApiError::MissingKey, "missing key", None)
+    } else {
+        // The body never says why a key was refused; the log does.
+        match store
+            .snapshot()
+            .verify(presented, OffsetDateTime::now_utc())
+        {
+            Verdict::Valid(entry) => {
+                req.extensions_mut()
+                    .insert(AuthenticatedKey(Arc::clone(&entry)));
+                return Ok(ApiKey { entry });
+            }
+            Verdict::Unknown => (ApiError::InvalidKey, "unknown key", None),
+            Verdict::Expired(e) => (ApiError::InvalidKey, "expired key", Some(e)),
+            Verdict::Disabled(e) => (ApiError::InvalidKey, "disabled key", Some(e)),
+        }
+    };
+    log_refusal(req, client, reason, refused.as_ref().map(|e| e.id.as_str()));
+    if let Some(ip) = client {
+        throttle.record_failure(ip);
     }
-    // The body never says why a key was refused; the log does.
-    match store
-        .snapshot()
-        .verify(presented, OffsetDateTime::now_utc())
-    {
-        Verdict::Valid(entry) => {
-            req.extensions_mut()
-                .insert(AuthenticatedKeyId(Arc::from(entry.id.as_str())));
-            Ok(ApiKey { entry })
-        }
-        Verdict::Unknown => {
-            reject(req, "unknown key", None);
-            Err(ApiError::InvalidKey)
-        }
-        Verdict::Expired(entry) => {
-            reject(req, "expired key", Some(&entry.id));
-            Err(ApiError::InvalidKey)
-        }
-        Verdict::Disabled(entry) => {
-            reject(req, "disabled key", Some(&entry.id));
-            Err(ApiError::InvalidKey)
-        }
-    }
+    Err(error)
 }
 
-/// Logs a failed authentication: the reason and the key's id where known, never the key.
-fn reject(req: &HttpRequest, reason: &str, key_id: Option<&str>) {
-    let peer = req
-        .peer_addr()
-        .map_or_else(|| "-".to_owned(), |a| a.ip().to_string());
+/// Logs a refused request: the reason and the key's id where known, never the key.
+fn log_refusal(req: &HttpRequest, client: Option<IpAddr>, reason: &str, key_id: Option<&str>) {
     log::warn!(
-        "authentication failed: {reason} (key id {}) from {peer} on {} {}",
+        "authentication failed: {reason} (key id {}) from {} on {} {}",
         key_id.unwrap_or("-"),
+        client.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
         req.method(),
         req.path()
     );

@@ -1,8 +1,9 @@
-use actix_web::HttpResponse;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 
 use crate::auth::ApiKey;
+use crate::limits::RateLimits;
 
 /// What `/me` tells a caller about its own key.
 #[derive(Debug, Serialize)]
@@ -13,14 +14,41 @@ pub struct Me<'a> {
     pub owner: Option<&'a str>,
     /// When it expires (RFC 3339), or null.
     pub expires_at: Option<String>,
+    /// The key's rate limit and what is left of it.
+    pub rate_limit: RateLimitView,
 }
 
-/// `GET /me`: the calling key's id, owner and expiry (never anything about other keys).
-pub async fn me(key: ApiKey) -> HttpResponse {
+/// A key's rate limit, as `/me` shows it.
+#[derive(Debug, Serialize)]
+pub struct RateLimitView {
+    /// Units per window.
+    pub limit: u32,
+    /// Most units at once.
+    pub burst: u32,
+    /// The window in seconds.
+    pub window_seconds: u64,
+    /// Units left now.
+    pub remaining: u32,
+    /// Seconds until the next unit returns (0 when full).
+    pub reset_seconds: u64,
+}
+
+/// `GET /me`: the calling key's id, owner, expiry and quota, spending none of it.
+pub async fn me(key: ApiKey, limits: web::Data<RateLimits>, req: HttpRequest) -> HttpResponse {
     let entry = key.entry();
+    let state = limits.peek(entry);
+    // Left for the middleware that writes the RateLimit headers.
+    req.extensions_mut().insert(state);
     HttpResponse::Ok().json(Me {
         key_id: &entry.id,
         owner: entry.owner.as_deref(),
         expires_at: entry.expires_at.and_then(|t| t.format(&Rfc3339).ok()),
+        rate_limit: RateLimitView {
+            limit: state.policy.limit,
+            burst: state.policy.burst,
+            window_seconds: state.policy.window.as_secs(),
+            remaining: state.remaining,
+            reset_seconds: state.next_unit_secs(),
+        },
     })
 }

@@ -6,6 +6,7 @@ use crate::auth::ApiKey;
 use crate::config::InputLimits;
 use crate::error::{ApiError, ValidationItem};
 use crate::json_body::JsonBody;
+use crate::limits::Metered;
 use crate::model::{Scores, Sentiment, SentimentModel};
 use crate::validation;
 
@@ -42,6 +43,7 @@ impl Prediction {
 /// `POST /predict`: one text, from `?text=` (as in the FastAPI lesson) or a JSON body `{"text": ...}`.
 pub async fn predict(
     _key: ApiKey,
+    _metered: Metered,
     model: web::Data<dyn SentimentModel>,
     limits: web::Data<InputLimits>,
     query: web::Query<Vec<(String, String)>>,

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Response};
+use sentiment_api::auth::{KeyEntry, KeySet, Secret};
 use sentiment_api::config::Settings;
 use sentiment_api::model::{SentimentModel, Vader};
 use sentiment_api::startup::run;
@@ -30,6 +31,16 @@ pub fn test_settings() -> Settings {
     settings.host = "127.0.0.1".into();
     settings.port = 0;
     settings.workers = 2;
+    settings
+}
+
+/// Test settings serving the given `(id, key)` pairs instead of the test key.
+pub fn settings_with_keys(keys: &[(&str, &str)]) -> Settings {
+    let mut settings = test_settings();
+    settings.keys = Arc::new(KeySet::new(
+        keys.iter()
+            .map(|(id, key)| KeyEntry::from_secret(*id, &Secret::new(*key))),
+    ));
     settings
 }
 
@@ -118,6 +129,9 @@ const CONFIG_VARS: &[&str] = &[
     "WORKERS",
     "RATE_LIMIT_PER_MINUTE",
     "RATE_LIMIT_BURST",
+    "AUTH_FAILURES_PER_MINUTE",
+    "TRUSTED_PROXIES",
+    "MAX_CONCURRENT_REQUESTS",
     "MAX_TEXT_CHARS",
     "MAX_BATCH_SIZE",
     "MAX_BODY_BYTES",

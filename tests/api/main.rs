@@ -3,6 +3,7 @@
 mod auth;
 mod helpers;
 mod keys;
+mod limits;
 mod logging;
 mod model;
 mod predict;

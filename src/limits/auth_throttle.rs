@@ -1,0 +1,152 @@
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::HttpRequest;
+
+use super::{client_ip, TrustedProxies};
+
+/// Most client addresses tracked at once; beyond it the stalest are forgotten first.
+pub const MAX_TRACKED_CLIENTS: usize = 65_536;
+
+const SHARDS: usize = 16;
+
+/// Entries forgotten at once when a full shard holds only live ones.
+const EVICT_BATCH: usize = 256;
+
+/// Throttles clients that keep failing authentication: after `limit` answers of 401/403 within
+/// `window`, every authenticated route answers that address 429 until the window has passed.
+///
+/// Memory is bounded whatever arrives: nothing about the keys tried is kept, only a counter per
+/// address, and at most [`MAX_TRACKED_CLIENTS`] addresses (about 3 MiB).
+pub struct AuthThrottle {
+    limit: u32,
+    window: Duration,
+    proxies: TrustedProxies,
+    shards: Box<[Mutex<HashMap<IpAddr, Failures>>]>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    since: Instant,
+    count: u32,
+}
+
+impl AuthThrottle {
+    /// A throttle allowing `limit` failures per `window` and address, believing `X-Forwarded-For`
+    /// only from `proxies`.
+    pub fn new(limit: u32, window: Duration, proxies: TrustedProxies) -> Self {
+        AuthThrottle {
+            limit,
+            window,
+            proxies,
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    /// The address this request is counted against.
+    pub fn client_of(&self, req: &HttpRequest) -> Option<IpAddr> {
+        client_ip(req, &self.proxies)
+    }
+
+    /// If `client` is throttled now, how long until it is not.
+    pub fn blocked(&self, client: IpAddr) -> Option<Duration> {
+        let now = Instant::now();
+        let shard = self.shard(client).lock().unwrap_or_else(|e| e.into_inner());
+        let f = shard.get(&client)?;
+        let elapsed = now.duration_since(f.since);
+        (f.count >= self.limit && elapsed < self.window).then(|| self.window - elapsed)
+    }
+
+    /// Counts one failed authentication from `client`.
+    pub fn record_failure(&self, client: IpAddr) {
+        let now = Instant::now();
+        let mut shard = self.shard(client).lock().unwrap_or_else(|e| e.into_inner());
+        if !shard.contains_key(&client) && shard.len() >= MAX_TRACKED_CLIENTS / SHARDS {
+            let window = self.window;
+            shard.retain(|_, f| now.duration_since(f.since) < window);
+            if shard.len() >= MAX_TRACKED_CLIENTS / SHARDS {
+                // Still full of live entries (a flood from more addresses than we track): forget a
+                // batch at once, so the next inserts are cheap again instead of scanning each time.
+                let doomed: Vec<IpAddr> = shard.keys().take(EVICT_BATCH).copied().collect();
+                for ip in doomed {
+                    shard.remove(&ip);
+                }
+            }
+        }
+        let f = shard.entry(client).or_insert(Failures {
+            since: now,
+            count: 0,
+        });
+        if now.duration_since(f.since) >= self.window {
+            *f = Failures {
+                since: now,
+                count: 0,
+            };
+        }
+        f.count = f.count.saturating_add(1);
+    }
+
+    /// How many addresses are tracked now.
+    pub fn tracked(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
+    }
+
+    fn shard(&self, client: IpAddr) -> &Mutex<HashMap<IpAddr, Failures>> {
+        let mut hasher = DefaultHasher::new();
+        client.hash(&mut hasher);
+        &self.shards[hasher.finish() as usize % SHARDS]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn ip(n: u32) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::from(0x7f00_0000 | n))
+    }
+
+    #[test]
+    fn an_address_is_blocked_after_the_limit_and_others_are_not() {
+        let t = AuthThrottle::new(3, Duration::from_secs(60), TrustedProxies::default());
+        for _ in 0..2 {
+            t.record_failure(ip(1));
+        }
+        assert!(t.blocked(ip(1)).is_none());
+        t.record_failure(ip(1));
+        let wait = t.blocked(ip(1)).expect("blocked after 3 failures");
+        assert!(wait <= Duration::from_secs(60) && wait > Duration::from_secs(59));
+        assert!(t.blocked(ip(2)).is_none());
+    }
+
+    #[test]
+    fn the_block_ends_with_the_window() {
+        let t = AuthThrottle::new(1, Duration::from_millis(100), TrustedProxies::default());
+        t.record_failure(ip(1));
+        assert!(t.blocked(ip(1)).is_some());
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(t.blocked(ip(1)).is_none());
+    }
+
+    #[test]
+    fn memory_is_bounded_however_many_addresses_fail() {
+        let t = AuthThrottle::new(30, Duration::from_secs(60), TrustedProxies::default());
+        for n in 0..100_000 {
+            t.record_failure(ip(n));
+        }
+        assert!(t.tracked() <= MAX_TRACKED_CLIENTS, "{}", t.tracked());
+        // The most recent offender is still tracked.
+        for _ in 0..29 {
+            t.record_failure(ip(99_999));
+        }
+        assert!(t.blocked(ip(99_999)).is_some());
+    }
+}

@@ -1,0 +1,122 @@
+//! Limits: per-key rate limits, throttling of failed authentication, and the in-flight cap.
+
+mod auth_throttle;
+mod client_ip;
+mod overload;
+mod rate_limiter;
+
+pub use auth_throttle::{AuthThrottle, MAX_TRACKED_CLIENTS};
+pub use client_ip::{client_ip, TrustedProxies};
+pub use overload::{Admission, InFlight};
+pub use rate_limiter::{Decision, Policy, QuotaState, RateLimiter};
+
+use std::future::{ready, Ready};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+
+use crate::auth::{AuthenticatedKey, KeyEntry};
+use crate::error::ApiError;
+
+/// The per-key limiter with the service's default policy.
+pub struct RateLimits {
+    limiter: RateLimiter,
+    default: Policy,
+}
+
+impl RateLimits {
+    /// A limiter whose keys get `default` unless their entry overrides it.
+    pub fn new(default: Policy) -> Self {
+        RateLimits {
+            limiter: RateLimiter::new(),
+            default,
+        }
+    }
+
+    /// The policy in force for `key`: its own overrides, else the default.
+    pub fn policy_for(&self, key: &KeyEntry) -> Policy {
+        Policy {
+            limit: key.rate_limit_per_minute.unwrap_or(self.default.limit),
+            burst: key.rate_limit_burst.unwrap_or(self.default.burst),
+            window: self.default.window,
+        }
+    }
+
+    /// Spends `units` of `key`'s quota.
+    pub fn acquire(&self, key: &KeyEntry, units: u32) -> Decision {
+        self.limiter.acquire(&key.id, self.policy_for(key), units)
+    }
+
+    /// `key`'s quota now, spending nothing.
+    pub fn peek(&self, key: &KeyEntry) -> QuotaState {
+        self.limiter.peek(&key.id, self.policy_for(key))
+    }
+}
+
+/// Whole seconds, rounded up, at least one: the form `Retry-After` takes.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+/// A request that has paid one unit of its key's rate limit. List it right after [`ApiKey`]
+/// (crate::auth::ApiKey) on every metered handler; a handler that learns the request costs more
+/// (a batch) pays the rest with [`Metered::charge`].
+pub struct Metered {
+    req: HttpRequest,
+    key: Arc<KeyEntry>,
+}
+
+impl FromRequest for Metered {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let key = req
+            .extensions()
+            .get::<AuthenticatedKey>()
+            .map(|k| k.0.clone());
+        let Some(key) = key else {
+            log::error!(
+                "Metered extracted before ApiKey on {}: refusing",
+                req.path()
+            );
+            return ready(Err(ApiError::Internal));
+        };
+        let metered = Metered {
+            req: req.clone(),
+            key,
+        };
+        ready(metered.charge(1).map(|()| metered))
+    }
+}
+
+impl Metered {
+    /// Spends `units` more of the key's quota, or answers 429 spending nothing.
+    pub fn charge(&self, units: u32) -> Result<(), ApiError> {
+        let Some(limits) = self.req.app_data::<web::Data<RateLimits>>() else {
+            log::error!("no RateLimits in app data: refusing");
+            return Err(ApiError::Internal);
+        };
+        match limits.acquire(&self.key, units) {
+            Decision::Allowed(state) => {
+                self.req.extensions_mut().insert(state);
+                Ok(())
+            }
+            Decision::Denied { state, retry_after } => {
+                self.req.extensions_mut().insert(state);
+                log::warn!(
+                    "rate limit exceeded: key id {} asked for {units} units with {} left of {} per {}s",
+                    self.key.id,
+                    state.remaining,
+                    state.policy.limit,
+                    state.policy.window.as_secs()
+                );
+                Err(ApiError::RateLimited {
+                    retry_after: retry_after_secs(retry_after),
+                })
+            }
+        }
+    }
+}

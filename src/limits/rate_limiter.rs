@@ -1,0 +1,286 @@
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// A rate-limit policy: `limit` units per `window`, at most `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Units that return over one window.
+    pub limit: u32,
+    /// Most units available at once.
+    pub burst: u32,
+    /// The window `limit` is counted over (60 s outside tests).
+    pub window: Duration,
+}
+
+impl Policy {
+    fn interval_ns(&self) -> u64 {
+        (self.window.as_nanos() / u128::from(self.limit.max(1))).max(1) as u64
+    }
+
+    fn capacity_ns(&self) -> u64 {
+        self.interval_ns().saturating_mul(u64::from(self.burst))
+    }
+}
+
+/// A key's quota at one moment, for the `RateLimit` headers and `/me`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaState {
+    /// The policy in force for the key.
+    pub policy: Policy,
+    /// Units the key may still spend now.
+    pub remaining: u32,
+    /// Time until the next unit returns (zero when the quota is full).
+    pub next_unit_in: Duration,
+}
+
+impl QuotaState {
+    /// Whole seconds until the next unit returns, rounded up; 0 when the quota is full.
+    pub fn next_unit_secs(&self) -> u64 {
+        if self.next_unit_in.is_zero() {
+            0
+        } else {
+            super::retry_after_secs(self.next_unit_in)
+        }
+    }
+}
+
+/// The outcome of asking for units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Granted; the state after spending them.
+    Allowed(QuotaState),
+    /// Refused; nothing was spent.
+    Denied {
+        /// The state, unchanged.
+        state: QuotaState,
+        /// How long until the request could succeed.
+        retry_after: Duration,
+    },
+}
+
+/// Per-key rate limits (GCRA), shared by every worker, exact under concurrency.
+///
+/// Each key's state is one atomic "theoretical arrival time", updated by compare-and-swap: no lock
+/// is held while deciding, and two racing requests can never both spend the last unit. The map
+/// from key id to state is sharded, so a lookup takes one shard's read lock, never a global one.
+/// It holds one small entry per key id that has been used, so it is bounded by the key store.
+pub struct RateLimiter {
+    epoch: Instant,
+    shards: Box<[Shard]>,
+}
+
+type Shard = RwLock<HashMap<Arc<str>, Arc<Bucket>>>;
+
+struct Bucket {
+    policy: Policy,
+    /// Nanoseconds since `epoch` at which the bucket is full again.
+    tat: AtomicU64,
+}
+
+const SHARDS: usize = 16;
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RateLimiter {
+    /// An empty limiter.
+    pub fn new() -> Self {
+        RateLimiter {
+            epoch: Instant::now(),
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+        }
+    }
+
+    /// Spends `units` of `key`'s quota under `policy`, or spends nothing and says when to retry.
+    pub fn acquire(&self, key: &str, policy: Policy, units: u32) -> Decision {
+        let bucket = self.bucket(key, policy);
+        let now = self.now_ns();
+        let interval = policy.interval_ns();
+        let capacity = policy.capacity_ns();
+        let cost = interval.saturating_mul(u64::from(units));
+        let mut tat = bucket.tat.load(Ordering::Acquire);
+        loop {
+            let new_tat = tat.max(now).saturating_add(cost);
+            if new_tat - now > capacity {
+                let retry_after = if units > policy.burst {
+                    // Never fits; the soonest honest answer is a whole window.
+                    policy.window
+                } else {
+                    Duration::from_nanos(new_tat - now - capacity)
+                };
+                return Decision::Denied {
+                    state: state_at(policy, tat, now),
+                    retry_after,
+                };
+            }
+            match bucket.tat.compare_exchange_weak(
+                tat,
+                new_tat,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Decision::Allowed(state_at(policy, new_tat, now)),
+                Err(actual) => tat = actual,
+            }
+        }
+    }
+
+    /// The key's quota now, spending nothing.
+    pub fn peek(&self, key: &str, policy: Policy) -> QuotaState {
+        let bucket = self.bucket(key, policy);
+        state_at(policy, bucket.tat.load(Ordering::Acquire), self.now_ns())
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    fn bucket(&self, key: &str, policy: Policy) -> Arc<Bucket> {
+        let mut hasher = DefaultHasher::new();
+        key.hash(&mut hasher);
+        let shard = &self.shards[hasher.finish() as usize % SHARDS];
+        if let Some(b) = shard
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .filter(|b| b.policy == policy)
+        {
+            return Arc::clone(b);
+        }
+        let mut map = shard.write().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(Arc::from(key)).or_insert_with(|| {
+            Arc::new(Bucket {
+                policy,
+                tat: AtomicU64::new(0),
+            })
+        });
+        if entry.policy != policy {
+            // The key's limit changed (a keys-file reload): keep what it has spent so far.
+            let tat = entry.tat.load(Ordering::Acquire);
+            *entry = Arc::new(Bucket {
+                policy,
+                tat: AtomicU64::new(tat),
+            });
+        }
+        Arc::clone(entry)
+    }
+}
+
+fn state_at(policy: Policy, tat: u64, now: u64) -> QuotaState {
+    let interval = policy.interval_ns();
+    let capacity = policy.capacity_ns();
+    let used = tat.saturating_sub(now).min(capacity);
+    let remaining = ((capacity - used) / interval).min(u64::from(policy.burst)) as u32;
+    let next_unit_in = if used == 0 {
+        Duration::ZERO
+    } else {
+        // The next unit is back when the debt falls to the level of one more free unit.
+        let level = u64::from(policy.burst - remaining - 1) * interval;
+        Duration::from_nanos(used.saturating_sub(level))
+    };
+    QuotaState {
+        policy,
+        remaining,
+        next_unit_in,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(limit: u32, burst: u32, window_secs: u64) -> Policy {
+        Policy {
+            limit,
+            burst,
+            window: Duration::from_secs(window_secs),
+        }
+    }
+
+    #[test]
+    fn a_burst_is_granted_exactly_then_refused() {
+        let limiter = RateLimiter::new();
+        let p = policy(5, 5, 3600);
+        for expected_remaining in (0..5).rev() {
+            match limiter.acquire("k", p, 1) {
+                Decision::Allowed(s) => assert_eq!(s.remaining, expected_remaining),
+                other => panic!("{other:?}"),
+            }
+        }
+        match limiter.acquire("k", p, 1) {
+            Decision::Denied { state, retry_after } => {
+                assert_eq!(state.remaining, 0);
+                assert!(retry_after > Duration::from_secs(700), "{retry_after:?}");
+                assert!(retry_after <= Duration::from_secs(720));
+                assert!(retry_after >= state.next_unit_in);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Another key is not affected.
+        assert!(matches!(
+            limiter.acquire("other", p, 1),
+            Decision::Allowed(_)
+        ));
+    }
+
+    #[test]
+    fn a_batch_costs_its_size_and_a_refused_batch_costs_nothing() {
+        let limiter = RateLimiter::new();
+        let p = policy(10, 10, 3600);
+        assert!(matches!(limiter.acquire("k", p, 7), Decision::Allowed(s) if s.remaining == 3));
+        assert!(matches!(
+            limiter.acquire("k", p, 4),
+            Decision::Denied { .. }
+        ));
+        assert_eq!(limiter.peek("k", p).remaining, 3);
+        assert!(matches!(limiter.acquire("k", p, 3), Decision::Allowed(s) if s.remaining == 0));
+        assert!(
+            matches!(limiter.acquire("k", p, 11), Decision::Denied { retry_after, .. } if retry_after == p.window)
+        );
+    }
+
+    #[test]
+    fn units_return_over_the_window() {
+        let limiter = RateLimiter::new();
+        let p = Policy {
+            limit: 2,
+            burst: 2,
+            window: Duration::from_millis(200),
+        };
+        assert!(matches!(limiter.acquire("k", p, 2), Decision::Allowed(_)));
+        assert!(matches!(
+            limiter.acquire("k", p, 1),
+            Decision::Denied { .. }
+        ));
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(limiter.peek("k", p).remaining, 2);
+        assert_eq!(limiter.peek("k", p).next_unit_in, Duration::ZERO);
+    }
+
+    #[test]
+    fn concurrent_requests_never_get_more_than_the_burst() {
+        let limiter = Arc::new(RateLimiter::new());
+        let p = policy(50, 50, 3600);
+        let granted: u32 = (0..8)
+            .map(|_| {
+                let limiter = Arc::clone(&limiter);
+                std::thread::spawn(move || {
+                    (0..100)
+                        .filter(|_| matches!(limiter.acquire("k", p, 1), Decision::Allowed(_)))
+                        .count() as u32
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .sum();
+        assert_eq!(granted, 50);
+    }
+}
