@@ -45,6 +45,18 @@ pub struct Settings {
     pub trusted_proxies: TrustedProxies,
     /// Requests in flight before new ones get 503 (`MAX_CONCURRENT_REQUESTS`).
     pub max_concurrent_requests: usize,
+    /// Longest a request may wait for the model (`INFERENCE_TIMEOUT_MS`).
+    pub inference_timeout: Duration,
+    /// Threads of the blocking pool that may run the model at once (the number of cores).
+    pub inference_threads: usize,
+    /// Background jobs queued or running at once (`MAX_PENDING_JOBS`).
+    pub max_pending_jobs: usize,
+    /// Jobs kept in all, finished ones included (`MAX_STORED_JOBS`).
+    pub max_stored_jobs: usize,
+    /// How long a finished job is kept (`JOB_TTL_SECONDS`).
+    pub job_ttl: Duration,
+    /// How long a shutdown waits for requests in flight (`SHUTDOWN_TIMEOUT_SECONDS`).
+    pub shutdown_timeout: Duration,
 }
 
 /// Input limits applied before the model sees anything.
@@ -176,6 +188,14 @@ impl Settings {
                 })?,
             },
             max_concurrent_requests: env.positive("MAX_CONCURRENT_REQUESTS", 1024)?,
+            inference_timeout: Duration::from_millis(
+                env.positive("INFERENCE_TIMEOUT_MS", 5000)? as u64
+            ),
+            inference_threads: default_workers().get(),
+            max_pending_jobs: env.positive("MAX_PENDING_JOBS", 64)?,
+            max_stored_jobs: env.positive("MAX_STORED_JOBS", 10_000)?,
+            job_ttl: Duration::from_secs(env.positive("JOB_TTL_SECONDS", 3600)? as u64),
+            shutdown_timeout: Duration::from_secs(env.parse("SHUTDOWN_TIMEOUT_SECONDS", 30)?),
         })
     }
 
@@ -303,6 +323,10 @@ mod tests {
             ("AUTH_FAILURES_PER_MINUTE", "x"),
             ("TRUSTED_PROXIES", "10.0.0.0/40"),
             ("MAX_CONCURRENT_REQUESTS", "0"),
+            ("INFERENCE_TIMEOUT_MS", "soon"),
+            ("MAX_PENDING_JOBS", "0"),
+            ("JOB_TTL_SECONDS", "-1"),
+            ("SHUTDOWN_TIMEOUT_SECONDS", "1m"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}");

@@ -120,6 +120,49 @@ impl ValidationItem {
         }
     }
 
+    /// A value that should have been a list.
+    pub fn list_type(loc: Vec<Value>, input: Value) -> Self {
+        Self {
+            kind: "list_type",
+            loc,
+            msg: "Input should be a valid list".into(),
+            input,
+            ctx: None,
+        }
+    }
+
+    /// A list with fewer than `min` items.
+    pub fn too_short(loc: Vec<Value>, input: Value, min: usize, actual: usize) -> Self {
+        Self {
+            kind: "too_short",
+            loc,
+            msg: format!(
+                "List should have at least {min} item{} after validation, not {actual}",
+                if min == 1 { "" } else { "s" }
+            ),
+            input,
+            ctx: Some(Box::new(
+                json!({ "field_type": "List", "min_length": min, "actual_length": actual }),
+            )),
+        }
+    }
+
+    /// A list with more than `max` items.
+    pub fn too_long(loc: Vec<Value>, input: Value, max: usize, actual: usize) -> Self {
+        Self {
+            kind: "too_long",
+            loc,
+            msg: format!(
+                "List should have at most {max} item{} after validation, not {actual}",
+                if max == 1 { "" } else { "s" }
+            ),
+            input,
+            ctx: Some(Box::new(
+                json!({ "field_type": "List", "max_length": max, "actual_length": actual }),
+            )),
+        }
+    }
+
     /// A request that is invalid as a whole, such as one giving the same input twice.
     pub fn value_error(loc: Vec<Value>, input: Value, reason: &str) -> Self {
         Self {

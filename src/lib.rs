@@ -5,6 +5,8 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod inference;
+pub mod jobs;
 pub mod json_body;
 pub mod limits;
 pub mod middleware;

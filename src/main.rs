@@ -6,7 +6,7 @@ use clap::Parser;
 use sentiment_api::cli::{self, Cli, Command};
 use sentiment_api::config::Settings;
 use sentiment_api::model::Vader;
-use sentiment_api::startup::run;
+use sentiment_api::startup::{run, stop_on_signals};
 
 fn main() -> ExitCode {
     match Cli::parse().command {
@@ -56,9 +56,13 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    stop_on_signals(&server);
     log::info!("sentiment-api listening on http://{local} with {workers} workers and {keys} keys");
     match server.await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            log::info!("sentiment-api stopped");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: server stopped: {e}");
             ExitCode::FAILURE

@@ -10,6 +10,8 @@ use actix_web::{web, App, HttpServer};
 use crate::auth::{spawn_reloader, KeyStore};
 use crate::config::Settings;
 use crate::error::{ApiError, ValidationItem};
+use crate::inference::Inference;
+use crate::jobs::{InMemoryJobStore, JobStore};
 use crate::limits::{AuthThrottle, InFlight, RateLimits};
 use crate::middleware::{access_log, catch_panic, rate_limit_headers, shed_load};
 use crate::model::SentimentModel;
@@ -28,7 +30,16 @@ pub fn run(
         settings.key_source.clone(),
         settings.keys_poll,
     );
-    let model = web::Data::from(model);
+    let inference = web::Data::new(Inference::new(
+        model,
+        settings.inference_threads,
+        settings.inference_timeout,
+    ));
+    let jobs: web::Data<dyn JobStore> = web::Data::from(Arc::new(InMemoryJobStore::new(
+        settings.max_pending_jobs,
+        settings.max_stored_jobs,
+        settings.job_ttl,
+    )) as Arc<dyn JobStore>);
     let limits = web::Data::new(settings.limits);
     let rate_limits = web::Data::new(RateLimits::new(settings.rate_limit));
     let throttle = web::Data::new(AuthThrottle::new(
@@ -41,7 +52,8 @@ pub fn run(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(keys.clone())
-            .app_data(model.clone())
+            .app_data(inference.clone())
+            .app_data(jobs.clone())
             .app_data(limits.clone())
             .app_data(rate_limits.clone())
             .app_data(throttle.clone())
@@ -63,7 +75,37 @@ pub fn run(
             .wrap(from_fn(access_log))
     })
     .workers(settings.workers)
+    .shutdown_timeout(settings.shutdown_timeout.as_secs())
+    // Signals are the binary's business (see `stop_on_signals`), not every test server's.
+    .disable_signals()
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// Stops `server` gracefully on SIGTERM or SIGINT (Ctrl-C): no new connections, requests in
+/// flight finish (up to the shutdown timeout), then `server` resolves and the process exits 0.
+pub fn stop_on_signals(server: &Server) {
+    use actix_rt::signal::unix::{signal, SignalKind};
+    let handle = server.handle();
+    let (term, int) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    );
+    let (Ok(mut term), Ok(mut int)) = (term, int) else {
+        log::warn!("cannot listen for SIGTERM/SIGINT; they will stop the process at once");
+        return;
+    };
+    actix_rt::spawn(async move {
+        let name = {
+            let term = std::pin::pin!(term.recv());
+            let int = std::pin::pin!(int.recv());
+            match futures_util::future::select(term, int).await {
+                futures_util::future::Either::Left(_) => "SIGTERM",
+                futures_util::future::Either::Right(_) => "SIGINT",
+            }
+        };
+        log::info!("{name} received: no new connections; finishing requests in flight");
+        handle.stop(true).await;
+    });
 }

@@ -47,6 +47,54 @@ pub fn text_len(text: String, loc: Vec<Value>, max_chars: usize) -> Result<Strin
     Ok(text)
 }
 
+/// Checks the `texts` list of a batch body: 1 to `max_items` strings of at most `max_chars`
+/// characters each. Reports every bad item, as Pydantic does, with its index in `loc`.
+pub fn texts_field(
+    body: Value,
+    max_items: usize,
+    max_chars: usize,
+) -> Result<Vec<String>, Vec<ValidationItem>> {
+    let mut body = object(body).map_err(|e| vec![e])?;
+    let loc = || vec![Value::from("body"), Value::from("texts")];
+    let items = match body.remove("texts") {
+        None => return Err(vec![ValidationItem::missing(loc(), Value::Object(body))]),
+        Some(Value::Array(items)) => items,
+        Some(other) => return Err(vec![ValidationItem::list_type(loc(), other)]),
+    };
+    if items.is_empty() {
+        return Err(vec![ValidationItem::too_short(
+            loc(),
+            Value::Array(items),
+            1,
+            0,
+        )]);
+    }
+    if items.len() > max_items {
+        let n = items.len();
+        return Err(vec![ValidationItem::too_long(
+            loc(),
+            Value::Array(items),
+            max_items,
+            n,
+        )]);
+    }
+    let mut texts = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let mut at = loc();
+        at.push(i.into());
+        match text_value(item, at, max_chars) {
+            Ok(text) => texts.push(text),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(texts)
+    } else {
+        Err(errors)
+    }
+}
+
 /// A body that must be a JSON object.
 pub fn object(body: Value) -> Result<serde_json::Map<String, Value>, ValidationItem> {
     match body {
@@ -77,6 +125,47 @@ mod tests {
         let err = text_value(json!(5), loc(), 10).unwrap_err();
         assert_eq!(err.kind, "string_type");
         assert_eq!(err.input, json!(5));
+    }
+
+    #[test]
+    fn every_bad_batch_item_is_reported_with_its_index() {
+        let body = json!({"texts": ["ok", 5, "way too long", null]});
+        let errors = texts_field(body, 10, 5).unwrap_err();
+        let kinds: Vec<_> = errors.iter().map(|e| (e.kind, e.loc[2].clone())).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("string_type", json!(1)),
+                ("string_too_long", json!(2)),
+                ("string_type", json!(3))
+            ]
+        );
+    }
+
+    #[test]
+    fn batch_sizes_outside_the_limits_are_refused() {
+        assert_eq!(
+            texts_field(json!({"texts": []}), 2, 5).unwrap_err()[0].kind,
+            "too_short"
+        );
+        let err = texts_field(json!({"texts": ["a", "b", "c"]}), 2, 5).unwrap_err();
+        assert_eq!(err[0].kind, "too_long");
+        assert_eq!(
+            err[0].msg,
+            "List should have at most 2 items after validation, not 3"
+        );
+        assert_eq!(
+            texts_field(json!({"texts": "a"}), 2, 5).unwrap_err()[0].kind,
+            "list_type"
+        );
+        assert_eq!(
+            texts_field(json!({"text": "a"}), 2, 5).unwrap_err()[0].kind,
+            "missing"
+        );
+        assert_eq!(
+            texts_field(json!({"texts": ["a", "b"]}), 2, 5).unwrap(),
+            vec!["a", "b"]
+        );
     }
 
     #[test]

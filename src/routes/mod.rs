@@ -1,10 +1,10 @@
 //! The route table: one file per resource, thin handlers.
 
+mod batch;
 mod health;
+mod jobs;
 mod me;
 mod predict;
-
-pub use predict::Prediction;
 
 use actix_web::{web, HttpResponse, Route};
 
@@ -23,6 +23,9 @@ pub enum Access {
 pub const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/health", Access::Public),
     ("POST", "/predict", Access::Protected),
+    ("POST", "/predict/batch", Access::Protected),
+    ("POST", "/analyze_batch", Access::Protected),
+    ("GET", "/jobs/{job_id}", Access::Protected),
     ("GET", "/me", Access::Protected),
 ];
 
@@ -37,6 +40,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/predict")
             .route(web::post().to(predict::predict))
             .default_service(only("POST")),
+    )
+    .service(
+        web::resource("/predict/batch")
+            .route(web::post().to(batch::predict_batch))
+            .default_service(only("POST")),
+    )
+    .service(
+        web::resource("/analyze_batch")
+            .route(web::post().to(jobs::analyze_batch))
+            .default_service(only("POST")),
+    )
+    .service(
+        web::resource("/jobs/{job_id}")
+            .route(web::get().to(jobs::get_job))
+            .default_service(only("GET")),
     )
     .service(
         web::resource("/me")

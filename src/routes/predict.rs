@@ -1,57 +1,26 @@
 use actix_web::{web, HttpResponse};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::auth::ApiKey;
 use crate::config::InputLimits;
 use crate::error::{ApiError, ValidationItem};
+use crate::inference::Inference;
 use crate::json_body::JsonBody;
 use crate::limits::Metered;
-use crate::model::{Scores, Sentiment, SentimentModel};
 use crate::validation;
-
-/// The answer for one text.
-#[derive(Debug, Serialize)]
-pub struct Prediction {
-    /// The text as received.
-    pub text: String,
-    /// `positive`, `neutral` or `negative`.
-    pub sentiment: Sentiment,
-    /// The compound score in [-1, 1].
-    pub score: f64,
-    /// Positive, neutral and negative proportions.
-    pub scores: Scores,
-    /// `"success"` on `/predict`; absent inside a batch.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<&'static str>,
-}
-
-impl Prediction {
-    /// Scores `text` with `model`.
-    pub fn of(model: &dyn SentimentModel, text: String) -> Self {
-        let scores = model.score(&text);
-        Prediction {
-            sentiment: Sentiment::of(scores.compound),
-            score: scores.compound,
-            scores,
-            text,
-            status: None,
-        }
-    }
-}
 
 /// `POST /predict`: one text, from `?text=` (as in the FastAPI lesson) or a JSON body `{"text": ...}`.
 pub async fn predict(
     _key: ApiKey,
     _metered: Metered,
-    model: web::Data<dyn SentimentModel>,
+    inference: web::Data<Inference>,
     limits: web::Data<InputLimits>,
     query: web::Query<Vec<(String, String)>>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let text = text_of(query.into_inner(), body.0, limits.max_text_chars)
         .map_err(|item| ApiError::Validation(vec![item]))?;
-    let mut prediction = Prediction::of(model.get_ref(), text);
+    let mut prediction = inference.predict(text).await?;
     prediction.status = Some("success");
     Ok(HttpResponse::Ok().json(prediction))
 }

@@ -132,6 +132,11 @@ const CONFIG_VARS: &[&str] = &[
     "AUTH_FAILURES_PER_MINUTE",
     "TRUSTED_PROXIES",
     "MAX_CONCURRENT_REQUESTS",
+    "INFERENCE_TIMEOUT_MS",
+    "MAX_PENDING_JOBS",
+    "MAX_STORED_JOBS",
+    "JOB_TTL_SECONDS",
+    "SHUTDOWN_TIMEOUT_SECONDS",
     "MAX_TEXT_CHARS",
     "MAX_BATCH_SIZE",
     "MAX_BODY_BYTES",
@@ -227,6 +232,11 @@ impl RunningBinary {
 
     pub fn start(envs: &[(&str, &str)]) -> RunningBinary {
         Self::start_in(&temp_dir("bin"), envs)
+    }
+
+    /// The exit status, if the binary has exited.
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().unwrap()
     }
 
     pub fn pid(&self) -> u32 {

@@ -1,6 +1,7 @@
 //! One integration-test binary: every module starts the real server and talks HTTP to it.
 
 mod auth;
+mod batch;
 mod helpers;
 mod keys;
 mod limits;
@@ -8,4 +9,5 @@ mod logging;
 mod model;
 mod predict;
 mod routes;
+mod shutdown;
 mod startup;

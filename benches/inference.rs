@@ -1,0 +1,42 @@
+//! Where should inference run? The model inline on the worker versus handed to the blocking pool,
+//! for texts of growing size: the crossing point sets `INLINE_MAX_BYTES`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use sentiment_api::inference::Inference;
+use sentiment_api::model::Vader;
+
+fn text_of(bytes: usize) -> String {
+    let sentence = "The room was clean and the staff were friendly, but breakfast was awful. ";
+    sentence.chars().cycle().take(bytes).collect()
+}
+
+fn inline_versus_pool(c: &mut Criterion) {
+    let runtime = actix_rt::Runtime::new().expect("runtime");
+    let model = Arc::new(Vader::new());
+    let timeout = Duration::from_secs(5);
+    // Construct inside the runtime: the pool path needs one to hand work to.
+    let inline = Inference::new(model.clone(), 2, timeout);
+    let pooled = Inference::new(model, 2, timeout).always_offload();
+    let mut group = c.benchmark_group("inference");
+    for bytes in [64, 512, 1024, 2048, 4096, 16384] {
+        let text = text_of(bytes);
+        group.throughput(Throughput::Bytes(bytes as u64));
+        group.bench_with_input(BenchmarkId::new("inline", bytes), &text, |b, text| {
+            b.iter(|| runtime.block_on(inline.predict(text.clone())).expect("scored"))
+        });
+        group.bench_with_input(BenchmarkId::new("blocking_pool", bytes), &text, |b, text| {
+            b.iter(|| runtime.block_on(pooled.predict(text.clone())).expect("scored"))
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    targets = inline_versus_pool
+}
+criterion_main!(benches);

@@ -1,0 +1,156 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::{new_job_id, JobState, JobStore, JobsFull};
+
+/// Jobs in this process's memory: bounded in pending jobs and in all jobs kept, finished jobs
+/// removed `ttl` after they finish.
+pub struct InMemoryJobStore {
+    max_pending: usize,
+    max_stored: usize,
+    ttl: Duration,
+    jobs: Mutex<Jobs>,
+}
+
+struct Jobs {
+    by_id: HashMap<String, Job>,
+    pending: usize,
+    last_sweep: Instant,
+}
+
+struct Job {
+    owner: String,
+    state: JobState,
+    finished_at: Option<Instant>,
+}
+
+impl InMemoryJobStore {
+    /// A store allowing `max_pending` queued or running jobs and `max_stored` jobs in all.
+    pub fn new(max_pending: usize, max_stored: usize, ttl: Duration) -> Self {
+        InMemoryJobStore {
+            max_pending,
+            max_stored,
+            ttl,
+            jobs: Mutex::new(Jobs {
+                by_id: HashMap::new(),
+                pending: 0,
+                last_sweep: Instant::now(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Jobs> {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        // Sweep at most a few times a second, so a flood of polls costs no repeated scans.
+        let now = Instant::now();
+        if now.duration_since(jobs.last_sweep) >= self.ttl.min(Duration::from_millis(250)) {
+            let ttl = self.ttl;
+            jobs.by_id
+                .retain(|_, j| j.finished_at.is_none_or(|t| now.duration_since(t) < ttl));
+            jobs.last_sweep = now;
+        }
+        jobs
+    }
+}
+
+impl JobStore for InMemoryJobStore {
+    fn create(&self, owner: &str) -> Result<String, JobsFull> {
+        let mut jobs = self.lock();
+        if jobs.pending >= self.max_pending {
+            return Err(JobsFull::TooManyPending);
+        }
+        if jobs.by_id.len() >= self.max_stored {
+            return Err(JobsFull::StoreFull);
+        }
+        let id = new_job_id().map_err(|e| {
+            log::error!("no job id could be generated: {e}");
+            JobsFull::StoreFull
+        })?;
+        jobs.by_id.insert(
+            id.clone(),
+            Job {
+                owner: owner.to_owned(),
+                state: JobState::Processing,
+                finished_at: None,
+            },
+        );
+        jobs.pending += 1;
+        Ok(id)
+    }
+
+    fn finish(&self, id: &str, state: JobState) {
+        let mut jobs = self.lock();
+        let Some(job) = jobs.by_id.get_mut(id) else {
+            return;
+        };
+        if job.finished_at.is_none() {
+            job.state = state;
+            job.finished_at = Some(Instant::now());
+            jobs.pending -= 1;
+        }
+    }
+
+    fn get(&self, id: &str, owner: &str) -> Option<JobState> {
+        let jobs = self.lock();
+        let job = jobs.by_id.get(id)?;
+        (job.owner == owner).then(|| job.state.clone())
+    }
+
+    fn pending(&self) -> usize {
+        self.lock().pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_job_is_visible_to_its_owner_only() {
+        let store = InMemoryJobStore::new(10, 100, Duration::from_secs(60));
+        let id = store.create("alice").unwrap();
+        assert!(matches!(
+            store.get(&id, "alice"),
+            Some(JobState::Processing)
+        ));
+        assert!(store.get(&id, "bob").is_none());
+        assert!(store.get("no-such-id", "alice").is_none());
+        store.finish(&id, JobState::Done(Arc::new(vec![])));
+        assert!(matches!(store.get(&id, "alice"), Some(JobState::Done(_))));
+        assert_eq!(store.pending(), 0);
+    }
+
+    #[test]
+    fn pending_and_stored_caps_refuse_new_jobs() {
+        let store = InMemoryJobStore::new(2, 3, Duration::from_secs(60));
+        let a = store.create("k").unwrap();
+        store.create("k").unwrap();
+        assert_eq!(store.create("k"), Err(JobsFull::TooManyPending));
+        store.finish(&a, JobState::Failed("x".into()));
+        let c = store.create("k").unwrap();
+        assert_eq!(store.create("k"), Err(JobsFull::TooManyPending));
+        store.finish(&c, JobState::Failed("x".into()));
+        // One pending of two, but three jobs kept of three.
+        assert_eq!(store.create("k"), Err(JobsFull::StoreFull));
+    }
+
+    #[test]
+    fn finished_jobs_disappear_after_the_ttl() {
+        let store = InMemoryJobStore::new(10, 100, Duration::from_millis(50));
+        let id = store.create("k").unwrap();
+        store.finish(&id, JobState::Done(Arc::new(vec![])));
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(store.get(&id, "k").is_none());
+    }
+
+    #[test]
+    fn job_ids_are_random_uuids() {
+        let a = new_job_id().unwrap();
+        let b = new_job_id().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+    }
+}

@@ -1,0 +1,54 @@
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use crate::auth::ApiKey;
+use crate::config::InputLimits;
+use crate::error::{ApiError, ValidationItem};
+use crate::inference::{Inference, Prediction};
+use crate::json_body::JsonBody;
+use crate::limits::Metered;
+use crate::validation;
+
+/// The answer of `POST /predict/batch`.
+#[derive(Debug, Serialize)]
+struct BatchResponse {
+    results: Vec<Prediction>,
+    status: &'static str,
+}
+
+/// `POST /predict/batch`: `{"texts": [...]}`, answered in input order; n texts cost n units.
+pub async fn predict_batch(
+    _key: ApiKey,
+    metered: Metered,
+    inference: web::Data<Inference>,
+    limits: web::Data<InputLimits>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let texts = batch_texts(body, &limits, &metered)?;
+    let results = inference.predict_all(texts).await?;
+    Ok(HttpResponse::Ok().json(BatchResponse {
+        results,
+        status: "success",
+    }))
+}
+
+/// Validates a batch body and pays for it: one unit was spent on arrival, the other n-1 here.
+pub fn batch_texts(
+    body: JsonBody,
+    limits: &InputLimits,
+    metered: &Metered,
+) -> Result<Vec<String>, ApiError> {
+    let Some(body) = body.0 else {
+        return Err(ApiError::Validation(vec![ValidationItem::missing(
+            vec!["body".into()],
+            serde_json::Value::Null,
+        )]));
+    };
+    let texts = validation::texts_field(body, limits.max_batch_size, limits.max_text_chars)
+        .map_err(ApiError::Validation)?;
+    let extra = u32::try_from(texts.len() - 1).unwrap_or(u32::MAX);
+    if extra > 0 {
+        metered.charge(extra)?;
+    }
+    Ok(texts)
+}

@@ -1,0 +1,72 @@
+use std::panic::AssertUnwindSafe;
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use futures_util::FutureExt;
+
+use super::batch::batch_texts;
+use crate::auth::ApiKey;
+use crate::config::InputLimits;
+use crate::error::ApiError;
+use crate::inference::Inference;
+use crate::jobs::{JobState, JobStore, JobView, JobsFull};
+use crate::json_body::JsonBody;
+use crate::limits::Metered;
+
+/// `POST /analyze_batch`: starts a background job; 202 with its id and `Location`.
+pub async fn analyze_batch(
+    key: ApiKey,
+    metered: Metered,
+    inference: web::Data<Inference>,
+    jobs: web::Data<dyn JobStore>,
+    limits: web::Data<InputLimits>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
+    let texts = batch_texts(body, &limits, &metered)?;
+    let job_id = jobs.create(key.id()).map_err(|full| {
+        log::warn!("job refused for key id {}: {full:?}", key.id());
+        ApiError::Overloaded {
+            reason: match full {
+                JobsFull::TooManyPending => "Too many pending jobs",
+                JobsFull::StoreFull => "Too many stored jobs",
+            },
+            retry_after: 1,
+        }
+    })?;
+    let (id, store) = (job_id.clone(), jobs.clone());
+    let count = texts.len();
+    actix_rt::spawn(async move {
+        // A panic must still finish the job, or it would stay pending forever.
+        let outcome = AssertUnwindSafe(inference.predict_all(texts))
+            .catch_unwind()
+            .await
+            .unwrap_or(Err(ApiError::Internal));
+        let state = match outcome {
+            Ok(results) => JobState::Done(results.into()),
+            Err(e) => {
+                log::warn!("job {id} failed: {e}");
+                JobState::Failed(e.to_string())
+            }
+        };
+        store.finish(&id, state);
+    });
+    log::info!(
+        "job {job_id} started for key id {} with {count} texts",
+        key.id()
+    );
+    Ok(HttpResponse::Accepted()
+        .insert_header((header::LOCATION, format!("/jobs/{job_id}")))
+        .json(JobView::new(&job_id, &JobState::Processing)))
+}
+
+/// `GET /jobs/{job_id}`: the job's status and results; a job of another key is a 404, exactly
+/// like a job that never existed.
+pub async fn get_job(
+    key: ApiKey,
+    _metered: Metered,
+    jobs: web::Data<dyn JobStore>,
+    job_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let state = jobs.get(&job_id, key.id()).ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(JobView::new(&job_id, &state)))
+}

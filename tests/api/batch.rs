@@ -1,0 +1,376 @@
+//! `POST /predict/batch`, background jobs, inference timeouts.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sentiment_api::config::Settings;
+use sentiment_api::model::{Scores, SentimentModel, Vader};
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    settings_with_keys, spawn_app_with, status_and_json, test_settings, TestApp, TEST_KEY,
+};
+
+const OTHER_KEY: &str = "other-key-0123456789abcdef";
+
+/// Test settings with limits high enough that batches are never rate limited.
+fn roomy() -> Settings {
+    let mut settings = settings_with_keys(&[("test", TEST_KEY), ("other", OTHER_KEY)]);
+    settings.rate_limit.limit = 1_000_000;
+    settings.rate_limit.burst = 1_000_000;
+    settings
+}
+
+async fn app(settings: Settings) -> TestApp {
+    spawn_app_with(settings, Arc::new(Vader::new())).await
+}
+
+async fn post(app: &TestApp, path: &str, body: &Value, key: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .header("X-API-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+const TEXTS: [&str; 4] = [
+    "I love it",
+    "This is terrible, I hate it.",
+    "The meeting is at noon.",
+    "Not bad at all :)",
+];
+
+#[actix_rt::test]
+async fn a_batch_answers_in_input_order_exactly_as_predict_does_for_each_text() {
+    let app = app(roomy()).await;
+    let (status, body) =
+        status_and_json(post(&app, "/predict/batch", &json!({"texts": TEXTS}), TEST_KEY).await)
+            .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "success");
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), TEXTS.len());
+    for (text, result) in TEXTS.iter().zip(results) {
+        let (_, mut single) = status_and_json(app.predict_query(text, Some(TEST_KEY)).await).await;
+        single.as_object_mut().unwrap().remove("status");
+        assert_eq!(result, &single, "{text}");
+        assert!(result.get("status").is_none());
+    }
+}
+
+#[actix_rt::test]
+async fn bad_batch_items_are_each_reported_with_their_index() {
+    let mut settings = roomy();
+    settings.limits.max_text_chars = 10;
+    let app = app(settings).await;
+    let body = json!({"texts": ["fine", 42, "much too long for ten", "ok", ["x"]]});
+    let (status, body) = status_and_json(post(&app, "/predict/batch", &body, TEST_KEY).await).await;
+    assert_eq!(status, 422);
+    let found: Vec<(String, Value)> = body["detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap().to_owned(), e["loc"].clone()))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("string_type".into(), json!(["body", "texts", 1])),
+            ("string_too_long".into(), json!(["body", "texts", 2])),
+            ("string_type".into(), json!(["body", "texts", 4])),
+        ]
+    );
+}
+
+#[actix_rt::test]
+async fn batches_outside_the_size_limits_get_422_too_short_or_too_long() {
+    let mut settings = roomy();
+    settings.limits.max_batch_size = 3;
+    let app = app(settings).await;
+    for path in ["/predict/batch", "/analyze_batch"] {
+        for (body, kind) in [
+            (json!({"texts": []}), "too_short"),
+            (json!({"texts": ["a", "b", "c", "d"]}), "too_long"),
+            (json!({"texts": "a"}), "list_type"),
+            (json!({"text": ["a"]}), "missing"),
+        ] {
+            let (status, res) = status_and_json(post(&app, path, &body, TEST_KEY).await).await;
+            assert_eq!(status, 422, "{path} {body}");
+            assert_eq!(res["detail"][0]["type"], kind, "{path} {body}");
+            assert_eq!(res["detail"][0]["loc"], json!(["body", "texts"]));
+        }
+        let empty = app
+            .client
+            .post(app.url(path))
+            .header("X-API-Key", TEST_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(empty.status(), 422, "{path} with no body");
+    }
+}
+
+#[actix_rt::test]
+async fn a_full_batch_of_the_longest_texts_completes() {
+    let mut settings = roomy();
+    settings.limits.max_batch_size = 256;
+    settings.limits.max_text_chars = 10_000;
+    settings.limits.max_body_bytes = 4 * 1024 * 1024;
+    // A debug build scores 2.5 MB of text far slower than a release build.
+    settings.inference_timeout = Duration::from_secs(120);
+    let app = app(settings).await;
+    let sentence = "The food was great but the service was awfully slow! ";
+    let text: String = sentence.chars().cycle().take(10_000).collect();
+    let texts = vec![text; 256];
+    let (status, body) =
+        status_and_json(post(&app, "/predict/batch", &json!({"texts": texts}), TEST_KEY).await)
+            .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["results"].as_array().unwrap().len(), 256);
+}
+
+#[actix_rt::test]
+async fn a_batch_of_n_texts_costs_n_units() {
+    let mut settings = test_settings();
+    settings.rate_limit.limit = 10;
+    settings.rate_limit.burst = 10;
+    let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
+    let res = post(
+        &app,
+        "/predict/batch",
+        &json!({"texts": vec!["a"; 7]}),
+        TEST_KEY,
+    )
+    .await;
+    assert_eq!(
+        res.headers()["ratelimit"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .nth(1),
+        Some("r=3")
+    );
+    // Four more do not fit in the three left: refused, and nothing is spent.
+    let res = post(
+        &app,
+        "/predict/batch",
+        &json!({"texts": vec!["a"; 4]}),
+        TEST_KEY,
+    )
+    .await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    let res = post(
+        &app,
+        "/predict/batch",
+        &json!({"texts": vec!["a"; 2]}),
+        TEST_KEY,
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        200,
+        "the refused batch must not have spent its units"
+    );
+}
+
+async fn wait_for_job(app: &TestApp, location: &str, key: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let res = app
+            .client
+            .get(app.url(location))
+            .header("X-API-Key", key)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = status_and_json(res).await;
+        assert_eq!(status, 200, "{body}");
+        if body["status"] != "processing" {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "the job never finished");
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn a_job_goes_from_202_to_done_with_the_results_of_predict_for_each_text() {
+    let app = app(roomy()).await;
+    let res = post(&app, "/analyze_batch", &json!({"texts": TEXTS}), TEST_KEY).await;
+    assert_eq!(res.status(), 202);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let (_, body) = status_and_json(res).await;
+    let job_id = body["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(body, json!({"job_id": job_id, "status": "processing"}));
+    assert_eq!(location, format!("/jobs/{job_id}"));
+    assert_eq!(job_id.len(), 36, "a UUID: 122 random bits");
+
+    let done = wait_for_job(&app, &location, TEST_KEY).await;
+    assert_eq!(done["status"], "done");
+    assert_eq!(done["job_id"], job_id.as_str());
+    for (text, result) in TEXTS.iter().zip(done["results"].as_array().unwrap()) {
+        let (_, mut single) = status_and_json(app.predict_query(text, Some(TEST_KEY)).await).await;
+        single.as_object_mut().unwrap().remove("status");
+        assert_eq!(result, &single);
+    }
+}
+
+#[actix_rt::test]
+async fn another_keys_job_is_a_404_exactly_like_a_job_that_never_existed() {
+    let app = app(roomy()).await;
+    let res = post(
+        &app,
+        "/analyze_batch",
+        &json!({"texts": ["hello"]}),
+        TEST_KEY,
+    )
+    .await;
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    wait_for_job(&app, &location, TEST_KEY).await;
+    let get = |path: String, key: &'static str| {
+        let req = app.client.get(app.url(&path)).header("X-API-Key", key);
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let theirs = get(location.clone(), OTHER_KEY).await;
+    let never = get(
+        "/jobs/6f1c7e0a-0000-4000-8000-000000000000".into(),
+        OTHER_KEY,
+    )
+    .await;
+    let junk = get("/jobs/..%2F..%2Fetc".into(), TEST_KEY).await;
+    assert_eq!(theirs, (404, r#"{"detail":"Not Found"}"#.to_owned()));
+    assert_eq!(never, theirs);
+    assert_eq!(junk, theirs);
+}
+
+/// A model that takes its time on texts starting with "slow", to hold jobs and requests open.
+struct SlowModel(Vader, Duration);
+
+impl SentimentModel for SlowModel {
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+
+    fn score(&self, text: &str) -> Scores {
+        if text.starts_with("slow") {
+            std::thread::sleep(self.1);
+        }
+        self.0.score(text)
+    }
+}
+
+/// Long enough to be sent to the blocking pool rather than scored inline.
+fn slow_text() -> String {
+    format!("slow {}", "x".repeat(4000))
+}
+
+#[actix_rt::test]
+async fn the_pending_jobs_cap_answers_503_and_frees_up_when_jobs_finish() {
+    let mut settings = roomy();
+    settings.max_pending_jobs = 1;
+    let app = spawn_app_with(
+        settings,
+        Arc::new(SlowModel(Vader::new(), Duration::from_millis(800))),
+    )
+    .await;
+    let first = post(
+        &app,
+        "/analyze_batch",
+        &json!({"texts": [slow_text()]}),
+        TEST_KEY,
+    )
+    .await;
+    assert_eq!(first.status(), 202);
+    let second = post(
+        &app,
+        "/analyze_batch",
+        &json!({"texts": ["quick"]}),
+        TEST_KEY,
+    )
+    .await;
+    assert!(second.headers().contains_key("retry-after"));
+    assert_eq!(
+        status_and_json(second).await,
+        (503, json!({"detail": "Too many pending jobs"}))
+    );
+    let location = first.headers()["location"].to_str().unwrap().to_owned();
+    wait_for_job(&app, &location, TEST_KEY).await;
+    let third = post(
+        &app,
+        "/analyze_batch",
+        &json!({"texts": ["quick"]}),
+        TEST_KEY,
+    )
+    .await;
+    assert_eq!(third.status(), 202);
+}
+
+#[actix_rt::test]
+async fn finished_jobs_disappear_after_their_ttl() {
+    let mut settings = roomy();
+    settings.job_ttl = Duration::from_millis(500);
+    let app = app(settings).await;
+    let res = post(
+        &app,
+        "/analyze_batch",
+        &json!({"texts": ["hello"]}),
+        TEST_KEY,
+    )
+    .await;
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    wait_for_job(&app, &location, TEST_KEY).await;
+    actix_rt::time::sleep(Duration::from_millis(900)).await;
+    let res = app
+        .client
+        .get(app.url(&location))
+        .header("X-API-Key", TEST_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+#[actix_rt::test]
+async fn an_inference_timeout_answers_503_json_and_the_server_keeps_serving() {
+    let mut settings = roomy();
+    settings.inference_timeout = Duration::from_millis(50);
+    let app = spawn_app_with(
+        settings,
+        Arc::new(SlowModel(Vader::new(), Duration::from_millis(400))),
+    )
+    .await;
+    let started = Instant::now();
+    let res = post(&app, "/predict", &json!({"text": slow_text()}), TEST_KEY).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(390),
+        "answered before the model finished"
+    );
+    assert_eq!(res.headers()["retry-after"], "1");
+    assert_eq!(
+        status_and_json(res).await,
+        (503, json!({"detail": "Inference timed out"}))
+    );
+    // A job that times out is reported as failed, not left processing.
+    let res = post(
+        &app,
+        "/analyze_batch",
+        &json!({"texts": [slow_text()]}),
+        TEST_KEY,
+    )
+    .await;
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let job = wait_for_job(&app, &location, TEST_KEY).await;
+    assert_eq!(job["status"], "failed");
+    assert_eq!(
+        app.predict_query("still here", Some(TEST_KEY))
+            .await
+            .status(),
+        200
+    );
+}

@@ -1,0 +1,74 @@
+//! Graceful shutdown of the real binary on a real signal.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::helpers::RunningBinary;
+
+const KEY: &str = "shutdown-key-0123456789";
+
+fn signal(server: &RunningBinary, name: &str) {
+    assert!(Command::new("kill")
+        .args([name, &server.pid().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+#[test]
+fn a_request_in_flight_at_sigterm_finishes_before_a_clean_exit() {
+    for sig in ["-TERM", "-INT"] {
+        let mut server = RunningBinary::start(&[("API_SECRET_KEY", KEY)]);
+        // A request whose body is still arriving when the signal comes.
+        let mut stream = TcpStream::connect(&server.address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let body = r#"{"text":"I love it"}"#;
+        let head = format!(
+            "POST /predict HTTP/1.1\r\nHost: x\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+            body.len(),
+            &body[..5]
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        signal(&server, sig);
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(
+            server.try_wait().is_none(),
+            "{sig}: exited with a request in flight"
+        );
+        // New connections are no longer accepted.
+        let refused = TcpStream::connect(&server.address)
+            .and_then(|mut s| {
+                s.set_read_timeout(Some(Duration::from_secs(2)))?;
+                s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")?;
+                let mut buf = [0u8; 64];
+                s.read(&mut buf)
+            })
+            .map_or(true, |n| n == 0);
+        assert!(refused, "{sig}: a new request was served during shutdown");
+        stream.write_all(&body.as_bytes()[5..]).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{sig}: {answer}");
+        assert!(answer.contains("\"sentiment\":\"positive\""));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = server.try_wait() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{sig}: did not exit after the request finished"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "{sig}: exit status {status}");
+        let log = server.stop();
+        assert!(log.contains("finishing requests in flight"), "{log}");
+    }
+}
