@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 pub enum ApiError {
     /// No `X-API-Key` header, or an empty one.
     MissingKey,
-    /// A key that is unknown, expired or disabled; the body never says which.
-    InvalidKey,
+    /// A key that is unknown, expired or disabled; the body never says which (the log does).
+    InvalidKey(KeyRefusal),
     /// `X-API-Key` sent more than once.
     DuplicateKey,
     /// No such route or resource.
@@ -33,13 +33,15 @@ pub enum ApiError {
     Validation(Vec<ValidationItem>),
     /// The key's rate limit, or too many failed keys from one client.
     RateLimited {
+        /// Which limit.
+        cause: Limit,
         /// Whole seconds until a retry can succeed.
         retry_after: u64,
     },
-    /// Too many requests in flight, or inference took too long.
+    /// Too many requests in flight or jobs pending, or inference took too long.
     Overloaded {
-        /// What to tell the client.
-        reason: &'static str,
+        /// Which capacity ran out.
+        cause: Overload,
         /// Whole seconds to wait before retrying.
         retry_after: u64,
     },
@@ -47,21 +49,110 @@ pub enum ApiError {
     Internal,
 }
 
+/// Why a presented key was refused; for the log and metrics only, never the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// No stored key has this hash.
+    Unknown,
+    /// The key is past its `expires_at`.
+    Expired,
+    /// The key has `enabled = false`.
+    Disabled,
+}
+
+impl KeyRefusal {
+    /// A short label: `unknown`, `expired`, `disabled`.
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyRefusal::Unknown => "unknown",
+            KeyRefusal::Expired => "expired",
+            KeyRefusal::Disabled => "disabled",
+        }
+    }
+}
+
+/// Which limit a 429 comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The key's own rate limit.
+    KeyQuota,
+    /// Too many failed keys from the client's address.
+    AuthFailures,
+}
+
+impl Limit {
+    /// A short label: `key_quota`, `auth_failures`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Limit::KeyQuota => "key_quota",
+            Limit::AuthFailures => "auth_failures",
+        }
+    }
+}
+
+/// Which capacity a 503 comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overload {
+    /// `MAX_CONCURRENT_REQUESTS` in flight.
+    InFlight,
+    /// The model did not answer within `INFERENCE_TIMEOUT_MS`.
+    InferenceTimeout,
+    /// `MAX_PENDING_JOBS` queued or running.
+    PendingJobs,
+    /// `MAX_STORED_JOBS` kept.
+    StoredJobs,
+}
+
+impl Overload {
+    /// A short label: `in_flight`, `inference_timeout`, `pending_jobs`, `stored_jobs`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Overload::InFlight => "in_flight",
+            Overload::InferenceTimeout => "inference_timeout",
+            Overload::PendingJobs => "pending_jobs",
+            Overload::StoredJobs => "stored_jobs",
+        }
+    }
+
+    /// What the client is told.
+    pub fn detail(self) -> &'static str {
+        match self {
+            Overload::InFlight => "Server overloaded",
+            Overload::InferenceTimeout => "Inference timed out",
+            Overload::PendingJobs => "Too many pending jobs",
+            Overload::StoredJobs => "Too many stored jobs",
+        }
+    }
+}
+
 /// One Pydantic v2 validation error item: `{"type","loc","msg","input"}` and, where Pydantic has it, `ctx`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ValidationItem {
     /// Machine-readable error type, such as `missing` or `string_too_long`.
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     pub kind: &'static str,
     /// Where the error is: `["body","text"]`, `["query","text"]`, `["body","texts",3]`.
+    #[schema(value_type = Vec<LocItem>)]
     pub loc: Vec<Value>,
     /// Human-readable message, worded as Pydantic words it.
     pub msg: String,
-    /// The offending input.
+    /// The offending input (any JSON value).
     pub input: Value,
     /// Extra context, such as the limit that was exceeded.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub ctx: Option<Box<Value>>,
+}
+
+/// One step of a `loc`: a field name or a list index (for the schema only).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum LocItem {
+    /// A field name, such as `body` or `text`.
+    Name(String),
+    /// A list index.
+    Index(u64),
 }
 
 impl ValidationItem {
@@ -179,7 +270,7 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ApiError::MissingKey => f.write_str("Not authenticated"),
-            ApiError::InvalidKey => f.write_str("Invalid API key"),
+            ApiError::InvalidKey(_) => f.write_str("Invalid API key"),
             ApiError::DuplicateKey => f.write_str("Duplicate X-API-Key header"),
             ApiError::NotFound => f.write_str("Not Found"),
             ApiError::MethodNotAllowed(_) => f.write_str("Method Not Allowed"),
@@ -199,7 +290,7 @@ impl fmt::Display for ApiError {
                 Ok(())
             }
             ApiError::RateLimited { .. } => f.write_str("Rate limit exceeded"),
-            ApiError::Overloaded { reason, .. } => f.write_str(reason),
+            ApiError::Overloaded { cause, .. } => f.write_str(cause.detail()),
             ApiError::Internal => f.write_str("Internal Server Error"),
         }
     }
@@ -211,7 +302,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::MissingKey => StatusCode::UNAUTHORIZED,
-            ApiError::InvalidKey => StatusCode::FORBIDDEN,
+            ApiError::InvalidKey(_) => StatusCode::FORBIDDEN,
             ApiError::DuplicateKey | ApiError::MalformedBody => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -233,7 +324,8 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(allow) => {
                 res.insert_header((header::ALLOW, *allow));
             }
-            ApiError::RateLimited { retry_after } | ApiError::Overloaded { retry_after, .. } => {
+            ApiError::RateLimited { retry_after, .. }
+            | ApiError::Overloaded { retry_after, .. } => {
                 res.insert_header((header::RETRY_AFTER, *retry_after));
             }
             _ => {}
@@ -285,7 +377,7 @@ mod tests {
             json!({"detail":"Not authenticated"})
         );
         assert_eq!(
-            body_of(ApiError::InvalidKey).await,
+            body_of(ApiError::InvalidKey(KeyRefusal::Expired)).await,
             json!({"detail":"Invalid API key"})
         );
         assert_eq!(

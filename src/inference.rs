@@ -2,22 +2,25 @@
 //! blocking pool with a timeout, so a worker's event loop never stalls behind a big input.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Overload};
+use crate::metrics::Metrics;
 use crate::model::{Scores, Sentiment, SentimentModel};
 
-/// Work up to this many bytes of text is scored inline on the worker. Measured (README, "Where
-/// inference runs"): VADER scores about 40 bytes/µs here, and a hand-off to the blocking pool
-/// costs 15–30 µs, so below ~2 KiB the hand-off would cost more than the scoring.
+/// Work up to this many bytes of text is scored inline on the worker. Measured with
+/// `cargo bench --bench inference` (README, "Where inference runs"): VADER needs ~12 µs for 64
+/// bytes and ~0.3 ms for 2 KiB, and a hand-off to the blocking pool adds ~30–100 µs. Below
+/// 2 KiB the hand-off costs a large share of the work; above it, scoring would hold the worker's
+/// event loop (and every connection on it) for longer than the hand-off costs.
 pub const INLINE_MAX_BYTES: usize = 2048;
 
 /// The answer for one text.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Prediction {
     /// The text as received.
     pub text: String,
@@ -29,6 +32,7 @@ pub struct Prediction {
     pub scores: Scores,
     /// `"success"` on `/predict`; absent inside a batch.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub status: Option<&'static str>,
 }
 
@@ -49,6 +53,7 @@ impl Prediction {
 /// The model, shared once by every worker, with the policy for where and how long it may run.
 pub struct Inference {
     model: Arc<dyn SentimentModel>,
+    metrics: Option<Arc<Metrics>>,
     pool_permits: Arc<Semaphore>,
     timeout: Duration,
     inline_max_bytes: usize,
@@ -60,10 +65,17 @@ impl Inference {
     pub fn new(model: Arc<dyn SentimentModel>, pool_threads: usize, timeout: Duration) -> Self {
         Inference {
             model,
+            metrics: None,
             pool_permits: Arc::new(Semaphore::new(pool_threads.max(1))),
             timeout,
             inline_max_bytes: INLINE_MAX_BYTES,
         }
+    }
+
+    /// Records inference times in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Sends everything to the pool, however small (for tests of the pool path).
@@ -85,10 +97,21 @@ impl Inference {
 
     /// Scores texts, answers in input order.
     pub async fn predict_all(&self, texts: Vec<String>) -> Result<Vec<Prediction>, ApiError> {
+        let started = Instant::now();
         let bytes: usize = texts.iter().map(String::len).sum();
-        if bytes <= self.inline_max_bytes {
-            return Ok(score_all(&*self.model, texts));
+        let pooled = bytes > self.inline_max_bytes;
+        let result = if pooled {
+            self.on_pool(texts, bytes).await
+        } else {
+            Ok(score_all(&*self.model, texts))
+        };
+        if let Some(metrics) = &self.metrics {
+            metrics.observe_inference(pooled, started.elapsed());
         }
+        result
+    }
+
+    async fn on_pool(&self, texts: Vec<String>, bytes: usize) -> Result<Vec<Prediction>, ApiError> {
         let model = Arc::clone(&self.model);
         let permits = Arc::clone(&self.pool_permits);
         let work = async move {
@@ -112,7 +135,7 @@ impl Inference {
                     self.timeout.as_millis()
                 );
                 Err(ApiError::Overloaded {
-                    reason: "Inference timed out",
+                    cause: Overload::InferenceTimeout,
                     retry_after: 1,
                 })
             }

@@ -9,6 +9,7 @@ pub mod inference;
 pub mod jobs;
 pub mod json_body;
 pub mod limits;
+pub mod metrics;
 pub mod middleware;
 pub mod model;
 pub mod routes;

@@ -12,8 +12,9 @@ use actix_web::{web, Error, HttpMessage};
 use futures_util::FutureExt;
 
 use crate::auth::AuthenticatedKey;
-use crate::error::ApiError;
+use crate::error::{ApiError, Overload};
 use crate::limits::{InFlight, QuotaState};
+use crate::metrics::Metrics;
 
 /// One line per request: peer, method, path (never the query string, which may carry secrets
 /// by mistake), status, latency and the key id or `-`.
@@ -27,7 +28,9 @@ pub async fn access_log(
         .map_or_else(|| "-".to_owned(), |a| a.ip().to_string());
     let method = req.method().clone();
     let path = req.path().to_owned();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let result = next.call(req).await;
+    let elapsed = started.elapsed();
     let status = match &result {
         Ok(res) => res.status(),
         Err(err) => err.as_response_error().status_code(),
@@ -38,16 +41,25 @@ pub async fn access_log(
             .get::<AuthenticatedKey>()
             .map(|k| k.0.id.clone())
     });
-    // The error's Display names what went wrong (never input text or key material).
     let error = match &result {
-        Ok(res) => res.response().error().map(ToString::to_string),
-        Err(err) => Some(err.to_string()),
+        Ok(res) => res.response().error(),
+        Err(err) => Some(err),
     };
+    if let Some(metrics) = metrics {
+        let route = result
+            .as_ref()
+            .ok()
+            .and_then(|r| r.request().match_pattern());
+        let api_error = error.and_then(|e| e.as_error::<ApiError>());
+        metrics.observe_request(route.as_deref(), &method, status, elapsed, api_error);
+    }
+    // The error's Display names what went wrong (never input text or key material).
+    let error = error.map(ToString::to_string);
     log::info!(
         target: "sentiment_api::access",
         "{peer} \"{method} {path}\" {} {:.3}ms key={}{}{}",
         status.as_u16(),
-        started.elapsed().as_secs_f64() * 1e3,
+        elapsed.as_secs_f64() * 1e3,
         key_id.as_deref().unwrap_or("-"),
         if error.is_some() { " error=" } else { "" },
         error.as_deref().unwrap_or(""),
@@ -105,7 +117,7 @@ pub async fn shed_load(
                     req.path()
                 );
                 return Err(ApiError::Overloaded {
-                    reason: "Server overloaded",
+                    cause: Overload::InFlight,
                     retry_after: 1,
                 }
                 .into());

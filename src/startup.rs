@@ -13,6 +13,7 @@ use crate::error::{ApiError, ValidationItem};
 use crate::inference::Inference;
 use crate::jobs::{InMemoryJobStore, JobStore};
 use crate::limits::{AuthThrottle, InFlight, RateLimits};
+use crate::metrics::Metrics;
 use crate::middleware::{access_log, catch_panic, rate_limit_headers, shed_load};
 use crate::model::SentimentModel;
 use crate::routes;
@@ -30,11 +31,15 @@ pub fn run(
         settings.key_source.clone(),
         settings.keys_poll,
     );
-    let inference = web::Data::new(Inference::new(
-        model,
-        settings.inference_threads,
-        settings.inference_timeout,
-    ));
+    let metrics = web::Data::new(Metrics::new());
+    let inference = web::Data::new(
+        Inference::new(
+            model,
+            settings.inference_threads,
+            settings.inference_timeout,
+        )
+        .with_metrics(metrics.clone().into_inner()),
+    );
     let jobs: web::Data<dyn JobStore> = web::Data::from(Arc::new(InMemoryJobStore::new(
         settings.max_pending_jobs,
         settings.max_stored_jobs,
@@ -52,6 +57,7 @@ pub fn run(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(keys.clone())
+            .app_data(metrics.clone())
             .app_data(inference.clone())
             .app_data(jobs.clone())
             .app_data(limits.clone())

@@ -19,7 +19,7 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use time::OffsetDateTime;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, KeyRefusal, Limit};
 use crate::limits::{retry_after_secs, AuthThrottle};
 
 /// The header that carries the key (matched case-insensitively, as every HTTP header is).
@@ -79,6 +79,7 @@ fn authenticate(req: &HttpRequest) -> Result<ApiKey, ApiError> {
     if let Some(wait) = client.and_then(|ip| throttle.blocked(ip)) {
         log_refusal(req, client, "throttled after too many failed keys", None);
         return Err(ApiError::RateLimited {
+            cause: Limit::AuthFailures,
             retry_after: retry_after_secs(wait),
         });
     }
@@ -102,9 +103,21 @@ fn authenticate(req: &HttpRequest) -> Result<ApiKey, ApiError> {
                     .insert(AuthenticatedKey(Arc::clone(&entry)));
                 return Ok(ApiKey { entry });
             }
-            Verdict::Unknown => (ApiError::InvalidKey, "unknown key", None),
-            Verdict::Expired(e) => (ApiError::InvalidKey, "expired key", Some(e)),
-            Verdict::Disabled(e) => (ApiError::InvalidKey, "disabled key", Some(e)),
+            Verdict::Unknown => (
+                ApiError::InvalidKey(KeyRefusal::Unknown),
+                "unknown key",
+                None,
+            ),
+            Verdict::Expired(e) => (
+                ApiError::InvalidKey(KeyRefusal::Expired),
+                "expired key",
+                Some(e),
+            ),
+            Verdict::Disabled(e) => (
+                ApiError::InvalidKey(KeyRefusal::Disabled),
+                "disabled key",
+                Some(e),
+            ),
         }
     };
     log_refusal(req, client, reason, refused.as_ref().map(|e| e.id.as_str()));

@@ -44,7 +44,7 @@ pub trait JobStore: Send + Sync + 'static {
 }
 
 /// The JSON of `GET /jobs/{id}` and of the 202 answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JobView<'a> {
     /// The job's id.
     pub job_id: &'a str,
@@ -52,6 +52,7 @@ pub struct JobView<'a> {
     pub status: &'static str,
     /// The predictions, once done.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Prediction>>)]
     pub results: Option<&'a [Prediction]>,
     /// Why it failed, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]

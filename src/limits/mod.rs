@@ -18,7 +18,7 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use crate::auth::{AuthenticatedKey, KeyEntry};
-use crate::error::ApiError;
+use crate::error::{ApiError, Limit};
 
 /// The per-key limiter with the service's default policy.
 pub struct RateLimits {
@@ -114,6 +114,7 @@ impl Metered {
                     state.policy.window.as_secs()
                 );
                 Err(ApiError::RateLimited {
+                    cause: Limit::KeyQuota,
                     retry_after: retry_after_secs(retry_after),
                 })
             }

@@ -16,7 +16,7 @@ pub trait SentimentModel: Send + Sync + 'static {
 }
 
 /// The scores of one text: a compound in [-1, 1] and the positive/neutral/negative proportions.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Scores {
     /// Overall polarity in [-1, 1] (VADER's compound).
     #[serde(skip)]
@@ -30,7 +30,7 @@ pub struct Scores {
 }
 
 /// The label given to a compound score, with VADER's customary ±0.05 thresholds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Sentiment {
     /// compound >= 0.05

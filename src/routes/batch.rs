@@ -1,5 +1,6 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::auth::ApiKey;
 use crate::config::InputLimits;
@@ -10,13 +11,32 @@ use crate::limits::Metered;
 use crate::validation;
 
 /// The answer of `POST /predict/batch`.
-#[derive(Debug, Serialize)]
-struct BatchResponse {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResponse {
+    /// One prediction per text, in input order.
     results: Vec<Prediction>,
+    /// Always `success`.
     status: &'static str,
 }
 
+/// The body of a batch (for the document; the handler validates it itself).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BatchRequest {
+    /// 1 to `MAX_BATCH_SIZE` texts of at most `MAX_TEXT_CHARS` characters each.
+    texts: Vec<String>,
+}
+
 /// `POST /predict/batch`: `{"texts": [...]}`, answered in input order; n texts cost n units.
+#[utoipa::path(
+    post,
+    path = "/predict/batch",
+    tag = "sentiment",
+    description = "Scores up to `MAX_BATCH_SIZE` texts, answered in input order. A batch of n texts costs n units of the key's rate limit.",
+    request_body(content = BatchRequest, content_type = "application/json"),
+    responses((status = 200, description = "One result per text", body = BatchResponse), super::openapi::ProtectedErrors),
+    security(("APIKeyHeader" = [])),
+)]
 pub async fn predict_batch(
     _key: ApiKey,
     metered: Metered,

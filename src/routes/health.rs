@@ -1,7 +1,21 @@
 use actix_web::HttpResponse;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The answer of `/health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when the process serves.
+    pub status: &'static str,
+}
 
 /// `GET /health`: the process is up and serving (no key needed).
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "monitoring",
+    responses((status = 200, description = "Serving", body = Health), super::openapi::PublicErrors),
+)]
 pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Health { status: "ok" })
 }

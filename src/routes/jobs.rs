@@ -7,13 +7,26 @@ use futures_util::FutureExt;
 use super::batch::batch_texts;
 use crate::auth::ApiKey;
 use crate::config::InputLimits;
-use crate::error::ApiError;
+use crate::error::{ApiError, Overload};
 use crate::inference::Inference;
 use crate::jobs::{JobState, JobStore, JobView, JobsFull};
 use crate::json_body::JsonBody;
 use crate::limits::Metered;
 
 /// `POST /analyze_batch`: starts a background job; 202 with its id and `Location`.
+#[utoipa::path(
+    post,
+    path = "/analyze_batch",
+    tag = "jobs",
+    description = "Starts scoring the texts in the background; poll `Location` (`/jobs/{job_id}`) for the results. Costs n units for n texts.",
+    request_body(content = super::batch::BatchRequest, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Started", body = JobView,
+            headers(("Location" = String, description = "`/jobs/{job_id}`"))),
+        super::openapi::ProtectedErrors,
+    ),
+    security(("APIKeyHeader" = [])),
+)]
 pub async fn analyze_batch(
     key: ApiKey,
     metered: Metered,
@@ -26,9 +39,9 @@ pub async fn analyze_batch(
     let job_id = jobs.create(key.id()).map_err(|full| {
         log::warn!("job refused for key id {}: {full:?}", key.id());
         ApiError::Overloaded {
-            reason: match full {
-                JobsFull::TooManyPending => "Too many pending jobs",
-                JobsFull::StoreFull => "Too many stored jobs",
+            cause: match full {
+                JobsFull::TooManyPending => Overload::PendingJobs,
+                JobsFull::StoreFull => Overload::StoredJobs,
             },
             retry_after: 1,
         }
@@ -61,6 +74,19 @@ pub async fn analyze_batch(
 
 /// `GET /jobs/{job_id}`: the job's status and results; a job of another key is a 404, exactly
 /// like a job that never existed.
+#[utoipa::path(
+    get,
+    path = "/jobs/{job_id}",
+    tag = "jobs",
+    description = "The job's status, and its results once done. Only the key that created the job can see it; any other key gets 404, as for a job that does not exist.",
+    params(("job_id" = String, Path, description = "The id answered by `/analyze_batch`")),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 404, description = "No such job for this key", body = super::openapi::ErrorDetail),
+        super::openapi::ProtectedErrors,
+    ),
+    security(("APIKeyHeader" = [])),
+)]
 pub async fn get_job(
     key: ApiKey,
     _metered: Metered,

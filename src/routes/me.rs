@@ -1,12 +1,13 @@
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
 
 use crate::auth::ApiKey;
 use crate::limits::RateLimits;
 
 /// What `/me` tells a caller about its own key.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Me<'a> {
     /// The key's id.
     pub key_id: &'a str,
@@ -19,7 +20,7 @@ pub struct Me<'a> {
 }
 
 /// A key's rate limit, as `/me` shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RateLimitView {
     /// Units per window.
     pub limit: u32,
@@ -34,6 +35,14 @@ pub struct RateLimitView {
 }
 
 /// `GET /me`: the calling key's id, owner, expiry and quota, spending none of it.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "keys",
+    description = "The calling key's id, owner, expiry and rate-limit state. Spends no unit.",
+    responses((status = 200, description = "The calling key", body = Me), super::openapi::ProtectedErrors),
+    security(("APIKeyHeader" = [])),
+)]
 pub async fn me(key: ApiKey, limits: web::Data<RateLimits>, req: HttpRequest) -> HttpResponse {
     let entry = key.entry();
     let state = limits.peek(entry);

@@ -1,9 +1,13 @@
-//! The route table: one file per resource, thin handlers.
+//! The route table: one file per resource, thin handlers. `ROUTES` is the single list that both
+//! registers the routes and is checked against the OpenAPI document by the tests.
 
 mod batch;
+mod docs;
 mod health;
 mod jobs;
 mod me;
+mod metrics;
+pub mod openapi;
 mod predict;
 
 use actix_web::{web, HttpResponse, Route};
@@ -19,54 +23,83 @@ pub enum Access {
     Protected,
 }
 
-/// Every route the service serves: method, path (actix pattern) and access; the tests walk it.
-pub const ROUTES: &[(&str, &str, Access)] = &[
-    ("GET", "/health", Access::Public),
-    ("POST", "/predict", Access::Protected),
-    ("POST", "/predict/batch", Access::Protected),
-    ("POST", "/analyze_batch", Access::Protected),
-    ("GET", "/jobs/{job_id}", Access::Protected),
-    ("GET", "/me", Access::Protected),
+/// One route: method, path (actix pattern), access, whether the OpenAPI document lists it, and
+/// the handler.
+pub struct RouteSpec {
+    /// HTTP method, upper case.
+    pub method: &'static str,
+    /// actix path pattern, such as `/jobs/{job_id}`.
+    pub path: &'static str,
+    /// Whether it needs a key.
+    pub access: Access,
+    /// Whether `/openapi.json` documents it (the documentation routes themselves are not).
+    pub documented: bool,
+    handler: fn() -> Route,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    handler: fn() -> Route,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        access,
+        documented: true,
+        handler,
+    }
+}
+
+/// Every route the service serves.
+pub const ROUTES: &[RouteSpec] = &[
+    route("POST", "/predict", Access::Protected, || {
+        web::post().to(predict::predict)
+    }),
+    route("POST", "/predict/batch", Access::Protected, || {
+        web::post().to(batch::predict_batch)
+    }),
+    route("POST", "/analyze_batch", Access::Protected, || {
+        web::post().to(jobs::analyze_batch)
+    }),
+    route("GET", "/jobs/{job_id}", Access::Protected, || {
+        web::get().to(jobs::get_job)
+    }),
+    route("GET", "/me", Access::Protected, || web::get().to(me::me)),
+    route("GET", "/health", Access::Public, || {
+        web::get().to(health::health)
+    }),
+    route("GET", "/metrics", Access::Public, || {
+        web::get().to(metrics::metrics)
+    }),
+    RouteSpec {
+        documented: false,
+        ..route("GET", "/openapi.json", Access::Public, || {
+            web::get().to(docs::openapi_json)
+        })
+    },
+    RouteSpec {
+        documented: false,
+        ..route("GET", "/docs", Access::Public, || {
+            web::get().to(docs::docs_redirect)
+        })
+    },
 ];
 
 /// Registers every route; a path called with the wrong method answers 405 with `Allow`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/health")
-            .route(web::get().to(health::health))
-            .default_service(only("GET")),
-    )
-    .service(
-        web::resource("/predict")
-            .route(web::post().to(predict::predict))
-            .default_service(only("POST")),
-    )
-    .service(
-        web::resource("/predict/batch")
-            .route(web::post().to(batch::predict_batch))
-            .default_service(only("POST")),
-    )
-    .service(
-        web::resource("/analyze_batch")
-            .route(web::post().to(jobs::analyze_batch))
-            .default_service(only("POST")),
-    )
-    .service(
-        web::resource("/jobs/{job_id}")
-            .route(web::get().to(jobs::get_job))
-            .default_service(only("GET")),
-    )
-    .service(
-        web::resource("/me")
-            .route(web::get().to(me::me))
-            .default_service(only("GET")),
-    );
-}
-
-/// The answer for a path that exists but not with the method used.
-fn only(allow: &'static str) -> Route {
-    web::route()
-        .to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow)) })
+    for spec in ROUTES {
+        let method = spec.method;
+        cfg.service(
+            web::resource(spec.path)
+                .route((spec.handler)())
+                .default_service(web::route().to(move || async move {
+                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed(method))
+                })),
+        );
+    }
+    cfg.service(docs::swagger_ui());
 }
 
 /// The answer for a path that does not exist.

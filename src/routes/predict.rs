@@ -1,15 +1,34 @@
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::auth::ApiKey;
 use crate::config::InputLimits;
 use crate::error::{ApiError, ValidationItem};
-use crate::inference::Inference;
+use crate::inference::{Inference, Prediction};
 use crate::json_body::JsonBody;
 use crate::limits::Metered;
 use crate::validation;
 
+/// The JSON body form of `/predict` (for the document; the handler validates it itself).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PredictRequest {
+    /// The text to score, at most `MAX_TEXT_CHARS` characters.
+    text: String,
+}
+
 /// `POST /predict`: one text, from `?text=` (as in the FastAPI lesson) or a JSON body `{"text": ...}`.
+#[utoipa::path(
+    post,
+    path = "/predict",
+    tag = "sentiment",
+    description = "Scores one text, given either as the query parameter `text` or as the JSON body `{\"text\": ...}` (not both).",
+    params(("text" = Option<String>, Query, description = "The text to score (or send a JSON body)")),
+    request_body(content = Option<PredictRequest>, content_type = "application/json"),
+    responses((status = 200, description = "The sentiment", body = Prediction), super::openapi::ProtectedErrors),
+    security(("APIKeyHeader" = [])),
+)]
 pub async fn predict(
     _key: ApiKey,
     _metered: Metered,

@@ -2,6 +2,7 @@
 
 mod auth;
 mod batch;
+mod docs;
 mod helpers;
 mod keys;
 mod limits;

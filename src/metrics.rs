@@ -1,0 +1,213 @@
+//! Prometheus metrics: requests, latency, refusals by reason, inference time, and gauges read at
+//! scrape time. Label sets are bounded: route templates (never raw paths), fixed reason names, and
+//! status codes; no key, key id or text ever becomes a label.
+
+use std::time::Duration;
+
+use actix_web::http::{Method, StatusCode};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+use crate::error::ApiError;
+
+/// Every metric of the service, in its own registry.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    auth_failures: IntCounterVec,
+    rate_limited: IntCounterVec,
+    overloaded: IntCounterVec,
+    inference: HistogramVec,
+    /// Requests in flight (set when scraped).
+    pub in_flight: IntGauge,
+    /// Background jobs queued or running (set when scraped).
+    pub jobs_pending: IntGauge,
+    /// Keys in force (set when scraped).
+    pub keys_loaded: IntGauge,
+}
+
+/// What the Prometheus text format is served as.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
+            c
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("unique metric");
+            g
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str], buckets: Vec<f64>| {
+            let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+                .expect("valid metric");
+            registry
+                .register(Box::new(h.clone()))
+                .expect("unique metric");
+            h
+        };
+        let latency_buckets = vec![
+            0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+            1.0, 2.5, 5.0,
+        ];
+        Metrics {
+            requests: counter(
+                "http_requests_total",
+                "HTTP requests answered, by route template, method and status.",
+                &["route", "method", "status"],
+            ),
+            latency: histogram(
+                "http_request_duration_seconds",
+                "Time to answer a request, by route template.",
+                &["route"],
+                latency_buckets.clone(),
+            ),
+            auth_failures: counter(
+                "auth_failures_total",
+                "Refused authentications, by reason (missing, unknown, expired, disabled, duplicate).",
+                &["reason"],
+            ),
+            rate_limited: counter(
+                "rate_limited_total",
+                "Answers of 429, by limit (key_quota, auth_failures).",
+                &["limit"],
+            ),
+            overloaded: counter(
+                "overloaded_total",
+                "Answers of 503, by cause (in_flight, inference_timeout, pending_jobs, stored_jobs).",
+                &["cause"],
+            ),
+            inference: histogram(
+                "inference_duration_seconds",
+                "Time spent scoring one request's texts, by where it ran (inline, pool).",
+                &["place"],
+                latency_buckets,
+            ),
+            in_flight: gauge("http_requests_in_flight", "Requests being handled now."),
+            jobs_pending: gauge("jobs_pending", "Background jobs queued or running."),
+            keys_loaded: gauge("api_keys_loaded", "API keys in force."),
+            registry,
+        }
+    }
+
+    /// Records one answered request. `route` is the matched route template, if any.
+    pub fn observe_request(
+        &self,
+        route: Option<&str>,
+        method: &Method,
+        status: StatusCode,
+        elapsed: Duration,
+        error: Option<&ApiError>,
+    ) {
+        let route = route.unwrap_or("unmatched");
+        let method = match *method {
+            Method::GET
+            | Method::POST
+            | Method::PUT
+            | Method::DELETE
+            | Method::PATCH
+            | Method::HEAD
+            | Method::OPTIONS => method.as_str(),
+            _ => "OTHER",
+        };
+        self.requests
+            .with_label_values(&[route, method, status.as_str()])
+            .inc();
+        self.latency
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
+        match error {
+            Some(ApiError::MissingKey) => self.auth_failures.with_label_values(&["missing"]).inc(),
+            Some(ApiError::DuplicateKey) => {
+                self.auth_failures.with_label_values(&["duplicate"]).inc()
+            }
+            Some(ApiError::InvalidKey(why)) => {
+                self.auth_failures.with_label_values(&[why.label()]).inc()
+            }
+            Some(ApiError::RateLimited { cause, .. }) => {
+                self.rate_limited.with_label_values(&[cause.label()]).inc()
+            }
+            Some(ApiError::Overloaded { cause, .. }) => {
+                self.overloaded.with_label_values(&[cause.label()]).inc()
+            }
+            _ => {}
+        }
+    }
+
+    /// Records the time one request's texts took to score.
+    pub fn observe_inference(&self, pooled: bool, elapsed: Duration) {
+        let place = if pooled { "pool" } else { "inline" };
+        self.inference
+            .with_label_values(&[place])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            log::error!("metrics could not be encoded: {e}");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::KeyRefusal;
+
+    #[test]
+    fn requests_and_refusals_are_counted_by_bounded_labels() {
+        let m = Metrics::new();
+        let get = Method::GET;
+        m.observe_request(
+            Some("/jobs/{job_id}"),
+            &get,
+            StatusCode::OK,
+            Duration::from_millis(2),
+            None,
+        );
+        m.observe_request(
+            None,
+            &Method::from_bytes(b"BREW").unwrap(),
+            StatusCode::FORBIDDEN,
+            Duration::from_millis(1),
+            Some(&ApiError::InvalidKey(KeyRefusal::Expired)),
+        );
+        let text = m.render();
+        assert!(
+            text.contains(
+                r#"http_requests_total{method="GET",route="/jobs/{job_id}",status="200"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"http_requests_total{method="OTHER",route="unmatched",status="403"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"auth_failures_total{reason="expired"} 1"#),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,30 @@
+use actix_web::{web, HttpResponse};
+
+use crate::auth::KeyStore;
+use crate::jobs::JobStore;
+use crate::limits::InFlight;
+use crate::metrics::{Metrics, CONTENT_TYPE};
+
+/// `GET /metrics`: Prometheus text format (no key needed; no key material, bounded labels).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "monitoring",
+    responses(
+        (status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String),
+        super::openapi::PublicErrors,
+    ),
+)]
+pub async fn metrics(
+    metrics: web::Data<Metrics>,
+    in_flight: web::Data<InFlight>,
+    jobs: web::Data<dyn JobStore>,
+    keys: web::Data<KeyStore>,
+) -> HttpResponse {
+    metrics.in_flight.set(in_flight.current() as i64);
+    metrics.jobs_pending.set(jobs.pending() as i64);
+    metrics.keys_loaded.set(keys.snapshot().len() as i64);
+    HttpResponse::Ok()
+        .content_type(CONTENT_TYPE)
+        .body(metrics.render())
+}

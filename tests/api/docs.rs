@@ -1,0 +1,166 @@
+//! `/openapi.json`, `/docs` and `/metrics`.
+
+use std::collections::BTreeSet;
+
+use sentiment_api::routes::{Access, ROUTES};
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, status_and_json, TEST_KEY};
+
+async fn document() -> Value {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "application/json");
+    status_and_json(res).await.1
+}
+
+#[actix_rt::test]
+async fn the_document_is_openapi_3_1_with_fastapis_api_key_header_scheme() {
+    let doc = document().await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["APIKeyHeader"],
+        serde_json::json!({"type": "apiKey", "in": "header", "name": "X-API-Key"})
+    );
+    assert!(
+        doc.get("security").is_none(),
+        "no global security: public routes stay public"
+    );
+}
+
+#[actix_rt::test]
+async fn the_document_lists_exactly_the_routes_actix_serves_with_matching_security() {
+    let doc = document().await;
+    let mut documented = BTreeSet::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let secured = op["security"] == serde_json::json!([{"APIKeyHeader": []}]);
+            documented.insert((method.to_uppercase(), path.clone(), secured));
+        }
+    }
+    let served: BTreeSet<_> = ROUTES
+        .iter()
+        .filter(|r| r.documented)
+        .map(|r| {
+            (
+                r.method.to_owned(),
+                r.path.to_owned(),
+                r.access == Access::Protected,
+            )
+        })
+        .collect();
+    assert_eq!(documented, served);
+}
+
+#[actix_rt::test]
+async fn every_protected_operation_documents_every_error_it_can_answer() {
+    let doc = document().await;
+    for r in ROUTES
+        .iter()
+        .filter(|r| r.documented && r.access == Access::Protected)
+    {
+        let op = &doc["paths"][r.path][r.method.to_lowercase()];
+        for status in ["400", "401", "403", "422", "429", "500", "503"] {
+            assert!(
+                op["responses"].get(status).is_some(),
+                "{} {} lacks {status}",
+                r.method,
+                r.path
+            );
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn docs_serves_swagger_ui_from_the_binary_reading_the_local_document() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(res.status(), 308);
+    assert_eq!(res.headers()["location"], "/docs/");
+    let page = client
+        .get(app.url("/docs/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("swagger-ui-bundle.js"), "{page}");
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no external asset"
+    );
+    let init = client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains(r#""url": "/openapi.json""#), "{init}");
+    assert!(init.contains(r#""validatorUrl": "none""#), "{init}");
+    let bundle = client
+        .get(app.url("/docs/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bundle.status(), 200);
+    assert!(bundle.bytes().await.unwrap().len() > 100_000);
+}
+
+#[actix_rt::test]
+async fn metrics_count_requests_by_route_template_and_never_show_a_key() {
+    let app = spawn_app().await;
+    app.predict_query("I love it", Some(TEST_KEY)).await;
+    app.predict_query("I love it", Some("sk_not-a-real-key-but-secret"))
+        .await;
+    app.predict_query("I love it", None).await;
+    for i in 0..20 {
+        app.client
+            .get(app.url(&format!("/jobs/random-{i}")))
+            .header("X-API-Key", TEST_KEY)
+            .send()
+            .await
+            .unwrap();
+        app.client
+            .get(app.url(&format!("/nowhere/{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = res.text().await.unwrap();
+    for expected in [
+        r#"http_requests_total{method="POST",route="/predict",status="200"} 1"#,
+        r#"http_requests_total{method="GET",route="/jobs/{job_id}",status="404"} 20"#,
+        r#"http_requests_total{method="GET",route="unmatched",status="404"} 20"#,
+        r#"auth_failures_total{reason="unknown"} 1"#,
+        r#"auth_failures_total{reason="missing"} 1"#,
+        "http_request_duration_seconds_bucket",
+        "inference_duration_seconds_bucket{place=\"inline\"",
+        "http_requests_in_flight 0", // /metrics itself is not counted: it is never shed
+        "jobs_pending 0",
+        "api_keys_loaded 1",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from\n{text}");
+    }
+    assert!(
+        !text.contains("random-") && !text.contains("nowhere"),
+        "raw paths became labels"
+    );
+    assert!(!text.contains(TEST_KEY) && !text.contains("not-a-real-key"));
+}
