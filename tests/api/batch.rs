@@ -53,9 +53,7 @@ async fn a_batch_answers_in_input_order_exactly_as_predict_does_for_each_text() 
     let results = body["results"].as_array().unwrap();
     assert_eq!(results.len(), TEXTS.len());
     for (text, result) in TEXTS.iter().zip(results) {
-        let (_, mut single) = status_and_json(app.predict_query(text, Some(TEST_KEY)).await).await;
-        single.as_object_mut().unwrap().remove("status");
-        assert_eq!(result, &single, "{text}");
+        assert_eq!(result, &single(&app, text).await, "{text}");
         assert!(result.get("status").is_none());
     }
 }
@@ -176,6 +174,20 @@ async fn a_batch_of_n_texts_costs_n_units() {
     );
 }
 
+/// Starts a job of `texts` with `key`; returns its `Location`.
+async fn start_job(app: &TestApp, texts: &[&str], key: &str) -> String {
+    let res = post(app, "/analyze_batch", &json!({ "texts": texts }), key).await;
+    assert_eq!(res.status(), 202);
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// What `/predict` answers for `text`, without its `status`: the shape of a batch item.
+async fn single(app: &TestApp, text: &str) -> Value {
+    let (_, mut single) = status_and_json(app.predict_query(text, Some(TEST_KEY)).await).await;
+    single.as_object_mut().unwrap().remove("status");
+    single
+}
+
 async fn wait_for_job(app: &TestApp, location: &str, key: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -212,23 +224,14 @@ async fn a_job_goes_from_202_to_done_with_the_results_of_predict_for_each_text()
     assert_eq!(done["status"], "done");
     assert_eq!(done["job_id"], job_id.as_str());
     for (text, result) in TEXTS.iter().zip(done["results"].as_array().unwrap()) {
-        let (_, mut single) = status_and_json(app.predict_query(text, Some(TEST_KEY)).await).await;
-        single.as_object_mut().unwrap().remove("status");
-        assert_eq!(result, &single);
+        assert_eq!(result, &single(&app, text).await);
     }
 }
 
 #[actix_rt::test]
 async fn another_keys_job_is_a_404_exactly_like_a_job_that_never_existed() {
     let app = app(roomy()).await;
-    let res = post(
-        &app,
-        "/analyze_batch",
-        &json!({"texts": ["hello"]}),
-        TEST_KEY,
-    )
-    .await;
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let location = start_job(&app, &["hello"], TEST_KEY).await;
     wait_for_job(&app, &location, TEST_KEY).await;
     let get = |path: String, key: &'static str| {
         let req = app.client.get(app.url(&path)).header("X-API-Key", key);
@@ -316,14 +319,7 @@ async fn finished_jobs_disappear_after_their_ttl() {
     let mut settings = roomy();
     settings.job_ttl = Duration::from_millis(500);
     let app = app(settings).await;
-    let res = post(
-        &app,
-        "/analyze_batch",
-        &json!({"texts": ["hello"]}),
-        TEST_KEY,
-    )
-    .await;
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let location = start_job(&app, &["hello"], TEST_KEY).await;
     wait_for_job(&app, &location, TEST_KEY).await;
     actix_rt::time::sleep(Duration::from_millis(900)).await;
     let res = app

@@ -170,6 +170,16 @@ fn binary(dir: &PathBuf, envs: &[(&str, &str)]) -> Command {
     cmd
 }
 
+/// Starts the binary with stdout and stderr piped to the test.
+fn spawn_piped(dir: &PathBuf, envs: &[(&str, &str)]) -> Child {
+    binary(dir, envs)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts")
+}
+
 /// The real binary, running; killed on drop.
 pub struct RunningBinary {
     child: Child,
@@ -192,12 +202,7 @@ fn drain(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
 impl RunningBinary {
     /// Starts the binary in `dir` with `envs` and waits for its "listening on" log line.
     pub fn start_in(dir: &PathBuf, envs: &[(&str, &str)]) -> RunningBinary {
-        let mut child = binary(dir, envs)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("binary starts");
+        let mut child = spawn_piped(dir, envs);
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
         drain(child.stdout.take().unwrap(), stdout.clone());
@@ -266,12 +271,7 @@ impl Drop for RunningBinary {
 
 /// Runs the binary expecting it to refuse to start; returns its exit status and stderr.
 pub fn run_binary_to_exit(dir: &PathBuf, envs: &[(&str, &str)]) -> (ExitStatus, String) {
-    let mut child = binary(dir, envs)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
+    let mut child = spawn_piped(dir, envs);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
