@@ -4,7 +4,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -35,29 +35,9 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Make a new random key: prints the key once, and its entry for the keys file.
-    New {
-        /// The key's id, shown in logs instead of the key.
-        #[arg(long)]
-        id: String,
-        /// When the key stops working (RFC 3339, e.g. 2027-01-31T00:00:00Z).
-        #[arg(long)]
-        expires: Option<String>,
-        /// Who holds the key.
-        #[arg(long)]
-        owner: Option<String>,
-    },
+    New(EntryArgs),
     /// Read a key made elsewhere on stdin and print its entry for the keys file.
-    Hash {
-        /// The key's id.
-        #[arg(long)]
-        id: String,
-        /// When the key stops working (RFC 3339).
-        #[arg(long)]
-        expires: Option<String>,
-        /// Who holds the key.
-        #[arg(long)]
-        owner: Option<String>,
-    },
+    Hash(EntryArgs),
     /// Validate a keys file and list its keys (ids, expiry, state; never secrets).
     Check {
         /// The keys file.
@@ -65,23 +45,38 @@ pub enum KeysCommand {
     },
 }
 
+/// What goes into a keys-file entry besides the hash.
+#[derive(Debug, Args)]
+pub struct EntryArgs {
+    /// The key's id, shown in logs instead of the key.
+    #[arg(long)]
+    id: String,
+    /// When the key stops working (RFC 3339, e.g. 2027-01-31T00:00:00Z).
+    #[arg(long)]
+    expires: Option<String>,
+    /// Who holds the key.
+    #[arg(long)]
+    owner: Option<String>,
+}
+
 /// Runs a `keys` subcommand; errors are one line on stderr and a non-zero exit.
 pub fn keys(command: KeysCommand) -> ExitCode {
     let result = match command {
-        KeysCommand::New { id, expires, owner } => generate_key()
+        KeysCommand::New(args) => generate_key()
             .map_err(|e| format!("cannot generate a key: {e}"))
             .and_then(|key| {
-                let entry = entry(&id, &key, expires, owner)?;
+                let entry = entry(&args, &key)?;
                 println!(
-                    "New key {id:?}; it is shown only this once, so store it now:\n\n    {}\n\n\
+                    "New key {:?}; it is shown only this once, so store it now:\n\n    {}\n\n\
                      Its entry for the keys file (API_KEYS_FILE):\n\n{}",
+                    args.id,
                     key.expose(),
                     entry.to_toml()
                 );
                 Ok(())
             }),
-        KeysCommand::Hash { id, expires, owner } => read_key_from_stdin().and_then(|key| {
-            print!("{}", entry(&id, &key, expires, owner)?.to_toml());
+        KeysCommand::Hash(args) => read_key_from_stdin().and_then(|key| {
+            print!("{}", entry(&args, &key)?.to_toml());
             Ok(())
         }),
         KeysCommand::Check { file } => check(&file),
@@ -95,23 +90,18 @@ pub fn keys(command: KeysCommand) -> ExitCode {
     }
 }
 
-fn entry(
-    id: &str,
-    key: &Secret,
-    expires: Option<String>,
-    owner: Option<String>,
-) -> Result<FileEntry, String> {
-    key_file::validate_id(id)?;
-    if let Some(t) = &expires {
+fn entry(args: &EntryArgs, key: &Secret) -> Result<FileEntry, String> {
+    key_file::validate_id(&args.id)?;
+    if let Some(t) = &args.expires {
         OffsetDateTime::parse(t, &Rfc3339)
             .map_err(|e| format!("--expires {t:?} is not an RFC 3339 time: {e}"))?;
     }
     Ok(FileEntry {
-        id: id.to_owned(),
+        id: args.id.clone(),
         sha256: hash_hex(&hash_key(key.expose().as_bytes())),
-        expires_at: expires,
+        expires_at: args.expires.clone(),
         enabled: true,
-        owner,
+        owner: args.owner.clone(),
         note: None,
         rate_limit_per_minute: None,
         rate_limit_burst: None,
