@@ -25,11 +25,23 @@ fn inline_versus_pool(c: &mut Criterion) {
         let text = text_of(bytes);
         group.throughput(Throughput::Bytes(bytes as u64));
         group.bench_with_input(BenchmarkId::new("inline", bytes), &text, |b, text| {
-            b.iter(|| runtime.block_on(inline.predict(text.clone())).expect("scored"))
+            b.iter(|| {
+                runtime
+                    .block_on(inline.predict(text.clone()))
+                    .expect("scored")
+            })
         });
-        group.bench_with_input(BenchmarkId::new("blocking_pool", bytes), &text, |b, text| {
-            b.iter(|| runtime.block_on(pooled.predict(text.clone())).expect("scored"))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("blocking_pool", bytes),
+            &text,
+            |b, text| {
+                b.iter(|| {
+                    runtime
+                        .block_on(pooled.predict(text.clone()))
+                        .expect("scored")
+                })
+            },
+        );
     }
     group.finish();
 }
