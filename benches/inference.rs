@@ -46,9 +46,30 @@ fn inline_versus_pool(c: &mut Criterion) {
     group.finish();
 }
 
+/// Texts per second through the batch path (`/predict/batch` less HTTP), at batch sizes 1, 16, 256
+/// of 20-word reviews.
+fn batch_throughput(c: &mut Criterion) {
+    let runtime = actix_rt::Runtime::new().expect("runtime");
+    let inference = Inference::new(Arc::new(Vader::new()), 2, Duration::from_secs(30));
+    let review = "The battery lasts all day and the screen is bright, but the speakers sound thin and cheap.";
+    let mut group = c.benchmark_group("batch");
+    for size in [1usize, 16, 256] {
+        let texts = vec![review.to_owned(); size];
+        group.throughput(Throughput::Elements(size as u64));
+        group.bench_with_input(BenchmarkId::new("texts", size), &texts, |b, texts| {
+            b.iter(|| {
+                runtime
+                    .block_on(inference.predict_all(texts.clone()))
+                    .expect("scored")
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
-    targets = inline_versus_pool
+    targets = inline_versus_pool, batch_throughput
 }
 criterion_main!(benches);
