@@ -121,7 +121,8 @@ fn authenticate(req: &HttpRequest) -> Result<ApiKey, ApiError> {
         }
     };
     log_refusal(req, client, reason, refused.as_ref().map(|e| e.id.as_str()));
-    if let Some(ip) = client {
+    // Only a wrong key is a guess; a request with no key at all guesses nothing.
+    if let (Some(ip), ApiError::InvalidKey(_)) = (client, &error) {
         throttle.record_failure(ip);
     }
     Err(error)

@@ -17,8 +17,10 @@ const SHARDS: usize = 16;
 /// Entries forgotten at once when a full shard holds only live ones.
 const EVICT_BATCH: usize = 256;
 
-/// Throttles clients that keep failing authentication: after `limit` answers of 401/403 within
-/// `window`, every authenticated route answers that address 429 until the window has passed.
+/// Throttles clients that keep presenting wrong keys: after `limit` answers of 403 within `window`,
+/// every route that needs a key answers that address 429 until the window has passed, whatever key
+/// it sends (a right guess made while throttled is not confirmed). A missing key (401) guesses
+/// nothing and is not counted.
 ///
 /// Memory is bounded whatever arrives: nothing about the keys tried is kept, only a counter per
 /// address, and at most [`MAX_TRACKED_CLIENTS`] addresses (about 3 MiB).

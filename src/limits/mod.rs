@@ -49,6 +49,11 @@ impl RateLimits {
         self.limiter.acquire(&key.id, self.policy_for(key), units)
     }
 
+    /// Gives back `units` of `key`'s quota.
+    pub fn refund(&self, key: &KeyEntry, units: u32) {
+        self.limiter.refund(&key.id, self.policy_for(key), units)
+    }
+
     /// `key`'s quota now, spending nothing.
     pub fn peek(&self, key: &KeyEntry) -> QuotaState {
         self.limiter.peek(&key.id, self.policy_for(key))
@@ -62,7 +67,7 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
 
 /// A request that has paid one unit of its key's rate limit. List it right after [`ApiKey`]
 /// (crate::auth::ApiKey) on every metered handler; a handler that learns the request costs more
-/// (a batch) pays the rest with [`Metered::charge`].
+/// (a batch) settles with [`Metered::charge_total`].
 pub struct Metered {
     req: HttpRequest,
     key: Arc<KeyEntry>,
@@ -93,12 +98,29 @@ impl FromRequest for Metered {
 }
 
 impl Metered {
-    /// Spends `units` more of the key's quota, or answers 429 spending nothing.
-    pub fn charge(&self, units: u32) -> Result<(), ApiError> {
-        let Some(limits) = self.req.app_data::<web::Data<RateLimits>>() else {
+    /// Makes this request cost `units` in all instead of the one unit paid on arrival, or
+    /// answers 429 and gives the arrival unit back.
+    ///
+    /// Paid as one purchase, so a batch larger than the burst can pass when the quota is full.
+    pub fn charge_total(&self, units: u32) -> Result<(), ApiError> {
+        if units <= 1 {
+            return Ok(());
+        }
+        let limits = self.limits()?;
+        limits.refund(&self.key, 1);
+        self.charge(units)
+    }
+
+    fn limits(&self) -> Result<&web::Data<RateLimits>, ApiError> {
+        self.req.app_data::<web::Data<RateLimits>>().ok_or_else(|| {
             log::error!("no RateLimits in app data: refusing");
-            return Err(ApiError::Internal);
-        };
+            ApiError::Internal
+        })
+    }
+
+    /// Spends `units` more of the key's quota, or answers 429 spending nothing.
+    fn charge(&self, units: u32) -> Result<(), ApiError> {
+        let limits = self.limits()?;
         match limits.acquire(&self.key, units) {
             Decision::Allowed(state) => {
                 self.req.extensions_mut().insert(state);

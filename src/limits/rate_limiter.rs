@@ -101,23 +101,27 @@ impl RateLimiter {
     /// Spends `units` of `key`'s quota under `policy`, or spends nothing and says when to retry.
     pub fn acquire(&self, key: &str, policy: Policy, units: u32) -> Decision {
         let bucket = self.bucket(key, policy);
-        let now = self.now_ns();
         let interval = policy.interval_ns();
         let capacity = policy.capacity_ns();
         let cost = interval.saturating_mul(u64::from(units));
         let mut tat = bucket.tat.load(Ordering::Acquire);
         loop {
+            // Read the clock after every load: a thread that lost the race must not judge the
+            // winner's state with an older clock, or it would refuse a unit that is there.
+            let now = self.now_ns();
             let new_tat = tat.max(now).saturating_add(cost);
-            if new_tat - now > capacity {
-                let retry_after = if units > policy.burst {
-                    // Never fits; the soonest honest answer is a whole window.
-                    policy.window
-                } else {
-                    Duration::from_nanos(new_tat - now - capacity)
-                };
+            // A request larger than the whole burst (a big batch) is admitted only on a full
+            // quota, and the key then owes the difference: over time it still gets no more than
+            // the limit, and such a batch is possible at all.
+            let wait = if units > policy.burst {
+                tat.saturating_sub(now)
+            } else {
+                (new_tat - now).saturating_sub(capacity)
+            };
+            if wait > 0 {
                 return Decision::Denied {
                     state: state_at(policy, tat, now),
-                    retry_after,
+                    retry_after: Duration::from_nanos(wait),
                 };
             }
             match bucket.tat.compare_exchange_weak(
@@ -130,6 +134,17 @@ impl RateLimiter {
                 Err(actual) => tat = actual,
             }
         }
+    }
+
+    /// Gives back `units` spent earlier (never more than the quota holds).
+    pub fn refund(&self, key: &str, policy: Policy, units: u32) {
+        let bucket = self.bucket(key, policy);
+        let cost = policy.interval_ns().saturating_mul(u64::from(units));
+        let _ = bucket
+            .tat
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+                Some(tat.saturating_sub(cost).max(self.now_ns().min(tat)))
+            });
     }
 
     /// The key's quota now, spending nothing.
@@ -176,8 +191,9 @@ impl RateLimiter {
 fn state_at(policy: Policy, tat: u64, now: u64) -> QuotaState {
     let interval = policy.interval_ns();
     let capacity = policy.capacity_ns();
-    let used = tat.saturating_sub(now).min(capacity);
-    let remaining = ((capacity - used) / interval).min(u64::from(policy.burst)) as u32;
+    // Above `capacity` after a batch larger than the burst: the key is in debt.
+    let used = tat.saturating_sub(now);
+    let remaining = (capacity.saturating_sub(used) / interval).min(u64::from(policy.burst)) as u32;
     let next_unit_in = if used == 0 {
         Duration::ZERO
     } else {
@@ -241,8 +257,46 @@ mod tests {
         ));
         assert_eq!(limiter.peek("k", p).remaining, 3);
         assert!(matches!(limiter.acquire("k", p, 3), Decision::Allowed(s) if s.remaining == 0));
+    }
+
+    #[test]
+    fn a_request_larger_than_the_burst_needs_a_full_quota_and_leaves_a_debt() {
+        let limiter = RateLimiter::new();
+        let p = policy(60, 10, 60);
+        assert!(matches!(limiter.acquire("k", p, 1), Decision::Allowed(_)));
+        // Not full: refused, told to wait until it is (about one second).
+        match limiter.acquire("k", p, 25) {
+            Decision::Denied { retry_after, .. } => {
+                assert!(retry_after <= Duration::from_secs(1), "{retry_after:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let fresh = RateLimiter::new();
+        match fresh.acquire("k", p, 25) {
+            Decision::Allowed(s) => {
+                assert_eq!(s.remaining, 0);
+                // 25 units spent at 1/s with a burst of 10: 16 s until the first unit is back.
+                assert_eq!(s.next_unit_secs(), 16);
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(
-            matches!(limiter.acquire("k", p, 11), Decision::Denied { retry_after, .. } if retry_after == p.window)
+            matches!(fresh.acquire("k", p, 1), Decision::Denied { retry_after, .. } if retry_after > Duration::from_secs(15))
+        );
+    }
+
+    #[test]
+    fn a_refund_gives_back_what_was_spent_and_no_more() {
+        let limiter = RateLimiter::new();
+        let p = policy(10, 10, 3600);
+        limiter.acquire("k", p, 4);
+        limiter.refund("k", p, 3);
+        assert_eq!(limiter.peek("k", p).remaining, 9);
+        limiter.refund("k", p, 5);
+        assert_eq!(limiter.peek("k", p).remaining, 10);
+        assert!(
+            matches!(limiter.acquire("k", p, 11), Decision::Allowed(_)),
+            "full again"
         );
     }
 

@@ -52,7 +52,7 @@ pub async fn predict_batch(
     }))
 }
 
-/// Validates a batch body and pays for it: one unit was spent on arrival, the other n-1 here.
+/// Validates a batch body and pays for it: n units in all for n texts.
 pub fn batch_texts(
     body: JsonBody,
     limits: &InputLimits,
@@ -66,9 +66,6 @@ pub fn batch_texts(
     };
     let texts = validation::texts_field(body, limits.max_batch_size, limits.max_text_chars)
         .map_err(ApiError::Validation)?;
-    let extra = u32::try_from(texts.len() - 1).unwrap_or(u32::MAX);
-    if extra > 0 {
-        metered.charge(extra)?;
-    }
+    metered.charge_total(u32::try_from(texts.len()).unwrap_or(u32::MAX))?;
     Ok(texts)
 }

@@ -188,6 +188,32 @@ async fn single(app: &TestApp, text: &str) -> Value {
     single
 }
 
+#[actix_rt::test]
+async fn a_batch_larger_than_the_burst_passes_on_a_full_quota_and_leaves_a_debt() {
+    let mut settings = test_settings();
+    settings.rate_limit.limit = 60;
+    settings.rate_limit.burst = 10;
+    let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
+    let res = post(
+        &app,
+        "/predict/batch",
+        &json!({"texts": vec!["good"; 25]}),
+        TEST_KEY,
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    // 25 units at one a second with a burst of 10: the next unit is back in 16 s.
+    assert_eq!(res.headers()["ratelimit"], "\"default\";r=0;t=16");
+    let res = app.predict_query("good", Some(TEST_KEY)).await;
+    assert_eq!(res.status(), 429);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((15..=16).contains(&retry), "{retry}");
+}
+
 async fn wait_for_job(app: &TestApp, location: &str, key: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
