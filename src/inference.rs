@@ -116,16 +116,21 @@ impl Inference {
         let permits = Arc::clone(&self.pool_permits);
         let work = async move {
             // Waiting for a pool thread counts against the timeout too.
-            let _permit = permits
+            let permit = permits
                 .acquire_owned()
                 .await
                 .map_err(|_| ApiError::Internal)?;
-            web::block(move || score_all(&*model, texts))
-                .await
-                .map_err(|_| {
-                    log::error!("inference panicked on the blocking pool");
-                    ApiError::Internal
-                })
+            // The permit travels with the work: a request that times out stops waiting, but
+            // its thread keeps the place until it has really finished.
+            web::block(move || {
+                let _permit = permit;
+                score_all(&*model, texts)
+            })
+            .await
+            .map_err(|_| {
+                log::error!("inference panicked on the blocking pool");
+                ApiError::Internal
+            })
         };
         match actix_rt::time::timeout(self.timeout, work).await {
             Ok(result) => result,

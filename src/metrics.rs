@@ -67,7 +67,7 @@ impl Metrics {
             0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
             1.0, 2.5, 5.0,
         ];
-        Metrics {
+        let metrics = Metrics {
             requests: counter(
                 "http_requests_total",
                 "HTTP requests answered, by route template, method and status.",
@@ -104,7 +104,26 @@ impl Metrics {
             jobs_pending: gauge("jobs_pending", "Background jobs queued or running."),
             keys_loaded: gauge("api_keys_loaded", "API keys in force."),
             registry,
+        };
+        // Every fixed label value exists from the start, so a dashboard sees 0, not no series.
+        for reason in ["missing", "unknown", "expired", "disabled", "duplicate"] {
+            metrics.auth_failures.with_label_values(&[reason]);
         }
+        for limit in ["key_quota", "auth_failures"] {
+            metrics.rate_limited.with_label_values(&[limit]);
+        }
+        for cause in [
+            "in_flight",
+            "inference_timeout",
+            "pending_jobs",
+            "stored_jobs",
+        ] {
+            metrics.overloaded.with_label_values(&[cause]);
+        }
+        for place in ["inline", "pool"] {
+            metrics.inference.with_label_values(&[place]);
+        }
+        metrics
     }
 
     /// Records one answered request. `route` is the matched route template, if any.

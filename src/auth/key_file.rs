@@ -202,8 +202,14 @@ pub fn validate_id(id: &str) -> Result<(), String> {
 
 fn parse_hash(hex: &str) -> Result<KeyHash, String> {
     let digits = hex.strip_prefix("sha256:").unwrap_or(hex);
-    let problem =
-        || format!("sha256 {hex:?} is not 64 hexadecimal digits (the SHA-256 of the key)");
+    // Never echo the value: a key pasted here by mistake must not reach a terminal or a log.
+    let problem = || {
+        format!(
+            "sha256 is not 64 hexadecimal digits (it has {} characters); it must be the SHA-256 \
+             of the key, never the key itself (see `sentiment-api keys hash`)",
+            hex.chars().count()
+        )
+    };
     if digits.len() != 64 || !digits.is_ascii() {
         return Err(problem());
     }
@@ -268,6 +274,14 @@ mod tests {
             );
             assert!(!err.contains('\n'), "{err:?} is more than one line");
         }
+    }
+
+    #[test]
+    fn a_key_pasted_in_place_of_its_hash_is_not_echoed() {
+        let text = "[[keys]]\nid = \"a\"\nsha256 = \"sk_MyRealSecretKey0123456789\"\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(!err.contains("MyRealSecret"), "{err}");
+        assert!(err.contains("64 hexadecimal digits"), "{err}");
     }
 
     #[test]
