@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Load benchmark (issue 7): the service against a bare actix-web baseline, side by side, in one run.
+#
+#   scripts/bench-load.sh
+#
+# Builds both in release, then on free loopback ports starts
+#   - the service  (target/release/sentiment-api, a 32-character API_SECRET_KEY, rate limits out of reach)
+#   - the baseline (target/release/examples/baseline: parses the same JSON, answers a fixed prediction)
+# measures the service's time from start to its first answered /health and its idle RSS, then drives
+# both with wrk (POST /predict, a 20-word review as a JSON body, X-API-Key on the service), alternating
+# service and baseline for ROUNDS rounds, and prints the median requests/s, p50 and p99 of each and the
+# ratios against the targets (>= 0.85x the baseline's requests/s, p99 <= 1.2x the baseline's).
+#
+# Knobs (environment): ROUNDS=5 DURATION=8 (seconds per run) WARMUP=2 CONNECTIONS=32 THREADS=2,
+# WORKERS (passed to both servers; unset, both default to the number of cores).
+# Traffic goes to 127.0.0.1 only. After the build, the run is bounded by a deadline (BUDGET=170 s);
+# every process this script started is stopped on exit. Exit status: 0 when it ran (met or missed
+# targets are printed), 1 when something failed. The machine's load average is printed before and
+# after: figures taken while something else keeps the cores busy (a build, a test run) are noise,
+# tail latencies first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-8}
+WARMUP=${WARMUP:-2}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+BUDGET=${BUDGET:-170}
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+SERVICE_BIN=$TARGET_DIR/release/sentiment-api
+BASELINE_BIN=$TARGET_DIR/release/examples/baseline
+API_KEY=bench-load-key-0123456789abcdefg # 32 characters, used for this local run only
+REVIEW="I absolutely loved this little cafe: the coffee was rich, the staff were friendly, and the prices felt very fair."
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "bench-load: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------- build, wrk
+say "== building (release): sentiment-api and the baseline example"
+cargo build --release --bin sentiment-api --example baseline
+
+if ! command -v wrk >/dev/null; then
+    say "== installing wrk"
+    timeout 120 apt-get install -y -qq wrk >/dev/null 2>&1 ||
+        { timeout 120 apt-get update -qq && timeout 120 apt-get install -y -qq wrk >/dev/null; } ||
+        die "cannot install wrk"
+fi
+
+# ------------------------------------------------------------------------------- cleanup, deadline
+STARTED_AT=$SECONDS
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+remaining() { echo $((BUDGET - (SECONDS - STARTED_AT))); }
+check_budget() { # seconds the next step needs
+    (($(remaining) > $1)) || die "out of time budget (${BUDGET}s) before: $2"
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# HTTP status of one request over bash's /dev/tcp, or nothing when the connection is refused.
+# $1 port, $2 the request line and headers (without the final blank line), $3 an optional body.
+http_status() {
+    local port=$1 head=$2 body=${3:-} status=""
+    { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 0
+    printf '%s\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s' \
+        "$head" "${#body}" "$body" >&3
+    read -r -t 2 _ status _ <&3 || true
+    exec 3<&-
+    echo "$status"
+}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+# Waits until `http_status` answers 200; prints the milliseconds since $3 (an epoch in ms).
+wait_ready() { # $1 pid, $2 port, $3 start ms, $4 request head, $5 body
+    local deadline=$(($(now_ms) + 10000))
+    while [[ $(http_status "$2" "$4" "${5:-}") != 200 ]]; do
+        kill -0 "$1" 2>/dev/null || die "server (pid $1) exited during start-up; see its log in $WORK"
+        (($(now_ms) < deadline)) || die "server (pid $1) did not answer within 10 s"
+        sleep 0.002
+    done
+    echo $(($(now_ms) - $3))
+}
+
+# ------------------------------------------------------------------------------------------ servers
+BODY=$(printf '{"text":"%s"}' "$REVIEW")
+WORDS=$(wc -w <<<"$REVIEW")
+[[ $WORDS == 20 ]] || die "the review has $WORDS words, not 20"
+WORKER_ENV=()
+[[ -n ${WORKERS:-} ]] && WORKER_ENV=("WORKERS=$WORKERS")
+
+SERVICE_PORT=$(free_port)
+say "== starting the service on 127.0.0.1:$SERVICE_PORT"
+T0=$(now_ms)
+env "${WORKER_ENV[@]}" API_SECRET_KEY="$API_KEY" HOST=127.0.0.1 PORT="$SERVICE_PORT" \
+    RATE_LIMIT_PER_MINUTE=1000000000 RATE_LIMIT_BURST=1000000000 RUST_LOG=warn \
+    "$SERVICE_BIN" >"$WORK/service.log" 2>&1 &
+SERVICE_PID=$!
+PIDS+=("$SERVICE_PID")
+START_MS=$(wait_ready "$SERVICE_PID" "$SERVICE_PORT" "$T0" "GET /health HTTP/1.1")
+sleep 1
+SERVICE_IDLE_KIB=$(rss_kib "$SERVICE_PID")
+
+BASELINE_PORT=$(free_port)
+say "== starting the baseline on 127.0.0.1:$BASELINE_PORT"
+T0=$(now_ms)
+env "${WORKER_ENV[@]}" PORT="$BASELINE_PORT" "$BASELINE_BIN" >"$WORK/baseline.log" 2>&1 &
+BASELINE_PID=$!
+PIDS+=("$BASELINE_PID")
+BASELINE_START_MS=$(wait_ready "$BASELINE_PID" "$BASELINE_PORT" "$T0" \
+    "POST /predict HTTP/1.1"$'\r\n'"Content-Type: application/json" "$BODY")
+sleep 1
+BASELINE_IDLE_KIB=$(rss_kib "$BASELINE_PID")
+
+# Both must answer the benchmark's request with 200 before any figure counts.
+[[ $(http_status "$SERVICE_PORT" "POST /predict HTTP/1.1"$'\r\n'"Content-Type: application/json"$'\r\n'"X-API-Key: $API_KEY" "$BODY") == 200 ]] ||
+    die "the service does not answer the benchmark request with 200"
+[[ $(http_status "$SERVICE_PORT" "POST /predict HTTP/1.1"$'\r\n'"Content-Type: application/json" "$BODY") == 401 ]] ||
+    die "the service answers without a key: authentication is not in the measured path"
+
+# ---------------------------------------------------------------------------------------------- wrk
+cat >"$WORK/service.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '$BODY'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-API-Key"] = "$API_KEY"
+EOF
+cat >"$WORK/baseline.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '$BODY'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+
+# Latency as wrk prints it (850.00us, 1.23ms, 2.00s) in milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+        printf "%.3f", n }'
+}
+
+# One wrk run; appends "rps p50_ms p99_ms" to $WORK/<name>.results.
+run_wrk() { # $1 name, $2 port, $3 seconds, $4 record (1) or warm-up (0)
+    local out="$WORK/$1.wrk.txt" rps p50 p99 errors
+    timeout $(($3 + 15)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${3}s" --latency \
+        -s "$WORK/$1.lua" "http://127.0.0.1:$2/predict" >"$out" 2>&1 ||
+        die "wrk failed on $1: $(cat "$out")"
+    if grep -qE 'Non-2xx|Socket errors' "$out"; then
+        say "wrk reported errors on $1:"
+        grep -E 'Non-2xx|Socket errors' "$out" >&2
+        [[ $4 == 1 ]] && die "errors during a measured run on $1"
+    fi
+    [[ $4 == 1 ]] || return 0
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+    p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
+    p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
+    echo "$rps $p50 $p99" >>"$WORK/$1.results"
+    printf '   %-8s %10.0f req/s   p50 %7.3f ms   p99 %7.3f ms\n' "$1" "$rps" "$p50" "$p99" >&2
+}
+
+check_budget $((2 * WARMUP + 2 * ROUNDS * DURATION + 10)) "the load runs"
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
+LOAD_BEFORE=$(loadavg)
+if awk -v l="$LOAD_BEFORE" 'BEGIN { exit !(l > 1.0) }'; then
+    say "warning: load average $LOAD_BEFORE with both servers idle: something else is using the cores"
+fi
+say "== warm-up: ${WARMUP}s each"
+run_wrk service "$SERVICE_PORT" "$WARMUP" 0
+run_wrk baseline "$BASELINE_PORT" "$WARMUP" 0
+
+for ((round = 1; round <= ROUNDS; round++)); do
+    check_budget $((2 * DURATION + 5)) "round $round"
+    say "== round $round/$ROUNDS: ${DURATION}s each, $CONNECTIONS connections, $THREADS wrk threads"
+    # Alternate who goes first, so a drift in the machine's load does not favour one side.
+    if ((round % 2)); then
+        run_wrk service "$SERVICE_PORT" "$DURATION" 1
+        run_wrk baseline "$BASELINE_PORT" "$DURATION" 1
+    else
+        run_wrk baseline "$BASELINE_PORT" "$DURATION" 1
+        run_wrk service "$SERVICE_PORT" "$DURATION" 1
+    fi
+done
+
+LOAD_AFTER=$(loadavg)
+SERVICE_LOADED_KIB=$(rss_kib "$SERVICE_PID")
+SERVICE_PEAK_KIB=$(hwm_kib "$SERVICE_PID")
+BASELINE_LOADED_KIB=$(rss_kib "$BASELINE_PID")
+
+# ------------------------------------------------------------------------------------------ report
+median() { # $1 file, $2 column
+    awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR] = $1} END {
+        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+read -r S_RPS S_P50 S_P99 <<<"$(median "$WORK/service.results" 1) $(median "$WORK/service.results" 2) $(median "$WORK/service.results" 3)"
+read -r B_RPS B_P50 B_P99 <<<"$(median "$WORK/baseline.results" 1) $(median "$WORK/baseline.results" 2) $(median "$WORK/baseline.results" 3)"
+verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "MISSED") }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+RPS_RATIO=$(ratio "$S_RPS" "$B_RPS")
+P50_RATIO=$(ratio "$S_P50" "$B_P50")
+P99_RATIO=$(ratio "$S_P99" "$B_P99")
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+cat <<EOF
+
+== bench-load: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $ROUNDS rounds x ${DURATION}s, $CONNECTIONS connections, $THREADS wrk threads, workers ${WORKERS:-default ($(nproc))}
+POST /predict, a $WORDS-word review; medians of $ROUNDS runs each
+                      req/s      p50 ms    p99 ms
+  service        $(printf '%10.0f %11.3f %9.3f' "$S_RPS" "$S_P50" "$S_P99")
+  baseline       $(printf '%10.0f %11.3f %9.3f' "$B_RPS" "$B_P50" "$B_P99")
+  service/base   $(printf '%10s %11s %9s' "${RPS_RATIO}x" "${P50_RATIO}x" "${P99_RATIO}x")
+target req/s >= 0.85x baseline: $(verdict "$(awk -v r="$RPS_RATIO" 'BEGIN { print (r >= 0.85) }')")
+target p99  <= 1.2x baseline:  $(verdict "$(awk -v r="$P99_RATIO" 'BEGIN { print (r <= 1.2) }')")
+service start to first /health: ${START_MS} ms (target < 200 ms: $(verdict "$((START_MS < 200))"))   [baseline to first answer: ${BASELINE_START_MS} ms]
+service RSS idle: $(mib "$SERVICE_IDLE_KIB") MiB (target < 20 MiB: $(verdict "$((SERVICE_IDLE_KIB < 20480))")), after load: $(mib "$SERVICE_LOADED_KIB") MiB, peak: $(mib "$SERVICE_PEAK_KIB") MiB
+baseline RSS idle: $(mib "$BASELINE_IDLE_KIB") MiB, after load: $(mib "$BASELINE_LOADED_KIB") MiB
+load average (1 min) before the load runs: $LOAD_BEFORE, after: $LOAD_AFTER
+run time after the build: $((SECONDS - STARTED_AT)) s
+EOF
