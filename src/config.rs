@@ -116,6 +116,14 @@ impl Settings {
         F: Fn(&'static str) -> Result<Option<String>, ConfigError>,
     {
         let env = Env(lookup);
+        if let Some(spec) = env.raw("RUST_LOG")? {
+            env_filter::Builder::new()
+                .try_parse(&spec)
+                .map_err(|e| ConfigError {
+                    variable: "RUST_LOG",
+                    problem: format!("cannot use {spec:?}: {e}"),
+                })?;
+        }
         let secret = env
             .raw("API_SECRET_KEY")?
             .map(|key| validate_key("API_SECRET_KEY", key.trim()))
@@ -152,9 +160,7 @@ impl Settings {
         Ok(Settings {
             host: env.raw("HOST")?.unwrap_or_else(|| "127.0.0.1".into()),
             port: env.parse("PORT", 8000)?,
-            workers: env
-                .parse::<NonZeroUsize>("WORKERS", default_workers())?
-                .get(),
+            workers: env.positive("WORKERS", default_workers().get())?,
             key_source,
             keys: Arc::new(keys),
             generated_key,
@@ -219,6 +225,12 @@ pub fn validate_key(variable: &'static str, key: &str) -> Result<Secret, ConfigE
                 .into(),
         });
     }
+    if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConfigError {
+            variable,
+            problem: "must be printable ASCII without spaces, as an HTTP header carries it".into(),
+        });
+    }
     let chars = key.chars().count();
     if chars < MIN_KEY_CHARS {
         return Err(ConfigError {
@@ -227,6 +239,33 @@ pub fn validate_key(variable: &'static str, key: &str) -> Result<Secret, ConfigE
         });
     }
     Ok(Secret::new(key))
+}
+
+/// Loads `.env` from the working directory (only there: never a parent's), if there is one.
+/// A line that cannot be parsed is named by number, never shown: it may hold a secret.
+pub fn load_dotenv() -> Result<(), String> {
+    let path = std::path::Path::new(".env");
+    match dotenvy::from_path(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        Err(dotenvy::Error::LineParse(line, _)) => {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let number = text
+                .lines()
+                .position(|l| line.starts_with(l) && !l.is_empty())
+                .map_or_else(|| "?".to_owned(), |n| (n + 1).to_string());
+            let name = line.split('=').next().unwrap_or("").trim();
+            let name = if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                name
+            } else {
+                "?"
+            };
+            Err(format!(
+                ".env: line {number} ({name}) cannot be parsed; it is not shown, as it may hold a secret"
+            ))
+        }
+        Err(e) => Err(format!(".env: cannot be read: {e}")),
+    }
 }
 
 fn too_big(variable: &'static str) -> ConfigError {
@@ -265,11 +304,16 @@ where
     }
 
     fn positive(&self, name: &'static str, default: usize) -> Result<usize, ConfigError> {
-        let n: NonZeroUsize = self.parse(
-            name,
-            NonZeroUsize::new(default).unwrap_or(NonZeroUsize::MIN),
-        )?;
-        Ok(n.get())
+        match self.raw(name)? {
+            None => Ok(default),
+            Some(raw) => match raw.trim().parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(ConfigError {
+                    variable: name,
+                    problem: format!("cannot use {raw:?}: must be a whole number of at least 1"),
+                }),
+            },
+        }
     }
 }
 
@@ -327,6 +371,9 @@ mod tests {
             ("MAX_PENDING_JOBS", "0"),
             ("JOB_TTL_SECONDS", "-1"),
             ("SHUTDOWN_TIMEOUT_SECONDS", "1m"),
+            ("RUST_LOG", "info,foo=bar=baz"),
+            ("API_SECRET_KEY", "ééééééééééééééé€"),
+            ("API_SECRET_KEY", "a key with spaces in it"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}");

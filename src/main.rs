@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use sentiment_api::cli::{self, Cli, Command};
-use sentiment_api::config::Settings;
+use sentiment_api::config::{load_dotenv, Settings};
 use sentiment_api::model::Vader;
 use sentiment_api::startup::{run, stop_on_signals};
 
@@ -16,14 +16,11 @@ fn main() -> ExitCode {
 }
 
 async fn serve() -> ExitCode {
-    if let Err(e) = dotenvy::dotenv() {
-        if !e.not_found() {
-            eprintln!("error: .env: {e}");
-            return ExitCode::FAILURE;
-        }
+    if let Err(e) = load_dotenv() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
     }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-
+    // Settings first: they validate RUST_LOG, which the logger would only warn about.
     let mut settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -31,6 +28,7 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let address = settings.address();
     let listener = match TcpListener::bind(&address) {
         Ok(l) => l,
@@ -40,7 +38,8 @@ async fn serve() -> ExitCode {
         }
     };
     if let Some(key) = settings.generated_key.take() {
-        // Shown once, on stdout rather than through the logger, so it never lands in log storage.
+        // Shown once, on stdout rather than through the logger: the log never holds it (where
+        // stdout is collected too, as under systemd, set API_SECRET_KEY instead).
         println!(
             "No API_SECRET_KEY or API_KEYS_FILE set: generated a key for this run only.\n\
              Send it as the X-API-Key header:\n\n    {}\n",

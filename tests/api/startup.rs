@@ -108,10 +108,51 @@ fn a_port_in_use_stops_the_start() {
 }
 
 #[test]
-fn a_malformed_dotenv_file_stops_the_start() {
+fn a_malformed_dotenv_file_stops_the_start_without_showing_the_line() {
     let dir = temp_dir("bad-dotenv");
-    std::fs::write(dir.join(".env"), "API_SECRET_KEY='unterminated\n").unwrap();
+    std::fs::write(
+        dir.join(".env"),
+        "PORT=0\nAPI_SECRET_KEY='unterminated-secret-value\n",
+    )
+    .unwrap();
     let (status, stderr) = run_binary_to_exit(&dir, &[]);
     assert!(!status.success());
-    assert!(stderr.contains(".env"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(".env") && stderr.contains("line 2"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("unterminated-secret"),
+        "the line leaked: {stderr}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_dotenv_file_in_a_parent_directory_is_not_read() {
+    let parent = temp_dir("parent-dotenv");
+    std::fs::write(
+        parent.join(".env"),
+        "API_SECRET_KEY=parent-key-0123456789\n",
+    )
+    .unwrap();
+    let child = parent.join("work");
+    std::fs::create_dir_all(&child).unwrap();
+    let server = RunningBinary::start_in(&child, &[]);
+    assert!(
+        server.stdout().contains("sk_"),
+        "the parent's .env was used"
+    );
+}
+
+#[test]
+fn a_malformed_rust_log_or_a_non_ascii_key_stops_the_start() {
+    assert_refuses(
+        &[
+            ("API_SECRET_KEY", "a-long-enough-key-123"),
+            ("RUST_LOG", "info,x=y=z"),
+        ],
+        "RUST_LOG",
+    );
+    assert_refuses(&[("API_SECRET_KEY", "ééééééééééééééé€")], "API_SECRET_KEY");
 }
