@@ -137,8 +137,8 @@ pub struct ValidationItem {
     pub loc: Vec<Value>,
     /// Human-readable message, worded as Pydantic words it.
     pub msg: String,
-    /// The offending input (any JSON value).
-    pub input: Value,
+    /// The offending input (any JSON value); boxed to keep the error small.
+    pub input: Box<Value>,
     /// Extra context, such as the limit that was exceeded.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -162,7 +162,7 @@ impl ValidationItem {
             kind: "missing",
             loc,
             msg: "Field required".into(),
-            input,
+            input: Box::new(input),
             ctx: None,
         }
     }
@@ -173,7 +173,7 @@ impl ValidationItem {
             kind: "string_type",
             loc,
             msg: "Input should be a valid string".into(),
-            input,
+            input: Box::new(input),
             ctx: None,
         }
     }
@@ -184,7 +184,7 @@ impl ValidationItem {
             kind: "string_too_long",
             loc,
             msg: format!("String should have at most {max} characters"),
-            input,
+            input: Box::new(input),
             ctx: Some(Box::new(json!({ "max_length": max }))),
         }
     }
@@ -195,7 +195,7 @@ impl ValidationItem {
             kind: "json_invalid",
             loc: vec!["body".into(), position.into()],
             msg: "JSON decode error".into(),
-            input: json!({}),
+            input: Box::new(json!({})),
             ctx: Some(Box::new(json!({ "error": error }))),
         }
     }
@@ -206,7 +206,7 @@ impl ValidationItem {
             kind: "model_attributes_type",
             loc: vec!["body".into()],
             msg: "Input should be a valid dictionary or object to extract fields from".into(),
-            input,
+            input: Box::new(input),
             ctx: None,
         }
     }
@@ -217,7 +217,7 @@ impl ValidationItem {
             kind: "list_type",
             loc,
             msg: "Input should be a valid list".into(),
-            input,
+            input: Box::new(input),
             ctx: None,
         }
     }
@@ -231,7 +231,7 @@ impl ValidationItem {
                 "List should have at least {min} item{} after validation, not {actual}",
                 if min == 1 { "" } else { "s" }
             ),
-            input,
+            input: Box::new(input),
             ctx: Some(Box::new(
                 json!({ "field_type": "List", "min_length": min, "actual_length": actual }),
             )),
@@ -247,7 +247,7 @@ impl ValidationItem {
                 "List should have at most {max} item{} after validation, not {actual}",
                 if max == 1 { "" } else { "s" }
             ),
-            input,
+            input: Box::new(input),
             ctx: Some(Box::new(
                 json!({ "field_type": "List", "max_length": max, "actual_length": actual }),
             )),
@@ -260,7 +260,7 @@ impl ValidationItem {
             kind: "value_error",
             loc,
             msg: format!("Value error, {reason}"),
-            input,
+            input: Box::new(input),
             ctx: Some(Box::new(json!({ "error": reason }))),
         }
     }

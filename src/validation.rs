@@ -124,7 +124,7 @@ mod tests {
     fn a_number_is_not_a_string() {
         let err = text_value(json!(5), loc(), 10).unwrap_err();
         assert_eq!(err.kind, "string_type");
-        assert_eq!(err.input, json!(5));
+        assert_eq!(*err.input, json!(5));
     }
 
     #[test]
@@ -173,6 +173,6 @@ mod tests {
         let mut body = object(json!({"txt": "hi"})).unwrap();
         let err = text_field(&mut body, "text", loc(), 10).unwrap_err();
         assert_eq!(err.kind, "missing");
-        assert_eq!(err.input, json!({"txt": "hi"}));
+        assert_eq!(*err.input, json!({"txt": "hi"}));
     }
 }
