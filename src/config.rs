@@ -68,6 +68,8 @@ pub struct InputLimits {
     pub max_batch_size: usize,
     /// Largest accepted request body in bytes (`MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
+    /// Longest a client may take to send its body (`BODY_TIMEOUT_SECONDS`).
+    pub body_timeout: Duration,
 }
 
 impl Default for InputLimits {
@@ -76,6 +78,7 @@ impl Default for InputLimits {
             max_text_chars: 10_000,
             max_batch_size: 256,
             max_body_bytes: 1_048_576,
+            body_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -169,6 +172,7 @@ impl Settings {
                 max_text_chars: env.positive("MAX_TEXT_CHARS", defaults.max_text_chars)?,
                 max_batch_size: env.positive("MAX_BATCH_SIZE", defaults.max_batch_size)?,
                 max_body_bytes: env.positive("MAX_BODY_BYTES", defaults.max_body_bytes)?,
+                body_timeout: Duration::from_secs(env.positive("BODY_TIMEOUT_SECONDS", 10)? as u64),
             },
             rate_limit: Policy {
                 limit: env

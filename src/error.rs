@@ -29,6 +29,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// The body could not be read (the client broke off, or sent bad framing).
     MalformedBody,
+    /// The body did not arrive within `BODY_TIMEOUT_SECONDS`.
+    BodyTimeout,
     /// The input failed validation: Pydantic v2 error items.
     Validation(Vec<ValidationItem>),
     /// The key's rate limit, or too many failed keys from one client.
@@ -281,6 +283,7 @@ impl fmt::Display for ApiError {
                 f.write_str("Unsupported media type: send the body as application/json")
             }
             ApiError::MalformedBody => f.write_str("The request body could not be read"),
+            ApiError::BodyTimeout => f.write_str("Request body not received in time"),
             ApiError::Validation(items) => {
                 write!(f, "Validation failed: ")?;
                 for (i, item) in items.iter().enumerate() {
@@ -308,6 +311,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,

@@ -23,9 +23,10 @@ impl FromRequest for JsonBody {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
+        let limits = req
             .app_data::<web::Data<InputLimits>>()
-            .map_or(InputLimits::default().max_body_bytes, |l| l.max_body_bytes);
+            .map_or_else(InputLimits::default, |l| *l.get_ref());
+        let (limit, timeout) = (limits.max_body_bytes, limits.body_timeout);
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -40,26 +41,36 @@ impl FromRequest for JsonBody {
             if declared.is_some_and(|n| n > 0) && !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    log::info!("request body could not be read: {e}");
-                    ApiError::MalformedBody
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
+            let read = async {
+                let mut body = web::BytesMut::new();
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|e| {
+                        log::info!("request body could not be read: {e}");
+                        ApiError::MalformedBody
+                    })?;
+                    if body.len() + chunk.len() > limit {
+                        return Err(ApiError::PayloadTooLarge { limit });
+                    }
+                    body.extend_from_slice(&chunk);
                 }
-                body.extend_from_slice(&chunk);
-            }
+                Ok(body)
+            };
+            // A body that trickles in must not hold a request slot (and a worker's memory) forever.
+            let body = actix_rt::time::timeout(timeout, read)
+                .await
+                .map_err(|_| ApiError::BodyTimeout)??;
             if body.is_empty() {
                 return Ok(JsonBody(None));
             }
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            serde_json::from_slice(&body)
-                .map(|v| JsonBody(Some(v)))
-                .map_err(|e| json_invalid(&body, &e))
+            match serde_json::from_slice(&body) {
+                // FastAPI reads a JSON `null` body as no body at all.
+                Ok(Value::Null) => Ok(JsonBody(None)),
+                Ok(value) => Ok(JsonBody(Some(value))),
+                Err(e) => Err(json_invalid(&body, &e)),
+            }
         })
     }
 }

@@ -23,11 +23,20 @@ pub async fn access_log(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let peer = req
-        .peer_addr()
-        .map_or_else(|| "-".to_owned(), |a| a.ip().to_string());
+    let logging = log::log_enabled!(target: "sentiment_api::access", log::Level::Info);
+    // Formatted only when the line will be written: this runs on every request.
+    let peer = if logging {
+        req.peer_addr()
+            .map_or_else(|| "-".to_owned(), |a| a.ip().to_string())
+    } else {
+        String::new()
+    };
     let method = req.method().clone();
-    let path = req.path().to_owned();
+    let path = if logging {
+        req.path().to_owned()
+    } else {
+        String::new()
+    };
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let result = next.call(req).await;
     let elapsed = started.elapsed();
@@ -52,6 +61,9 @@ pub async fn access_log(
             .and_then(|r| r.request().match_pattern());
         let api_error = error.and_then(|e| e.as_error::<ApiError>());
         metrics.observe_request(route.as_deref(), &method, status, elapsed, api_error);
+    }
+    if !logging {
+        return result;
     }
     // The error's Display names what went wrong (never input text or key material).
     let error = error.map(ToString::to_string);

@@ -60,6 +60,15 @@ impl RateLimits {
     }
 }
 
+/// Shows `key`'s quota on this response (the `RateLimit` headers) without spending any, for
+/// routes that only read the caller's own state (`/me`, `/jobs/{id}`).
+pub fn show_quota(req: &HttpRequest, key: &KeyEntry) -> Option<QuotaState> {
+    let limits = req.app_data::<web::Data<RateLimits>>()?;
+    let state = limits.peek(key);
+    req.extensions_mut().insert(state);
+    Some(state)
+}
+
 /// Whole seconds, rounded up, at least one: the form `Retry-After` takes.
 pub fn retry_after_secs(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)

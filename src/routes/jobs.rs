@@ -1,7 +1,7 @@
 use std::panic::AssertUnwindSafe;
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::FutureExt;
 
 use super::batch::batch_texts;
@@ -11,7 +11,7 @@ use crate::error::{ApiError, Overload};
 use crate::inference::Inference;
 use crate::jobs::{JobState, JobStore, JobView, JobsFull};
 use crate::json_body::JsonBody;
-use crate::limits::Metered;
+use crate::limits::{show_quota, Metered};
 
 /// `POST /analyze_batch`: starts a background job; 202 with its id and `Location`.
 #[utoipa::path(
@@ -78,7 +78,7 @@ pub async fn analyze_batch(
     get,
     path = "/jobs/{job_id}",
     tag = "jobs",
-    description = "The job's status, and its results once done. Only the key that created the job can see it; any other key gets 404, as for a job that does not exist.",
+    description = "The job's status, and its results once done. Only the key that created the job can see it; any other key gets 404, as for a job that does not exist. Polling spends no unit of the rate limit.",
     params(("job_id" = String, Path, description = "The id answered by `/analyze_batch`")),
     responses(
         (status = 200, description = "The job", body = JobView),
@@ -89,10 +89,13 @@ pub async fn analyze_batch(
 )]
 pub async fn get_job(
     key: ApiKey,
-    _metered: Metered,
     jobs: web::Data<dyn JobStore>,
     job_id: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    // Polling reads the caller's own state: it spends no unit, so a client waiting for its
+    // results does not use up the quota meant for texts.
+    show_quota(&req, key.entry());
     let state = jobs.get(&job_id, key.id()).ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(JobView::new(&job_id, &state)))
 }

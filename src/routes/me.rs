@@ -1,10 +1,11 @@
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
 use crate::auth::ApiKey;
-use crate::limits::RateLimits;
+use crate::error::ApiError;
+use crate::limits::show_quota;
 
 /// What `/me` tells a caller about its own key.
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,12 +44,10 @@ pub struct RateLimitView {
     responses((status = 200, description = "The calling key", body = Me), super::openapi::ProtectedErrors),
     security(("APIKeyHeader" = [])),
 )]
-pub async fn me(key: ApiKey, limits: web::Data<RateLimits>, req: HttpRequest) -> HttpResponse {
+pub async fn me(key: ApiKey, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let entry = key.entry();
-    let state = limits.peek(entry);
-    // Left for the middleware that writes the RateLimit headers.
-    req.extensions_mut().insert(state);
-    HttpResponse::Ok().json(Me {
+    let state = show_quota(&req, entry).ok_or(ApiError::Internal)?;
+    Ok(HttpResponse::Ok().json(Me {
         key_id: &entry.id,
         owner: entry.owner.as_deref(),
         expires_at: entry.expires_at.and_then(|t| t.format(&Rfc3339).ok()),
@@ -59,5 +58,5 @@ pub async fn me(key: ApiKey, limits: web::Data<RateLimits>, req: HttpRequest) ->
             remaining: state.remaining,
             reset_seconds: state.next_unit_secs(),
         },
-    })
+    }))
 }

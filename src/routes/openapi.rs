@@ -87,6 +87,11 @@ impl IntoResponses for ProtectedErrors {
             ),
             ("401", "No key (`WWW-Authenticate: APIKey`)", "ErrorDetail"),
             ("403", "Invalid API key", "ErrorDetail"),
+            (
+                "408",
+                "The body did not arrive within `BODY_TIMEOUT_SECONDS`",
+                "ErrorDetail",
+            ),
             ("413", "Body over `MAX_BODY_BYTES`", "ErrorDetail"),
             (
                 "415",

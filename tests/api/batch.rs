@@ -255,6 +255,27 @@ async fn a_job_goes_from_202_to_done_with_the_results_of_predict_for_each_text()
 }
 
 #[actix_rt::test]
+async fn polling_a_job_spends_no_unit_of_the_rate_limit() {
+    let mut settings = test_settings();
+    settings.rate_limit.limit = 3;
+    settings.rate_limit.burst = 3;
+    let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
+    let location = start_job(&app, &["hello"], TEST_KEY).await;
+    for _ in 0..10 {
+        let res = app
+            .client
+            .get(app.url(&location))
+            .header("X-API-Key", TEST_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let quota = res.headers()["ratelimit"].to_str().unwrap().to_owned();
+        assert!(quota.starts_with("\"default\";r=2;"), "{quota}");
+    }
+}
+
+#[actix_rt::test]
 async fn another_keys_job_is_a_404_exactly_like_a_job_that_never_existed() {
     let app = app(roomy()).await;
     let location = start_job(&app, &["hello"], TEST_KEY).await;

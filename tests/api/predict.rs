@@ -284,6 +284,40 @@ async fn a_repeated_text_parameter_counts_its_last_value_as_fastapi_does() {
     assert_eq!(body["text"], "wonderful");
 }
 
+#[actix_rt::test]
+async fn a_body_that_does_not_arrive_in_time_gets_408_json() {
+    let mut settings = test_settings();
+    settings.limits.body_timeout = std::time::Duration::from_secs(1);
+    let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
+    let raw = format!(
+        "POST /predict HTTP/1.1\r\nHost: x\r\nX-API-Key: {TEST_KEY}\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\nConnection: close\r\n\r\n{{\"text\":"
+    );
+    let started = std::time::Instant::now();
+    let answer = raw_request(&app.address, raw.as_bytes()).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.ends_with(r#"{"detail":"Request body not received in time"}"#),
+        "{answer}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_json_null_body_counts_as_no_body_as_in_fastapi() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .post(app.url("/predict?text=great"))
+        .header("X-API-Key", TEST_KEY)
+        .header("Content-Type", "application/json")
+        .body("null")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
 /// A model that panics on one input, to prove a handler panic is contained.
 struct PanickyModel(Vader);
 
