@@ -129,6 +129,7 @@ impl Overload {
 
 /// One Pydantic v2 validation error item: `{"type","loc","msg","input"}` and, where Pydantic has it, `ctx`.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ValidationError)]
 pub struct ValidationItem {
     /// Machine-readable error type, such as `missing` or `string_too_long`.
     #[serde(rename = "type")]

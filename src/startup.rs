@@ -17,6 +17,8 @@ use crate::metrics::Metrics;
 use crate::middleware::{access_log, catch_panic, rate_limit_headers, shed_load};
 use crate::model::SentimentModel;
 use crate::routes;
+use crate::routes::docs::{ApiDocument, SwaggerConfig};
+use crate::routes::openapi;
 
 /// Starts serving on `listener` (bound by the caller, so tests can use port 0); await the result.
 pub fn run(
@@ -46,6 +48,8 @@ pub fn run(
         settings.job_ttl,
     )) as Arc<dyn JobStore>);
     let limits = web::Data::new(settings.limits);
+    let document = web::Data::new(ApiDocument(openapi::document(&settings.limits)));
+    let swagger = web::Data::new(SwaggerConfig::default());
     let rate_limits = web::Data::new(RateLimits::new(settings.rate_limit));
     let throttle = web::Data::new(AuthThrottle::new(
         settings.auth_failures_per_window,
@@ -61,6 +65,8 @@ pub fn run(
             .app_data(inference.clone())
             .app_data(jobs.clone())
             .app_data(limits.clone())
+            .app_data(document.clone())
+            .app_data(swagger.clone())
             .app_data(rate_limits.clone())
             .app_data(throttle.clone())
             .app_data(in_flight.clone())

@@ -31,6 +31,7 @@ pub struct BatchRequest {
 #[utoipa::path(
     post,
     path = "/predict/batch",
+    summary = "Score a batch of texts",
     tag = "sentiment",
     description = "Scores up to `MAX_BATCH_SIZE` texts, answered in input order. A batch of n texts costs n units of the key's rate limit.",
     request_body(content = BatchRequest, content_type = "application/json"),

@@ -1,34 +1,63 @@
-use std::sync::LazyLock;
+use std::sync::Arc;
 
 use actix_web::http::header;
-use actix_web::HttpResponse;
-use utoipa_swagger_ui::{Config, SwaggerUi};
+use actix_web::{web, HttpResponse};
+use utoipa_swagger_ui::Config;
 
-use super::openapi;
+use crate::error::ApiError;
 
-static DOCUMENT: LazyLock<String> = LazyLock::new(openapi::document);
+/// The OpenAPI document as served, built once at start with the configured limits.
+pub struct ApiDocument(pub String);
+
+/// Swagger UI's settings: read `/openapi.json`, never call an external validator.
+pub struct SwaggerConfig(Arc<Config<'static>>);
+
+impl Default for SwaggerConfig {
+    fn default() -> Self {
+        SwaggerConfig(Arc::new(
+            Config::new(["/openapi.json"])
+                .validator_url("none")
+                .try_it_out_enabled(true)
+                .persist_authorization(true),
+        ))
+    }
+}
 
 /// `GET /openapi.json`: the OpenAPI 3.1 document (no key needed).
-pub async fn openapi_json() -> HttpResponse {
+pub async fn openapi_json(document: web::Data<ApiDocument>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(DOCUMENT.as_str())
+        .body(document.0.clone())
 }
 
-/// `GET /docs`: Swagger UI lives under `/docs/`.
-pub async fn docs_redirect() -> HttpResponse {
-    HttpResponse::PermanentRedirect()
-        .insert_header((header::LOCATION, "/docs/"))
-        .finish()
+/// `GET /docs`: Swagger UI's page, as FastAPI serves it (200, no redirect). A `<base>` makes its
+/// relative asset links resolve under `/docs/`.
+pub async fn docs_page(config: web::Data<SwaggerConfig>) -> Result<HttpResponse, ApiError> {
+    let (bytes, content_type) = swagger_file("index.html", &config)?;
+    let page =
+        String::from_utf8_lossy(&bytes).replacen("<head>", "<head>\n    <base href=\"/docs/\">", 1);
+    Ok(HttpResponse::Ok().content_type(content_type).body(page))
 }
 
-/// Swagger UI, served from the binary (no CDN), reading `/openapi.json`.
-pub fn swagger_ui() -> SwaggerUi {
-    SwaggerUi::new("/docs/{_:.*}").config(
-        Config::new(["/openapi.json"])
-            // The default validator is an external service: never call it.
-            .validator_url("none")
-            .try_it_out_enabled(true)
-            .persist_authorization(true),
-    )
+/// `GET /docs/{file}`: Swagger UI's assets, served from the binary; an unknown file is a JSON 404.
+pub async fn docs_asset(
+    file: web::Path<String>,
+    config: web::Data<SwaggerConfig>,
+) -> Result<HttpResponse, ApiError> {
+    let (bytes, content_type) = swagger_file(&file, &config)?;
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(bytes))
+}
+
+fn swagger_file(path: &str, config: &SwaggerConfig) -> Result<(Vec<u8>, String), ApiError> {
+    match utoipa_swagger_ui::serve(path, Arc::clone(&config.0)) {
+        Ok(Some(file)) => Ok((file.bytes.into_owned(), file.content_type)),
+        Ok(None) => Err(ApiError::NotFound),
+        Err(e) => {
+            log::error!("Swagger UI file {path:?} could not be served: {e}");
+            Err(ApiError::Internal)
+        }
+    }
 }

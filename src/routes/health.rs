@@ -13,6 +13,7 @@ pub struct Health {
 #[utoipa::path(
     get,
     path = "/health",
+    summary = "Liveness",
     tag = "monitoring",
     responses((status = 200, description = "Serving", body = Health), super::openapi::PublicErrors),
 )]

@@ -17,6 +17,7 @@ use crate::limits::{show_quota, Metered};
 #[utoipa::path(
     post,
     path = "/analyze_batch",
+    summary = "Start a background job",
     tag = "jobs",
     description = "Starts scoring the texts in the background; poll `Location` (`/jobs/{job_id}`) for the results. Costs n units for n texts.",
     request_body(content = super::batch::BatchRequest, content_type = "application/json"),
@@ -77,6 +78,7 @@ pub async fn analyze_batch(
 #[utoipa::path(
     get,
     path = "/jobs/{job_id}",
+    summary = "Get a job's status and results",
     tag = "jobs",
     description = "The job's status, and its results once done. Only the key that created the job can see it; any other key gets 404, as for a job that does not exist. Polling spends no unit of the rate limit.",
     params(("job_id" = String, Path, description = "The id answered by `/analyze_batch`")),

@@ -39,6 +39,7 @@ pub struct RateLimitView {
 #[utoipa::path(
     get,
     path = "/me",
+    summary = "Describe the calling key",
     tag = "keys",
     description = "The calling key's id, owner, expiry and rate-limit state. Spends no unit.",
     responses((status = 200, description = "The calling key", body = Me), super::openapi::ProtectedErrors),

@@ -9,6 +9,7 @@ use crate::metrics::{Metrics, CONTENT_TYPE};
 #[utoipa::path(
     get,
     path = "/metrics",
+    summary = "Prometheus metrics",
     tag = "monitoring",
     responses(
         (status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String),

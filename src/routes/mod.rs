@@ -2,7 +2,7 @@
 //! registers the routes and is checked against the OpenAPI document by the tests.
 
 mod batch;
-mod docs;
+pub mod docs;
 mod health;
 mod jobs;
 mod me;
@@ -82,7 +82,13 @@ pub const ROUTES: &[RouteSpec] = &[
     RouteSpec {
         documented: false,
         ..route("GET", "/docs", Access::Public, || {
-            web::get().to(docs::docs_redirect)
+            web::get().to(docs::docs_page)
+        })
+    },
+    RouteSpec {
+        documented: false,
+        ..route("GET", "/docs/{file:.*}", Access::Public, || {
+            web::get().to(docs::docs_asset)
         })
     },
 ];
@@ -99,7 +105,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 })),
         );
     }
-    cfg.service(docs::swagger_ui());
 }
 
 /// The answer for a path that does not exist.

@@ -9,6 +9,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
+use serde_json::json;
+
+use crate::config::InputLimits;
 use crate::error::ValidationItem;
 
 /// The name FastAPI gives the scheme of `APIKeyHeader(name="X-API-Key")`.
@@ -30,7 +33,7 @@ pub const SECURITY_SCHEME: &str = "APIKeyHeader";
         super::health::health,
         super::metrics::metrics,
     ),
-    components(schemas(ErrorDetail, ValidationError, ValidationItem)),
+    components(schemas(ErrorDetail, HttpValidationError, ValidationItem)),
     modifiers(&ApiKeyScheme),
 )]
 pub struct ApiDoc;
@@ -54,9 +57,10 @@ pub struct ErrorDetail {
     pub detail: String,
 }
 
-/// The body of a 422: Pydantic v2 error items.
+/// The body of a 422: Pydantic v2 error items (FastAPI's `HTTPValidationError`).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ValidationError {
+#[schema(as = HTTPValidationError)]
+pub struct HttpValidationError {
     /// One item per problem.
     pub detail: Vec<ValidationItem>,
 }
@@ -98,7 +102,7 @@ impl IntoResponses for ProtectedErrors {
                 "A body that is not `application/json`",
                 "ErrorDetail",
             ),
-            ("422", "Invalid input", "ValidationError"),
+            ("422", "Invalid input", "HTTPValidationError"),
             ("429", "Rate limit exceeded (`Retry-After`)", "ErrorDetail"),
             (
                 "500",
@@ -130,10 +134,26 @@ impl IntoResponses for PublicErrors {
     }
 }
 
-/// The document as JSON, built once.
-pub fn document() -> String {
-    ApiDoc::openapi().to_json().unwrap_or_else(|e| {
-        log::error!("the OpenAPI document could not be serialized: {e}");
-        "{}".to_owned()
-    })
+/// The document as JSON, with the configured input limits written into its schemas, so that
+/// clients (and schemathesis) see the limits this server really applies.
+pub fn document(limits: &InputLimits) -> String {
+    let mut doc = match serde_json::to_value(ApiDoc::openapi()) {
+        Ok(doc) => doc,
+        Err(e) => {
+            log::error!("the OpenAPI document could not be serialized: {e}");
+            return "{}".to_owned();
+        }
+    };
+    let text = json!({ "type": "string", "maxLength": limits.max_text_chars });
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["PredictRequest"]["properties"]["text"] = text.clone();
+    schemas["BatchRequest"]["properties"]["texts"] = json!({
+        "type": "array", "items": text, "minItems": 1, "maxItems": limits.max_batch_size,
+    });
+    if let Some(params) = doc["paths"]["/predict"]["post"]["parameters"].as_array_mut() {
+        for param in params.iter_mut().filter(|p| p["name"] == "text") {
+            param["schema"]["maxLength"] = limits.max_text_chars.into();
+        }
+    }
+    doc.to_string()
 }

@@ -22,6 +22,7 @@ pub struct PredictRequest {
 #[utoipa::path(
     post,
     path = "/predict",
+    summary = "Score one text",
     tag = "sentiment",
     description = "Scores one text, given either as the query parameter `text` or as the JSON body `{\"text\": ...}` (not both).",
     params(("text" = Option<String>, Query, description = "The text to score (or send a JSON body)")),

@@ -83,25 +83,22 @@ async fn docs_serves_swagger_ui_from_the_binary_reading_the_local_document() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let res = client.get(app.url("/docs")).send().await.unwrap();
-    assert_eq!(res.status(), 308);
-    assert_eq!(res.headers()["location"], "/docs/");
-    let page = client
-        .get(app.url("/docs/"))
-        .send()
-        .await
+    let get = |path: &str| client.get(app.url(path)).send();
+    // 200 at /docs itself, as FastAPI answers; its assets resolve under /docs/.
+    let res = get("/docs").await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
         .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .starts_with("text/html"));
+    let page = res.text().await.unwrap();
+    assert!(page.contains(r#"<base href="/docs/">"#), "{page}");
     assert!(page.contains("swagger-ui-bundle.js"), "{page}");
     assert!(
         !page.contains("http://") && !page.contains("https://"),
         "no external asset"
     );
-    let init = client
-        .get(app.url("/docs/swagger-initializer.js"))
-        .send()
+    let init = get("/docs/swagger-initializer.js")
         .await
         .unwrap()
         .text()
@@ -109,13 +106,49 @@ async fn docs_serves_swagger_ui_from_the_binary_reading_the_local_document() {
         .unwrap();
     assert!(init.contains(r#""url": "/openapi.json""#), "{init}");
     assert!(init.contains(r#""validatorUrl": "none""#), "{init}");
-    let bundle = client
-        .get(app.url("/docs/swagger-ui-bundle.js"))
-        .send()
-        .await
-        .unwrap();
+    let bundle = get("/docs/swagger-ui-bundle.js").await.unwrap();
     assert_eq!(bundle.status(), 200);
     assert!(bundle.bytes().await.unwrap().len() > 100_000);
+    let missing = get("/docs/no-such-file.js").await.unwrap();
+    assert_eq!(
+        status_and_json(missing).await,
+        (404, serde_json::json!({"detail": "Not Found"}))
+    );
+}
+
+#[actix_rt::test]
+async fn the_document_carries_the_configured_input_limits() {
+    let mut settings = crate::helpers::test_settings();
+    settings.limits.max_text_chars = 123;
+    settings.limits.max_batch_size = 7;
+    let app = crate::helpers::spawn_app_with(
+        settings,
+        std::sync::Arc::new(sentiment_api::model::Vader::new()),
+    )
+    .await;
+    let doc = status_and_json(
+        app.client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .1;
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["PredictRequest"]["properties"]["text"]["maxLength"],
+        123
+    );
+    let texts = &schemas["BatchRequest"]["properties"]["texts"];
+    assert_eq!(
+        (texts["minItems"].clone(), texts["maxItems"].clone()),
+        (1.into(), 7.into())
+    );
+    assert_eq!(texts["items"]["maxLength"], 123);
+    assert!(
+        schemas.get("HTTPValidationError").is_some() && schemas.get("ValidationError").is_some()
+    );
 }
 
 #[actix_rt::test]
