@@ -94,19 +94,87 @@ fn is_json(req: &HttpRequest) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// A 422 `json_invalid` item worded as FastAPI words it: Python's `json` message in `ctx.error`
+/// and the position, in characters, where Python's parser stops.
 fn json_invalid(body: &[u8], err: &serde_json::Error) -> ApiError {
-    // serde_json reports line and column; Pydantic reports a position, so convert.
+    let text = String::from_utf8_lossy(body);
+    let message = err.to_string();
+    let serde_reason = message.split(" at line ").next().unwrap_or(&message);
+    let eof = err.is_eof();
+    // serde_json reports line and column (1-based, in bytes); Python a character offset.
     let line_start: usize = body
         .split(|b| *b == b'\n')
         .take(err.line().saturating_sub(1))
         .map(|l| l.len() + 1)
         .sum();
-    let position = (line_start + err.column().saturating_sub(1)).min(body.len());
-    let reason = err.to_string();
-    let reason = reason
-        .split(" at line ")
-        .next()
-        .unwrap_or(&reason)
-        .to_owned();
-    ApiError::Validation(vec![ValidationItem::json_invalid(position, reason)])
+    let mut byte = (line_start + err.column().saturating_sub(1)).min(body.len());
+    if eof {
+        byte = body.len();
+    }
+    let (python_reason, at_token_start) = match serde_reason {
+        "EOF while parsing a string" => ("Unterminated string starting at", false),
+        r if r.starts_with("EOF while parsing") => ("Expecting value", false),
+        "expected value" | "expected ident" | "invalid number" => ("Expecting value", true),
+        "expected `:`" => ("Expecting ':' delimiter", false),
+        r if r.starts_with("expected `,`") => ("Expecting ',' delimiter", false),
+        "key must be a string" | "trailing comma" => {
+            ("Expecting property name enclosed in double quotes", false)
+        }
+        "trailing characters" => ("Extra data", false),
+        r if r.starts_with("control character") => ("Invalid control character at", false),
+        "invalid escape" => ("Invalid \\escape", false),
+        other => (other, false),
+    };
+    if at_token_start {
+        // serde stops inside a bad word (`nope`); Python points at its first character.
+        while byte > 0 && body[byte - 1].is_ascii_alphanumeric() {
+            byte -= 1;
+        }
+    }
+    let position = text
+        .get(..byte)
+        .map_or(byte, |prefix| prefix.chars().count());
+    ApiError::Validation(vec![ValidationItem::json_invalid(
+        position,
+        python_reason.to_owned(),
+    )])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(body: &str) -> (serde_json::Value, String) {
+        let err = serde_json::from_slice::<Value>(body.as_bytes()).unwrap_err();
+        match json_invalid(body.as_bytes(), &err) {
+            ApiError::Validation(items) => (
+                items[0].loc[1].clone(),
+                items[0].ctx.as_ref().unwrap()["error"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_errors_are_worded_and_placed_as_python_does() {
+        // Expected values from Python 3.11: json.loads(body) -> JSONDecodeError.msg, .pos
+        assert_eq!(item("not json"), (0.into(), "Expecting value".into()));
+        assert_eq!(item(" "), (1.into(), "Expecting value".into()));
+        assert_eq!(item(r#"{"text": "a"} x"#), (14.into(), "Extra data".into()));
+        assert_eq!(
+            item(r#"{"text" 1}"#),
+            (8.into(), "Expecting ':' delimiter".into())
+        );
+        assert_eq!(
+            item(r#"{'text': 1}"#),
+            (
+                1.into(),
+                "Expecting property name enclosed in double quotes".into()
+            )
+        );
+        assert_eq!(item(r#"{"é": x}"#), (6.into(), "Expecting value".into()));
+    }
 }
