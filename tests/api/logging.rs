@@ -2,6 +2,8 @@
 
 use reqwest::Client;
 
+use sentiment_api::routes::ROUTES;
+
 use crate::helpers::RunningBinary;
 
 const KEY: &str = "sk_log-test-key-THAT-MUST-NEVER-APPEAR-42";
@@ -45,6 +47,34 @@ async fn exercise_every_path(client: &Client, base: &str) {
     for req in sends {
         req.send().await.expect("request sent");
     }
+    // Every route of the table, with the key and with a batch body where one is expected.
+    for route in ROUTES {
+        let path = route
+            .path
+            .replace("{job_id}", "0000")
+            .replace("{file:.*}", "index.css");
+        client
+            .request(route.method.parse().unwrap(), url(&path))
+            .header("X-API-Key", KEY)
+            .json(&serde_json::json!({"texts": ["fine", "awful"], "text": "x"}))
+            .send()
+            .await
+            .expect("request sent");
+    }
+    let job = client
+        .post(url("/analyze_batch"))
+        .header("X-API-Key", KEY)
+        .json(&serde_json::json!({"texts": ["a good day"]}))
+        .send()
+        .await
+        .expect("job started");
+    let location = job.headers()["location"].to_str().unwrap().to_owned();
+    client
+        .get(url(&location))
+        .header("X-API-Key", KEY)
+        .send()
+        .await
+        .expect("job polled");
 }
 
 #[actix_rt::test]
@@ -57,6 +87,13 @@ async fn the_key_never_appears_in_the_log_even_at_trace_level() {
     assert!(log.contains("TRACE") || log.contains("DEBUG"), "{log}");
     assert!(log.contains("\"POST /predict\" 200"), "{log}");
     assert!(log.contains("\"GET /nowhere\" 404"), "{log}");
+    for line in [
+        "\"POST /predict/batch\" 200",
+        "\"POST /analyze_batch\" 202",
+        "\"GET /me\" 200",
+    ] {
+        assert!(log.contains(line), "{line} missing from the log");
+    }
     for fragment in [KEY, &KEY[3..], &KEY[10..30]] {
         assert!(!log.contains(fragment), "the key leaked into the log");
     }
