@@ -118,7 +118,9 @@ async fn me_shows_the_quota_without_spending_it() {
 
 #[actix_rt::test]
 async fn a_window_passing_restores_the_quota() {
-    let app = app_with_limit(2, Duration::from_secs(2), &[("a", KEY_A)]).await;
+    // One unit every 2 s: the three requests below have that long before a unit returns,
+    // which holds even on a loaded machine.
+    let app = app_with_limit(2, Duration::from_secs(4), &[("a", KEY_A)]).await;
     assert_eq!(
         statuses(&app, KEY_A, 3)
             .await
@@ -127,7 +129,7 @@ async fn a_window_passing_restores_the_quota() {
             .count(),
         2
     );
-    actix_rt::time::sleep(Duration::from_millis(2200)).await;
+    actix_rt::time::sleep(Duration::from_millis(4200)).await;
     assert_eq!(statuses(&app, KEY_A, 2).await, vec![200, 200]);
 }
 

@@ -34,7 +34,8 @@ fn a_request_in_flight_at_sigterm_finishes_before_a_clean_exit() {
             &body[..5]
         );
         stream.write_all(head.as_bytes()).unwrap();
-        std::thread::sleep(Duration::from_millis(300));
+        // Time for the server to accept the connection and read the head, even when loaded.
+        std::thread::sleep(Duration::from_millis(1000));
         signal(&server, sig);
         std::thread::sleep(Duration::from_millis(500));
         assert!(
