@@ -84,11 +84,6 @@ impl Inference {
         self
     }
 
-    /// The model's name.
-    pub fn model_name(&self) -> &'static str {
-        self.model.name()
-    }
-
     /// Scores one text.
     pub async fn predict(&self, text: String) -> Result<Prediction, ApiError> {
         let mut out = self.predict_all(vec![text]).await?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use clap::Parser;
 use sentiment_api::cli::{self, Cli, Command};
 use sentiment_api::config::{load_dotenv, Settings};
-use sentiment_api::model::Vader;
+use sentiment_api::model::{SentimentModel, Vader};
 use sentiment_api::startup::{run, stop_on_signals};
 
 fn main() -> ExitCode {
@@ -48,7 +48,9 @@ async fn serve() -> ExitCode {
     }
     let local = listener.local_addr().map_or(address, |a| a.to_string());
     let (workers, keys) = (settings.workers, settings.keys.len());
-    let server = match run(listener, settings, Arc::new(Vader::new())) {
+    let model = Arc::new(Vader::new());
+    let model_name = model.name();
+    let server = match run(listener, settings, model) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: cannot start the server: {e}");
@@ -56,7 +58,9 @@ async fn serve() -> ExitCode {
         }
     };
     stop_on_signals(&server);
-    log::info!("sentiment-api listening on http://{local} with {workers} workers and {keys} keys");
+    log::info!(
+        "sentiment-api listening on http://{local} with {workers} workers, {keys} keys, model {model_name}"
+    );
     match server.await {
         Ok(()) => {
             log::info!("sentiment-api stopped");

@@ -105,11 +105,6 @@ impl KeySet {
         self.fingerprint
     }
 
-    /// Every entry, in no particular order.
-    pub fn entries(&self) -> impl Iterator<Item = &Arc<KeyEntry>> {
-        self.by_prefix.values().flatten()
-    }
-
     /// How many keys the set holds.
     pub fn len(&self) -> usize {
         self.len
