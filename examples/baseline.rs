@@ -5,6 +5,10 @@
 //! PORT=8001 cargo run --release --example baseline
 //! ```
 //!
+//! With `BASELINE_MODEL=vader` the handler also scores the text with the service's VADER model and
+//! answers the real scores: the service measured against that shows the cost of the server's own
+//! work (key check, limiter, validation, logging, metrics) apart from the model's.
+//!
 //! `PORT` defaults to 0 (the OS chooses); `WORKERS` defaults to the number of cores, as the
 //! service's does. The address goes to stderr as `listening on http://127.0.0.1:PORT`.
 //! `scripts/bench-load.sh` drives it side by side with the service.
@@ -13,6 +17,7 @@ use std::net::TcpListener;
 use std::num::NonZeroUsize;
 
 use actix_web::{web, App, HttpResponse, HttpServer};
+use sentiment_api::model::{SentimentModel, Vader};
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize)]
@@ -37,16 +42,39 @@ struct Prediction {
     status: &'static str,
 }
 
-async fn predict(body: web::Json<Request>) -> HttpResponse {
+async fn predict(body: web::Json<Request>, model: web::Data<Option<Vader>>) -> HttpResponse {
+    let text = body.into_inner().text;
+    let (score, scores) = match model.get_ref() {
+        Some(vader) => {
+            let s = vader.score(&text);
+            let scores = Scores {
+                positive: s.positive,
+                neutral: s.neutral,
+                negative: s.negative,
+            };
+            (s.compound, scores)
+        }
+        None => {
+            let scores = Scores {
+                positive: 0.677,
+                neutral: 0.323,
+                negative: 0.0,
+            };
+            (0.6369, scores)
+        }
+    };
+    let sentiment = if score >= 0.05 {
+        "positive"
+    } else if score <= -0.05 {
+        "negative"
+    } else {
+        "neutral"
+    };
     HttpResponse::Ok().json(Prediction {
-        text: body.into_inner().text,
-        sentiment: "positive",
-        score: 0.6369,
-        scores: Scores {
-            positive: 0.677,
-            neutral: 0.323,
-            negative: 0.0,
-        },
+        text,
+        sentiment,
+        score,
+        scores,
         status: "success",
     })
 }
@@ -67,11 +95,20 @@ async fn main() -> std::io::Result<()> {
     let cores = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
     let workers: NonZeroUsize = env_or("WORKERS", cores);
 
+    let model = web::Data::new(match std::env::var("BASELINE_MODEL").as_deref() {
+        Ok("vader") => Some(Vader::new()),
+        _ => None,
+    });
+
     let listener = TcpListener::bind(("127.0.0.1", port))?;
     eprintln!("listening on http://{}", listener.local_addr()?);
-    HttpServer::new(|| App::new().route("/predict", web::post().to(predict)))
-        .workers(workers.get())
-        .listen(listener)?
-        .run()
-        .await
+    HttpServer::new(move || {
+        App::new()
+            .app_data(model.clone())
+            .route("/predict", web::post().to(predict))
+    })
+    .workers(workers.get())
+    .listen(listener)?
+    .run()
+    .await
 }

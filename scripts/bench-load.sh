@@ -120,6 +120,15 @@ START_MS=$(wait_ready "$SERVICE_PID" "$SERVICE_PORT" "$T0" "GET /health HTTP/1.1
 sleep 1
 SERVICE_IDLE_KIB=$(rss_kib "$SERVICE_PID")
 
+MODELBASE_PORT=$(free_port)
+say "== starting the baseline with the model (BASELINE_MODEL=vader) on 127.0.0.1:$MODELBASE_PORT"
+T0=$(now_ms)
+env "${WORKER_ENV[@]}" PORT="$MODELBASE_PORT" BASELINE_MODEL=vader "$BASELINE_BIN" >"$WORK/modelbase.log" 2>&1 &
+MODELBASE_PID=$!
+PIDS+=("$MODELBASE_PID")
+wait_ready "$MODELBASE_PID" "$MODELBASE_PORT" "$T0" \
+    "POST /predict HTTP/1.1"$'\r\n'"Content-Type: application/json" "$BODY" >/dev/null
+
 BASELINE_PORT=$(free_port)
 say "== starting the baseline on 127.0.0.1:$BASELINE_PORT"
 T0=$(now_ms)
@@ -149,6 +158,7 @@ wrk.method = "POST"
 wrk.body = '$BODY'
 wrk.headers["Content-Type"] = "application/json"
 EOF
+cp "$WORK/baseline.lua" "$WORK/modelbase.lua"
 
 # Latency as wrk prints it (850.00us, 1.23ms, 2.00s) in milliseconds.
 to_ms() {
@@ -177,7 +187,7 @@ run_wrk() { # $1 name, $2 port, $3 seconds, $4 record (1) or warm-up (0)
     printf '   %-8s %10.0f req/s   p50 %7.3f ms   p99 %7.3f ms\n' "$1" "$rps" "$p50" "$p99" >&2
 }
 
-check_budget $((2 * WARMUP + 2 * ROUNDS * DURATION + 10)) "the load runs"
+check_budget $((3 * WARMUP + 3 * ROUNDS * DURATION + 10)) "the load runs"
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 LOAD_BEFORE=$(loadavg)
 if awk -v l="$LOAD_BEFORE" 'BEGIN { exit !(l > 1.0) }'; then
@@ -186,15 +196,18 @@ fi
 say "== warm-up: ${WARMUP}s each"
 run_wrk service "$SERVICE_PORT" "$WARMUP" 0
 run_wrk baseline "$BASELINE_PORT" "$WARMUP" 0
+run_wrk modelbase "$MODELBASE_PORT" "$WARMUP" 0
 
 for ((round = 1; round <= ROUNDS; round++)); do
-    check_budget $((2 * DURATION + 5)) "round $round"
+    check_budget $((3 * DURATION + 5)) "round $round"
     say "== round $round/$ROUNDS: ${DURATION}s each, $CONNECTIONS connections, $THREADS wrk threads"
     # Alternate who goes first, so a drift in the machine's load does not favour one side.
     if ((round % 2)); then
         run_wrk service "$SERVICE_PORT" "$DURATION" 1
         run_wrk baseline "$BASELINE_PORT" "$DURATION" 1
+        run_wrk modelbase "$MODELBASE_PORT" "$DURATION" 1
     else
+        run_wrk modelbase "$MODELBASE_PORT" "$DURATION" 1
         run_wrk baseline "$BASELINE_PORT" "$DURATION" 1
         run_wrk service "$SERVICE_PORT" "$DURATION" 1
     fi
@@ -212,6 +225,7 @@ median() { # $1 file, $2 column
 }
 read -r S_RPS S_P50 S_P99 <<<"$(median "$WORK/service.results" 1) $(median "$WORK/service.results" 2) $(median "$WORK/service.results" 3)"
 read -r B_RPS B_P50 B_P99 <<<"$(median "$WORK/baseline.results" 1) $(median "$WORK/baseline.results" 2) $(median "$WORK/baseline.results" 3)"
+read -r M_RPS M_P50 M_P99 <<<"$(median "$WORK/modelbase.results" 1) $(median "$WORK/modelbase.results" 2) $(median "$WORK/modelbase.results" 3)"
 verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "MISSED") }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 RPS_RATIO=$(ratio "$S_RPS" "$B_RPS")
@@ -227,6 +241,8 @@ POST /predict, a $WORDS-word review; medians of $ROUNDS runs each
   service        $(printf '%10.0f %11.3f %9.3f' "$S_RPS" "$S_P50" "$S_P99")
   baseline       $(printf '%10.0f %11.3f %9.3f' "$B_RPS" "$B_P50" "$B_P99")
   service/base   $(printf '%10s %11s %9s' "${RPS_RATIO}x" "${P50_RATIO}x" "${P99_RATIO}x")
+  base+model     $(printf '%10.0f %11.3f %9.3f' "$M_RPS" "$M_P50" "$M_P99")   (a bare handler that also runs VADER)
+  service/b+m    $(printf '%10s %11s %9s' "$(ratio "$S_RPS" "$M_RPS")x" "$(ratio "$S_P50" "$M_P50")x" "$(ratio "$S_P99" "$M_P99")x")   (the server's own overhead, the model aside)
 target req/s >= 0.85x baseline: $(verdict "$(awk -v r="$RPS_RATIO" 'BEGIN { print (r >= 0.85) }')")
 target p99  <= 1.2x baseline:  $(verdict "$(awk -v r="$P99_RATIO" 'BEGIN { print (r <= 1.2) }')")
 service start to first /health: ${START_MS} ms (target < 200 ms: $(verdict "$((START_MS < 200))"))   [baseline to first answer: ${BASELINE_START_MS} ms]
