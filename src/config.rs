@@ -160,6 +160,27 @@ impl Settings {
             problem: e.to_string(),
         })?;
         let defaults = InputLimits::default();
+        let rate_limit = Policy {
+            limit: env
+                .positive("RATE_LIMIT_PER_MINUTE", 60)?
+                .try_into()
+                .map_err(|_| too_big("RATE_LIMIT_PER_MINUTE"))?,
+            burst: env
+                .positive("RATE_LIMIT_BURST", 60)?
+                .try_into()
+                .map_err(|_| too_big("RATE_LIMIT_BURST"))?,
+            window: Duration::from_secs(60),
+        };
+        if rate_limit.burst > rate_limit.limit {
+            // Otherwise a key could spend more at once than RateLimit-Policy advertises per minute.
+            return Err(ConfigError {
+                variable: "RATE_LIMIT_BURST",
+                problem: format!(
+                    "is {} but must not exceed RATE_LIMIT_PER_MINUTE ({})",
+                    rate_limit.burst, rate_limit.limit
+                ),
+            });
+        }
         Ok(Settings {
             host: env.raw("HOST")?.unwrap_or_else(|| "127.0.0.1".into()),
             port: env.parse("PORT", 8000)?,
@@ -174,17 +195,7 @@ impl Settings {
                 max_body_bytes: env.positive("MAX_BODY_BYTES", defaults.max_body_bytes)?,
                 body_timeout: Duration::from_secs(env.positive("BODY_TIMEOUT_SECONDS", 10)? as u64),
             },
-            rate_limit: Policy {
-                limit: env
-                    .positive("RATE_LIMIT_PER_MINUTE", 60)?
-                    .try_into()
-                    .map_err(|_| too_big("RATE_LIMIT_PER_MINUTE"))?,
-                burst: env
-                    .positive("RATE_LIMIT_BURST", 60)?
-                    .try_into()
-                    .map_err(|_| too_big("RATE_LIMIT_BURST"))?,
-                window: Duration::from_secs(60),
-            },
+            rate_limit,
             auth_failures_per_window: env
                 .positive("AUTH_FAILURES_PER_MINUTE", 30)?
                 .try_into()
@@ -252,18 +263,19 @@ pub fn load_dotenv() -> Result<(), String> {
     match dotenvy::from_path(path) {
         Ok(()) => Ok(()),
         Err(e) if e.not_found() => Ok(()),
-        Err(dotenvy::Error::LineParse(line, _)) => {
+        Err(dotenvy::Error::LineParse(..)) => {
+            // Find the line by parsing the file one line at a time; never show its text.
             let text = std::fs::read_to_string(path).unwrap_or_default();
-            let number = text
+            let (number, name) = text
                 .lines()
-                .position(|l| line.starts_with(l) && !l.is_empty())
-                .map_or_else(|| "?".to_owned(), |n| (n + 1).to_string());
-            let name = line.split('=').next().unwrap_or("").trim();
-            let name = if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                name
-            } else {
-                "?"
-            };
+                .enumerate()
+                .find(|(_, l)| dotenvy::from_read_iter(l.as_bytes()).any(|item| item.is_err()))
+                .map_or(("?".to_owned(), "?"), |(n, l)| {
+                    let name = l.split_once('=').map_or("?", |(name, _)| name.trim());
+                    let plain = !name.is_empty()
+                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    ((n + 1).to_string(), if plain { name } else { "?" })
+                });
             Err(format!(
                 ".env: line {number} ({name}) cannot be parsed; it is not shown, as it may hold a secret"
             ))
@@ -368,6 +380,7 @@ mod tests {
             ("API_KEYS_POLL_SECONDS", "0"),
             ("RATE_LIMIT_PER_MINUTE", "0"),
             ("RATE_LIMIT_BURST", "99999999999"),
+            ("RATE_LIMIT_BURST", "61"),
             ("AUTH_FAILURES_PER_MINUTE", "x"),
             ("TRUSTED_PROXIES", "10.0.0.0/40"),
             ("MAX_CONCURRENT_REQUESTS", "0"),

@@ -27,7 +27,7 @@ pub enum ApiError {
     },
     /// A JSON endpoint got a body of another media type.
     UnsupportedMediaType,
-    /// The body could not be read (the client broke off, or sent bad framing).
+    /// The body could not be read (bad framing, a client that broke off) or is not UTF-8.
     MalformedBody,
     /// The body did not arrive within `BODY_TIMEOUT_SECONDS`.
     BodyTimeout,
@@ -283,7 +283,7 @@ impl fmt::Display for ApiError {
             ApiError::UnsupportedMediaType => {
                 f.write_str("Unsupported media type: send the body as application/json")
             }
-            ApiError::MalformedBody => f.write_str("The request body could not be read"),
+            ApiError::MalformedBody => f.write_str("There was an error parsing the body"),
             ApiError::BodyTimeout => f.write_str("Request body not received in time"),
             ApiError::Validation(items) => {
                 write!(f, "Validation failed: ")?;

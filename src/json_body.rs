@@ -65,11 +65,13 @@ impl FromRequest for JsonBody {
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            match serde_json::from_slice(&body) {
+            // FastAPI answers a body that is not UTF-8 with a 400, before any JSON parsing.
+            let text = std::str::from_utf8(&body).map_err(|_| ApiError::MalformedBody)?;
+            match serde_json::from_str(text) {
                 // FastAPI reads a JSON `null` body as no body at all.
                 Ok(Value::Null) => Ok(JsonBody(None)),
                 Ok(value) => Ok(JsonBody(Some(value))),
-                Err(e) => Err(json_invalid(&body, &e)),
+                Err(e) => Err(json_invalid(text, &e)),
             }
         })
     }
@@ -95,49 +97,137 @@ fn is_json(req: &HttpRequest) -> bool {
 }
 
 /// A 422 `json_invalid` item worded as FastAPI words it: Python's `json` message in `ctx.error`
-/// and the position, in characters, where Python's parser stops.
-fn json_invalid(body: &[u8], err: &serde_json::Error) -> ApiError {
-    let text = String::from_utf8_lossy(body);
+/// and the position, in characters, where Python's parser stops. `text` is the body, valid UTF-8.
+fn json_invalid(text: &str, err: &serde_json::Error) -> ApiError {
     let message = err.to_string();
     let serde_reason = message.split(" at line ").next().unwrap_or(&message);
-    let eof = err.is_eof();
-    // serde_json reports line and column (1-based, in bytes); Python a character offset.
-    let line_start: usize = body
-        .split(|b| *b == b'\n')
-        .take(err.line().saturating_sub(1))
-        .map(|l| l.len() + 1)
-        .sum();
-    let mut byte = (line_start + err.column().saturating_sub(1)).min(body.len());
-    if eof {
-        byte = body.len();
-    }
-    let (python_reason, at_token_start) = match serde_reason {
-        "EOF while parsing a string" => ("Unterminated string starting at", false),
-        r if r.starts_with("EOF while parsing") => ("Expecting value", false),
-        "expected value" | "expected ident" | "invalid number" => ("Expecting value", true),
-        "expected `:`" => ("Expecting ':' delimiter", false),
-        r if r.starts_with("expected `,`") => ("Expecting ',' delimiter", false),
-        "key must be a string" | "trailing comma" => {
-            ("Expecting property name enclosed in double quotes", false)
-        }
-        "trailing characters" => ("Extra data", false),
-        r if r.starts_with("control character") => ("Invalid control character at", false),
-        "invalid escape" => ("Invalid \\escape", false),
-        other => (other, false),
+    let (reason, byte) = if err.is_eof() {
+        at_end(text)
+    } else {
+        // serde_json reports line and column (1-based, in bytes).
+        let line_start: usize = text
+            .split('\n')
+            .take(err.line().saturating_sub(1))
+            .map(|l| l.len() + 1)
+            .sum();
+        let mut byte = (line_start + err.column().saturating_sub(1)).min(text.len());
+        let reason = match serde_reason {
+            "expected value" | "expected ident" | "invalid number" => {
+                // serde stops inside a bad word (`nope`, `-x`); Python points at its start.
+                let bytes = text.as_bytes();
+                while byte > 0 && is_word_byte(bytes[byte - 1]) {
+                    byte -= 1;
+                }
+                "Expecting value"
+            }
+            "expected `:`" => "Expecting ':' delimiter",
+            r if r.starts_with("expected `,`") => "Expecting ',' delimiter",
+            "trailing comma" if text[byte..].starts_with(']') => "Expecting value",
+            "key must be a string" | "trailing comma" => {
+                "Expecting property name enclosed in double quotes"
+            }
+            "trailing characters" => "Extra data",
+            r if r.starts_with("control character") => "Invalid control character at",
+            "invalid escape" => "Invalid \\escape",
+            other => return invalid(0, other),
+        };
+        (reason, byte)
     };
-    if at_token_start {
-        // serde stops inside a bad word (`nope`); Python points at its first character.
-        while byte > 0 && body[byte - 1].is_ascii_alphanumeric() {
-            byte -= 1;
-        }
-    }
     let position = text
         .get(..byte)
         .map_or(byte, |prefix| prefix.chars().count());
+    invalid(position, reason)
+}
+
+fn invalid(position: usize, reason: &str) -> ApiError {
     ApiError::Validation(vec![ValidationItem::json_invalid(
         position,
-        python_reason.to_owned(),
+        reason.to_owned(),
     )])
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.')
+}
+
+/// What Python's parser expected when the text ended, and where: the byte offset of an
+/// unterminated string's opening quote, else the end.
+fn at_end(text: &str) -> (&'static str, usize) {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Want {
+        Key,
+        Colon,
+        Value,
+        Comma,
+    }
+    let mut stack: Vec<(u8, Want)> = Vec::new();
+    let mut string_start = None;
+    let mut escaped = false;
+    let mut in_word = false;
+    // A value just ended: the container now wants a comma.
+    let done = |stack: &mut Vec<(u8, Want)>| {
+        if let Some(top) = stack.last_mut() {
+            top.1 = Want::Comma;
+        }
+    };
+    for (i, b) in text.bytes().enumerate() {
+        if string_start.is_some() {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                string_start = None;
+                match stack.last_mut() {
+                    Some((b'{', want @ Want::Key)) => *want = Want::Colon,
+                    _ => done(&mut stack),
+                }
+            }
+            continue;
+        }
+        if is_word_byte(b) {
+            if !in_word {
+                in_word = true;
+                done(&mut stack);
+            }
+            continue;
+        }
+        in_word = false;
+        match b {
+            b'"' => string_start = Some(i),
+            b'{' => stack.push((b'{', Want::Key)),
+            b'[' => stack.push((b'[', Want::Value)),
+            b'}' | b']' => {
+                stack.pop();
+                done(&mut stack);
+            }
+            b':' => {
+                if let Some(top) = stack.last_mut() {
+                    top.1 = Want::Value;
+                }
+            }
+            b',' => {
+                if let Some(top) = stack.last_mut() {
+                    top.1 = if top.0 == b'{' {
+                        Want::Key
+                    } else {
+                        Want::Value
+                    };
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(start) = string_start {
+        return ("Unterminated string starting at", start);
+    }
+    let reason = match stack.last() {
+        Some((b'{', Want::Key)) => "Expecting property name enclosed in double quotes",
+        Some((_, Want::Colon)) => "Expecting ':' delimiter",
+        Some((_, Want::Comma)) => "Expecting ',' delimiter",
+        _ => "Expecting value",
+    };
+    (reason, text.len())
 }
 
 #[cfg(test)]
@@ -145,8 +235,8 @@ mod tests {
     use super::*;
 
     fn item(body: &str) -> (serde_json::Value, String) {
-        let err = serde_json::from_slice::<Value>(body.as_bytes()).unwrap_err();
-        match json_invalid(body.as_bytes(), &err) {
+        let err = serde_json::from_str::<Value>(body).unwrap_err();
+        match json_invalid(body, &err) {
             ApiError::Validation(items) => (
                 items[0].loc[1].clone(),
                 items[0].ctx.as_ref().unwrap()["error"]
@@ -160,21 +250,38 @@ mod tests {
 
     #[test]
     fn json_errors_are_worded_and_placed_as_python_does() {
-        // Expected values from Python 3.11: json.loads(body) -> JSONDecodeError.msg, .pos
-        assert_eq!(item("not json"), (0.into(), "Expecting value".into()));
-        assert_eq!(item(" "), (1.into(), "Expecting value".into()));
-        assert_eq!(item(r#"{"text": "a"} x"#), (14.into(), "Extra data".into()));
-        assert_eq!(
-            item(r#"{"text" 1}"#),
-            (8.into(), "Expecting ':' delimiter".into())
-        );
-        assert_eq!(
-            item(r#"{'text': 1}"#),
+        // Each expected pair is what Python 3.11 gives: json.loads(body) -> JSONDecodeError.pos, .msg
+        let cases = [
+            ("not json", 0, "Expecting value"),
+            (" ", 1, "Expecting value"),
+            (r#"{"text": "a"} x"#, 14, "Extra data"),
+            (r#"{"text" 1}"#, 8, "Expecting ':' delimiter"),
             (
-                1.into(),
-                "Expecting property name enclosed in double quotes".into()
-            )
-        );
-        assert_eq!(item(r#"{"é": x}"#), (6.into(), "Expecting value".into()));
+                r#"{'text': 1}"#,
+                1,
+                "Expecting property name enclosed in double quotes",
+            ),
+            (r#"{"é": x}"#, 6, "Expecting value"),
+            (r#"{"text": "abc"#, 9, "Unterminated string starting at"),
+            (r#"{"a":1"#, 6, "Expecting ',' delimiter"),
+            ("[1", 2, "Expecting ',' delimiter"),
+            ("{", 1, "Expecting property name enclosed in double quotes"),
+            ("[1,]", 3, "Expecting value"),
+            (r#"{"text": -}"#, 9, "Expecting value"),
+            (r#"{"a":"#, 5, "Expecting value"),
+            ("[", 1, "Expecting value"),
+            (r#"{"text""#, 7, "Expecting ':' delimiter"),
+            (
+                r#"{"a":1,"#,
+                7,
+                "Expecting property name enclosed in double quotes",
+            ),
+            (r#"{"a":"x""#, 8, "Expecting ',' delimiter"),
+            (r#"["a""#, 4, "Expecting ',' delimiter"),
+            (r#"{"t": "é" x}"#, 10, "Expecting ',' delimiter"),
+        ];
+        for (body, position, message) in cases {
+            assert_eq!(item(body), (position.into(), message.into()), "{body}");
+        }
     }
 }

@@ -167,6 +167,13 @@ fn entry(raw: FileEntry) -> Result<KeyEntry, String> {
                 .map_err(|e| format!("expires_at {t:?} is not an RFC 3339 time: {e}"))
         })
         .transpose()?;
+    if let (Some(limit), Some(burst)) = (raw.rate_limit_per_minute, raw.rate_limit_burst) {
+        if burst > limit {
+            return Err(format!(
+                "rate_limit_burst ({burst}) must not exceed rate_limit_per_minute ({limit})"
+            ));
+        }
+    }
     for (name, value) in [
         ("rate_limit_per_minute", raw.rate_limit_per_minute),
         ("rate_limit_burst", raw.rate_limit_burst),

@@ -9,7 +9,8 @@ use actix_web::HttpRequest;
 
 use super::{client_ip, TrustedProxies};
 
-/// Most client addresses tracked at once; beyond it the stalest are forgotten first.
+/// Most client addresses tracked at once; beyond it, expired entries go first, then a batch of
+/// live ones (an attacker needs more than this many addresses in one window to be forgotten).
 pub const MAX_TRACKED_CLIENTS: usize = 65_536;
 
 const SHARDS: usize = 16;
@@ -56,6 +57,7 @@ impl AuthThrottle {
 
     /// If `client` is throttled now, how long until it is not.
     pub fn blocked(&self, client: IpAddr) -> Option<Duration> {
+        let client = subject(client);
         let now = Instant::now();
         let shard = self.shard(client).lock().unwrap_or_else(|e| e.into_inner());
         let f = shard.get(&client)?;
@@ -65,6 +67,7 @@ impl AuthThrottle {
 
     /// Counts one failed authentication from `client`.
     pub fn record_failure(&self, client: IpAddr) {
+        let client = subject(client);
         let now = Instant::now();
         let mut shard = self.shard(client).lock().unwrap_or_else(|e| e.into_inner());
         if !shard.contains_key(&client) && shard.len() >= MAX_TRACKED_CLIENTS / SHARDS {
@@ -107,6 +110,18 @@ impl AuthThrottle {
     }
 }
 
+/// What is counted: an IPv4 address, or an IPv6 /64 (one host usually holds a whole /64, so
+/// counting single IPv6 addresses would let one attacker rotate past the throttle).
+fn subject(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +142,15 @@ mod tests {
         let wait = t.blocked(ip(1)).expect("blocked after 3 failures");
         assert!(wait <= Duration::from_secs(60) && wait > Duration::from_secs(59));
         assert!(t.blocked(ip(2)).is_none());
+    }
+
+    #[test]
+    fn ipv6_addresses_of_one_64_count_together() {
+        let t = AuthThrottle::new(2, Duration::from_secs(60), TrustedProxies::default());
+        t.record_failure("2001:db8::1".parse().unwrap());
+        t.record_failure("2001:db8::ffff:2".parse().unwrap());
+        assert!(t.blocked("2001:db8::3".parse().unwrap()).is_some());
+        assert!(t.blocked("2001:db8:0:1::1".parse().unwrap()).is_none());
     }
 
     #[test]

@@ -73,13 +73,10 @@ pub struct RateLimiter {
     shards: Box<[Shard]>,
 }
 
-type Shard = RwLock<HashMap<Arc<str>, Arc<Bucket>>>;
-
-struct Bucket {
-    policy: Policy,
-    /// Nanoseconds since `epoch` at which the bucket is full again.
-    tat: AtomicU64,
-}
+/// Per key id, the theoretical arrival time: nanoseconds since `epoch` at which its quota is
+/// full again. The policy is not stored: it is given on every call, so a changed limit (a keys
+/// file reload) applies at once to the same state.
+type Shard = RwLock<HashMap<Arc<str>, Arc<AtomicU64>>>;
 
 const SHARDS: usize = 16;
 
@@ -100,21 +97,29 @@ impl RateLimiter {
 
     /// Spends `units` of `key`'s quota under `policy`, or spends nothing and says when to retry.
     pub fn acquire(&self, key: &str, policy: Policy, units: u32) -> Decision {
-        let bucket = self.bucket(key, policy);
+        self.settle(key, policy, units, 0)
+    }
+
+    /// Makes a request that already spent `paid` units cost `units` in all, as one purchase: if
+    /// the whole does not fit, nothing changes (the `paid` units stay spent).
+    pub fn settle(&self, key: &str, policy: Policy, units: u32, paid: u32) -> Decision {
+        let tat_cell = self.bucket(key);
         let interval = policy.interval_ns();
         let capacity = policy.capacity_ns();
         let cost = interval.saturating_mul(u64::from(units));
-        let mut tat = bucket.tat.load(Ordering::Acquire);
+        let credit = interval.saturating_mul(u64::from(paid));
+        let mut tat = tat_cell.load(Ordering::Acquire);
         loop {
             // Read the clock after every load: a thread that lost the race must not judge the
             // winner's state with an older clock, or it would refuse a unit that is there.
             let now = self.now_ns();
-            let new_tat = tat.max(now).saturating_add(cost);
+            let base = tat.saturating_sub(credit).max(now);
+            let new_tat = base.saturating_add(cost);
             // A request larger than the whole burst (a big batch) is admitted only on a full
             // quota, and the key then owes the difference: over time it still gets no more than
             // the limit, and such a batch is possible at all.
             let wait = if units > policy.burst {
-                tat.saturating_sub(now)
+                tat.saturating_sub(credit).saturating_sub(now)
             } else {
                 (new_tat - now).saturating_sub(capacity)
             };
@@ -124,67 +129,33 @@ impl RateLimiter {
                     retry_after: Duration::from_nanos(wait),
                 };
             }
-            match bucket.tat.compare_exchange_weak(
-                tat,
-                new_tat,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match tat_cell.compare_exchange_weak(tat, new_tat, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => return Decision::Allowed(state_at(policy, new_tat, now)),
                 Err(actual) => tat = actual,
             }
         }
     }
 
-    /// Gives back `units` spent earlier (never more than the quota holds).
-    pub fn refund(&self, key: &str, policy: Policy, units: u32) {
-        let bucket = self.bucket(key, policy);
-        let cost = policy.interval_ns().saturating_mul(u64::from(units));
-        let _ = bucket
-            .tat
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
-                Some(tat.saturating_sub(cost).max(self.now_ns().min(tat)))
-            });
-    }
-
     /// The key's quota now, spending nothing.
     pub fn peek(&self, key: &str, policy: Policy) -> QuotaState {
-        let bucket = self.bucket(key, policy);
-        state_at(policy, bucket.tat.load(Ordering::Acquire), self.now_ns())
+        let tat = self.bucket(key).load(Ordering::Acquire);
+        state_at(policy, tat, self.now_ns())
     }
 
     fn now_ns(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
     }
 
-    fn bucket(&self, key: &str, policy: Policy) -> Arc<Bucket> {
+    fn bucket(&self, key: &str) -> Arc<AtomicU64> {
         let mut hasher = DefaultHasher::new();
         key.hash(&mut hasher);
         let shard = &self.shards[hasher.finish() as usize % SHARDS];
-        if let Some(b) = shard
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .filter(|b| b.policy == policy)
-        {
-            return Arc::clone(b);
+        if let Some(cell) = shard.read().unwrap_or_else(|e| e.into_inner()).get(key) {
+            return Arc::clone(cell);
         }
         let mut map = shard.write().unwrap_or_else(|e| e.into_inner());
-        let entry = map.entry(Arc::from(key)).or_insert_with(|| {
-            Arc::new(Bucket {
-                policy,
-                tat: AtomicU64::new(0),
-            })
-        });
-        if entry.policy != policy {
-            // The key's limit changed (a keys-file reload): keep what it has spent so far.
-            let tat = entry.tat.load(Ordering::Acquire);
-            *entry = Arc::new(Bucket {
-                policy,
-                tat: AtomicU64::new(tat),
-            });
-        }
-        Arc::clone(entry)
+        Arc::clone(map.entry(Arc::from(key)).or_default())
     }
 }
 
@@ -198,7 +169,7 @@ fn state_at(policy: Policy, tat: u64, now: u64) -> QuotaState {
         Duration::ZERO
     } else {
         // The next unit is back when the debt falls to the level of one more free unit.
-        let level = u64::from(policy.burst - remaining - 1) * interval;
+        let level = u64::from(policy.burst - remaining - 1).saturating_mul(interval);
         Duration::from_nanos(used.saturating_sub(level))
     };
     QuotaState {
@@ -286,18 +257,38 @@ mod tests {
     }
 
     #[test]
-    fn a_refund_gives_back_what_was_spent_and_no_more() {
+    fn settling_a_request_counts_what_it_already_paid_and_changes_nothing_when_refused() {
         let limiter = RateLimiter::new();
         let p = policy(10, 10, 3600);
-        limiter.acquire("k", p, 4);
-        limiter.refund("k", p, 3);
-        assert_eq!(limiter.peek("k", p).remaining, 9);
-        limiter.refund("k", p, 5);
-        assert_eq!(limiter.peek("k", p).remaining, 10);
-        assert!(
-            matches!(limiter.acquire("k", p, 11), Decision::Allowed(_)),
-            "full again"
-        );
+        limiter.acquire("k", p, 1);
+        assert!(matches!(limiter.settle("k", p, 4, 1), Decision::Allowed(s) if s.remaining == 6));
+        limiter.acquire("k", p, 1);
+        // 7 in all with 1 paid needs 6 more, and only 5 are left: refused, the paid unit stays spent.
+        assert!(matches!(
+            limiter.settle("k", p, 7, 1),
+            Decision::Denied { .. }
+        ));
+        assert_eq!(limiter.peek("k", p).remaining, 5);
+        // Larger than the burst: only on a full quota, counting the paid unit.
+        let fresh = RateLimiter::new();
+        fresh.acquire("k", p, 1);
+        assert!(matches!(fresh.settle("k", p, 25, 1), Decision::Allowed(s) if s.remaining == 0));
+    }
+
+    #[test]
+    fn a_changed_policy_applies_to_the_same_state() {
+        let limiter = RateLimiter::new();
+        // 5 units at one per 360 s leave 1,800 s to pay back; at one per 180 s that is 10 units.
+        limiter.acquire("k", policy(10, 10, 3600), 5);
+        assert_eq!(limiter.peek("k", policy(20, 20, 3600)).remaining, 10);
+    }
+
+    #[test]
+    fn huge_bursts_do_not_overflow() {
+        let limiter = RateLimiter::new();
+        let p = policy(1, u32::MAX, 60);
+        assert!(matches!(limiter.acquire("k", p, 1), Decision::Allowed(_)));
+        let _ = limiter.peek("k", p).next_unit_secs();
     }
 
     #[test]

@@ -44,6 +44,24 @@ pub fn settings_with_keys(keys: &[(&str, &str)]) -> Settings {
     settings
 }
 
+/// Test settings whose key gets `limit` units a minute, all of them available at once.
+pub fn settings_with_limit(limit: u32) -> Settings {
+    let mut settings = test_settings();
+    settings.rate_limit.limit = limit;
+    settings.rate_limit.burst = limit;
+    settings
+}
+
+/// The `r` (units remaining) of a response's `RateLimit` header.
+pub fn remaining(res: &Response) -> u32 {
+    let value = res.headers()["ratelimit"].to_str().expect("ASCII header");
+    value
+        .split(';')
+        .find_map(|part| part.strip_prefix("r="))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no r= in {value:?}"))
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(test_settings(), Arc::new(Vader::new())).await
 }

@@ -265,6 +265,7 @@ fn every_malformed_keys_file_stops_the_start_with_its_file_entry_and_problem() {
         (format!("[[keys]]\nid = \"a\"\nsha256 = \"{hash}\"\nownr = \"typo\"\n"), "ownr"),
         ("".to_owned(), "holds no keys"),
         ("{{{".to_owned(), "not a valid keys file"),
+        (format!("[[keys]]\nid = \"a\"\nsha256 = \"{hash}\"\nrate_limit_per_minute = 5\nrate_limit_burst = 9\n"), "must not exceed"),
     ];
     for (text, problem) in cases {
         let dir = temp_dir("bad-keys");

@@ -151,4 +151,6 @@ async fn failed_authentication_is_logged_at_warn_with_the_peer_and_the_reason() 
         assert!(line.contains("127.0.0.1"), "{line}");
     }
     assert!(!log.contains("nope-nope"));
+    // A refused key is an ordinary event, not an error: nothing may page anyone.
+    assert!(!log.contains("ERROR"), "{log}");
 }

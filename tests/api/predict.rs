@@ -187,6 +187,27 @@ async fn invalid_json_gets_422_json_invalid() {
 }
 
 #[actix_rt::test]
+async fn a_body_that_is_not_utf8_gets_400_as_in_fastapi() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .post(app.url("/predict"))
+        .header("X-API-Key", TEST_KEY)
+        .header("Content-Type", "application/json")
+        .body(b"{\"text\": \"\xff\xfe\"}".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status_and_json(res).await,
+        (
+            400,
+            json!({"detail": "There was an error parsing the body"})
+        )
+    );
+}
+
+#[actix_rt::test]
 async fn a_json_body_that_is_not_an_object_gets_422() {
     let app = spawn_app().await;
     for bad in [json!("I love it"), json!(["I love it"]), json!(3)] {

@@ -128,6 +128,20 @@ fn a_malformed_dotenv_file_stops_the_start_without_showing_the_line() {
     );
 }
 
+#[test]
+fn a_dotenv_line_that_is_only_a_pasted_secret_is_not_shown_either() {
+    let dir = temp_dir("bad-dotenv-2");
+    std::fs::write(
+        dir.join(".env"),
+        "API_SECRET_KEY=a-long-enough-key-123\nsk_live_SECRETSECRET 0123456789\nZ=a b\n",
+    )
+    .unwrap();
+    let (status, stderr) = run_binary_to_exit(&dir, &[]);
+    assert!(!status.success());
+    assert!(stderr.contains("line 2"), "{stderr}");
+    assert!(!stderr.contains("SECRETSECRET"), "{stderr}");
+}
+
 #[actix_rt::test]
 async fn a_dotenv_file_in_a_parent_directory_is_not_read() {
     let parent = temp_dir("parent-dotenv");
