@@ -188,13 +188,7 @@ async fn a_batch_larger_than_the_burst_passes_on_a_full_quota_and_leaves_a_debt(
 async fn wait_for_job(app: &TestApp, location: &str, key: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let res = app
-            .client
-            .get(app.url(location))
-            .header("X-API-Key", key)
-            .send()
-            .await
-            .unwrap();
+        let res = app.get_with_key(location, key).await;
         let (status, body) = status_and_json(res).await;
         assert_eq!(status, 200, "{body}");
         if body["status"] != "processing" {
@@ -230,13 +224,7 @@ async fn polling_a_job_spends_no_unit_of_the_rate_limit() {
     let app = spawn_app_with(settings_with_limit(3), Arc::new(Vader::new())).await;
     let location = start_job(&app, &["hello"], TEST_KEY).await;
     for _ in 0..10 {
-        let res = app
-            .client
-            .get(app.url(&location))
-            .header("X-API-Key", TEST_KEY)
-            .send()
-            .await
-            .unwrap();
+        let res = app.get_with_key(&location, TEST_KEY).await;
         assert_eq!((res.status().as_u16(), remaining(&res)), (200, 2));
     }
 }
@@ -335,13 +323,7 @@ async fn finished_jobs_disappear_after_their_ttl() {
     let location = start_job(&app, &["hello"], TEST_KEY).await;
     wait_for_job(&app, &location, TEST_KEY).await;
     actix_rt::time::sleep(Duration::from_millis(900)).await;
-    let res = app
-        .client
-        .get(app.url(&location))
-        .header("X-API-Key", TEST_KEY)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_with_key(&location, TEST_KEY).await;
     assert_eq!(res.status(), 404);
 }
 

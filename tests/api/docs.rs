@@ -159,12 +159,8 @@ async fn metrics_count_requests_by_route_template_and_never_show_a_key() {
         .await;
     app.predict_query("I love it", None).await;
     for i in 0..20 {
-        app.client
-            .get(app.url(&format!("/jobs/random-{i}")))
-            .header("X-API-Key", TEST_KEY)
-            .send()
-            .await
-            .unwrap();
+        app.get_with_key(&format!("/jobs/random-{i}"), TEST_KEY)
+            .await;
         app.client
             .get(app.url(&format!("/nowhere/{i}")))
             .send()

@@ -82,6 +82,16 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// `GET path` with a key.
+    pub async fn get_with_key(&self, path: &str, key: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .header("X-API-Key", key)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// `POST /predict?text=...` with an optional key.
     pub async fn predict_query(&self, text: &str, key: Option<&str>) -> Response {
         let mut req = self

@@ -82,13 +82,7 @@ async fn every_authenticated_response_carries_the_headers_and_unauthenticated_on
     let invalid = app.predict_json(&json!({"text": 5}), Some(TEST_KEY)).await;
     assert_eq!(invalid.status(), 422);
     assert!(invalid.headers().contains_key("ratelimit"));
-    let me = app
-        .client
-        .get(app.url("/me"))
-        .header("X-API-Key", TEST_KEY)
-        .send()
-        .await
-        .unwrap();
+    let me = app.get_with_key("/me", TEST_KEY).await;
     assert!(me.headers().contains_key("ratelimit-policy"));
     let refused = app.predict_query("good", Some("wrong")).await;
     assert!(!refused.headers().contains_key("ratelimit"));
@@ -99,13 +93,7 @@ async fn me_shows_the_quota_without_spending_it() {
     let app = app_with_limit(3, Duration::from_secs(60), &[("a", KEY_A)]).await;
     app.predict_query("good", Some(KEY_A)).await;
     for _ in 0..5 {
-        let res = app
-            .client
-            .get(app.url("/me"))
-            .header("X-API-Key", KEY_A)
-            .send()
-            .await
-            .unwrap();
+        let res = app.get_with_key("/me", KEY_A).await;
         assert_eq!(res.headers()["ratelimit"], "\"default\";r=2;t=20");
         let (status, body) = status_and_json(res).await;
         assert_eq!(status, 200);
