@@ -53,6 +53,8 @@ pub struct Settings {
     pub max_pending_jobs: usize,
     /// Jobs kept in all, finished ones included (`MAX_STORED_JOBS`).
     pub max_stored_jobs: usize,
+    /// Bytes of texts and results that jobs may hold in all (`MAX_JOB_STORE_BYTES`).
+    pub max_job_store_bytes: usize,
     /// How long a finished job is kept (`JOB_TTL_SECONDS`).
     pub job_ttl: Duration,
     /// How long a shutdown waits for requests in flight (`SHUTDOWN_TIMEOUT_SECONDS`).
@@ -215,6 +217,7 @@ impl Settings {
             inference_threads: default_workers().get(),
             max_pending_jobs: env.positive("MAX_PENDING_JOBS", 64)?,
             max_stored_jobs: env.positive("MAX_STORED_JOBS", 10_000)?,
+            max_job_store_bytes: env.positive("MAX_JOB_STORE_BYTES", 256 * 1024 * 1024)?,
             job_ttl: Duration::from_secs(env.positive("JOB_TTL_SECONDS", 3600)? as u64),
             shutdown_timeout: Duration::from_secs(env.parse("SHUTDOWN_TIMEOUT_SECONDS", 30)?),
         })
@@ -386,6 +389,7 @@ mod tests {
             ("MAX_CONCURRENT_REQUESTS", "0"),
             ("INFERENCE_TIMEOUT_MS", "soon"),
             ("MAX_PENDING_JOBS", "0"),
+            ("MAX_JOB_STORE_BYTES", "lots"),
             ("JOB_TTL_SECONDS", "-1"),
             ("SHUTDOWN_TIMEOUT_SECONDS", "1m"),
             ("RUST_LOG", "info,foo=bar=baz"),

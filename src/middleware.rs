@@ -44,12 +44,6 @@ pub async fn access_log(
         Ok(res) => res.status(),
         Err(err) => err.as_response_error().status_code(),
     };
-    let key_id = result.as_ref().ok().and_then(|res| {
-        res.request()
-            .extensions()
-            .get::<AuthenticatedKey>()
-            .map(|k| k.0.id.clone())
-    });
     let error = match &result {
         Ok(res) => res.response().error(),
         Err(err) => Some(err),
@@ -65,6 +59,12 @@ pub async fn access_log(
     if !logging {
         return result;
     }
+    let key_id = result.as_ref().ok().and_then(|res| {
+        res.request()
+            .extensions()
+            .get::<AuthenticatedKey>()
+            .map(|k| k.0.id.clone())
+    });
     // The error's Display names what went wrong (never input text or key material).
     let error = error.map(ToString::to_string);
     log::info!(

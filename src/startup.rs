@@ -45,6 +45,7 @@ pub fn run(
     let jobs: web::Data<dyn JobStore> = web::Data::from(Arc::new(InMemoryJobStore::new(
         settings.max_pending_jobs,
         settings.max_stored_jobs,
+        settings.max_job_store_bytes,
         settings.job_ttl,
     )) as Arc<dyn JobStore>);
     let limits = web::Data::new(settings.limits);

@@ -4,11 +4,12 @@ use std::time::{Duration, Instant};
 
 use super::{new_job_id, JobState, JobStore, JobsFull};
 
-/// Jobs in this process's memory: bounded in pending jobs and in all jobs kept, finished jobs
-/// removed `ttl` after they finish.
+/// Jobs in this process's memory: bounded in pending jobs, in jobs kept and in the bytes their
+/// texts and results hold; finished jobs are removed `ttl` after they finish.
 pub struct InMemoryJobStore {
     max_pending: usize,
     max_stored: usize,
+    max_bytes: usize,
     ttl: Duration,
     jobs: Mutex<Jobs>,
 }
@@ -16,6 +17,7 @@ pub struct InMemoryJobStore {
 struct Jobs {
     by_id: HashMap<String, Job>,
     pending: usize,
+    bytes: usize,
     last_sweep: Instant,
 }
 
@@ -23,18 +25,22 @@ struct Job {
     owner: String,
     state: JobState,
     finished_at: Option<Instant>,
+    bytes: usize,
 }
 
 impl InMemoryJobStore {
-    /// A store allowing `max_pending` queued or running jobs and `max_stored` jobs in all.
-    pub fn new(max_pending: usize, max_stored: usize, ttl: Duration) -> Self {
+    /// A store allowing `max_pending` queued or running jobs, `max_stored` jobs in all, and
+    /// `max_bytes` of texts and results in all.
+    pub fn new(max_pending: usize, max_stored: usize, max_bytes: usize, ttl: Duration) -> Self {
         InMemoryJobStore {
             max_pending,
             max_stored,
+            max_bytes,
             ttl,
             jobs: Mutex::new(Jobs {
                 by_id: HashMap::new(),
                 pending: 0,
+                bytes: 0,
                 last_sweep: Instant::now(),
             }),
         }
@@ -46,8 +52,15 @@ impl InMemoryJobStore {
         let now = Instant::now();
         if now.duration_since(jobs.last_sweep) >= self.ttl.min(Duration::from_millis(250)) {
             let ttl = self.ttl;
-            jobs.by_id
-                .retain(|_, j| j.finished_at.is_none_or(|t| now.duration_since(t) < ttl));
+            let mut freed = 0;
+            jobs.by_id.retain(|_, j| {
+                let keep = j.finished_at.is_none_or(|t| now.duration_since(t) < ttl);
+                if !keep {
+                    freed += j.bytes;
+                }
+                keep
+            });
+            jobs.bytes -= freed;
             jobs.last_sweep = now;
         }
         jobs
@@ -55,12 +68,12 @@ impl InMemoryJobStore {
 }
 
 impl JobStore for InMemoryJobStore {
-    fn create(&self, owner: &str) -> Result<String, JobsFull> {
+    fn create(&self, owner: &str, bytes: usize) -> Result<String, JobsFull> {
         let mut jobs = self.lock();
         if jobs.pending >= self.max_pending {
             return Err(JobsFull::TooManyPending);
         }
-        if jobs.by_id.len() >= self.max_stored {
+        if jobs.by_id.len() >= self.max_stored || jobs.bytes + bytes > self.max_bytes {
             return Err(JobsFull::StoreFull);
         }
         let id = new_job_id().map_err(|e| {
@@ -73,9 +86,11 @@ impl JobStore for InMemoryJobStore {
                 owner: owner.to_owned(),
                 state: JobState::Processing,
                 finished_at: None,
+                bytes,
             },
         );
         jobs.pending += 1;
+        jobs.bytes += bytes;
         Ok(id)
     }
 
@@ -109,8 +124,8 @@ mod tests {
 
     #[test]
     fn a_job_is_visible_to_its_owner_only() {
-        let store = InMemoryJobStore::new(10, 100, Duration::from_secs(60));
-        let id = store.create("alice").unwrap();
+        let store = InMemoryJobStore::new(10, 100, 1 << 20, Duration::from_secs(60));
+        let id = store.create("alice", 10).unwrap();
         assert!(matches!(
             store.get(&id, "alice"),
             Some(JobState::Processing)
@@ -124,22 +139,35 @@ mod tests {
 
     #[test]
     fn pending_and_stored_caps_refuse_new_jobs() {
-        let store = InMemoryJobStore::new(2, 3, Duration::from_secs(60));
-        let a = store.create("k").unwrap();
-        store.create("k").unwrap();
-        assert_eq!(store.create("k"), Err(JobsFull::TooManyPending));
+        let store = InMemoryJobStore::new(2, 3, 1 << 20, Duration::from_secs(60));
+        let a = store.create("k", 10).unwrap();
+        store.create("k", 10).unwrap();
+        assert_eq!(store.create("k", 10), Err(JobsFull::TooManyPending));
         store.finish(&a, JobState::Failed("x".into()));
-        let c = store.create("k").unwrap();
-        assert_eq!(store.create("k"), Err(JobsFull::TooManyPending));
+        let c = store.create("k", 10).unwrap();
+        assert_eq!(store.create("k", 10), Err(JobsFull::TooManyPending));
         store.finish(&c, JobState::Failed("x".into()));
         // One pending of two, but three jobs kept of three.
-        assert_eq!(store.create("k"), Err(JobsFull::StoreFull));
+        assert_eq!(store.create("k", 10), Err(JobsFull::StoreFull));
+    }
+
+    #[test]
+    fn the_byte_budget_refuses_a_job_until_older_ones_expire() {
+        let store = InMemoryJobStore::new(10, 100, 1000, Duration::from_millis(50));
+        let a = store.create("k", 600).unwrap();
+        assert_eq!(store.create("k", 600), Err(JobsFull::StoreFull));
+        store.finish(&a, JobState::Done(Arc::new(vec![])));
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(
+            store.create("k", 600).is_ok(),
+            "the expired job's bytes were freed"
+        );
     }
 
     #[test]
     fn finished_jobs_disappear_after_the_ttl() {
-        let store = InMemoryJobStore::new(10, 100, Duration::from_millis(50));
-        let id = store.create("k").unwrap();
+        let store = InMemoryJobStore::new(10, 100, 1 << 20, Duration::from_millis(50));
+        let id = store.create("k", 10).unwrap();
         store.finish(&id, JobState::Done(Arc::new(vec![])));
         std::thread::sleep(Duration::from_millis(80));
         assert!(store.get(&id, "k").is_none());

@@ -27,14 +27,15 @@ pub enum JobState {
 pub enum JobsFull {
     /// `MAX_PENDING_JOBS` are queued or running.
     TooManyPending,
-    /// The store holds as many jobs (finished ones included) as it may.
+    /// The store holds as many jobs, or as many bytes of them (finished ones included), as it may.
     StoreFull,
 }
 
 /// Where jobs live. Every method is quick and never blocks on I/O in the in-memory store.
 pub trait JobStore: Send + Sync + 'static {
-    /// Registers a new job owned by `owner`; returns its unguessable id.
-    fn create(&self, owner: &str) -> Result<String, JobsFull>;
+    /// Registers a new job owned by `owner`, whose texts and results take about `bytes`
+    /// (see [`footprint`]); returns its unguessable id.
+    fn create(&self, owner: &str, bytes: usize) -> Result<String, JobsFull>;
     /// Records a job's outcome (`Done` or `Failed`).
     fn finish(&self, id: &str, state: JobState);
     /// The job's state, if it exists *and* belongs to `owner`; another key learns nothing.
@@ -74,6 +75,12 @@ impl<'a> JobView<'a> {
             detail,
         }
     }
+}
+
+/// About how much memory a job of `texts` holds once done: the texts, moved into the results,
+/// and one `Prediction` per text.
+pub fn footprint(texts: &[String]) -> usize {
+    texts.iter().map(String::len).sum::<usize>() + texts.len() * std::mem::size_of::<Prediction>()
 }
 
 /// A new job id: a random (version 4) UUID, 122 random bits from the OS.

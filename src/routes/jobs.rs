@@ -9,7 +9,7 @@ use crate::auth::ApiKey;
 use crate::config::InputLimits;
 use crate::error::{ApiError, Overload};
 use crate::inference::Inference;
-use crate::jobs::{JobState, JobStore, JobView, JobsFull};
+use crate::jobs::{footprint, JobState, JobStore, JobView, JobsFull};
 use crate::json_body::JsonBody;
 use crate::limits::{show_quota, Metered};
 
@@ -37,7 +37,7 @@ pub async fn analyze_batch(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let texts = batch_texts(body, &limits, &metered)?;
-    let job_id = jobs.create(key.id()).map_err(|full| {
+    let job_id = jobs.create(key.id(), footprint(&texts)).map_err(|full| {
         log::warn!("job refused for key id {}: {full:?}", key.id());
         ApiError::Overloaded {
             cause: match full {

@@ -316,6 +316,21 @@ async fn the_pending_jobs_cap_answers_503_and_frees_up_when_jobs_finish() {
 }
 
 #[actix_rt::test]
+async fn a_job_over_the_stores_byte_budget_answers_503() {
+    let mut settings = roomy();
+    settings.max_job_store_bytes = 4096;
+    let app = app(settings).await;
+    let big = "word ".repeat(1000);
+    let res = post(&app, "/analyze_batch", &json!({"texts": [big]}), TEST_KEY).await;
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(
+        status_and_json(res).await,
+        (503, json!({"detail": "Too many stored jobs"}))
+    );
+    start_job(&app, &["a small one still fits"], TEST_KEY).await;
+}
+
+#[actix_rt::test]
 async fn finished_jobs_disappear_after_their_ttl() {
     let mut settings = roomy();
     settings.job_ttl = Duration::from_millis(500);
