@@ -1,22 +1,60 @@
 //! `JsonBody`: reads a request body as JSON under `MAX_BODY_BYTES`, answering every failure as `ApiError`.
 
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
+use std::task::Poll;
+use std::time::Duration;
+
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config::InputLimits;
 use crate::error::{ApiError, ValidationItem};
 
-/// A request body parsed as JSON, or `None` when the request has no body.
+/// A request body read whole under the size limit and the body timeout, with a JSON media type;
+/// empty when the request has none. Handlers parse it with [`JsonBody::value`], or first try the
+/// shape they expect with [`JsonBody::object_as`].
 ///
 /// Written here rather than using `web::Json` so that size, media-type and syntax errors are
 /// decided in one place and come out in the contract's shapes (413, 415, 422 `json_invalid`),
 /// and so that field errors are reported Pydantic-style by the handlers' own validation.
 #[derive(Debug)]
-pub struct JsonBody(pub Option<Value>);
+pub struct JsonBody(web::Bytes);
+
+impl JsonBody {
+    /// The body as a JSON value; `None` when there is no body or it is `null`.
+    pub fn value(&self) -> Result<Option<Value>, ApiError> {
+        if self.0.is_empty() {
+            return Ok(None);
+        }
+        // FastAPI answers a body that is not UTF-8 with a 400, before any JSON parsing.
+        let text = std::str::from_utf8(&self.0).map_err(|_| ApiError::MalformedBody)?;
+        match serde_json::from_str(text) {
+            // FastAPI reads a JSON `null` body as no body at all.
+            Ok(Value::Null) => Ok(None),
+            Ok(value) => Ok(Some(value)),
+            Err(e) => Err(json_invalid(text, &e)),
+        }
+    }
+
+    /// The body as a `T`, when it is a JSON object that reads as one; `None` otherwise, and then
+    /// the handler validates [`JsonBody::value`] field by field for the contract's errors.
+    ///
+    /// The fast path for well-formed requests: one typed parse instead of building a `Value`.
+    /// Only an object qualifies, as serde would also read a struct from an array.
+    pub fn object_as<T: DeserializeOwned>(&self) -> Option<T> {
+        let first = self.0.iter().find(|b| !b.is_ascii_whitespace())?;
+        if *first != b'{' {
+            return None;
+        }
+        serde_json::from_slice(&self.0).ok()
+    }
+}
 
 impl FromRequest for JsonBody {
     type Error = ApiError;
@@ -56,29 +94,47 @@ impl FromRequest for JsonBody {
                 Ok(body)
             };
             // A body that trickles in must not hold a request slot (and a worker's memory) forever.
-            let body = actix_rt::time::timeout(timeout, read)
-                .await
-                .map_err(|_| ApiError::BodyTimeout)??;
-            if body.is_empty() {
-                return Ok(JsonBody(None));
-            }
-            if !is_json {
+            let body = within(timeout, read).await?;
+            if !body.is_empty() && !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            // FastAPI answers a body that is not UTF-8 with a 400, before any JSON parsing.
-            let text = std::str::from_utf8(&body).map_err(|_| ApiError::MalformedBody)?;
-            match serde_json::from_str(text) {
-                // FastAPI reads a JSON `null` body as no body at all.
-                Ok(Value::Null) => Ok(JsonBody(None)),
-                Ok(value) => Ok(JsonBody(Some(value))),
-                Err(e) => Err(json_invalid(text, &e)),
-            }
+            Ok(JsonBody(body.freeze()))
         })
     }
 }
 
 /// `application/json` or any `application/*+json`; a body without a media type is read as JSON,
 /// as FastAPI reads it.
+/// Awaits `read` for at most `limit`, else [`ApiError::BodyTimeout`].
+///
+/// A timer costs a registration in the runtime's timer wheel and its removal, on every request;
+/// yet a small body has nearly always arrived by the time the handler looks at it again, which
+/// actix does right after feeding it the bytes it already read. So the first time the body is not
+/// there, the read yields once (and asks to be polled again) without a timer; only a body still
+/// missing after that is timed, from the moment the extractor started.
+async fn within<T>(
+    limit: Duration,
+    read: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let deadline = actix_rt::time::Instant::now() + limit;
+    let mut read = pin!(read);
+    let mut yielded = false;
+    let mut timer: Option<Pin<Box<actix_rt::time::Sleep>>> = None;
+    poll_fn(|cx| {
+        if let Poll::Ready(result) = read.as_mut().poll(cx) {
+            return Poll::Ready(result);
+        }
+        if !yielded {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let timer = timer.get_or_insert_with(|| Box::pin(actix_rt::time::sleep_until(deadline)));
+        timer.as_mut().poll(cx).map(|()| Err(ApiError::BodyTimeout))
+    })
+    .await
+}
+
 fn is_json(req: &HttpRequest) -> bool {
     let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
         return true;
@@ -86,14 +142,11 @@ fn is_json(req: &HttpRequest) -> bool {
     let Ok(value) = value.to_str() else {
         return false;
     };
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = value.split(';').next().unwrap_or("").trim().as_bytes();
+    let (kind, subtype) = essence.split_at(essence.len().min(12));
+    kind.eq_ignore_ascii_case(b"application/")
+        && (subtype.eq_ignore_ascii_case(b"json")
+            || (subtype.len() >= 5 && subtype[subtype.len() - 5..].eq_ignore_ascii_case(b"+json")))
 }
 
 /// A 422 `json_invalid` item worded as FastAPI words it: Python's `json` message in `ctx.error`

@@ -4,7 +4,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
 use crate::auth::{spawn_reloader, KeyStore};
@@ -14,7 +13,7 @@ use crate::inference::Inference;
 use crate::jobs::{InMemoryJobStore, JobStore};
 use crate::limits::{AuthThrottle, InFlight, RateLimits};
 use crate::metrics::Metrics;
-use crate::middleware::{access_log, catch_panic, rate_limit_headers, shed_load};
+use crate::middleware::Frontdoor;
 use crate::model::SentimentModel;
 use crate::routes;
 use crate::routes::docs::{ApiDocument, SwaggerConfig};
@@ -82,10 +81,7 @@ pub fn run(
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
-            .wrap(from_fn(rate_limit_headers))
-            .wrap(from_fn(catch_panic))
-            .wrap(from_fn(shed_load))
-            .wrap(from_fn(access_log))
+            .wrap(Frontdoor)
     })
     .workers(settings.workers)
     .shutdown_timeout(settings.shutdown_timeout.as_secs())

@@ -16,6 +16,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
+use actix_web::http::header::HeaderName;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use time::OffsetDateTime;
 
@@ -83,7 +84,9 @@ fn authenticate(req: &HttpRequest) -> Result<ApiKey, ApiError> {
             retry_after: retry_after_secs(wait),
         });
     }
-    let mut values = req.headers().get_all(API_KEY_HEADER);
+    // A constant name: looking a header up by `&str` parses the name again on every request.
+    const HEADER: HeaderName = HeaderName::from_static(API_KEY_HEADER);
+    let mut values = req.headers().get_all(HEADER);
     let first = values.next();
     if values.next().is_some() {
         log_refusal(req, client, "duplicate X-API-Key header", None);

@@ -1,6 +1,5 @@
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -76,7 +75,31 @@ pub struct RateLimiter {
 /// Per key id, the theoretical arrival time: nanoseconds since `epoch` at which its quota is
 /// full again. The policy is not stored: it is given on every call, so a changed limit (a keys
 /// file reload) applies at once to the same state.
-type Shard = RwLock<HashMap<Arc<str>, Arc<AtomicU64>>>;
+type Shard = RwLock<HashMap<Arc<str>, Arc<AtomicU64>, BuildHasherDefault<KeyIdHasher>>>;
+
+/// FNV-1a over a key id. Ids come from the service's own configuration, never from a request, so
+/// a keyed hash (SipHash, the map's default) buys no protection here and would cost time on every
+/// metered request; the one hash picks the shard and the slot.
+#[derive(Default)]
+struct KeyIdHasher(u64);
+
+impl Hasher for KeyIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
 
 const SHARDS: usize = 16;
 
@@ -148,9 +171,10 @@ impl RateLimiter {
     }
 
     fn bucket(&self, key: &str) -> Arc<AtomicU64> {
-        let mut hasher = DefaultHasher::new();
-        key.hash(&mut hasher);
-        let shard = &self.shards[hasher.finish() as usize % SHARDS];
+        let hash = BuildHasherDefault::<KeyIdHasher>::default().hash_one(key);
+        // Middle bits pick the shard: the map uses the low bits for its slot and the top ones
+        // for its control bytes, so the one hash serves both.
+        let shard = &self.shards[(hash >> 40) as usize % SHARDS];
         if let Some(cell) = shard.read().unwrap_or_else(|e| e.into_inner()).get(key) {
             return Arc::clone(cell);
         }

@@ -59,7 +59,7 @@ pub fn batch_texts(
     limits: &InputLimits,
     metered: &Metered,
 ) -> Result<Vec<String>, ApiError> {
-    let Some(body) = body.0 else {
+    let Some(body) = body.value()? else {
         return Err(ApiError::Validation(vec![ValidationItem::missing(
             vec!["body".into()],
             serde_json::Value::Null,

@@ -13,6 +13,7 @@ mod predict;
 use actix_web::{web, HttpResponse, Route};
 
 use crate::error::ApiError;
+use crate::middleware::RouteLabel;
 
 /// Whether a route needs an API key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +100,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         let method = spec.method;
         cfg.service(
             web::resource(spec.path)
+                .app_data(RouteLabel(spec.path))
                 .route((spec.handler)())
                 .default_service(web::route().to(move || async move {
                     Err::<HttpResponse, _>(ApiError::MethodNotAllowed(method))

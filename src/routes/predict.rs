@@ -1,4 +1,5 @@
 use actix_web::{web, HttpResponse};
+use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -15,6 +16,12 @@ use crate::validation;
 #[allow(dead_code)]
 pub struct PredictRequest {
     /// The text to score, at most `MAX_TEXT_CHARS` characters.
+    text: String,
+}
+
+/// The body `/predict` expects, read directly when it is well formed.
+#[derive(Deserialize)]
+struct TextField {
     text: String,
 }
 
@@ -38,8 +45,16 @@ pub async fn predict(
     query: web::Query<Vec<(String, String)>>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let text = text_of(query.into_inner(), body.0, limits.max_text_chars)
-        .map_err(|item| ApiError::Validation(vec![item]))?;
+    let query = query.into_inner();
+    let max_chars = limits.max_text_chars;
+    let text = match body.object_as::<TextField>() {
+        // The common case, a JSON body with a string `text` and no query: no `Value` is built.
+        Some(TextField { text }) if !query.iter().any(|(k, _)| k == "text") => {
+            validation::text_len(text, vec!["body".into(), "text".into()], max_chars)
+        }
+        _ => text_of(query, body.value()?, max_chars),
+    }
+    .map_err(|item| ApiError::Validation(vec![item]))?;
     let mut prediction = inference.predict(text).await?;
     prediction.status = Some("success");
     Ok(HttpResponse::Ok().json(prediction))

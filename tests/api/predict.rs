@@ -219,6 +219,34 @@ async fn a_json_body_that_is_not_an_object_gets_422() {
 }
 
 #[actix_rt::test]
+async fn a_body_with_extra_fields_or_a_repeated_text_reads_as_python_json_does() {
+    let app = spawn_app().await;
+    let plain = status_and_json(
+        app.predict_json(&json!({"text": "I love it"}), Some(TEST_KEY))
+            .await,
+    )
+    .await;
+    assert_eq!(plain.0, 200);
+    // Extra fields are ignored, as Pydantic ignores them.
+    let extra = json!({"lang": "en", "text": "I love it", "n": [1, 2]});
+    assert_eq!(
+        status_and_json(app.predict_json(&extra, Some(TEST_KEY)).await).await,
+        plain
+    );
+    // A repeated key counts its last value, as Python's json does.
+    let res = app
+        .client
+        .post(app.url("/predict"))
+        .header("X-API-Key", TEST_KEY)
+        .header("Content-Type", "application/json")
+        .body(r#"{"text": "I hate it", "text": "I love it"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status_and_json(res).await, plain);
+}
+
+#[actix_rt::test]
 async fn a_body_that_is_not_json_gets_415() {
     let app = spawn_app().await;
     for content_type in [
