@@ -28,7 +28,11 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // No indentation of continuation lines: that wrapper scans every byte of every line, and the
+    // service writes one line per request.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_indent(None)
+        .init();
     let address = settings.address();
     let listener = match TcpListener::bind(&address) {
         Ok(l) => l,

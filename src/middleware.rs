@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::future::{ready, Ready};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
@@ -285,26 +285,29 @@ fn finish<B>(
             .get::<AuthenticatedKey>()
             .map(|k| k.0.id.clone())
     });
-    log_line(peer, seen, status, elapsed.as_secs_f64(), key_id, error);
+    log_line(peer, seen, status, elapsed, key_id, error);
 }
 
 fn log_line(
     peer: &str,
     seen: &Seen,
     status: StatusCode,
-    seconds: f64,
+    elapsed: Duration,
     key_id: Option<String>,
     error: Option<&Error>,
 ) {
     // The error's Display names what went wrong (never input text or key material).
     let error = error.map(ToString::to_string);
+    // Milliseconds with three decimals, in integers: cheaper than formatting a float.
+    let micros = elapsed.as_micros();
     log::info!(
         target: ACCESS_LOG,
-        "{peer} \"{} {}\" {} {:.3}ms key={}{}{}",
+        "{peer} \"{} {}\" {} {}.{:03}ms key={}{}{}",
         seen.method,
         seen.path,
         status.as_u16(),
-        seconds * 1e3,
+        micros / 1000,
+        micros % 1000,
         key_id.as_deref().unwrap_or("-"),
         if error.is_some() { " error=" } else { "" },
         error.as_deref().unwrap_or(""),
@@ -314,7 +317,6 @@ fn log_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn quota_headers_read_as_the_ietf_draft_writes_them() {
