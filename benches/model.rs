@@ -1,16 +1,24 @@
-//! The VADER model alone, on texts of about 10, 100 and 2,000 words.
+//! The VADER model alone, on texts of about 10, 20, 100 and 2,000 words.
 //!
-//! Run with `cargo bench --bench model`; ids read `model/vader/<size>_<n>_words`, and the
-//! throughput column is in words per second, so the three sizes can be compared directly.
+//! Run with `cargo bench --bench model`; ids read `model/vader/<size>_<n>_words` for the service's
+//! model (the fast ASCII path) and `model/vader-parity/<size>_<n>_words` for the `vader-parity` crate
+//! it falls back to (the exact reference implementation it replaces for ASCII texts), on the same
+//! texts. The throughput column is in words per second, so the sizes can be compared directly.
 //! The texts are written here, so the bench needs no data outside the repository.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sentiment_api::model::{SentimentModel, Vader};
+use vader_parity::SentimentIntensityAnalyzer;
 
 /// A ten-word review with a contrast ("but") and an exclamation mark.
 const SHORT: &str = "The soup was great, but the service was painfully slow!";
+
+/// The twenty-word review the load benchmark posts.
+const REVIEW: &str =
+    "I absolutely loved this little cafe: the coffee was rich, the staff were friendly, \
+and the prices felt very fair.";
 
 /// A hundred-word review mixing boosters, negation, caps, a "but" and an emoticon.
 const MEDIUM: &str = "We booked this hotel for a long weekend and mostly enjoyed it. \
@@ -66,24 +74,39 @@ fn long_text(n: usize) -> String {
 
 fn model(c: &mut Criterion) {
     let vader = Vader::new();
+    let parity = SentimentIntensityAnalyzer::new();
     let long = long_text(2_000);
     let cases = [
-        ("vader/short_10_words", SHORT, 10),
-        ("vader/medium_100_words", MEDIUM, 100),
-        ("vader/long_2000_words", long.as_str(), 2_000),
+        ("short_10_words", SHORT, 10),
+        ("review_20_words", REVIEW, 20),
+        ("medium_100_words", MEDIUM, 100),
+        ("long_2000_words", long.as_str(), 2_000),
     ];
 
     for (id, text, expected_words) in cases {
         // The ids promise a word count: keep the texts honest if someone edits them.
         assert_eq!(words(text), expected_words, "{id}");
         // A sanity check that the model runs and is not trivially neutral on these texts.
-        assert!(vader.score(text).compound != 0.0, "{id}");
+        let scores = vader.score(text);
+        assert!(scores.compound != 0.0, "{id}");
+        // The two implementations agree, and the service's model takes its fast path here.
+        assert_eq!(vader.score_fast_path(text), Some(scores), "{id}");
+        assert_eq!(
+            parity.polarity_scores(text).compound,
+            scores.compound,
+            "{id}"
+        );
     }
 
     let mut group = c.benchmark_group("model");
     for (id, text, expected_words) in cases {
         group.throughput(Throughput::Elements(expected_words as u64));
-        group.bench_function(id, |b| b.iter(|| vader.score(black_box(text))));
+        group.bench_function(format!("vader/{id}"), |b| {
+            b.iter(|| vader.score(black_box(text)))
+        });
+        group.bench_function(format!("vader-parity/{id}"), |b| {
+            b.iter(|| parity.polarity_scores(black_box(text)))
+        });
     }
     group.finish();
 }

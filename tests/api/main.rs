@@ -8,6 +8,7 @@ mod keys;
 mod limits;
 mod logging;
 mod model;
+mod model_fast_path;
 mod predict;
 mod routes;
 mod shutdown;
