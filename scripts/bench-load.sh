@@ -168,12 +168,18 @@ to_ms() {
         printf "%.3f", n }'
 }
 
-# One wrk run; appends "rps p50_ms p99_ms" to $WORK/<name>.results.
-run_wrk() { # $1 name, $2 port, $3 seconds, $4 record (1) or warm-up (0)
-    local out="$WORK/$1.wrk.txt" rps p50 p99 errors
+# CPU time (user + system) a process has used, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICKS_PER_S=$(getconf CLK_TCK)
+
+# One wrk run; appends "rps p50_ms p99_ms server_cpu_us_per_request" to $WORK/<name>.results.
+run_wrk() { # $1 name, $2 port, $3 seconds, $4 record (1) or warm-up (0), $5 server pid
+    local out="$WORK/$1.wrk.txt" rps p50 p99 errors cpu0 cpu1 requests cpu_us
+    cpu0=$(cpu_ticks "$5")
     timeout $(($3 + 15)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${3}s" --latency \
         -s "$WORK/$1.lua" "http://127.0.0.1:$2/predict" >"$out" 2>&1 ||
         die "wrk failed on $1: $(cat "$out")"
+    cpu1=$(cpu_ticks "$5")
     if grep -qE 'Non-2xx|Socket errors' "$out"; then
         say "wrk reported errors on $1:"
         grep -E 'Non-2xx|Socket errors' "$out" >&2
@@ -183,8 +189,11 @@ run_wrk() { # $1 name, $2 port, $3 seconds, $4 record (1) or warm-up (0)
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
     p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
     p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
-    echo "$rps $p50 $p99" >>"$WORK/$1.results"
-    printf '   %-8s %10.0f req/s   p50 %7.3f ms   p99 %7.3f ms\n' "$1" "$rps" "$p50" "$p99" >&2
+    requests=$(awk '/requests in/ {print $1}' "$out")
+    cpu_us=$(awk -v t=$((cpu1 - cpu0)) -v hz="$TICKS_PER_S" -v n="$requests" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
+    echo "$rps $p50 $p99 $cpu_us" >>"$WORK/$1.results"
+    printf '   %-9s %10.0f req/s   p50 %7.3f ms   p99 %7.3f ms   server CPU %6.2f us/req\n' \
+        "$1" "$rps" "$p50" "$p99" "$cpu_us" >&2
 }
 
 check_budget $((3 * WARMUP + 3 * ROUNDS * DURATION + 10)) "the load runs"
@@ -194,22 +203,22 @@ if awk -v l="$LOAD_BEFORE" 'BEGIN { exit !(l > 1.0) }'; then
     say "warning: load average $LOAD_BEFORE with both servers idle: something else is using the cores"
 fi
 say "== warm-up: ${WARMUP}s each"
-run_wrk service "$SERVICE_PORT" "$WARMUP" 0
-run_wrk baseline "$BASELINE_PORT" "$WARMUP" 0
-run_wrk modelbase "$MODELBASE_PORT" "$WARMUP" 0
+run_wrk service "$SERVICE_PORT" "$WARMUP" 0 "$SERVICE_PID"
+run_wrk baseline "$BASELINE_PORT" "$WARMUP" 0 "$BASELINE_PID"
+run_wrk modelbase "$MODELBASE_PORT" "$WARMUP" 0 "$MODELBASE_PID"
 
 for ((round = 1; round <= ROUNDS; round++)); do
     check_budget $((3 * DURATION + 5)) "round $round"
     say "== round $round/$ROUNDS: ${DURATION}s each, $CONNECTIONS connections, $THREADS wrk threads"
     # Alternate who goes first, so a drift in the machine's load does not favour one side.
     if ((round % 2)); then
-        run_wrk service "$SERVICE_PORT" "$DURATION" 1
-        run_wrk baseline "$BASELINE_PORT" "$DURATION" 1
-        run_wrk modelbase "$MODELBASE_PORT" "$DURATION" 1
+        run_wrk service "$SERVICE_PORT" "$DURATION" 1 "$SERVICE_PID"
+        run_wrk baseline "$BASELINE_PORT" "$DURATION" 1 "$BASELINE_PID"
+        run_wrk modelbase "$MODELBASE_PORT" "$DURATION" 1 "$MODELBASE_PID"
     else
-        run_wrk modelbase "$MODELBASE_PORT" "$DURATION" 1
-        run_wrk baseline "$BASELINE_PORT" "$DURATION" 1
-        run_wrk service "$SERVICE_PORT" "$DURATION" 1
+        run_wrk modelbase "$MODELBASE_PORT" "$DURATION" 1 "$MODELBASE_PID"
+        run_wrk baseline "$BASELINE_PORT" "$DURATION" 1 "$BASELINE_PID"
+        run_wrk service "$SERVICE_PORT" "$DURATION" 1 "$SERVICE_PID"
     fi
 done
 
@@ -223,9 +232,10 @@ median() { # $1 file, $2 column
     awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR] = $1} END {
         if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-read -r S_RPS S_P50 S_P99 <<<"$(median "$WORK/service.results" 1) $(median "$WORK/service.results" 2) $(median "$WORK/service.results" 3)"
-read -r B_RPS B_P50 B_P99 <<<"$(median "$WORK/baseline.results" 1) $(median "$WORK/baseline.results" 2) $(median "$WORK/baseline.results" 3)"
-read -r M_RPS M_P50 M_P99 <<<"$(median "$WORK/modelbase.results" 1) $(median "$WORK/modelbase.results" 2) $(median "$WORK/modelbase.results" 3)"
+medians() { echo "$(median "$1" 1) $(median "$1" 2) $(median "$1" 3) $(median "$1" 4)"; }
+read -r S_RPS S_P50 S_P99 S_CPU <<<"$(medians "$WORK/service.results")"
+read -r B_RPS B_P50 B_P99 B_CPU <<<"$(medians "$WORK/baseline.results")"
+read -r M_RPS M_P50 M_P99 M_CPU <<<"$(medians "$WORK/modelbase.results")"
 verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "MISSED") }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 RPS_RATIO=$(ratio "$S_RPS" "$B_RPS")
@@ -237,12 +247,13 @@ cat <<EOF
 
 == bench-load: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $ROUNDS rounds x ${DURATION}s, $CONNECTIONS connections, $THREADS wrk threads, workers ${WORKERS:-default ($(nproc))}
 POST /predict, a $WORDS-word review; medians of $ROUNDS runs each
-                      req/s      p50 ms    p99 ms
-  service        $(printf '%10.0f %11.3f %9.3f' "$S_RPS" "$S_P50" "$S_P99")
-  baseline       $(printf '%10.0f %11.3f %9.3f' "$B_RPS" "$B_P50" "$B_P99")
-  service/base   $(printf '%10s %11s %9s' "${RPS_RATIO}x" "${P50_RATIO}x" "${P99_RATIO}x")
-  base+model     $(printf '%10.0f %11.3f %9.3f' "$M_RPS" "$M_P50" "$M_P99")   (a bare handler that also runs VADER)
-  service/b+m    $(printf '%10s %11s %9s' "$(ratio "$S_RPS" "$M_RPS")x" "$(ratio "$S_P50" "$M_P50")x" "$(ratio "$S_P99" "$M_P99")x")   (the server's own overhead, the model aside)
+                      req/s      p50 ms    p99 ms   server CPU us/req
+  service        $(printf '%10.0f %11.3f %9.3f %12.2f' "$S_RPS" "$S_P50" "$S_P99" "$S_CPU")
+  baseline       $(printf '%10.0f %11.3f %9.3f %12.2f' "$B_RPS" "$B_P50" "$B_P99" "$B_CPU")
+  service/base   $(printf '%10s %11s %9s %12s' "${RPS_RATIO}x" "${P50_RATIO}x" "${P99_RATIO}x" "$(ratio "$S_CPU" "$B_CPU")x")
+  base+model     $(printf '%10.0f %11.3f %9.3f %12.2f' "$M_RPS" "$M_P50" "$M_P99" "$M_CPU")   (a bare handler that also runs VADER)
+  service/b+m    $(printf '%10s %11s %9s %12s' "$(ratio "$S_RPS" "$M_RPS")x" "$(ratio "$S_P50" "$M_P50")x" "$(ratio "$S_P99" "$M_P99")x" "$(ratio "$S_CPU" "$M_CPU")x")   (the server's own overhead, the model aside)
+server CPU = user + system time of the server process per answered request (from /proc; wrk's own time excluded)
 target req/s >= 0.85x baseline: $(verdict "$(awk -v r="$RPS_RATIO" 'BEGIN { print (r >= 0.85) }')")
 target p99  <= 1.2x baseline:  $(verdict "$(awk -v r="$P99_RATIO" 'BEGIN { print (r <= 1.2) }')")
 service start to first /health: ${START_MS} ms (target < 200 ms: $(verdict "$((START_MS < 200))"))   [baseline to first answer: ${BASELINE_START_MS} ms]
