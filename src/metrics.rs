@@ -22,7 +22,8 @@ pub struct Metrics {
     auth_failures: IntCounterVec,
     rate_limited: IntCounterVec,
     overloaded: IntCounterVec,
-    inference: HistogramVec,
+    /// `inference_duration_seconds`'s two series, `inline` then `pool`.
+    inference_by_place: [Histogram; 2],
     /// Requests in flight (set when scraped).
     pub in_flight: IntGauge,
     /// Background jobs queued or running (set when scraped).
@@ -84,6 +85,12 @@ impl Metrics {
             0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
             1.0, 2.5, 5.0,
         ];
+        let inference = histogram(
+            "inference_duration_seconds",
+            "Time spent scoring one request's texts, by where it ran (inline, pool).",
+            &["place"],
+            latency_buckets.clone(),
+        );
         let metrics = Metrics {
             requests: counter(
                 "http_requests_total",
@@ -111,15 +118,11 @@ impl Metrics {
                 "Answers of 503, by cause (in_flight, inference_timeout, pending_jobs, stored_jobs).",
                 &["cause"],
             ),
-            inference: histogram(
-                "inference_duration_seconds",
-                "Time spent scoring one request's texts, by where it ran (inline, pool).",
-                &["place"],
-                latency_buckets,
-            ),
             in_flight: gauge("http_requests_in_flight", "Requests being handled now."),
             jobs_pending: gauge("jobs_pending", "Background jobs queued or running."),
             keys_loaded: gauge("api_keys_loaded", "API keys in force."),
+            // Both series exist from the start and are kept: one is observed on every request.
+            inference_by_place: ["inline", "pool"].map(|place| inference.with_label_values(&[place])),
             routes: ROUTES
                 .iter()
                 .map(|spec| RouteSeries {
@@ -145,9 +148,6 @@ impl Metrics {
             "stored_jobs",
         ] {
             metrics.overloaded.with_label_values(&[cause]);
-        }
-        for place in ["inline", "pool"] {
-            metrics.inference.with_label_values(&[place]);
         }
         metrics
     }
@@ -219,10 +219,9 @@ impl Metrics {
 
     /// Records the time one request's texts took to score.
     pub fn observe_inference(&self, pooled: bool, elapsed: Duration) {
-        let place = if pooled { "pool" } else { "inline" };
-        self.inference
-            .with_label_values(&[place])
-            .observe(elapsed.as_secs_f64());
+        let [inline, pool] = &self.inference_by_place;
+        let histogram = if pooled { pool } else { inline };
+        histogram.observe(elapsed.as_secs_f64());
     }
 
     /// The Prometheus text exposition of every metric.

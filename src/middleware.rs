@@ -12,13 +12,14 @@ use std::cell::RefCell;
 use std::future::{ready, Ready};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{web, Error, HttpMessage};
+use actix_web::{Error, HttpMessage};
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 
@@ -38,8 +39,25 @@ const NEVER_SHED: &[&str] = &["/health", "/metrics"];
 #[derive(Debug, Clone, Copy)]
 pub struct RouteLabel(pub &'static str);
 
-/// Wrap the app in this (`App::wrap(Frontdoor)`); see the module documentation.
-pub struct Frontdoor;
+/// Wrap the app in this (`App::wrap(Frontdoor::new(..))`); see the module documentation.
+pub struct Frontdoor {
+    metrics: Arc<Metrics>,
+    in_flight: Arc<InFlight>,
+}
+
+impl Frontdoor {
+    /// The middleware over the service's metrics and in-flight cap.
+    pub fn new(metrics: Arc<Metrics>, in_flight: Arc<InFlight>) -> Self {
+        Frontdoor { metrics, in_flight }
+    }
+}
+
+/// What the middleware reads on every request, held once per worker: cloning an `Rc` per request
+/// costs nothing, where cloning the shared `Arc`s made both workers write to the same cache lines.
+struct Shared {
+    metrics: Arc<Metrics>,
+    in_flight: Arc<InFlight>,
+}
 
 impl<S, B> Transform<S, ServiceRequest> for Frontdoor
 where
@@ -55,6 +73,10 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(FrontdoorService {
             service: Rc::new(service),
+            shared: Rc::new(Shared {
+                metrics: Arc::clone(&self.metrics),
+                in_flight: Arc::clone(&self.in_flight),
+            }),
         }))
     }
 }
@@ -62,6 +84,7 @@ where
 /// The service [`Frontdoor`] puts in front of the app.
 pub struct FrontdoorService<S> {
     service: Rc<S>,
+    shared: Rc<Shared>,
 }
 
 impl<S, B> Service<ServiceRequest> for FrontdoorService<S>
@@ -77,48 +100,37 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
+        let shared = Rc::clone(&self.shared);
         Box::pin(async move {
             let started = Instant::now();
             let seen = Seen::of(&req);
-            let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-            let in_flight = req.app_data::<web::Data<InFlight>>().cloned();
-            let admission = match &in_flight {
-                Some(cap) if !NEVER_SHED.contains(&req.path()) => match cap.try_admit() {
-                    Some(admission) => Some(admission),
-                    None => {
-                        log::warn!(
-                            "overloaded: {} requests in flight, refusing {} {}",
-                            cap.current(),
-                            seen.method,
-                            seen.path
-                        );
-                        let refused = Err(ApiError::Overloaded {
-                            cause: Overload::InFlight,
-                            retry_after: 1,
-                        }
-                        .into());
-                        finish(
-                            &seen,
-                            started,
-                            metrics.as_ref().map(|m| m.get_ref()),
-                            &refused,
-                        );
-                        return refused;
+            let (metrics, cap) = (&*shared.metrics, &*shared.in_flight);
+            let admission = if NEVER_SHED.contains(&req.path()) {
+                None
+            } else {
+                let Some(admission) = cap.try_admit() else {
+                    log::warn!(
+                        "overloaded: {} requests in flight, refusing {} {}",
+                        cap.current(),
+                        seen.method,
+                        seen.path
+                    );
+                    let refused = Err(ApiError::Overloaded {
+                        cause: Overload::InFlight,
+                        retry_after: 1,
                     }
-                },
-                _ => None,
+                    .into());
+                    finish(&seen, started, metrics, &refused);
+                    return refused;
+                };
+                Some(admission)
             };
             let mut result = guarded(&*service, req, &seen).await;
             drop(admission);
             if let Ok(res) = &mut result {
                 add_quota_headers(res);
             }
-            finish(
-                &seen,
-                started,
-                metrics.as_ref().map(|m| m.get_ref()),
-                &result,
-            );
+            finish(&seen, started, metrics, &result);
             result
         })
     }
@@ -259,7 +271,7 @@ fn decimal(mut number: u64, digits: &mut [u8; 20]) -> &[u8] {
 fn finish<B>(
     seen: &Seen,
     started: Instant,
-    metrics: Option<&Metrics>,
+    metrics: &Metrics,
     result: &Result<ServiceResponse<B>, Error>,
 ) {
     let elapsed = started.elapsed();
@@ -267,15 +279,13 @@ fn finish<B>(
         Ok(res) => (res.status(), res.response().error()),
         Err(err) => (err.as_response_error().status_code(), Some(err)),
     };
-    if let Some(metrics) = metrics {
-        let route = result
-            .as_ref()
-            .ok()
-            .and_then(|res| res.request().app_data::<RouteLabel>())
-            .map(|label| label.0);
-        let api_error = error.and_then(|e| e.as_error::<ApiError>());
-        metrics.observe_request(route, &seen.method, status, elapsed, api_error);
-    }
+    let route = result
+        .as_ref()
+        .ok()
+        .and_then(|res| res.request().app_data::<RouteLabel>())
+        .map(|label| label.0);
+    let api_error = error.and_then(|e| e.as_error::<ApiError>());
+    metrics.observe_request(route, &seen.method, status, elapsed, api_error);
     let Some(peer) = &seen.peer else {
         return;
     };

@@ -81,7 +81,10 @@ pub fn run(
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
-            .wrap(Frontdoor)
+            .wrap(Frontdoor::new(
+                metrics.clone().into_inner(),
+                in_flight.clone().into_inner(),
+            ))
     })
     .workers(settings.workers)
     .shutdown_timeout(settings.shutdown_timeout.as_secs())
