@@ -190,6 +190,7 @@ run_wrk() { # $1 name, $2 port, $3 seconds, $4 record (1) or warm-up (0), $5 ser
     p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")
     p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
     requests=$(awk '/requests in/ {print $1}' "$out")
+    ((${requests:-0} > 0)) || die "wrk completed no request on $1: $(cat "$out")"
     cpu_us=$(awk -v t=$((cpu1 - cpu0)) -v hz="$TICKS_PER_S" -v n="$requests" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
     echo "$rps $p50 $p99 $cpu_us" >>"$WORK/$1.results"
     printf '   %-9s %10.0f req/s   p50 %7.3f ms   p99 %7.3f ms   server CPU %6.2f us/req\n' \

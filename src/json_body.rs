@@ -46,7 +46,9 @@ impl JsonBody {
     /// the handler validates [`JsonBody::value`] field by field for the contract's errors.
     ///
     /// The fast path for well-formed requests: one typed parse instead of building a `Value`.
-    /// Only an object qualifies, as serde would also read a struct from an array.
+    /// Only an object qualifies, as serde would also read a struct from an array. `T` must deny
+    /// unknown fields: serde skips an ignored value without the checks `value` makes (UTF-8 in
+    /// its strings, nesting depth, number range), so a body with one must take that path.
     pub fn object_as<T: DeserializeOwned>(&self) -> Option<T> {
         let first = self.0.iter().find(|b| !b.is_ascii_whitespace())?;
         if *first != b'{' {
@@ -103,8 +105,6 @@ impl FromRequest for JsonBody {
     }
 }
 
-/// `application/json` or any `application/*+json`; a body without a media type is read as JSON,
-/// as FastAPI reads it.
 /// Awaits `read` for at most `limit`, else [`ApiError::BodyTimeout`].
 ///
 /// A timer costs a registration in the runtime's timer wheel and its removal, on every request;
@@ -135,6 +135,8 @@ async fn within<T>(
     .await
 }
 
+/// `application/json` or any `application/*+json`; a body without a media type is read as JSON,
+/// as FastAPI reads it.
 fn is_json(req: &HttpRequest) -> bool {
     let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
         return true;

@@ -176,9 +176,11 @@ where
     };
     outcome.unwrap_or_else(|panic| {
         log::error!(
-            "handler panicked on {} {}: {}",
+            "handler panicked on {} {}: {:?}",
             seen.method,
             seen.path,
+            // Debug-escaped: a panic message may quote request text (newlines, terminal escapes),
+            // which must not forge log lines.
             panic_message(&*panic)
         );
         Err(ApiError::Internal.into())
@@ -308,8 +310,8 @@ fn log_line(
 ) {
     // The error's Display names what went wrong (never input text or key material).
     let error = error.map(ToString::to_string);
-    // Milliseconds with three decimals, in integers: cheaper than formatting a float.
-    let micros = elapsed.as_micros();
+    // Milliseconds with three decimals (rounded), in integers: cheaper than formatting a float.
+    let micros = (elapsed.as_nanos() + 500) / 1000;
     log::info!(
         target: ACCESS_LOG,
         "{peer} \"{} {}\" {} {}.{:03}ms key={}{}{}",

@@ -19,8 +19,11 @@ pub struct PredictRequest {
     text: String,
 }
 
-/// The body `/predict` expects, read directly when it is well formed.
+/// The body `/predict` expects, read directly when it is exactly that: any other field, or a
+/// repeated one, sends the body through the `Value` path, whose checks (UTF-8 everywhere, nesting
+/// depth, number range) then decide as they always did.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TextField {
     text: String,
 }
@@ -55,6 +58,9 @@ pub async fn predict(
         _ => text_of(query, body.value()?, max_chars),
     }
     .map_err(|item| ApiError::Validation(vec![item]))?;
+    // Only the text is needed from here on: the body (up to MAX_BODY_BYTES) is not held while
+    // the text waits for the model.
+    drop(body);
     let mut prediction = inference.predict(text).await?;
     prediction.status = Some("success");
     Ok(HttpResponse::Ok().json(prediction))

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use crate::helpers::shown;
 use sentiment_api::model::{SentimentModel, Vader};
 use serde::Deserialize;
 
@@ -33,19 +34,6 @@ fn references() -> Vec<Reference> {
             })
         })
         .collect()
-}
-
-/// A text as the failure report shows it: quoted and escaped, so whitespace-only, control and invisible
-/// characters are visible, and cut short so the constructed long texts do not flood the report.
-fn shown(text: &str) -> String {
-    const LIMIT: usize = 120;
-    let count = text.chars().count();
-    if count <= LIMIT {
-        format!("{text:?}")
-    } else {
-        let head: String = text.chars().take(LIMIT).collect();
-        format!("{head:?}... ({count} chars)")
-    }
 }
 
 #[test]
@@ -90,7 +78,7 @@ fn vader_matches_the_python_reference_on_every_fixture_sentence() {
             references.len()
         );
         for (text, differing) in &mismatches {
-            let _ = writeln!(report, "  {}: {}", shown(text), differing.join("; "));
+            let _ = writeln!(report, "  {}: {}", shown(text, 120), differing.join("; "));
         }
         panic!("{report}");
     }

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::helpers::shown;
 use sentiment_api::model::{Scores, SentimentModel, Vader};
 use vader_parity::SentimentIntensityAnalyzer;
 
@@ -21,18 +22,6 @@ const LEXICON: &str = include_str!("../../src/model/vader/vader_lexicon.txt");
 const REVIEW: &str =
     "I absolutely loved this little cafe: the coffee was rich, the staff were friendly, \
 and the prices felt very fair.";
-
-/// A text as a failure report shows it: escaped, and cut short.
-fn shown(text: &str) -> String {
-    const LIMIT: usize = 200;
-    let count = text.chars().count();
-    if count <= LIMIT {
-        format!("{text:?}")
-    } else {
-        let head: String = text.chars().take(LIMIT).collect();
-        format!("{head:?}... ({count} chars)")
-    }
-}
 
 fn bits(s: &Scores) -> [u64; 4] {
     [
@@ -103,7 +92,7 @@ impl Differ {
                 let _ = writeln!(
                     self.report,
                     "  {}: expected {expected:?}, got {}",
-                    shown(text),
+                    shown(text, 200),
                     differing.join(", ")
                 );
             }
@@ -153,7 +142,7 @@ fn the_fast_path_takes_plain_ascii_texts_and_leaves_the_rest() {
         assert!(
             vader.score_fast_path(text).is_some(),
             "the fast path declined {}",
-            shown(text)
+            shown(text, 200)
         );
     }
     for text in [
@@ -166,14 +155,14 @@ fn the_fast_path_takes_plain_ascii_texts_and_leaves_the_rest() {
         assert!(
             vader.score_fast_path(text).is_none(),
             "the fast path took non-ASCII {}",
-            shown(text)
+            shown(text, 200)
         );
         let reference = reference_scores(&SentimentIntensityAnalyzer::new(), text);
         assert_eq!(
             bits(&vader.score(text)),
             bits(&reference),
             "{}",
-            shown(text)
+            shown(text, 200)
         );
     }
     // The review is scored, and positively.

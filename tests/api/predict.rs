@@ -247,6 +247,39 @@ async fn a_body_with_extra_fields_or_a_repeated_text_reads_as_python_json_does()
 }
 
 #[actix_rt::test]
+async fn a_field_beside_text_is_checked_as_strictly_as_on_every_other_route() {
+    // Bytes that are not UTF-8, a number out of range, nesting too deep: each in a field the
+    // handler does not read. /predict must answer as /predict/batch does for the same field.
+    let deep = format!("\"x\":{}1{}", "[".repeat(200), "]".repeat(200));
+    let cases: [(&[u8], u16); 3] = [
+        (b"\"x\":\"\xff\"", 400),
+        (b"\"x\":1e400", 422),
+        (deep.as_bytes(), 422),
+    ];
+    let routes: [(&str, &[u8]); 2] = [
+        ("/predict", b"\"text\":\"I love it\""),
+        ("/predict/batch", b"\"texts\":[\"I love it\"]"),
+    ];
+    let app = spawn_app().await;
+    for (extra, expected) in cases {
+        for (path, field) in routes {
+            let body = [b"{", field, b",", extra, b"}"].concat();
+            let res = app
+                .client
+                .post(app.url(path))
+                .header("X-API-Key", TEST_KEY)
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let shown = String::from_utf8_lossy(&extra[..extra.len().min(20)]).into_owned();
+            assert_eq!(res.status().as_u16(), expected, "{path} with {shown}");
+        }
+    }
+}
+
+#[actix_rt::test]
 async fn a_body_that_is_not_json_gets_415() {
     let app = spawn_app().await;
     for content_type in [
