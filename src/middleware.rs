@@ -9,6 +9,7 @@
 
 use std::any::Any;
 use std::cell::RefCell;
+use std::fmt;
 use std::future::{ready, Ready};
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
@@ -17,15 +18,15 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{Error, HttpMessage};
+use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 
 use crate::auth::AuthenticatedKey;
 use crate::error::{ApiError, Overload};
-use crate::limits::{InFlight, Policy, QuotaState};
+use crate::limits::{InFlight, Policy, QuotaSlot, QuotaState};
 use crate::metrics::Metrics;
 
 /// The log target of the access log (one line per request at `info`).
@@ -125,10 +126,15 @@ where
                 };
                 Some(admission)
             };
+            let quota = QuotaSlot::default();
+            req.extensions_mut().insert(quota.clone());
             let mut result = guarded(&*service, req, &seen).await;
             drop(admission);
-            if let Ok(res) = &mut result {
-                add_quota_headers(res);
+            if let Some(state) = quota.get() {
+                match &mut result {
+                    Ok(res) => add_quota_headers(res.headers_mut(), state),
+                    Err(_) => result = result.map_err(|error| WithQuota { error, state }.into()),
+                }
             }
             finish(&seen, started, metrics, &result);
             result
@@ -195,12 +201,34 @@ fn panic_message(panic: &(dyn Any + Send)) -> &str {
         .unwrap_or("(no message)")
 }
 
-/// Adds the IETF draft `RateLimit-Policy` and `RateLimit` headers to a response that spent or
-/// looked at a key's quota.
-fn add_quota_headers<B>(res: &mut ServiceResponse<B>) {
-    let Some(state) = res.request().extensions().get::<QuotaState>().copied() else {
-        return;
-    };
+/// An error that is answered with the `RateLimit` headers of the quota its request had spent (a
+/// handler that panicked after paying): the contract puts them on every authenticated answer.
+#[derive(Debug)]
+struct WithQuota {
+    error: Error,
+    state: QuotaState,
+}
+
+impl fmt::Display for WithQuota {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl ResponseError for WithQuota {
+    fn status_code(&self) -> StatusCode {
+        self.error.as_response_error().status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = self.error.error_response();
+        add_quota_headers(res.headers_mut(), self.state);
+        res
+    }
+}
+
+/// Adds the IETF draft `RateLimit-Policy` and `RateLimit` headers of `state`.
+fn add_quota_headers(headers: &mut HeaderMap, state: QuotaState) {
     let policy = policy_header(state.policy);
     let current = quota_header(&[
         ("r", u64::from(state.remaining)),
@@ -208,7 +236,6 @@ fn add_quota_headers<B>(res: &mut ServiceResponse<B>) {
     ]);
     const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
     const CURRENT: HeaderName = HeaderName::from_static("ratelimit");
-    let headers = res.headers_mut();
     headers.insert(POLICY, policy);
     headers.insert(CURRENT, current);
 }

@@ -10,7 +10,9 @@ pub use client_ip::{client_ip, TrustedProxies};
 pub use overload::{Admission, InFlight};
 pub use rate_limiter::{Decision, Policy, QuotaState, RateLimiter};
 
+use std::cell::Cell;
 use std::future::{ready, Ready};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,8 +73,29 @@ impl RateLimits {
 pub fn show_quota(req: &HttpRequest, key: &KeyEntry) -> Option<QuotaState> {
     let limits = req.app_data::<web::Data<RateLimits>>()?;
     let state = limits.peek(key);
-    req.extensions_mut().insert(state);
+    leave_quota(req, state);
     Some(state)
+}
+
+/// Where a request leaves the quota it spent or looked at, for the `RateLimit` headers of its
+/// answer. The middleware puts one in the request's extensions and keeps a handle on it, so the
+/// headers reach every answer to an authenticated request, even the 500 of a handler that
+/// panicked after paying.
+#[derive(Debug, Clone, Default)]
+pub struct QuotaSlot(Rc<Cell<Option<QuotaState>>>);
+
+impl QuotaSlot {
+    /// The quota left here, if any.
+    pub fn get(&self) -> Option<QuotaState> {
+        self.0.get()
+    }
+}
+
+/// Leaves `state` for the `RateLimit` headers of the answer to `req`.
+pub fn leave_quota(req: &HttpRequest, state: QuotaState) {
+    if let Some(slot) = req.extensions().get::<QuotaSlot>() {
+        slot.0.set(Some(state));
+    }
 }
 
 /// Whole seconds, rounded up, at least one: the form `Retry-After` takes.
@@ -141,11 +164,11 @@ impl Metered {
     fn record(&self, decision: Decision, units: u32) -> Result<(), ApiError> {
         match decision {
             Decision::Allowed(state) => {
-                self.req.extensions_mut().insert(state);
+                leave_quota(&self.req, state);
                 Ok(())
             }
             Decision::Denied { state, retry_after } => {
-                self.req.extensions_mut().insert(state);
+                leave_quota(&self.req, state);
                 log::warn!(
                     "rate limit exceeded: key id {} asked for {units} units with {} left of {} per {}s",
                     self.key.id,

@@ -423,6 +423,13 @@ async fn a_panicking_handler_answers_500_json_and_the_server_keeps_serving() {
     let app = spawn_app_with(settings, Arc::new(PanickyModel(Vader::new()))).await;
     for _ in 0..3 {
         let res = app.predict_query("panic please", Some(TEST_KEY)).await;
+        // The request was authenticated and paid before the panic: its answer says so.
+        assert_eq!(res.headers()["ratelimit-policy"], "\"default\";q=60;w=60");
+        assert!(
+            res.headers().contains_key("ratelimit"),
+            "{:?}",
+            res.headers()
+        );
         assert_eq!(
             status_and_json(res).await,
             (500, json!({"detail": "Internal Server Error"}))
