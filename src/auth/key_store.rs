@@ -117,8 +117,9 @@ impl KeySet {
         self.len == 0
     }
 
-    /// Checks a presented key at time `now`: hashed once, then compared in constant time.
-    pub fn verify(&self, presented: &[u8], now: OffsetDateTime) -> Verdict {
+    /// Checks a presented key: hashed once, then compared in constant time. The clock is read
+    /// (`now()`) only for a key that has an expiry.
+    pub fn verify(&self, presented: &[u8], now: impl FnOnce() -> OffsetDateTime) -> Verdict {
         let digest = hash_key(presented);
         let mut found = None;
         for candidate in self.by_prefix.get(&prefix(&digest)).into_iter().flatten() {
@@ -130,7 +131,9 @@ impl KeySet {
         match found {
             None => Verdict::Unknown,
             Some(entry) if !entry.enabled => Verdict::Disabled(entry),
-            Some(entry) if entry.is_expired(now) => Verdict::Expired(entry),
+            Some(entry) if entry.expires_at.is_some() && entry.is_expired(now()) => {
+                Verdict::Expired(entry)
+            }
             Some(entry) => Verdict::Valid(entry),
         }
     }
@@ -227,7 +230,7 @@ mod tests {
             ("alice", "alice-key-0123456789"),
             ("bob", "bob-key-0123456789ab"),
         ]);
-        match keys.verify(b"bob-key-0123456789ab", now()) {
+        match keys.verify(b"bob-key-0123456789ab", now) {
             Verdict::Valid(e) => assert_eq!(e.id, "bob"),
             other => panic!("expected bob, got {other:?}"),
         }
@@ -244,7 +247,7 @@ mod tests {
             b"alice-key-0123456788",
             b"",
         ] {
-            assert_eq!(keys.verify(wrong, now()), Verdict::Unknown);
+            assert_eq!(keys.verify(wrong, now), Verdict::Unknown);
         }
     }
 
@@ -253,11 +256,11 @@ mod tests {
         let store = KeyStore::new(set(&[("old", "old-key-0123456789ab")]));
         store.replace(set(&[("new", "new-key-0123456789ab")]));
         assert_eq!(
-            store.snapshot().verify(b"old-key-0123456789ab", now()),
+            store.snapshot().verify(b"old-key-0123456789ab", now),
             Verdict::Unknown
         );
         assert!(matches!(
-            store.snapshot().verify(b"new-key-0123456789ab", now()),
+            store.snapshot().verify(b"new-key-0123456789ab", now),
             Verdict::Valid(_)
         ));
     }
@@ -272,13 +275,13 @@ mod tests {
         later.expires_at = Some(now() + time::Duration::hours(1));
         let keys = KeySet::new([disabled, expired, later]);
         assert!(
-            matches!(keys.verify(b"off-key-0123456789ab", now()), Verdict::Disabled(e) if e.id == "off")
+            matches!(keys.verify(b"off-key-0123456789ab", now), Verdict::Disabled(e) if e.id == "off")
         );
         assert!(
-            matches!(keys.verify(b"old-key-0123456789ab", now()), Verdict::Expired(e) if e.id == "old")
+            matches!(keys.verify(b"old-key-0123456789ab", now), Verdict::Expired(e) if e.id == "old")
         );
         assert!(
-            matches!(keys.verify(b"new-key-0123456789ab", now()), Verdict::Valid(e) if e.id == "new")
+            matches!(keys.verify(b"new-key-0123456789ab", now), Verdict::Valid(e) if e.id == "new")
         );
     }
 }

@@ -76,20 +76,29 @@ fn authenticate(req: &HttpRequest) -> Result<ApiKey, ApiError> {
         log::error!("no KeyStore or AuthThrottle in app data: refusing every key");
         return Err(ApiError::Internal);
     };
-    let client = throttle.client_of(req);
-    if let Some(wait) = client.and_then(|ip| throttle.blocked(ip)) {
-        log_refusal(req, client, "throttled after too many failed keys", None);
-        return Err(ApiError::RateLimited {
-            cause: Limit::AuthFailures,
-            retry_after: retry_after_secs(wait),
-        });
+    // The client's address is worked out only when it is needed: a refusal, or a throttle
+    // that tracks someone.
+    if throttle.is_tracking() {
+        let client = throttle.client_of(req);
+        if let Some(wait) = client.and_then(|ip| throttle.blocked(ip)) {
+            log_refusal(req, client, "throttled after too many failed keys", None);
+            return Err(ApiError::RateLimited {
+                cause: Limit::AuthFailures,
+                retry_after: retry_after_secs(wait),
+            });
+        }
     }
     // A constant name: looking a header up by `&str` parses the name again on every request.
     const HEADER: HeaderName = HeaderName::from_static(API_KEY_HEADER);
     let mut values = req.headers().get_all(HEADER);
     let first = values.next();
     if values.next().is_some() {
-        log_refusal(req, client, "duplicate X-API-Key header", None);
+        log_refusal(
+            req,
+            throttle.client_of(req),
+            "duplicate X-API-Key header",
+            None,
+        );
         return Err(ApiError::DuplicateKey);
     }
     let presented = first.map(|v| v.as_bytes().trim_ascii()).unwrap_or_default();
@@ -97,10 +106,7 @@ fn authenticate(req: &HttpRequest) -> Result<ApiKey, ApiError> {
         (ApiError::MissingKey, "missing key", None)
     } else {
         // The body never says why a key was refused; the log does.
-        match store
-            .snapshot()
-            .verify(presented, OffsetDateTime::now_utc())
-        {
+        match store.snapshot().verify(presented, OffsetDateTime::now_utc) {
             Verdict::Valid(entry) => {
                 req.extensions_mut()
                     .insert(AuthenticatedKey(Arc::clone(&entry)));
@@ -123,6 +129,7 @@ fn authenticate(req: &HttpRequest) -> Result<ApiKey, ApiError> {
             ),
         }
     };
+    let client = throttle.client_of(req);
     log_refusal(req, client, reason, refused.as_ref().map(|e| e.id.as_str()));
     // Only a wrong key is a guess; a request with no key at all guesses nothing.
     if let (Some(ip), ApiError::InvalidKey(_)) = (client, &error) {
