@@ -13,7 +13,6 @@ pub use rate_limiter::{Decision, Policy, QuotaState, RateLimiter};
 use std::cell::Cell;
 use std::future::{ready, Ready};
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Payload;
@@ -108,7 +107,6 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
 /// (a batch) settles with [`Metered::charge_total`].
 pub struct Metered {
     req: HttpRequest,
-    key: Arc<KeyEntry>,
 }
 
 impl FromRequest for Metered {
@@ -116,21 +114,7 @@ impl FromRequest for Metered {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let key = req
-            .extensions()
-            .get::<AuthenticatedKey>()
-            .map(|k| k.0.clone());
-        let Some(key) = key else {
-            // Normal when ApiKey refused the request: actix builds every extractor, and the
-            // client gets ApiKey's error. A route listing Metered without ApiKey answers 500,
-            // which the route-table test would catch.
-            log::debug!("Metered without an authenticated key on {}", req.path());
-            return ready(Err(ApiError::Internal));
-        };
-        let metered = Metered {
-            req: req.clone(),
-            key,
-        };
+        let metered = Metered { req: req.clone() };
         ready(metered.charge(1).map(|()| metered))
     }
 }
@@ -144,7 +128,24 @@ impl Metered {
             return Ok(());
         }
         let limits = self.limits()?;
-        self.record(limits.settle(&self.key, units, 1), units)
+        self.with_key(|key| self.record(key, limits.settle(key, units, 1), units))
+    }
+
+    /// Runs `f` on the key [`ApiKey`](crate::auth::ApiKey) authenticated, borrowed from the
+    /// request's extensions (no reference count to update, as cloning the key's `Arc` would).
+    fn with_key<R>(&self, f: impl FnOnce(&KeyEntry) -> Result<R, ApiError>) -> Result<R, ApiError> {
+        let extensions = self.req.extensions();
+        let Some(AuthenticatedKey(key)) = extensions.get::<AuthenticatedKey>() else {
+            // Normal when ApiKey refused the request: actix builds every extractor, and the
+            // client gets ApiKey's error. A route listing Metered without ApiKey answers 500,
+            // which the route-table test would catch.
+            log::debug!(
+                "Metered without an authenticated key on {}",
+                self.req.path()
+            );
+            return Err(ApiError::Internal);
+        };
+        f(key)
     }
 
     fn limits(&self) -> Result<&web::Data<RateLimits>, ApiError> {
@@ -157,11 +158,11 @@ impl Metered {
     /// Spends `units` more of the key's quota, or answers 429 spending nothing.
     fn charge(&self, units: u32) -> Result<(), ApiError> {
         let limits = self.limits()?;
-        self.record(limits.acquire(&self.key, units), units)
+        self.with_key(|key| self.record(key, limits.acquire(key, units), units))
     }
 
     /// Leaves the quota state for the headers, and turns a refusal into a 429.
-    fn record(&self, decision: Decision, units: u32) -> Result<(), ApiError> {
+    fn record(&self, key: &KeyEntry, decision: Decision, units: u32) -> Result<(), ApiError> {
         match decision {
             Decision::Allowed(state) => {
                 leave_quota(&self.req, state);
@@ -171,7 +172,7 @@ impl Metered {
                 leave_quota(&self.req, state);
                 log::warn!(
                     "rate limit exceeded: key id {} asked for {units} units with {} left of {} per {}s",
-                    self.key.id,
+                    key.id,
                     state.remaining,
                     state.policy.limit,
                     state.policy.window.as_secs()

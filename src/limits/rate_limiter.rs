@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 /// A rate-limit policy: `limit` units per `window`, at most `burst` at once.
@@ -75,7 +75,7 @@ pub struct RateLimiter {
 /// Per key id, the theoretical arrival time: nanoseconds since `epoch` at which its quota is
 /// full again. The policy is not stored: it is given on every call, so a changed limit (a keys
 /// file reload) applies at once to the same state.
-type Shard = RwLock<HashMap<Arc<str>, Arc<AtomicU64>, BuildHasherDefault<KeyIdHasher>>>;
+type Shard = RwLock<HashMap<Box<str>, AtomicU64, BuildHasherDefault<KeyIdHasher>>>;
 
 /// FNV-1a over a key id. Ids come from the service's own configuration, never from a request, so
 /// a keyed hash (SipHash, the map's default) buys no protection here and would cost time on every
@@ -126,7 +126,11 @@ impl RateLimiter {
     /// Makes a request that already spent `paid` units cost `units` in all, as one purchase: if
     /// the whole does not fit, nothing changes (the `paid` units stay spent).
     pub fn settle(&self, key: &str, policy: Policy, units: u32, paid: u32) -> Decision {
-        let tat_cell = self.bucket(key);
+        self.with_bucket(key, |tat_cell| self.buy(tat_cell, policy, units, paid))
+    }
+
+    /// [`RateLimiter::settle`] on the key's state.
+    fn buy(&self, tat_cell: &AtomicU64, policy: Policy, units: u32, paid: u32) -> Decision {
         let interval = policy.interval_ns();
         let capacity = policy.capacity_ns();
         let cost = interval.saturating_mul(u64::from(units));
@@ -162,7 +166,7 @@ impl RateLimiter {
 
     /// The key's quota now, spending nothing.
     pub fn peek(&self, key: &str, policy: Policy) -> QuotaState {
-        let tat = self.bucket(key).load(Ordering::Acquire);
+        let tat = self.with_bucket(key, |cell| cell.load(Ordering::Acquire));
         state_at(policy, tat, self.now_ns())
     }
 
@@ -170,16 +174,19 @@ impl RateLimiter {
         self.epoch.elapsed().as_nanos() as u64
     }
 
-    fn bucket(&self, key: &str) -> Arc<AtomicU64> {
+    /// Runs `f` on `key`'s state, under its shard's read lock (the write lock only to add a key
+    /// seen for the first time). The state is borrowed, not cloned out: no reference count to
+    /// update on a cache line the workers share.
+    fn with_bucket<R>(&self, key: &str, f: impl FnOnce(&AtomicU64) -> R) -> R {
         let hash = BuildHasherDefault::<KeyIdHasher>::default().hash_one(key);
         // Middle bits pick the shard: the map uses the low bits for its slot and the top ones
         // for its control bytes, so the one hash serves both.
         let shard = &self.shards[(hash >> 40) as usize % SHARDS];
         if let Some(cell) = shard.read().unwrap_or_else(|e| e.into_inner()).get(key) {
-            return Arc::clone(cell);
+            return f(cell);
         }
         let mut map = shard.write().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(map.entry(Arc::from(key)).or_default())
+        f(map.entry(Box::from(key)).or_default())
     }
 }
 
@@ -206,6 +213,7 @@ fn state_at(policy: Policy, tat: u64, now: u64) -> QuotaState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn policy(limit: u32, burst: u32, window_secs: u64) -> Policy {
         Policy {
