@@ -33,21 +33,19 @@ pub fn run(
         settings.keys_poll,
     );
     let metrics = web::Data::new(Metrics::new());
-    let inference = web::Data::new(
-        Inference::new(
-            model,
-            settings.inference_threads,
-            settings.inference_timeout,
-        )
-        .with_metrics(metrics.clone().into_inner()),
-    );
+    let inference = Inference::new(
+        model,
+        settings.inference_threads,
+        settings.inference_timeout,
+    )
+    .with_metrics(metrics.clone().into_inner());
     let jobs: web::Data<dyn JobStore> = web::Data::from(Arc::new(InMemoryJobStore::new(
         settings.max_pending_jobs,
         settings.max_stored_jobs,
         settings.max_job_store_bytes,
         settings.job_ttl,
     )) as Arc<dyn JobStore>);
-    let limits = web::Data::new(settings.limits);
+    let limits = settings.limits;
     let document = web::Data::new(ApiDocument(openapi::document(&settings.limits)));
     let swagger = web::Data::new(SwaggerConfig::default());
     let rate_limits = web::Data::new(RateLimits::new(settings.rate_limit));
@@ -59,12 +57,17 @@ pub fn run(
     let in_flight = web::Data::new(InFlight::new(settings.max_concurrent_requests));
 
     let server = HttpServer::new(move || {
+        // What handlers extract on every request is held once per worker: extracting a
+        // `web::Data` clones its `Arc`, and the count of one `Arc` shared by all workers is a
+        // cache line they would all write to, on every request. (Inference's own state stays
+        // shared behind its inner `Arc`s.)
+        let (inference, limits) = (web::Data::new(inference.clone()), web::Data::new(limits));
         App::new()
             .app_data(keys.clone())
             .app_data(metrics.clone())
-            .app_data(inference.clone())
+            .app_data(inference)
             .app_data(jobs.clone())
-            .app_data(limits.clone())
+            .app_data(limits)
             .app_data(document.clone())
             .app_data(swagger.clone())
             .app_data(rate_limits.clone())

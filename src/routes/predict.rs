@@ -1,3 +1,4 @@
+use actix_web::http::header::ContentType;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::Value;
@@ -63,7 +64,13 @@ pub async fn predict(
     drop(body);
     let mut prediction = inference.predict(text).await?;
     prediction.status = Some("success");
-    Ok(HttpResponse::Ok().json(prediction))
+    let body = prediction.to_json().map_err(|e| {
+        log::error!("cannot write a prediction as JSON: {e}");
+        ApiError::Internal
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body))
 }
 
 /// Finds the one text of the request: in the query or in the body, not both, not neither.
