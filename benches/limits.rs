@@ -59,7 +59,15 @@ fn rate_limiter(c: &mut Criterion) {
 fn auth_throttle(c: &mut Criterion) {
     let throttle = AuthThrottle::new(30, Duration::from_secs(60), TrustedProxies::default());
     let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
-    c.bench_function("auth_throttle/blocked/clean_address", |b| {
+    // The usual state: no failure on record, so the check reads one counter.
+    c.bench_function("auth_throttle/blocked/nothing_tracked", |b| {
+        b.iter(|| throttle.blocked(ip))
+    });
+    // Failures on record for other addresses: every check looks its own address up.
+    for n in 0..1000u32 {
+        throttle.record_failure(IpAddr::V4(Ipv4Addr::from(0x0b00_0000 | n)));
+    }
+    c.bench_function("auth_throttle/blocked/clean_address_1000_tracked", |b| {
         b.iter(|| throttle.blocked(ip))
     });
     let mut n: u32 = 0;
