@@ -144,7 +144,9 @@ fn is_json(req: &HttpRequest) -> bool {
     let Ok(value) = value.to_str() else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or("").trim().as_bytes();
+    let value = value.as_bytes();
+    let end = value.iter().position(|&b| b == b';').unwrap_or(value.len());
+    let essence = value[..end].trim_ascii();
     let (kind, subtype) = essence.split_at(essence.len().min(12));
     kind.eq_ignore_ascii_case(b"application/")
         && (subtype.eq_ignore_ascii_case(b"json")

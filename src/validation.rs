@@ -29,17 +29,22 @@ pub fn text_value(
     max_chars: usize,
 ) -> Result<String, ValidationItem> {
     match value {
-        Value::String(text) => text_len(text, loc, max_chars),
+        Value::String(text) => text_len(text, || loc, max_chars),
         other => Err(ValidationItem::string_type(loc, other)),
     }
 }
 
 /// Checks that a string has at most `max_chars` characters (Unicode scalar values, as Python counts).
-pub fn text_len(text: String, loc: Vec<Value>, max_chars: usize) -> Result<String, ValidationItem> {
+/// `loc`, the error's location, is built only for an error.
+pub fn text_len(
+    text: String,
+    loc: impl FnOnce() -> Vec<Value>,
+    max_chars: usize,
+) -> Result<String, ValidationItem> {
     // Bytes bound characters from above, so most texts skip the count.
     if text.len() > max_chars && text.chars().count() > max_chars {
         return Err(ValidationItem::string_too_long(
-            loc,
+            loc(),
             Value::String(text),
             max_chars,
         ));
@@ -114,8 +119,8 @@ mod tests {
 
     #[test]
     fn characters_not_bytes_are_counted() {
-        assert!(text_len("é".repeat(5), loc(), 5).is_ok());
-        let err = text_len("é".repeat(6), loc(), 5).unwrap_err();
+        assert!(text_len("é".repeat(5), loc, 5).is_ok());
+        let err = text_len("é".repeat(6), loc, 5).unwrap_err();
         assert_eq!(err.kind, "string_too_long");
         assert_eq!(err.ctx, Some(Box::new(json!({"max_length": 5}))));
     }

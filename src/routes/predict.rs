@@ -54,7 +54,7 @@ pub async fn predict(
     let text = match body.object_as::<TextField>() {
         // The common case, a JSON body with a string `text` and no query: no `Value` is built.
         Some(TextField { text }) if !query.iter().any(|(k, _)| k == "text") => {
-            validation::text_len(text, vec!["body".into(), "text".into()], max_chars)
+            validation::text_len(text, || vec!["body".into(), "text".into()], max_chars)
         }
         _ => text_of(query, body.value()?, max_chars),
     }
@@ -87,7 +87,7 @@ fn text_of(
         .map(|(_, v)| v);
     match (from_query, body) {
         (Some(text), None) => {
-            validation::text_len(text, vec!["query".into(), "text".into()], max_chars)
+            validation::text_len(text, || vec!["query".into(), "text".into()], max_chars)
         }
         (None, Some(body)) => {
             let mut body = validation::object(body)?;
