@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use crate::error::{ApiError, Overload};
-use crate::metrics::Metrics;
+use crate::metrics::MetricShard;
 use crate::model::{Scores, Sentiment, SentimentModel};
 
 /// Work up to this many bytes of text is scored inline on the worker. Measured with
@@ -115,7 +115,7 @@ fn needs_json_escape(bytes: &[u8]) -> bool {
 #[derive(Clone)]
 pub struct Inference {
     model: Arc<dyn SentimentModel>,
-    metrics: Option<Arc<Metrics>>,
+    metrics: Option<Arc<MetricShard>>,
     pool_permits: Arc<Semaphore>,
     timeout: Duration,
     inline_max_bytes: usize,
@@ -134,8 +134,8 @@ impl Inference {
         }
     }
 
-    /// Records inference times in `metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+    /// Records inference times in `metrics` (the shard of the worker this copy serves).
+    pub fn with_metrics(mut self, metrics: Arc<MetricShard>) -> Self {
         self.metrics = Some(metrics);
         self
     }

@@ -27,7 +27,7 @@ use futures_util::FutureExt;
 use crate::auth::AuthenticatedKey;
 use crate::error::{ApiError, Overload};
 use crate::limits::{InFlight, Policy, QuotaSlot, QuotaState};
-use crate::metrics::Metrics;
+use crate::metrics::MetricShard;
 
 /// The log target of the access log (one line per request at `info`).
 pub const ACCESS_LOG: &str = "sentiment_api::access";
@@ -42,13 +42,13 @@ pub struct RouteLabel(pub &'static str);
 
 /// Wrap the app in this (`App::wrap(Frontdoor::new(..))`); see the module documentation.
 pub struct Frontdoor {
-    metrics: Arc<Metrics>,
+    metrics: Arc<MetricShard>,
     in_flight: Arc<InFlight>,
 }
 
 impl Frontdoor {
-    /// The middleware over the service's metrics and in-flight cap.
-    pub fn new(metrics: Arc<Metrics>, in_flight: Arc<InFlight>) -> Self {
+    /// The middleware over a worker's shard of the metrics and the service's in-flight cap.
+    pub fn new(metrics: Arc<MetricShard>, in_flight: Arc<InFlight>) -> Self {
         Frontdoor { metrics, in_flight }
     }
 }
@@ -56,7 +56,7 @@ impl Frontdoor {
 /// What the middleware reads on every request, held once per worker: cloning an `Rc` per request
 /// costs nothing, where cloning the shared `Arc`s made both workers write to the same cache lines.
 struct Shared {
-    metrics: Arc<Metrics>,
+    metrics: Arc<MetricShard>,
     in_flight: Arc<InFlight>,
 }
 
@@ -300,7 +300,7 @@ fn decimal(mut number: u64, digits: &mut [u8; 20]) -> &[u8] {
 fn finish<B>(
     seen: &Seen,
     started: Instant,
-    metrics: &Metrics,
+    metrics: &MetricShard,
     result: &Result<ServiceResponse<B>, Error>,
 ) {
     let elapsed = started.elapsed();

@@ -37,8 +37,7 @@ pub fn run(
         model,
         settings.inference_threads,
         settings.inference_timeout,
-    )
-    .with_metrics(metrics.clone().into_inner());
+    );
     let jobs: web::Data<dyn JobStore> = web::Data::from(Arc::new(InMemoryJobStore::new(
         settings.max_pending_jobs,
         settings.max_stored_jobs,
@@ -57,11 +56,14 @@ pub fn run(
     let in_flight = web::Data::new(InFlight::new(settings.max_concurrent_requests));
 
     let server = HttpServer::new(move || {
-        // What handlers extract on every request is held once per worker: extracting a
+        // What every request writes or extracts is held once per worker: the per-request
+        // metric series (summed at scrape), and the app data handlers extract (extracting a
         // `web::Data` clones its `Arc`, and the count of one `Arc` shared by all workers is a
-        // cache line they would all write to, on every request. (Inference's own state stays
-        // shared behind its inner `Arc`s.)
-        let (inference, limits) = (web::Data::new(inference.clone()), web::Data::new(limits));
+        // cache line they would all write to, on every request). Inference's own state stays
+        // shared behind its inner `Arc`s.
+        let shard = metrics.new_shard();
+        let inference = web::Data::new(inference.clone().with_metrics(Arc::clone(&shard)));
+        let limits = web::Data::new(limits);
         App::new()
             .app_data(keys.clone())
             .app_data(metrics.clone())
@@ -84,10 +86,7 @@ pub fn run(
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
-            .wrap(Frontdoor::new(
-                metrics.clone().into_inner(),
-                in_flight.clone().into_inner(),
-            ))
+            .wrap(Frontdoor::new(shard, in_flight.clone().into_inner()))
     })
     .workers(settings.workers)
     .shutdown_timeout(settings.shutdown_timeout.as_secs())
