@@ -148,6 +148,13 @@ impl Inference {
 
     /// Scores one text.
     pub async fn predict(&self, text: String) -> Result<Prediction, ApiError> {
+        if text.len() <= self.inline_max_bytes {
+            // The common case, without the batch path's two vectors.
+            let started = Instant::now();
+            let prediction = Prediction::of(&*self.model, text);
+            self.observe(false, started);
+            return Ok(prediction);
+        }
         let mut out = self.predict_all(vec![text]).await?;
         out.pop().ok_or(ApiError::Internal)
     }
@@ -162,10 +169,15 @@ impl Inference {
         } else {
             Ok(score_all(&*self.model, texts))
         };
+        self.observe(pooled, started);
+        result
+    }
+
+    /// Records the time since `started` in the inference metrics, if kept.
+    fn observe(&self, pooled: bool, started: Instant) {
         if let Some(metrics) = &self.metrics {
             metrics.observe_inference(pooled, started.elapsed());
         }
-        result
     }
 
     async fn on_pool(&self, texts: Vec<String>, bytes: usize) -> Result<Vec<Prediction>, ApiError> {
