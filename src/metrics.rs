@@ -137,11 +137,14 @@ impl Metrics {
             refusals.overloaded.with_label_values(&[cause]);
         }
         let shards = Arc::new(Shards::default());
-        registry
-            .register(Box::new(SummedShards(Arc::clone(&shards))))
-            .expect("unique metric");
         let shared_shard = Arc::new(MetricShard::new(refusals.clone()));
         shards.add(Arc::clone(&shared_shard));
+        registry
+            .register(Box::new(SummedShards {
+                shards: Arc::clone(&shards),
+                described_by: Arc::clone(&shared_shard),
+            }))
+            .expect("unique metric");
         Metrics {
             in_flight: gauge("http_requests_in_flight", "Requests being handled now."),
             jobs_pending: gauge("jobs_pending", "Background jobs queued or running."),
@@ -348,17 +351,31 @@ impl Shards {
 
 /// The collector the registry gathers the shards through: one family per name, one series per
 /// label set, each the sum of that series over every shard.
-struct SummedShards(Arc<Shards>);
+struct SummedShards {
+    shards: Arc<Shards>,
+    /// A shard whose vectors describe the families (every shard's are alike), so the registry
+    /// checks their names and labels against every other metric's, as for any collector.
+    described_by: Arc<MetricShard>,
+}
 
 impl Collector for SummedShards {
     fn desc(&self) -> Vec<&Desc> {
-        // The families are described by what is collected; no other collector in the registry
-        // uses their names (a second collector with no descriptors would be refused).
-        Vec::new()
+        let shard = &*self.described_by;
+        [
+            shard.requests.desc(),
+            shard.latency.desc(),
+            shard.inference.desc(),
+        ]
+        .concat()
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let shards = self.0 .0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let shards = self
+            .shards
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         sum_families(shards.iter().flat_map(|shard| shard.collect()))
     }
 }
@@ -519,6 +536,20 @@ mod tests {
             .and_then(|v| v.parse().ok())
             .expect("a sum line");
         assert!((sum - 0.204).abs() < 1e-9, "{sum}");
+    }
+
+    #[test]
+    fn the_summed_families_are_registered_names() {
+        let m = Metrics::new();
+        let clash = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests answered, by route template, method and status.",
+            ),
+            &["route", "method", "status"],
+        )
+        .unwrap();
+        assert!(m.registry.register(Box::new(clash)).is_err());
     }
 
     #[test]

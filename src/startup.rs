@@ -11,7 +11,7 @@ use crate::config::Settings;
 use crate::error::{ApiError, ValidationItem};
 use crate::inference::Inference;
 use crate::jobs::{InMemoryJobStore, JobStore};
-use crate::limits::{AuthThrottle, InFlight, RateLimits};
+use crate::limits::{spawn_sweeper, AuthThrottle, InFlight, RateLimits};
 use crate::metrics::Metrics;
 use crate::middleware::Frontdoor;
 use crate::model::SentimentModel;
@@ -53,6 +53,7 @@ pub fn run(
         settings.auth_failure_window,
         settings.trusted_proxies.clone(),
     ));
+    spawn_sweeper(throttle.clone());
     let in_flight = web::Data::new(InFlight::new(settings.max_concurrent_requests));
 
     let server = HttpServer::new(move || {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use actix_web::HttpRequest;
+use actix_web::{web, HttpRequest};
 
 use super::{client_ip, TrustedProxies};
 
@@ -120,6 +120,22 @@ impl AuthThrottle {
         f.count = f.count.saturating_add(1);
     }
 
+    /// Forgets every address whose window has passed (its failures no longer count, and the next
+    /// one would start a new window anyway), so that the throttle returns to tracking nobody, and
+    /// to its lookup-free check, once wrong keys stop arriving. See [`spawn_sweeper`].
+    pub fn forget_expired(&self) {
+        let now = Instant::now();
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            let before = shard.len();
+            shard.retain(|_, f| now.duration_since(f.since) < self.window);
+            let forgotten = before - shard.len();
+            if forgotten > 0 {
+                self.tracked.fetch_sub(forgotten, Ordering::Release);
+            }
+        }
+    }
+
     /// How many addresses are tracked now.
     pub fn tracked(&self) -> usize {
         self.shards
@@ -133,6 +149,20 @@ impl AuthThrottle {
         client.hash(&mut hasher);
         &self.shards[hasher.finish() as usize % SHARDS]
     }
+}
+
+/// Runs [`AuthThrottle::forget_expired`] once per window on the current actix runtime, for as
+/// long as it runs.
+pub fn spawn_sweeper(throttle: web::Data<AuthThrottle>) {
+    let period = throttle.window.max(Duration::from_millis(10));
+    actix_rt::spawn(async move {
+        let mut tick = actix_rt::time::interval(period);
+        tick.tick().await; // the first tick is immediate
+        loop {
+            tick.tick().await;
+            throttle.forget_expired();
+        }
+    });
 }
 
 /// What is counted: an IPv4 address, or an IPv6 /64 (one host usually holds a whole /64, so
@@ -184,6 +214,31 @@ mod tests {
         t.record_failure(ip(1));
         assert!(t.blocked(ip(1)).is_some());
         std::thread::sleep(Duration::from_millis(150));
+        assert!(t.blocked(ip(1)).is_none());
+    }
+
+    #[test]
+    fn expired_addresses_are_forgotten_and_the_count_follows() {
+        let t = AuthThrottle::new(2, Duration::from_millis(50), TrustedProxies::default());
+        assert!(!t.is_tracking());
+        for n in 0..5_000 {
+            t.record_failure(ip(n));
+        }
+        t.record_failure(ip(1));
+        assert!(t.is_tracking());
+        assert!(t.blocked(ip(1)).is_some());
+        assert_eq!(t.tracked.load(Ordering::Relaxed), t.tracked());
+        std::thread::sleep(Duration::from_millis(80));
+        // A failure after the window: the entry starts a new window, still counted once.
+        t.record_failure(ip(7));
+        assert_eq!(t.tracked.load(Ordering::Relaxed), 5_000);
+        t.forget_expired();
+        assert_eq!(t.tracked(), 1, "only the fresh failure is left");
+        assert_eq!(t.tracked.load(Ordering::Relaxed), 1);
+        std::thread::sleep(Duration::from_millis(80));
+        t.forget_expired();
+        assert_eq!(t.tracked(), 0);
+        assert!(!t.is_tracking(), "back to the lookup-free check");
         assert!(t.blocked(ip(1)).is_none());
     }
 

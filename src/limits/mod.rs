@@ -5,7 +5,7 @@ mod client_ip;
 mod overload;
 mod rate_limiter;
 
-pub use auth_throttle::{AuthThrottle, MAX_TRACKED_CLIENTS};
+pub use auth_throttle::{spawn_sweeper, AuthThrottle, MAX_TRACKED_CLIENTS};
 pub use client_ip::{client_ip, TrustedProxies};
 pub use overload::{Admission, InFlight};
 pub use rate_limiter::{Decision, Policy, QuotaState, RateLimiter};

@@ -181,6 +181,9 @@ async fn metrics_count_requests_by_route_template_and_never_show_a_key() {
         r#"auth_failures_total{reason="missing"} 1"#,
         "http_request_duration_seconds_bucket",
         "inference_duration_seconds_bucket{place=\"inline\"",
+        // The one scored text, timed where it ran.
+        r#"inference_duration_seconds_count{place="inline"} 1"#,
+        r#"inference_duration_seconds_count{place="pool"} 0"#,
         "http_requests_in_flight 0", // /metrics itself is not counted: it is never shed
         "jobs_pending 0",
         "api_keys_loaded 1",
