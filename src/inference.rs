@@ -111,7 +111,8 @@ fn needs_json_escape(bytes: &[u8]) -> bool {
 }
 
 /// The model, shared once by every worker, with the policy for where and how long it may run.
-/// A clone shares the model, the metrics and the pool's permits.
+/// A clone shares the model and the pool's permits; each worker's copy records its inference times
+/// in that worker's metrics shard (see [`Inference::with_metrics`]).
 #[derive(Clone)]
 pub struct Inference {
     model: Arc<dyn SentimentModel>,
