@@ -102,9 +102,9 @@ pub fn retry_after_secs(wait: Duration) -> u64 {
     (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
-/// A request that has paid one unit of its key's rate limit. List it right after [`ApiKey`]
-/// (crate::auth::ApiKey) on every metered handler; a handler that learns the request costs more
-/// (a batch) settles with [`Metered::charge_total`].
+/// A request that has paid one unit of its key's rate limit. List it right after
+/// [`ApiKey`](crate::auth::ApiKey) on every metered handler; a handler that learns the request
+/// costs more (a batch) settles with [`Metered::charge_total`].
 pub struct Metered {
     req: HttpRequest,
 }
