@@ -36,8 +36,6 @@ pub struct Metrics {
     /// Keys in force (set when scraped).
     pub keys_loaded: IntGauge,
     shards: Arc<Shards>,
-    /// The shard of callers that hold none of their own.
-    shared_shard: Arc<MetricShard>,
 }
 
 /// The per-request series of one worker. Get one with [`Metrics::new_shard`].
@@ -137,12 +135,10 @@ impl Metrics {
             refusals.overloaded.with_label_values(&[cause]);
         }
         let shards = Arc::new(Shards::default());
-        let shared_shard = Arc::new(MetricShard::new(refusals.clone()));
-        shards.add(Arc::clone(&shared_shard));
         registry
             .register(Box::new(SummedShards {
                 shards: Arc::clone(&shards),
-                described_by: Arc::clone(&shared_shard),
+                described_by: MetricShard::new(refusals.clone()),
             }))
             .expect("unique metric");
         Metrics {
@@ -153,7 +149,6 @@ impl Metrics {
             rate_limited: refusals.rate_limited,
             overloaded: refusals.overloaded,
             shards,
-            shared_shard,
             registry,
         }
     }
@@ -167,24 +162,6 @@ impl Metrics {
         }));
         self.shards.add(Arc::clone(&shard));
         shard
-    }
-
-    /// Records one answered request (in the shared shard; workers use their own).
-    pub fn observe_request(
-        &self,
-        route: Option<&str>,
-        method: &Method,
-        status: StatusCode,
-        elapsed: Duration,
-        error: Option<&ApiError>,
-    ) {
-        self.shared_shard
-            .observe_request(route, method, status, elapsed, error);
-    }
-
-    /// Records the time one request's texts took to score (in the shared shard).
-    pub fn observe_inference(&self, pooled: bool, elapsed: Duration) {
-        self.shared_shard.observe_inference(pooled, elapsed);
     }
 
     /// The Prometheus text exposition of every metric.
@@ -353,14 +330,14 @@ impl Shards {
 /// label set, each the sum of that series over every shard.
 struct SummedShards {
     shards: Arc<Shards>,
-    /// A shard whose vectors describe the families (every shard's are alike), so the registry
-    /// checks their names and labels against every other metric's, as for any collector.
-    described_by: Arc<MetricShard>,
+    /// A shard, never written, whose vectors describe the families (every shard's are alike), so
+    /// the registry checks their names and labels against every other metric's.
+    described_by: MetricShard,
 }
 
 impl Collector for SummedShards {
     fn desc(&self) -> Vec<&Desc> {
-        let shard = &*self.described_by;
+        let shard = &self.described_by;
         [
             shard.requests.desc(),
             shard.latency.desc(),
@@ -446,15 +423,16 @@ mod tests {
     #[test]
     fn requests_and_refusals_are_counted_by_bounded_labels() {
         let m = Metrics::new();
+        let s = m.new_shard();
         let get = Method::GET;
-        m.observe_request(
+        s.observe_request(
             Some("/jobs/{job_id}"),
             &get,
             StatusCode::OK,
             Duration::from_millis(2),
             None,
         );
-        m.observe_request(
+        s.observe_request(
             None,
             &Method::from_bytes(b"BREW").unwrap(),
             StatusCode::FORBIDDEN,
@@ -502,7 +480,7 @@ mod tests {
             Some(&ApiError::InvalidKey(KeyRefusal::Unknown)),
         );
         b.observe_inference(false, Duration::from_micros(50));
-        m.observe_inference(true, Duration::from_millis(20));
+        a.observe_inference(true, Duration::from_millis(20));
         let text = m.render();
         for line in [
             r#"http_requests_total{method="POST",route="/predict",status="200"} 3"#,
@@ -555,10 +533,11 @@ mod tests {
     #[test]
     fn kept_series_count_as_the_label_lookup_does_and_appear_only_once_used() {
         let m = Metrics::new();
+        let s = m.new_shard();
         let route = ROUTES.iter().find(|r| r.path == "/predict").unwrap().path;
         assert!(!m.render().contains("route=\"/predict\""));
         for status in [StatusCode::OK, StatusCode::OK, StatusCode::IM_A_TEAPOT] {
-            m.observe_request(
+            s.observe_request(
                 Some(route),
                 &Method::POST,
                 status,
@@ -568,7 +547,7 @@ mod tests {
         }
         // The same route by another method, and by an equal string that is not the table's.
         let copy = String::from("/predict");
-        m.observe_request(
+        s.observe_request(
             Some(&copy),
             &Method::GET,
             StatusCode::OK,
