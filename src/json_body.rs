@@ -33,7 +33,7 @@ impl JsonBody {
             return Ok(None);
         }
         // FastAPI answers a body that is not UTF-8 with a 400, before any JSON parsing.
-        let text = std::str::from_utf8(&self.0).map_err(|_| ApiError::MalformedBody)?;
+        let text = std::str::from_utf8(self.json()).map_err(|_| ApiError::MalformedBody)?;
         match serde_json::from_str(text) {
             // FastAPI reads a JSON `null` body as no body at all.
             Ok(Value::Null) => Ok(None),
@@ -50,11 +50,18 @@ impl JsonBody {
     /// unknown fields: serde skips an ignored value without the checks `value` makes (UTF-8 in
     /// its strings, nesting depth, number range), so a body with one must take that path.
     pub fn object_as<T: DeserializeOwned>(&self) -> Option<T> {
-        let first = self.0.iter().find(|b| !b.is_ascii_whitespace())?;
+        let json = self.json();
+        let first = json.iter().find(|b| !b.is_ascii_whitespace())?;
         if *first != b'{' {
             return None;
         }
-        serde_json::from_slice(&self.0).ok()
+        serde_json::from_slice(json).ok()
+    }
+
+    /// The JSON text: the body without a leading UTF-8 byte order mark, which Python's
+    /// `json.loads` (and so FastAPI) skips in a body given as bytes.
+    fn json(&self) -> &[u8] {
+        self.0.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&self.0)
     }
 }
 

@@ -8,6 +8,7 @@
 //! headers to the response.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::{ready, Ready};
@@ -25,12 +26,39 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 
 use crate::auth::AuthenticatedKey;
+use crate::config::MIN_KEY_CHARS;
 use crate::error::{ApiError, Overload};
 use crate::limits::{InFlight, Policy, QuotaSlot, QuotaState};
 use crate::metrics::MetricShard;
 
 /// The log target of the access log (one line per request at `info`).
 pub const ACCESS_LOG: &str = "sentiment_api::access";
+
+/// A request path as the logs show it: every segment of [`MIN_KEY_CHARS`] characters or more
+/// (counted in bytes, so percent-encoding only lengthens it) is replaced by `<redacted>`. A client
+/// that puts its key in the path by mistake (`/jobs/<key>`) must not get it written to the log,
+/// and the server cannot tell a key from any other long segment, job ids and asset names
+/// included; what a request was for stays readable from the short segments and the route.
+pub fn loggable_path(path: &str) -> Cow<'_, str> {
+    const REDACTED: &str = "<redacted>";
+    if !path
+        .split('/')
+        .any(|segment| segment.len() >= MIN_KEY_CHARS)
+    {
+        return Cow::Borrowed(path);
+    }
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(|segment| {
+            if segment.len() >= MIN_KEY_CHARS {
+                REDACTED
+            } else {
+                segment
+            }
+        })
+        .collect();
+    Cow::Owned(segments.join("/"))
+}
 
 /// Paths that stay answerable under overload, so monitoring can see what is happening.
 const NEVER_SHED: &[&str] = &["/health", "/metrics"];
@@ -155,7 +183,7 @@ impl Seen {
         let logging = log::log_enabled!(target: ACCESS_LOG, log::Level::Info);
         Seen {
             method: req.method().clone(),
-            path: req.path().to_owned(),
+            path: loggable_path(req.path()).into_owned(),
             peer: logging.then(|| {
                 req.peer_addr()
                     .map_or_else(|| "-".to_owned(), |a| a.ip().to_string())
@@ -356,6 +384,23 @@ fn log_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_logged_without_any_segment_long_enough_to_be_a_key() {
+        assert_eq!(loggable_path("/predict/batch"), "/predict/batch");
+        assert!(matches!(loggable_path("/predict"), Cow::Borrowed(_)));
+        assert_eq!(
+            loggable_path("/jobs/sk_0123456789abcdef"),
+            "/jobs/<redacted>"
+        );
+        // Fifteen characters cannot be a whole key; sixteen can.
+        assert_eq!(loggable_path("/a/0123456789abcde"), "/a/0123456789abcde");
+        assert_eq!(loggable_path("/0123456789abcdef/x/"), "/<redacted>/x/");
+        assert_eq!(
+            loggable_path("/docs/%73%6b%5f%6b%65%79"),
+            "/docs/<redacted>"
+        );
+    }
 
     #[test]
     fn quota_headers_read_as_the_ietf_draft_writes_them() {

@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 
 use crate::error::{ApiError, KeyRefusal, Limit};
 use crate::limits::{retry_after_secs, AuthThrottle};
+use crate::middleware::loggable_path;
 
 /// The header that carries the key (matched case-insensitively, as every HTTP header is).
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -76,18 +77,6 @@ fn authenticate(req: &HttpRequest) -> Result<ApiKey, ApiError> {
         log::error!("no KeyStore or AuthThrottle in app data: refusing every key");
         return Err(ApiError::Internal);
     };
-    // The client's address is worked out only when it is needed: a refusal, or a throttle
-    // that tracks someone.
-    if throttle.is_tracking() {
-        let client = throttle.client_of(req);
-        if let Some(wait) = client.and_then(|ip| throttle.blocked(ip)) {
-            log_refusal(req, client, "throttled after too many failed keys", None);
-            return Err(ApiError::RateLimited {
-                cause: Limit::AuthFailures,
-                retry_after: retry_after_secs(wait),
-            });
-        }
-    }
     // A constant name: looking a header up by `&str` parses the name again on every request.
     const HEADER: HeaderName = HeaderName::from_static(API_KEY_HEADER);
     let mut values = req.headers().get_all(HEADER);
@@ -102,40 +91,43 @@ fn authenticate(req: &HttpRequest) -> Result<ApiKey, ApiError> {
         return Err(ApiError::DuplicateKey);
     }
     let presented = first.map(|v| v.as_bytes().trim_ascii()).unwrap_or_default();
-    let (error, reason, refused) = if presented.is_empty() {
-        (ApiError::MissingKey, "missing key", None)
-    } else {
-        // The body never says why a key was refused; the log does.
-        match store.snapshot().verify(presented, OffsetDateTime::now_utc) {
-            Verdict::Valid(entry) => {
-                req.extensions_mut()
-                    .insert(AuthenticatedKey(Arc::clone(&entry)));
-                return Ok(ApiKey { entry });
-            }
-            Verdict::Unknown => (
-                ApiError::InvalidKey(KeyRefusal::Unknown),
-                "unknown key",
-                None,
-            ),
-            Verdict::Expired(e) => (
-                ApiError::InvalidKey(KeyRefusal::Expired),
-                "expired key",
-                Some(e),
-            ),
-            Verdict::Disabled(e) => (
-                ApiError::InvalidKey(KeyRefusal::Disabled),
-                "disabled key",
-                Some(e),
-            ),
+    if presented.is_empty() {
+        // No key guesses nothing: a throttled address without one still gets the 401 that says
+        // what is missing (authentication is answered before any limit).
+        log_refusal(req, throttle.client_of(req), "missing key", None);
+        return Err(ApiError::MissingKey);
+    }
+    // The client's address is worked out only when it is needed: a refusal, or a throttle
+    // that tracks someone.
+    if throttle.is_tracking() {
+        let client = throttle.client_of(req);
+        if let Some(wait) = client.and_then(|ip| throttle.blocked(ip)) {
+            log_refusal(req, client, "throttled after too many failed keys", None);
+            return Err(ApiError::RateLimited {
+                cause: Limit::AuthFailures,
+                retry_after: retry_after_secs(wait),
+            });
         }
+    }
+    // The body never says why a key was refused; the log does.
+    let (refusal, why, refused) = match store.snapshot().verify(presented, OffsetDateTime::now_utc)
+    {
+        Verdict::Valid(entry) => {
+            req.extensions_mut()
+                .insert(AuthenticatedKey(Arc::clone(&entry)));
+            return Ok(ApiKey { entry });
+        }
+        Verdict::Unknown => (KeyRefusal::Unknown, "unknown key", None),
+        Verdict::Expired(e) => (KeyRefusal::Expired, "expired key", Some(e)),
+        Verdict::Disabled(e) => (KeyRefusal::Disabled, "disabled key", Some(e)),
     };
     let client = throttle.client_of(req);
-    log_refusal(req, client, reason, refused.as_ref().map(|e| e.id.as_str()));
-    // Only a wrong key is a guess; a request with no key at all guesses nothing.
-    if let (Some(ip), ApiError::InvalidKey(_)) = (client, &error) {
+    log_refusal(req, client, why, refused.as_ref().map(|e| e.id.as_str()));
+    // A wrong key is a guess: counted against the address that sent it.
+    if let Some(ip) = client {
         throttle.record_failure(ip);
     }
-    Err(error)
+    Err(ApiError::InvalidKey(refusal))
 }
 
 /// Logs a refused request: the reason and the key's id where known, never the key.
@@ -145,6 +137,6 @@ fn log_refusal(req: &HttpRequest, client: Option<IpAddr>, reason: &str, key_id: 
         key_id.unwrap_or("-"),
         client.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
         req.method(),
-        req.path()
+        loggable_path(req.path())
     );
 }

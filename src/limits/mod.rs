@@ -141,7 +141,7 @@ impl Metered {
             // which the route-table test would catch.
             log::debug!(
                 "Metered without an authenticated key on {}",
-                self.req.path()
+                crate::middleware::loggable_path(self.req.path())
             );
             return Err(ApiError::Internal);
         };

@@ -151,9 +151,18 @@ impl RateLimiter {
                 (new_tat - now).saturating_sub(capacity)
             };
             if wait > 0 {
+                // The refused request keeps what it paid, and its retry pays on arrival again: the
+                // client is told when `units` fit on the state as it stands, not counting the paid
+                // units as returned, or a client that waits exactly `Retry-After` would find one
+                // payment short every time.
+                let retry = if units > policy.burst {
+                    tat.saturating_sub(now)
+                } else {
+                    (tat.max(now).saturating_add(cost) - now).saturating_sub(capacity)
+                };
                 return Decision::Denied {
                     state: state_at(policy, tat, now),
-                    retry_after: Duration::from_nanos(wait),
+                    retry_after: Duration::from_nanos(retry.max(wait)),
                 };
             }
             match tat_cell.compare_exchange_weak(tat, new_tat, Ordering::AcqRel, Ordering::Acquire)
@@ -339,6 +348,59 @@ mod tests {
         std::thread::sleep(Duration::from_millis(250));
         assert_eq!(limiter.peek("k", p).remaining, 2);
         assert_eq!(limiter.peek("k", p).next_unit_in, Duration::ZERO);
+    }
+
+    #[test]
+    fn a_refused_settlement_is_told_to_wait_for_all_it_will_pay_on_its_retry() {
+        let limiter = RateLimiter::new();
+        let p = policy(10, 10, 3600);
+        limiter.acquire("k", p, 5);
+        // A batch of 7 arrives: it pays 1 (4 left), then needs 6 more and is refused. Its retry
+        // pays 1 on arrival again and then needs 6 more: 7 from the 4 left, 3 units of 360 s.
+        limiter.acquire("k", p, 1);
+        match limiter.settle("k", p, 7, 1) {
+            Decision::Denied { retry_after, .. } => {
+                assert!(retry_after > Duration::from_secs(1070), "{retry_after:?}");
+                assert!(retry_after <= Duration::from_secs(1080), "{retry_after:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Larger than the burst: the retry needs a full quota after its own arrival unit is
+        // spent, so the wait runs until the quota is full as it stands.
+        let fresh = RateLimiter::new();
+        fresh.acquire("k", p, 3);
+        fresh.acquire("k", p, 1);
+        match fresh.settle("k", p, 25, 1) {
+            Decision::Denied { retry_after, .. } => {
+                assert!(retry_after > Duration::from_secs(1430), "{retry_after:?}");
+                assert!(retry_after <= Duration::from_secs(1440), "{retry_after:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_refused_batch_that_waits_retry_after_then_passes() {
+        let limiter = RateLimiter::new();
+        let p = Policy {
+            limit: 5,
+            burst: 5,
+            window: Duration::from_millis(500),
+        };
+        // The first batch of 3 passes (2 left); the second pays its arrival unit and is refused.
+        limiter.acquire("k", p, 1);
+        assert!(matches!(limiter.settle("k", p, 3, 1), Decision::Allowed(_)));
+        limiter.acquire("k", p, 1);
+        let Decision::Denied { retry_after, .. } = limiter.settle("k", p, 3, 1) else {
+            panic!("the second batch should not fit");
+        };
+        // A client that waits exactly as told, then sends the batch again, gets through.
+        std::thread::sleep(retry_after);
+        assert!(matches!(limiter.acquire("k", p, 1), Decision::Allowed(_)));
+        assert!(
+            matches!(limiter.settle("k", p, 3, 1), Decision::Allowed(_)),
+            "refused again after waiting {retry_after:?}"
+        );
     }
 
     #[test]

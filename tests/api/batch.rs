@@ -145,6 +145,31 @@ async fn a_batch_of_n_texts_costs_n_units_and_a_refused_one_only_its_arrival() {
     assert_eq!((res.status().as_u16(), remaining(&res)), (200, 0));
 }
 
+#[actix_rt::test]
+async fn a_refused_batch_sent_again_after_retry_after_gets_through() {
+    // 5 units per 5 s: one unit returns every second.
+    let mut settings = settings_with_limit(5);
+    settings.rate_limit.window = Duration::from_secs(5);
+    let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
+    let batch = json!({ "texts": ["a", "b", "c"] });
+    let res = post(&app, "/predict/batch", &batch, TEST_KEY).await;
+    assert_eq!((res.status().as_u16(), remaining(&res)), (200, 2));
+    // The second batch pays its arrival unit (1 left) and does not fit. Its retry will pay on
+    // arrival again, so it needs 3 units from the 1 left: 2 s.
+    let res = post(&app, "/predict/batch", &batch, TEST_KEY).await;
+    assert_eq!(res.status(), 429);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(retry, 2);
+    // A client that waits exactly as told gets through.
+    actix_rt::time::sleep(Duration::from_secs(retry)).await;
+    let res = post(&app, "/predict/batch", &batch, TEST_KEY).await;
+    assert_eq!(res.status(), 200);
+}
+
 /// Starts a job of `texts` with `key`; returns its `Location`.
 async fn start_job(app: &TestApp, texts: &[&str], key: &str) -> String {
     let res = post(app, "/analyze_batch", &json!({ "texts": texts }), key).await;

@@ -194,6 +194,12 @@ async fn an_address_with_too_many_failed_keys_gets_429_whatever_key_it_sends_unt
         status_and_json(res).await,
         (429, json!({"detail": "Rate limit exceeded"}))
     );
+    // Authentication is answered before any limit: without a key, the throttled address is
+    // told what is missing, as any client is.
+    assert_eq!(
+        status_and_json(predict_from(&attacker, &app, None, None).await).await,
+        (401, json!({"detail": "Not authenticated"}))
+    );
     // Another address is not affected.
     assert_eq!(
         predict_from(&bystander, &app, Some(TEST_KEY), None)

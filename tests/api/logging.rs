@@ -43,6 +43,12 @@ async fn exercise_every_path(client: &Client, base: &str) {
         client.get(url("/predict")).header("X-API-Key", KEY),
         client.get(url("/health")).header("X-API-Key", KEY),
         client.get(url("/nowhere")).header("X-API-Key", KEY),
+        // The key in the path, by mistake: on a route with a parameter and on no route.
+        client
+            .get(url(&format!("/jobs/{KEY}")))
+            .header("X-API-Key", KEY),
+        client.get(url(&format!("/jobs/{KEY}"))),
+        client.get(url(&format!("/{KEY}"))),
     ];
     for req in sends {
         req.send().await.expect("request sent");
@@ -87,6 +93,8 @@ async fn the_key_never_appears_in_the_log_even_at_trace_level() {
     assert!(log.contains("TRACE") || log.contains("DEBUG"), "{log}");
     assert!(log.contains("\"POST /predict\" 200"), "{log}");
     assert!(log.contains("\"GET /nowhere\" 404"), "{log}");
+    assert!(log.contains("\"GET /jobs/<redacted>\" 404"), "{log}");
+    assert!(log.contains("\"GET /<redacted>\" 404"), "{log}");
     for line in [
         "\"POST /predict/batch\" 200",
         "\"POST /analyze_batch\" 202",
