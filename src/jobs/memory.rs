@@ -106,6 +106,16 @@ impl JobStore for InMemoryJobStore {
         }
     }
 
+    fn abandon(&self, id: &str) {
+        let mut jobs = self.lock();
+        if let Some(job) = jobs.by_id.remove(id) {
+            jobs.bytes -= job.bytes;
+            if job.finished_at.is_none() {
+                jobs.pending -= 1;
+            }
+        }
+    }
+
     fn get(&self, id: &str, owner: &str) -> Option<JobState> {
         let jobs = self.lock();
         let job = jobs.by_id.get(id)?;
@@ -121,6 +131,18 @@ impl JobStore for InMemoryJobStore {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    fn an_abandoned_job_is_gone_and_gives_its_room_back() {
+        let store = InMemoryJobStore::new(1, 100, 100, Duration::from_secs(60));
+        let id = store.create("alice", 100).unwrap();
+        assert_eq!(store.create("alice", 1), Err(JobsFull::TooManyPending));
+        store.abandon(&id);
+        assert!(store.get(&id, "alice").is_none());
+        assert_eq!(store.pending(), 0);
+        // Both the pending place and the bytes are free again.
+        assert!(store.create("alice", 100).is_ok());
+    }
 
     #[test]
     fn a_job_is_visible_to_its_owner_only() {

@@ -38,6 +38,8 @@ pub trait JobStore: Send + Sync + 'static {
     fn create(&self, owner: &str, bytes: usize) -> Result<String, JobsFull>;
     /// Records a job's outcome (`Done` or `Failed`).
     fn finish(&self, id: &str, state: JobState);
+    /// Forgets a job that never started (its request was refused after [`JobStore::create`]).
+    fn abandon(&self, id: &str);
     /// The job's state, if it exists *and* belongs to `owner`; another key learns nothing.
     fn get(&self, id: &str, owner: &str) -> Option<JobState>;
     /// Jobs queued or running now.

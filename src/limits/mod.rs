@@ -123,10 +123,11 @@ impl Metered {
     /// Makes this request cost `units` in all, the one unit paid on arrival included, as one
     /// purchase (so a batch larger than the burst can pass on a full quota); or answers 429, and the
     /// arrival unit stays spent.
-    pub fn charge_total(&self, units: u32) -> Result<(), ApiError> {
+    pub fn charge_total(&self, units: usize) -> Result<(), ApiError> {
         if units <= 1 {
             return Ok(());
         }
+        let units = u32::try_from(units).unwrap_or(u32::MAX);
         let limits = self.limits()?;
         self.with_key(|key| self.record(key, limits.settle(key, units, 1), units))
     }

@@ -45,7 +45,8 @@ pub async fn predict_batch(
     limits: web::Data<InputLimits>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let texts = batch_texts(body, &limits, &metered)?;
+    let texts = batch_texts(body, &limits)?;
+    metered.charge_total(texts.len())?;
     let results = inference.predict_all(texts).await?;
     Ok(HttpResponse::Ok().json(BatchResponse {
         results,
@@ -53,20 +54,14 @@ pub async fn predict_batch(
     }))
 }
 
-/// Validates a batch body and pays for it: n units in all for n texts.
-pub fn batch_texts(
-    body: JsonBody,
-    limits: &InputLimits,
-    metered: &Metered,
-) -> Result<Vec<String>, ApiError> {
+/// The texts of a batch body, validated (the caller pays for them with [`Metered::charge_total`]).
+pub fn batch_texts(body: JsonBody, limits: &InputLimits) -> Result<Vec<String>, ApiError> {
     let Some(body) = body.value()? else {
         return Err(ApiError::Validation(vec![ValidationItem::missing(
             vec!["body".into()],
             serde_json::Value::Null,
         )]));
     };
-    let texts = validation::texts_field(body, limits.max_batch_size, limits.max_text_chars)
-        .map_err(ApiError::Validation)?;
-    metered.charge_total(u32::try_from(texts.len()).unwrap_or(u32::MAX))?;
-    Ok(texts)
+    validation::texts_field(body, limits.max_batch_size, limits.max_text_chars)
+        .map_err(ApiError::Validation)
 }

@@ -36,7 +36,7 @@ pub async fn analyze_batch(
     limits: web::Data<InputLimits>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let texts = batch_texts(body, &limits, &metered)?;
+    let texts = batch_texts(body, &limits)?;
     let job_id = jobs.create(key.id(), footprint(&texts)).map_err(|full| {
         log::warn!("job refused for key id {}: {full:?}", key.id());
         ApiError::Overloaded {
@@ -47,6 +47,11 @@ pub async fn analyze_batch(
             retry_after: 1,
         }
     })?;
+    // Paid once the job has room: a job the server has no room for costs only its arrival unit.
+    if let Err(refused) = metered.charge_total(texts.len()) {
+        jobs.abandon(&job_id);
+        return Err(refused);
+    }
     let (id, store) = (job_id.clone(), jobs.clone());
     let count = texts.len();
     actix_rt::spawn(async move {

@@ -341,6 +341,33 @@ async fn the_pending_jobs_cap_answers_503_and_frees_up_when_jobs_finish() {
 }
 
 #[actix_rt::test]
+async fn a_job_refused_for_room_or_for_quota_costs_only_its_arrival_and_leaves_no_job() {
+    let mut settings = roomy();
+    settings.max_pending_jobs = 1;
+    settings.rate_limit.limit = 10;
+    settings.rate_limit.burst = 10;
+    let app = spawn_app_with(
+        settings,
+        Arc::new(SlowModel(Vader::new(), Duration::from_millis(800))),
+    )
+    .await;
+    let job = |texts: Vec<String>| json!({ "texts": texts });
+    let first = post(&app, "/analyze_batch", &job(vec![slow_text()]), TEST_KEY).await;
+    assert_eq!((first.status().as_u16(), remaining(&first)), (202, 9));
+    // No room for a second job: 503, and of its 5 texts only the arrival unit is paid.
+    let second = post(&app, "/analyze_batch", &job(vec!["a".into(); 5]), TEST_KEY).await;
+    assert_eq!((second.status().as_u16(), remaining(&second)), (503, 8));
+    let location = first.headers()["location"].to_str().unwrap().to_owned();
+    wait_for_job(&app, &location, TEST_KEY).await;
+    // Room again, but 9 texts do not fit in the quota: 429, and no job is left pending...
+    let third = post(&app, "/analyze_batch", &job(vec!["a".into(); 9]), TEST_KEY).await;
+    assert_eq!((third.status().as_u16(), remaining(&third)), (429, 7));
+    // ...so the one pending place is free for the next job.
+    let fourth = post(&app, "/analyze_batch", &job(vec!["a".into()]), TEST_KEY).await;
+    assert_eq!((fourth.status().as_u16(), remaining(&fourth)), (202, 6));
+}
+
+#[actix_rt::test]
 async fn a_job_over_the_stores_byte_budget_answers_503() {
     let mut settings = roomy();
     settings.max_job_store_bytes = 4096;
