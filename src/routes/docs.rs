@@ -9,7 +9,9 @@ use crate::error::ApiError;
 /// The OpenAPI document as served, built once at start with the configured limits.
 pub struct ApiDocument(pub String);
 
-/// Swagger UI's settings: read `/openapi.json`, never call an external validator.
+/// Swagger UI's settings: read `/openapi.json`, never call an external validator, and keep a key
+/// typed into "Authorize" only as long as the page is open (FastAPI's default): persisting it
+/// would leave the key in the browser's localStorage for any later visitor of the machine.
 pub struct SwaggerConfig(Arc<Config<'static>>);
 
 impl Default for SwaggerConfig {
@@ -18,7 +20,7 @@ impl Default for SwaggerConfig {
             Config::new(["/openapi.json"])
                 .validator_url("none")
                 .try_it_out_enabled(true)
-                .persist_authorization(true),
+                .persist_authorization(false),
         ))
     }
 }

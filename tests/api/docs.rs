@@ -106,6 +106,8 @@ async fn docs_serves_swagger_ui_from_the_binary_reading_the_local_document() {
         .unwrap();
     assert!(init.contains(r#""url": "/openapi.json""#), "{init}");
     assert!(init.contains(r#""validatorUrl": "none""#), "{init}");
+    // A key typed into "Authorize" is not kept in the browser's storage.
+    assert!(!init.contains(r#""persistAuthorization": true"#), "{init}");
     let bundle = get("/docs/swagger-ui-bundle.js").await.unwrap();
     assert_eq!(bundle.status(), 200);
     assert!(bundle.bytes().await.unwrap().len() > 100_000);
