@@ -269,18 +269,23 @@ pub fn load_dotenv() -> Result<(), String> {
         Err(dotenvy::Error::LineParse(..)) => {
             // Find the line by parsing the file one line at a time; never show its text.
             let text = std::fs::read_to_string(path).unwrap_or_default();
-            let (number, name) = text
+            let line = text
                 .lines()
                 .enumerate()
                 .find(|(_, l)| dotenvy::from_read_iter(l.as_bytes()).any(|item| item.is_err()))
-                .map_or(("?".to_owned(), "?"), |(n, l)| {
-                    let name = l.split_once('=').map_or("?", |(name, _)| name.trim());
+                .map_or_else(String::new, |(n, l)| {
+                    // The variable's name is shown only when it is plainly one.
+                    let name = l.split_once('=').map_or("", |(name, _)| name.trim());
                     let plain = !name.is_empty()
                         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                    ((n + 1).to_string(), if plain { name } else { "?" })
+                    if plain {
+                        format!(" line {} ({name})", n + 1)
+                    } else {
+                        format!(" line {}", n + 1)
+                    }
                 });
             Err(format!(
-                ".env: line {number} ({name}) cannot be parsed; it is not shown, as it may hold a secret"
+                ".env:{line} cannot be parsed; it is not shown, as it may hold a secret"
             ))
         }
         Err(e) => Err(format!(".env: cannot be read: {e}")),

@@ -119,7 +119,7 @@ fn a_malformed_dotenv_file_stops_the_start_without_showing_the_line() {
     assert!(!status.success());
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(
-        stderr.contains(".env") && stderr.contains("line 2"),
+        stderr.contains(".env") && stderr.contains("line 2 (API_SECRET_KEY)"),
         "{stderr}"
     );
     assert!(
@@ -138,7 +138,7 @@ fn a_dotenv_line_that_is_only_a_pasted_secret_is_not_shown_either() {
     .unwrap();
     let (status, stderr) = run_binary_to_exit(&dir, &[]);
     assert!(!status.success());
-    assert!(stderr.contains("line 2"), "{stderr}");
+    assert!(stderr.contains(".env: line 2 cannot be parsed"), "{stderr}");
     assert!(!stderr.contains("SECRETSECRET"), "{stderr}");
 }
 
