@@ -8,8 +8,8 @@ use sentiment_api::model::{Scores, SentimentModel, Vader};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    remaining, settings_with_keys, settings_with_limit, spawn_app_with, status_and_json,
-    test_settings, TestApp, TEST_KEY,
+    remaining, retry_after, settings_with_keys, settings_with_limit, spawn_app_with,
+    status_and_json, test_settings, TestApp, TEST_KEY,
 };
 
 const OTHER_KEY: &str = "other-key-0123456789abcdef";
@@ -158,11 +158,7 @@ async fn a_refused_batch_sent_again_after_retry_after_gets_through() {
     // arrival again, so it needs 3 units from the 1 left: 2 s.
     let res = post(&app, "/predict/batch", &batch, TEST_KEY).await;
     assert_eq!(res.status(), 429);
-    let retry: u64 = res.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry = retry_after(&res);
     assert_eq!(retry, 2);
     // A client that waits exactly as told gets through.
     actix_rt::time::sleep(Duration::from_secs(retry)).await;
@@ -202,11 +198,7 @@ async fn a_batch_larger_than_the_burst_passes_on_a_full_quota_and_leaves_a_debt(
     assert_eq!(res.headers()["ratelimit"], "\"default\";r=0;t=16");
     let res = app.predict_query("good", Some(TEST_KEY)).await;
     assert_eq!(res.status(), 429);
-    let retry: u64 = res.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry = retry_after(&res);
     assert!((15..=16).contains(&retry), "{retry}");
 }
 

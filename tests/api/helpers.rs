@@ -52,6 +52,14 @@ pub fn settings_with_limit(limit: u32) -> Settings {
     settings
 }
 
+/// A response's `Retry-After`, in seconds.
+pub fn retry_after(res: &Response) -> u64 {
+    let value = res.headers()["retry-after"].to_str().expect("ASCII header");
+    value
+        .parse()
+        .unwrap_or_else(|_| panic!("Retry-After is not whole seconds: {value:?}"))
+}
+
 /// The `r` (units remaining) of a response's `RateLimit` header.
 pub fn remaining(res: &Response) -> u32 {
     let value = res.headers()["ratelimit"].to_str().expect("ASCII header");
