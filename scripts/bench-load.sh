@@ -15,7 +15,9 @@
 # slows both sides of its ratio alike. The ratio of the medians and every round's ratio are printed too.
 #
 # Knobs (environment): ROUNDS=7 DURATION=6 (seconds per run) WARMUP=2 CONNECTIONS=32 THREADS=2,
-# WORKERS (passed to both servers; unset, both default to the number of cores).
+# WORKERS (passed to both servers; unset, both default to the number of cores), PGO=1 (build both with
+# scripts/build-pgo.sh, profile-guided, instead of the plain release profile), BUILD=0 (measure the
+# binaries already built, to repeat a run without building again).
 # Traffic goes to 127.0.0.1 only. After the build, the run is bounded by a deadline (BUDGET=170 s);
 # every process this script started is stopped on exit. Exit status: 0 when it ran (met or missed
 # targets are printed), 1 when something failed. The machine's load average is printed before and
@@ -31,6 +33,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 BUDGET=${BUDGET:-170}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
+[[ ${PGO:-0} == 1 ]] && TARGET_DIR=target/pgo
 SERVICE_BIN=$TARGET_DIR/release/sentiment-api
 BASELINE_BIN=$TARGET_DIR/release/examples/baseline
 API_KEY=bench-load-key-0123456789abcdefg # 32 characters, used for this local run only
@@ -40,8 +43,16 @@ say() { printf '%s\n' "$*" >&2; }
 die() { say "bench-load: $*"; exit 1; }
 
 # ---------------------------------------------------------------------------------------- build, wrk
-say "== building (release): sentiment-api and the baseline example"
-cargo build --release --bin sentiment-api --example baseline
+if [[ ${BUILD:-1} == 0 ]]; then
+    say "== BUILD=0: using the binaries in $TARGET_DIR as they are"
+    [[ -x $SERVICE_BIN && -x $BASELINE_BIN ]] || die "BUILD=0, but $SERVICE_BIN or $BASELINE_BIN is missing"
+elif [[ ${PGO:-0} == 1 ]]; then
+    say "== building (release, profile-guided, both alike): scripts/build-pgo.sh"
+    scripts/build-pgo.sh
+else
+    say "== building (release): sentiment-api and the baseline example"
+    cargo build --release --bin sentiment-api --example baseline
+fi
 
 if ! command -v wrk >/dev/null; then
     say "== installing wrk"
