@@ -42,7 +42,14 @@ REVIEW="I absolutely loved this little cafe: the coffee was rich, the staff were
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench-load: $*"; exit 1; }
 
-# ---------------------------------------------------------------------------------------- build, wrk
+# ---------------------------------------------------------------------------------------- wrk, build
+if ! command -v wrk >/dev/null; then
+    say "== installing wrk"
+    timeout 120 apt-get install -y -qq wrk >/dev/null 2>&1 ||
+        { timeout 120 apt-get update -qq && timeout 120 apt-get install -y -qq wrk >/dev/null; } ||
+        die "cannot install wrk"
+fi
+
 if [[ ${BUILD:-1} == 0 ]]; then
     say "== BUILD=0: using the binaries in $TARGET_DIR as they are"
     [[ -x $SERVICE_BIN && -x $BASELINE_BIN ]] || die "BUILD=0, but $SERVICE_BIN or $BASELINE_BIN is missing"
@@ -54,12 +61,6 @@ else
     cargo build --release --bin sentiment-api --example baseline
 fi
 
-if ! command -v wrk >/dev/null; then
-    say "== installing wrk"
-    timeout 120 apt-get install -y -qq wrk >/dev/null 2>&1 ||
-        { timeout 120 apt-get update -qq && timeout 120 apt-get install -y -qq wrk >/dev/null; } ||
-        die "cannot install wrk"
-fi
 
 # ------------------------------------------------------------------------------- cleanup, deadline
 STARTED_AT=$SECONDS
