@@ -26,36 +26,34 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 
 use crate::auth::AuthenticatedKey;
-use crate::config::MIN_KEY_CHARS;
 use crate::error::{ApiError, Overload};
 use crate::limits::{InFlight, Policy, QuotaSlot, QuotaState};
 use crate::metrics::MetricShard;
+use crate::routes::ROUTES;
 
 /// The log target of the access log (one line per request at `info`).
 pub const ACCESS_LOG: &str = "sentiment_api::access";
 
-/// A request path as the logs show it: every segment of [`MIN_KEY_CHARS`] characters or more
-/// (counted in bytes, so percent-encoding only lengthens it) is replaced by `<redacted>`. A client
-/// that puts its key in the path by mistake (`/jobs/<key>`) must not get it written to the log,
-/// and the server cannot tell a key from any other long segment, job ids and asset names
-/// included; what a request was for stays readable from the short segments and the route.
+/// A request path as the logs show it: each segment that is a literal of the route table
+/// (`predict`, `jobs`, `docs`...) is kept, every other non-empty segment is written `<redacted>`.
+/// A client that puts its key in the path by mistake (`/jobs/<key>`, `/<key>`) must not get it
+/// written to the log, in whole or in pieces (a key may contain `/`); the server cannot tell a key
+/// from a job id, an asset name or a typo, so none of them is written.
 pub fn loggable_path(path: &str) -> Cow<'_, str> {
     const REDACTED: &str = "<redacted>";
-    if !path
-        .split('/')
-        .any(|segment| segment.len() >= MIN_KEY_CHARS)
-    {
+    let known = |segment: &str| {
+        segment.is_empty()
+            || ROUTES
+                .iter()
+                .flat_map(|route| route.path.split('/'))
+                .any(|literal| literal == segment && !literal.starts_with('{'))
+    };
+    if path.split('/').all(known) {
         return Cow::Borrowed(path);
     }
     let segments: Vec<&str> = path
         .split('/')
-        .map(|segment| {
-            if segment.len() >= MIN_KEY_CHARS {
-                REDACTED
-            } else {
-                segment
-            }
-        })
+        .map(|segment| if known(segment) { segment } else { REDACTED })
         .collect();
     Cow::Owned(segments.join("/"))
 }
@@ -386,20 +384,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_are_logged_without_any_segment_long_enough_to_be_a_key() {
-        assert_eq!(loggable_path("/predict/batch"), "/predict/batch");
+    fn paths_are_logged_with_only_the_route_tables_own_words() {
         assert!(matches!(loggable_path("/predict"), Cow::Borrowed(_)));
+        assert_eq!(loggable_path("/predict/batch"), "/predict/batch");
+        assert_eq!(loggable_path("/health/"), "/health/");
         assert_eq!(
-            loggable_path("/jobs/sk_0123456789abcdef"),
+            loggable_path("/jobs/0b6f2a3e-1c1d-4a5e-9f00-1234567890ab"),
             "/jobs/<redacted>"
         );
-        // Fifteen characters cannot be a whole key; sixteen can.
-        assert_eq!(loggable_path("/a/0123456789abcde"), "/a/0123456789abcde");
-        assert_eq!(loggable_path("/0123456789abcdef/x/"), "/<redacted>/x/");
+        // A key with `/` in it leaves no piece behind, however short.
         assert_eq!(
-            loggable_path("/docs/%73%6b%5f%6b%65%79"),
-            "/docs/<redacted>"
+            loggable_path("/abcdefgh/ijk/mnopqrst"),
+            "/<redacted>/<redacted>/<redacted>"
         );
+        assert_eq!(loggable_path("/docs/index.css"), "/docs/<redacted>");
+        assert_eq!(loggable_path("/predcit"), "/<redacted>");
+        // A route parameter's name is not a literal.
+        assert_eq!(loggable_path("/{job_id}"), "/<redacted>");
     }
 
     #[test]

@@ -58,7 +58,10 @@ fn swagger_file(path: &str, config: &SwaggerConfig) -> Result<(Vec<u8>, String),
         Ok(Some(file)) => Ok((file.bytes.into_owned(), file.content_type)),
         Ok(None) => Err(ApiError::NotFound),
         Err(e) => {
-            log::error!("Swagger UI file {path:?} could not be served: {e}");
+            log::error!(
+                "Swagger UI file {:?} could not be served: {e}",
+                crate::middleware::loggable_path(path)
+            );
             Err(ApiError::Internal)
         }
     }

@@ -202,8 +202,9 @@ async fn a_body_with_a_utf8_byte_order_mark_reads_as_python_json_reads_it() {
         .unwrap();
     let (status, body) = status_and_json(res).await;
     assert_eq!((status, &body["score"]), (200, &json!(0.6369)), "{body}");
-    // The same body, through the path that builds a JSON value (a query text too: 422), and
-    // an error after the mark counts its position from the text after it, as Python does.
+    // A body that is not the expected shape takes the path that builds a JSON value: the mark
+    // is skipped there too, and an error after it counts its position from the text after it,
+    // as Python does.
     let res = send(b"\xEF\xBB\xBF{\"text\": 3}").await.unwrap();
     let (status, body) = status_and_json(res).await;
     assert_eq!(
