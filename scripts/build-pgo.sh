@@ -4,9 +4,10 @@
 #   scripts/build-pgo.sh      # -> target/pgo/release/sentiment-api, target/pgo/release/examples/baseline
 #
 # 1. builds both with instrumentation (target/pgo-gen),
-# 2. trains them on loopback: the service on POST /predict (a JSON body and a query text), a batch,
-#    GET /health and refused keys; the baseline and the baseline with the model on their one request,
-# 3. merges the profiles and builds both again with them (target/pgo).
+# 2. trains them on loopback: the service on POST /predict (JSON bodies and a query text), a batch,
+#    GET /health and refused keys; the baseline and the baseline with the model on POST /predict;
+#    the texts are not the load benchmark's, so the profile describes the work, not one request,
+# 3. merges the profiles into one and builds both again with it (target/pgo).
 # The baseline is built the same way so that `PGO=1 scripts/bench-load.sh` compares like with like.
 # Needs rustup's llvm-tools component (added here when missing) and wrk (as bench-load.sh installs it).
 # Takes two full release builds (~10 min on 2 cores). `cargo run --release` is unaffected.
@@ -16,12 +17,15 @@ cd "$(dirname "$0")/.."
 say() { printf '%s\n' "$*" >&2; }
 die() { say "build-pgo: $*"; exit 1; }
 
-command -v wrk >/dev/null || die "wrk is needed for the training run (apt-get install wrk)"
-PROFDATA=$(find "$(rustc --print sysroot)" -name llvm-profdata -type f 2>/dev/null | head -n 1)
+for tool in wrk curl python3 rustup; do
+    command -v "$tool" >/dev/null || die "$tool is needed (wrk: apt-get install wrk, or run scripts/bench-load.sh)"
+done
+find_profdata() { find "$(rustc --print sysroot)" -name llvm-profdata -type f 2>/dev/null | head -n 1 || true; }
+PROFDATA=$(find_profdata)
 if [[ -z $PROFDATA ]]; then
     say "== adding rustup's llvm-tools component (llvm-profdata)"
     rustup component add llvm-tools >/dev/null || die "cannot add the llvm-tools component"
-    PROFDATA=$(find "$(rustc --print sysroot)" -name llvm-profdata -type f | head -n 1)
+    PROFDATA=$(find_profdata)
 fi
 [[ -x $PROFDATA ]] || die "no llvm-profdata in $(rustc --print sysroot)"
 
@@ -30,6 +34,7 @@ PIDS=()
 cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -68,7 +73,8 @@ train() {
 }
 
 KEY=pgo-training-key-0123456789abcdef
-REVIEW='{"text":"I absolutely loved this little cafe: the coffee was rich, the staff were friendly, and the prices felt very fair."}'
+# Not the load benchmark's review: the profile must describe the service's work, not one request.
+REVIEW='{"text":"The room was small and the wifi kept dropping, but the breakfast was GREAT and the view amazing!"}'
 say "== training run (loopback)"
 SERVICE_PORT=$(free_port)
 LLVM_PROFILE_FILE="$WORK/run/service-%p.profraw" API_SECRET_KEY=$KEY HOST=127.0.0.1 \
@@ -90,7 +96,8 @@ wait_port "$SERVICE_PORT"
 wait_port "$BASELINE_PORT"
 wait_port "$MODELBASE_PORT"
 
-train "$SERVICE_PORT" /predict 6 "$REVIEW" "X-API-Key: $KEY"
+train "$SERVICE_PORT" /predict 3 "$REVIEW" "X-API-Key: $KEY"
+train "$SERVICE_PORT" /predict 3 '{"text":"Not bad at all, though I would never order the soup again :("}' "X-API-Key: $KEY"
 train "$SERVICE_PORT" "/predict?text=The%20service%20was%20not%20good%20at%20all%2C%20sadly." 2 "" "X-API-Key: $KEY"
 train "$SERVICE_PORT" /predict/batch 2 \
     '{"texts":["Great food!","The meeting is at noon.","This is terrible, I hate it.","Not bad at all :)"]}' \
@@ -105,11 +112,13 @@ train "$BASELINE_PORT" /predict 6 "$REVIEW"
 train "$MODELBASE_PORT" /predict 6 "$REVIEW"
 
 # The profiles are written when the processes exit normally (SIGTERM stops all three gracefully).
-kill -TERM "$SERVICE_PID" "$BASELINE_PID" "$MODELBASE_PID"
+kill -TERM "$SERVICE_PID" "$BASELINE_PID" "$MODELBASE_PID" ||
+    die "a training server had already stopped; the service's log: $(cat "$WORK/service.log")"
 wait "$SERVICE_PID" "$BASELINE_PID" "$MODELBASE_PID" || true
 PIDS=()
-compgen -G "$WORK/run/service-*.profraw" >/dev/null || die "the service wrote no profile"
-compgen -G "$WORK/run/baseline-*.profraw" >/dev/null || die "the baseline wrote no profile"
+for name in service baseline modelbase; do
+    compgen -G "$WORK/run/$name-*.profraw" >/dev/null || die "the $name wrote no profile"
+done
 "$PROFDATA" merge -o "$WORK/merged.profdata" "$WORK"/run/*.profraw
 
 say "== optimized build (target/pgo)"
