@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sentiment_api::limits::{AuthThrottle, Policy, RateLimiter, TrustedProxies};
+use sentiment_api::limits::{AuthThrottle, Policy, RateLimiter};
 
 fn rate_limiter(c: &mut Criterion) {
     // A policy that never refuses, so every iteration takes the granting path.
@@ -57,7 +57,7 @@ fn rate_limiter(c: &mut Criterion) {
 }
 
 fn auth_throttle(c: &mut Criterion) {
-    let throttle = AuthThrottle::new(30, Duration::from_secs(60), TrustedProxies::default());
+    let throttle = AuthThrottle::new(30, Duration::from_secs(60));
     let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
     // The usual state: no failure on record, so the check reads one counter.
     c.bench_function("auth_throttle/blocked/nothing_tracked", |b| {

@@ -9,8 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::auth::key_file::{self, hash_hex, FileEntry};
-use crate::auth::{generate_key, hash_key, Secret};
-use crate::config::{validate_key, MIN_KEY_CHARS};
+use crate::auth::{generate_key, hash_key, validate_key, Secret, MIN_KEY_CHARS};
 
 /// A sentiment model served over HTTP behind API-key authentication.
 #[derive(Debug, Parser)]
@@ -114,8 +113,8 @@ fn read_key_from_stdin() -> Result<Secret, String> {
         .read_to_string(&mut text)
         .map_err(|e| format!("cannot read the key from stdin: {e}"))?;
     // The server ignores surrounding whitespace in the header, so the hash must too.
-    validate_key("key on stdin", text.trim())
-        .map_err(|e| format!("{e} (keys need at least {MIN_KEY_CHARS} characters)"))
+    validate_key(text.trim())
+        .map_err(|e| format!("key on stdin: {e} (keys need at least {MIN_KEY_CHARS} characters)"))
 }
 
 fn check(file: &std::path::Path) -> Result<(), String> {

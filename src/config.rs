@@ -4,17 +4,10 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth::{generate_key, KeyEntry, KeySet, KeySource, Secret};
+use crate::auth::{validate_key, Secret};
 use crate::limits::{Policy, TrustedProxies};
-
-/// The value `.env.example` ships for `API_SECRET_KEY`; refused so nobody serves with a published key.
-pub const PLACEHOLDER_KEY: &str = "change-me-to-a-long-random-secret";
-
-/// The shortest key the server accepts.
-pub const MIN_KEY_CHARS: usize = 16;
 
 /// Everything the service can be told, validated.
 #[derive(Debug, Clone)]
@@ -25,12 +18,10 @@ pub struct Settings {
     pub port: u16,
     /// Number of actix workers (`WORKERS`).
     pub workers: usize,
-    /// Where keys come from: `API_SECRET_KEY` (id `default`) and `API_KEYS_FILE`.
-    pub key_source: KeySource,
-    /// The keys loaded from `key_source` at start, validated.
-    pub keys: Arc<KeySet>,
-    /// The key generated for this run when none was configured; show it once, then drop it.
-    pub generated_key: Option<Secret>,
+    /// The key of `API_SECRET_KEY` (served as id `default`), validated.
+    pub api_secret_key: Option<Secret>,
+    /// The keys file (`API_KEYS_FILE`); read by `auth`, not here.
+    pub api_keys_file: Option<PathBuf>,
     /// How often the keys file is checked for changes (`API_KEYS_POLL_SECONDS`).
     pub keys_poll: Duration,
     /// Input limits.
@@ -129,11 +120,16 @@ impl Settings {
                     problem: format!("cannot use {spec:?}: {e}"),
                 })?;
         }
-        let secret = env
+        let api_secret_key = env
             .raw("API_SECRET_KEY")?
-            .map(|key| validate_key("API_SECRET_KEY", key.trim()))
+            .map(|key| {
+                validate_key(key.trim()).map_err(|problem| ConfigError {
+                    variable: "API_SECRET_KEY",
+                    problem,
+                })
+            })
             .transpose()?;
-        let file = match env.raw("API_KEYS_FILE")? {
+        let api_keys_file = match env.raw("API_KEYS_FILE")? {
             Some(path) if path.trim().is_empty() => {
                 return Err(ConfigError {
                     variable: "API_KEYS_FILE",
@@ -142,25 +138,6 @@ impl Settings {
             }
             path => path.map(PathBuf::from),
         };
-        // The server never serves without a key: with none configured, it makes one.
-        let generated_key = match (&secret, &file) {
-            (None, None) => Some(generate_key().map_err(|e| ConfigError {
-                variable: "API_SECRET_KEY",
-                problem: format!("not set, and no random key could be generated: {e}"),
-            })?),
-            _ => None,
-        };
-        let key_source = KeySource {
-            secret: secret
-                .as_ref()
-                .or(generated_key.as_ref())
-                .map(|key| KeyEntry::from_secret("default", key)),
-            file,
-        };
-        let keys = key_source.load().map_err(|e| ConfigError {
-            variable: "API_KEYS_FILE",
-            problem: e.to_string(),
-        })?;
         let defaults = InputLimits::default();
         let rate_limit = Policy {
             limit: env
@@ -187,9 +164,8 @@ impl Settings {
             host: env.raw("HOST")?.unwrap_or_else(|| "127.0.0.1".into()),
             port: env.parse("PORT", 8000)?,
             workers: env.positive("WORKERS", default_workers().get())?,
-            key_source,
-            keys: Arc::new(keys),
-            generated_key,
+            api_secret_key,
+            api_keys_file,
             keys_poll: Duration::from_secs(env.positive("API_KEYS_POLL_SECONDS", 2)? as u64),
             limits: InputLimits {
                 max_text_chars: env.positive("MAX_TEXT_CHARS", defaults.max_text_chars)?,
@@ -231,32 +207,6 @@ impl Settings {
             format!("{}:{}", self.host, self.port)
         }
     }
-}
-
-/// Refuses a key that is too short or still the `.env.example` placeholder.
-pub fn validate_key(variable: &'static str, key: &str) -> Result<Secret, ConfigError> {
-    if key == PLACEHOLDER_KEY {
-        return Err(ConfigError {
-            variable,
-            problem: "is still the .env.example placeholder; set a long random secret \
-                      (or unset it to get a generated key)"
-                .into(),
-        });
-    }
-    if !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ConfigError {
-            variable,
-            problem: "must be printable ASCII without spaces, as an HTTP header carries it".into(),
-        });
-    }
-    let chars = key.chars().count();
-    if chars < MIN_KEY_CHARS {
-        return Err(ConfigError {
-            variable,
-            problem: format!("is {chars} characters long; a key needs at least {MIN_KEY_CHARS}"),
-        });
-    }
-    Ok(Secret::new(key))
 }
 
 /// Loads `.env` from the working directory (only there: never a parent's), if there is one.
@@ -355,9 +305,7 @@ mod tests {
     fn defaults_follow_the_contract() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.address(), "127.0.0.1:8000");
-        let key = s.generated_key.expect("a key is generated");
-        assert!(key.expose().len() >= MIN_KEY_CHARS);
-        assert_eq!(s.keys.len(), 1);
+        assert!(s.api_secret_key.is_none() && s.api_keys_file.is_none());
         assert_eq!(s.limits, InputLimits::default());
         assert!(s.workers >= 1);
     }
@@ -365,10 +313,7 @@ mod tests {
     #[test]
     fn a_configured_key_is_trimmed_and_used() {
         let s = settings(&[("API_SECRET_KEY", "  0123456789abcdef  ")]).unwrap();
-        assert!(s.generated_key.is_none());
-        let entry = s.key_source.secret.unwrap();
-        assert_eq!(entry.id, "default");
-        assert_eq!(entry.hash, crate::auth::hash_key(b"0123456789abcdef"));
+        assert_eq!(s.api_secret_key.unwrap().expose(), "0123456789abcdef");
     }
 
     #[test]
@@ -376,7 +321,7 @@ mod tests {
         for (var, value) in [
             ("API_SECRET_KEY", "short"),
             ("API_SECRET_KEY", ""),
-            ("API_SECRET_KEY", PLACEHOLDER_KEY),
+            ("API_SECRET_KEY", crate::auth::PLACEHOLDER_KEY),
             ("PORT", "eighty"),
             ("PORT", "70000"),
             ("WORKERS", "0"),
@@ -384,7 +329,6 @@ mod tests {
             ("MAX_BATCH_SIZE", "0"),
             ("MAX_BODY_BYTES", "1MB"),
             ("API_KEYS_FILE", ""),
-            ("API_KEYS_FILE", "/no/such/keys.toml"),
             ("API_KEYS_POLL_SECONDS", "0"),
             ("RATE_LIMIT_PER_MINUTE", "0"),
             ("RATE_LIMIT_BURST", "99999999999"),

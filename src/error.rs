@@ -1,39 +1,55 @@
-//! `ApiError`: the one error type of the service, answered as FastAPI-shaped JSON.
-
-use std::fmt;
+//! `ApiError`: the one error type of the service, answered as FastAPI-shaped JSON. Every domain
+//! error becomes one here (`From`), so status codes are decided in this file alone.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::auth::KeyRefusal;
+use crate::inference::InferenceError;
+use crate::jobs::JobsFull;
+use crate::metrics::Refusal;
+
 /// Every way a request can fail, each mapped to one status code and a `{"detail": ...}` body.
-#[derive(Debug)]
+/// `Display` is the body's `detail` (and what the access log writes).
+#[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// No `X-API-Key` header, or an empty one.
+    #[error("Not authenticated")]
     MissingKey,
     /// A key that is unknown, expired or disabled; the body never says which (the log does).
+    #[error("Invalid API key")]
     InvalidKey(KeyRefusal),
     /// `X-API-Key` sent more than once.
+    #[error("Duplicate X-API-Key header")]
     DuplicateKey,
     /// No such route or resource.
+    #[error("Not Found")]
     NotFound,
     /// The path exists but not with this method; holds the `Allow` value.
+    #[error("Method Not Allowed")]
     MethodNotAllowed(&'static str),
     /// The body is over `MAX_BODY_BYTES`.
+    #[error("Request body too large: the limit is {limit} bytes")]
     PayloadTooLarge {
         /// The configured limit in bytes.
         limit: usize,
     },
     /// A JSON endpoint got a body of another media type.
+    #[error("Unsupported media type: send the body as application/json")]
     UnsupportedMediaType,
     /// The body could not be read (bad framing, a client that broke off) or is not UTF-8.
+    #[error("There was an error parsing the body")]
     MalformedBody,
     /// The body did not arrive within `BODY_TIMEOUT_SECONDS`.
+    #[error("Request body not received in time")]
     BodyTimeout,
     /// The input failed validation: Pydantic v2 error items.
+    #[error("Validation failed: {}", describe(.0))]
     Validation(Vec<ValidationItem>),
     /// The key's rate limit, or too many failed keys from one client.
+    #[error("Rate limit exceeded")]
     RateLimited {
         /// Which limit.
         cause: Limit,
@@ -41,6 +57,7 @@ pub enum ApiError {
         retry_after: u64,
     },
     /// Too many requests in flight or jobs pending, or inference took too long.
+    #[error("{}", cause.detail())]
     Overloaded {
         /// Which capacity ran out.
         cause: Overload,
@@ -48,29 +65,59 @@ pub enum ApiError {
         retry_after: u64,
     },
     /// A bug; the details went to the log only.
+    #[error("Internal Server Error")]
     Internal,
 }
 
-/// Why a presented key was refused; for the log and metrics only, never the body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyRefusal {
-    /// No stored key has this hash.
-    Unknown,
-    /// The key is past its `expires_at`.
-    Expired,
-    /// The key has `enabled = false`.
-    Disabled,
-}
+impl ApiError {
+    /// A single validation error.
+    pub fn invalid(item: ValidationItem) -> Self {
+        ApiError::Validation(vec![item])
+    }
 
-impl KeyRefusal {
-    /// A short label: `unknown`, `expired`, `disabled`.
-    pub fn label(self) -> &'static str {
+    /// What the refusal counters count this error as, if it is a refusal.
+    pub fn refusal(&self) -> Option<Refusal> {
         match self {
-            KeyRefusal::Unknown => "unknown",
-            KeyRefusal::Expired => "expired",
-            KeyRefusal::Disabled => "disabled",
+            ApiError::MissingKey => Some(Refusal::Auth("missing")),
+            ApiError::DuplicateKey => Some(Refusal::Auth("duplicate")),
+            ApiError::InvalidKey(why) => Some(Refusal::Auth(why.label())),
+            ApiError::RateLimited { cause, .. } => Some(Refusal::RateLimited(cause.label())),
+            ApiError::Overloaded { cause, .. } => Some(Refusal::Overloaded(cause.label())),
+            _ => None,
         }
     }
+}
+
+impl From<InferenceError> for ApiError {
+    fn from(e: InferenceError) -> Self {
+        match e {
+            InferenceError::TimedOut => ApiError::Overloaded {
+                cause: Overload::InferenceTimeout,
+                retry_after: 1,
+            },
+            InferenceError::Failed => ApiError::Internal,
+        }
+    }
+}
+
+impl From<JobsFull> for ApiError {
+    fn from(e: JobsFull) -> Self {
+        ApiError::Overloaded {
+            cause: match e {
+                JobsFull::TooManyPending => Overload::PendingJobs,
+                JobsFull::StoreFull => Overload::StoredJobs,
+            },
+            retry_after: 1,
+        }
+    }
+}
+
+fn describe(items: &[ValidationItem]) -> String {
+    items
+        .iter()
+        .map(|item| format!("{} at {}", item.kind, Value::from(item.loc.clone())))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Which limit a 429 comes from.
@@ -268,39 +315,6 @@ impl ValidationItem {
         }
     }
 }
-
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ApiError::MissingKey => f.write_str("Not authenticated"),
-            ApiError::InvalidKey(_) => f.write_str("Invalid API key"),
-            ApiError::DuplicateKey => f.write_str("Duplicate X-API-Key header"),
-            ApiError::NotFound => f.write_str("Not Found"),
-            ApiError::MethodNotAllowed(_) => f.write_str("Method Not Allowed"),
-            ApiError::PayloadTooLarge { limit } => {
-                write!(f, "Request body too large: the limit is {limit} bytes")
-            }
-            ApiError::UnsupportedMediaType => {
-                f.write_str("Unsupported media type: send the body as application/json")
-            }
-            ApiError::MalformedBody => f.write_str("There was an error parsing the body"),
-            ApiError::BodyTimeout => f.write_str("Request body not received in time"),
-            ApiError::Validation(items) => {
-                write!(f, "Validation failed: ")?;
-                for (i, item) in items.iter().enumerate() {
-                    let sep = if i == 0 { "" } else { "; " };
-                    write!(f, "{sep}{} at {}", item.kind, Value::from(item.loc.clone()))?;
-                }
-                Ok(())
-            }
-            ApiError::RateLimited { .. } => f.write_str("Rate limit exceeded"),
-            ApiError::Overloaded { cause, .. } => f.write_str(cause.detail()),
-            ApiError::Internal => f.write_str("Internal Server Error"),
-        }
-    }
-}
-
-impl std::error::Error for ApiError {}
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {

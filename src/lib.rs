@@ -1,17 +1,29 @@
 //! sentiment-api: a sentiment model served over HTTP behind API-key authentication.
+//!
+//! The modules are layers, each using only those listed before it (`docs/architecture.md`):
+//! route data and time; the model; the key store, the limits and the metrics, which know nothing
+//! of HTTP; inference and jobs; configuration; the one error type; the HTTP extractors and
+//! types; the middleware; the handlers; and the server's assembly.
 #![forbid(unsafe_code)]
 
+pub mod clock;
+pub mod paths;
+
+pub mod model;
+
 pub mod auth;
-pub mod cli;
-pub mod config;
-pub mod error;
-pub mod inference;
-pub mod jobs;
-pub mod json_body;
 pub mod limits;
 pub mod metrics;
+
+pub mod inference;
+pub mod jobs;
+
+pub mod config;
+pub mod error;
+pub mod http;
+
 pub mod middleware;
-pub mod model;
 pub mod routes;
 pub mod startup;
-pub mod validation;
+
+pub mod cli;

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use sentiment_api::auth::KeySource;
 use sentiment_api::cli::{self, Cli, Command};
 use sentiment_api::config::{load_dotenv, Settings};
 use sentiment_api::model::{SentimentModel, Vader};
@@ -21,7 +22,7 @@ async fn serve() -> ExitCode {
         return ExitCode::FAILURE;
     }
     // Settings first: they validate RUST_LOG, which the logger would only warn about.
-    let mut settings = match Settings::from_env() {
+    let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -33,6 +34,24 @@ async fn serve() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format_indent(None)
         .init();
+    // The keys next: the server never starts open, and a bad keys file stops it here.
+    let (source, generated_key) = match KeySource::configured(
+        settings.api_secret_key.as_ref(),
+        settings.api_keys_file.clone(),
+    ) {
+        Ok(configured) => configured,
+        Err(e) => {
+            eprintln!("error: API_SECRET_KEY: not set, and no random key could be generated: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let keys = match source.into_keys() {
+        Ok(keys) => keys,
+        Err(e) => {
+            eprintln!("error: API_KEYS_FILE: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let address = settings.address();
     let listener = match TcpListener::bind(&address) {
         Ok(l) => l,
@@ -41,7 +60,7 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(key) = settings.generated_key.take() {
+    if let Some(key) = generated_key {
         // Shown once, on stdout rather than through the logger: the log never holds it (where
         // stdout is collected too, as under systemd, set API_SECRET_KEY instead).
         println!(
@@ -51,10 +70,10 @@ async fn serve() -> ExitCode {
         );
     }
     let local = listener.local_addr().map_or(address, |a| a.to_string());
-    let (workers, keys) = (settings.workers, settings.keys.len());
+    let (workers, key_count) = (settings.workers, keys.set.len());
     let model = Arc::new(Vader::new());
     let model_name = model.name();
-    let server = match run(listener, settings, model) {
+    let server = match run(listener, settings, keys, model) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: cannot start the server: {e}");
@@ -63,7 +82,7 @@ async fn serve() -> ExitCode {
     };
     stop_on_signals(&server);
     log::info!(
-        "sentiment-api listening on http://{local} with {workers} workers, {keys} keys, model {model_name}"
+        "sentiment-api listening on http://{local} with {workers} workers, {key_count} keys, model {model_name}"
     );
     match server.await {
         Ok(()) => {

@@ -6,7 +6,6 @@ use std::collections::btree_map::{BTreeMap, Entry};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use actix_web::http::{Method, StatusCode};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, MetricFamily};
 use prometheus::{
@@ -14,8 +13,18 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-use crate::error::ApiError;
-use crate::routes::ROUTES;
+use crate::paths::ROUTES;
+
+/// A refused request, as the refusal counters count it: which counter, and its label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `auth_failures_total{reason}`: `missing`, `unknown`, `expired`, `disabled`, `duplicate`.
+    Auth(&'static str),
+    /// `rate_limited_total{limit}`: `key_quota`, `auth_failures`.
+    RateLimited(&'static str),
+    /// `overloaded_total{cause}`: `in_flight`, `inference_timeout`, `pending_jobs`, `stored_jobs`.
+    Overloaded(&'static str),
+}
 
 /// Every metric of the service, in its own registry.
 ///
@@ -225,24 +234,19 @@ impl MetricShard {
         }
     }
 
-    /// Records one answered request. `route` is the matched route template, if any.
+    /// Records one answered request. `route` is the matched route template, if any; `method` the
+    /// request's method; `status` the answer's status code (100 to 999).
     pub fn observe_request(
         &self,
         route: Option<&str>,
-        method: &Method,
-        status: StatusCode,
+        method: &str,
+        status: u16,
         elapsed: Duration,
-        error: Option<&ApiError>,
+        refusal: Option<Refusal>,
     ) {
         let route = route.unwrap_or("unmatched");
-        let method = match *method {
-            Method::GET
-            | Method::POST
-            | Method::PUT
-            | Method::DELETE
-            | Method::PATCH
-            | Method::HEAD
-            | Method::OPTIONS => method.as_str(),
+        let method = match method {
+            "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS" => method,
             _ => "OTHER",
         };
         let series = self
@@ -261,45 +265,25 @@ impl MetricShard {
                 .observe(elapsed.as_secs_f64()),
         }
         let answers = series.filter(|s| s.method == method).and_then(|s| {
-            let at = CACHED_STATUSES.iter().position(|&c| c == status.as_u16())?;
+            let at = CACHED_STATUSES.iter().position(|&c| c == status)?;
             Some(&s.answers[at])
         });
         let label = || {
-            self.requests
-                .with_label_values(&[route, method, status.as_str()])
+            let digits = status_digits(status);
+            let status = std::str::from_utf8(&digits).unwrap_or("000");
+            self.requests.with_label_values(&[route, method, status])
         };
         match answers {
             Some(counter) => counter.get_or_init(label).inc(),
             None => label().inc(),
         }
-        match error {
-            Some(ApiError::MissingKey) => self
-                .refusals
-                .auth_failures
-                .with_label_values(&["missing"])
-                .inc(),
-            Some(ApiError::DuplicateKey) => self
-                .refusals
-                .auth_failures
-                .with_label_values(&["duplicate"])
-                .inc(),
-            Some(ApiError::InvalidKey(why)) => self
-                .refusals
-                .auth_failures
-                .with_label_values(&[why.label()])
-                .inc(),
-            Some(ApiError::RateLimited { cause, .. }) => self
-                .refusals
-                .rate_limited
-                .with_label_values(&[cause.label()])
-                .inc(),
-            Some(ApiError::Overloaded { cause, .. }) => self
-                .refusals
-                .overloaded
-                .with_label_values(&[cause.label()])
-                .inc(),
-            _ => {}
-        }
+        let (counter, value) = match refusal {
+            Some(Refusal::Auth(reason)) => (&self.refusals.auth_failures, reason),
+            Some(Refusal::RateLimited(limit)) => (&self.refusals.rate_limited, limit),
+            Some(Refusal::Overloaded(cause)) => (&self.refusals.overloaded, cause),
+            None => return,
+        };
+        counter.with_label_values(&[value]).inc();
     }
 
     /// Records the time one request's texts took to score.
@@ -318,6 +302,16 @@ impl MetricShard {
         .into_iter()
         .flatten()
     }
+}
+
+/// A status code's three digits (HTTP status codes run from 100 to 999).
+fn status_digits(status: u16) -> [u8; 3] {
+    let status = status.clamp(100, 999);
+    [
+        b'0' + (status / 100) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+    ]
 }
 
 impl Shards {
@@ -418,26 +412,24 @@ fn add_metric(total: &mut proto::Metric, other: &proto::Metric) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::KeyRefusal;
 
     #[test]
     fn requests_and_refusals_are_counted_by_bounded_labels() {
         let m = Metrics::new();
         let s = m.new_shard();
-        let get = Method::GET;
         s.observe_request(
             Some("/jobs/{job_id}"),
-            &get,
-            StatusCode::OK,
+            "GET",
+            200,
             Duration::from_millis(2),
             None,
         );
         s.observe_request(
             None,
-            &Method::from_bytes(b"BREW").unwrap(),
-            StatusCode::FORBIDDEN,
+            "BREW",
+            403,
             Duration::from_millis(1),
-            Some(&ApiError::InvalidKey(KeyRefusal::Expired)),
+            Some(Refusal::Auth("expired")),
         );
         let text = m.render();
         assert!(
@@ -466,18 +458,18 @@ mod tests {
         for (shard, millis) in [(&a, 1), (&a, 3), (&b, 200)] {
             shard.observe_request(
                 Some(route),
-                &Method::POST,
-                StatusCode::OK,
+                "POST",
+                200,
                 Duration::from_millis(millis),
                 None,
             );
         }
         b.observe_request(
             Some("/nowhere"),
-            &Method::GET,
-            StatusCode::FORBIDDEN,
+            "GET",
+            403,
             Duration::ZERO,
-            Some(&ApiError::InvalidKey(KeyRefusal::Unknown)),
+            Some(Refusal::Auth("unknown")),
         );
         b.observe_inference(false, Duration::from_micros(50));
         a.observe_inference(true, Duration::from_millis(20));
@@ -536,24 +528,12 @@ mod tests {
         let s = m.new_shard();
         let route = ROUTES.iter().find(|r| r.path == "/predict").unwrap().path;
         assert!(!m.render().contains("route=\"/predict\""));
-        for status in [StatusCode::OK, StatusCode::OK, StatusCode::IM_A_TEAPOT] {
-            s.observe_request(
-                Some(route),
-                &Method::POST,
-                status,
-                Duration::from_millis(1),
-                None,
-            );
+        for status in [200, 200, 418] {
+            s.observe_request(Some(route), "POST", status, Duration::from_millis(1), None);
         }
         // The same route by another method, and by an equal string that is not the table's.
         let copy = String::from("/predict");
-        s.observe_request(
-            Some(&copy),
-            &Method::GET,
-            StatusCode::OK,
-            Duration::ZERO,
-            None,
-        );
+        s.observe_request(Some(&copy), "GET", 200, Duration::ZERO, None);
         let text = m.render();
         for line in [
             r#"http_requests_total{method="POST",route="/predict",status="200"} 2"#,

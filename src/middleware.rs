@@ -8,7 +8,6 @@
 //! headers to the response.
 
 use std::any::Any;
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::{ready, Ready};
@@ -25,46 +24,14 @@ use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 
-use crate::auth::AuthenticatedKey;
 use crate::error::{ApiError, Overload};
-use crate::limits::{InFlight, Policy, QuotaSlot, QuotaState};
+use crate::http::{AuthenticatedKey, QuotaSlot};
+use crate::limits::{InFlight, Policy, QuotaState};
 use crate::metrics::MetricShard;
-use crate::routes::ROUTES;
+use crate::paths::{loggable_path, RouteLabel, NEVER_SHED};
 
 /// The log target of the access log (one line per request at `info`).
 pub const ACCESS_LOG: &str = "sentiment_api::access";
-
-/// A request path as the logs show it: each segment that is a literal of the route table
-/// (`predict`, `jobs`, `docs`...) is kept, every other non-empty segment is written `<redacted>`.
-/// A client that puts its key in the path by mistake (`/jobs/<key>`, `/<key>`) must not get it
-/// written to the log, in whole or in pieces (a key may contain `/`); the server cannot tell a key
-/// from a job id, an asset name or a typo, so none of them is written.
-pub fn loggable_path(path: &str) -> Cow<'_, str> {
-    const REDACTED: &str = "<redacted>";
-    let known = |segment: &str| {
-        segment.is_empty()
-            || ROUTES
-                .iter()
-                .flat_map(|route| route.path.split('/'))
-                .any(|literal| literal == segment && !literal.starts_with('{'))
-    };
-    if path.split('/').all(known) {
-        return Cow::Borrowed(path);
-    }
-    let segments: Vec<&str> = path
-        .split('/')
-        .map(|segment| if known(segment) { segment } else { REDACTED })
-        .collect();
-    Cow::Owned(segments.join("/"))
-}
-
-/// Paths that stay answerable under overload, so monitoring can see what is happening.
-const NEVER_SHED: &[&str] = &["/health", "/metrics"];
-
-/// The route template a resource serves, left as resource data so the metrics and the log can
-/// name the route without matching the path again.
-#[derive(Debug, Clone, Copy)]
-pub struct RouteLabel(pub &'static str);
 
 /// Wrap the app in this (`App::wrap(Frontdoor::new(..))`); see the module documentation.
 pub struct Frontdoor {
@@ -339,8 +306,16 @@ fn finish<B>(
         .ok()
         .and_then(|res| res.request().app_data::<RouteLabel>())
         .map(|label| label.0);
-    let api_error = error.and_then(|e| e.as_error::<ApiError>());
-    metrics.observe_request(route, &seen.method, status, elapsed, api_error);
+    let refusal = error
+        .and_then(|e| e.as_error::<ApiError>())
+        .and_then(ApiError::refusal);
+    metrics.observe_request(
+        route,
+        seen.method.as_str(),
+        status.as_u16(),
+        elapsed,
+        refusal,
+    );
     let Some(peer) = &seen.peer else {
         return;
     };
@@ -382,26 +357,6 @@ fn log_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_are_logged_with_only_the_route_tables_own_words() {
-        assert!(matches!(loggable_path("/predict"), Cow::Borrowed(_)));
-        assert_eq!(loggable_path("/predict/batch"), "/predict/batch");
-        assert_eq!(loggable_path("/health/"), "/health/");
-        assert_eq!(
-            loggable_path("/jobs/0b6f2a3e-1c1d-4a5e-9f00-1234567890ab"),
-            "/jobs/<redacted>"
-        );
-        // A key with `/` in it leaves no piece behind, however short.
-        assert_eq!(
-            loggable_path("/abcdefgh/ijk/mnopqrst"),
-            "/<redacted>/<redacted>/<redacted>"
-        );
-        assert_eq!(loggable_path("/docs/index.css"), "/docs/<redacted>");
-        assert_eq!(loggable_path("/predcit"), "/<redacted>");
-        // A route parameter's name is not a literal.
-        assert_eq!(loggable_path("/{job_id}"), "/<redacted>");
-    }
 
     #[test]
     fn quota_headers_read_as_the_ietf_draft_writes_them() {

@@ -1,4 +1,5 @@
-//! Builds the server: shared state once, the route table, error handlers, middleware.
+//! Builds the server: shared state once, the route table, error handlers, middleware; and the
+//! signals that stop it.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -6,7 +7,7 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
-use crate::auth::{spawn_reloader, KeyStore};
+use crate::auth::{spawn_reloader, KeyStore, Keys};
 use crate::config::Settings;
 use crate::error::{ApiError, ValidationItem};
 use crate::inference::Inference;
@@ -19,19 +20,17 @@ use crate::routes;
 use crate::routes::docs::{ApiDocument, SwaggerConfig};
 use crate::routes::openapi;
 
-/// Starts serving on `listener` (bound by the caller, so tests can use port 0); await the result.
+/// Starts serving `keys` on `listener` (bound by the caller, so tests can use port 0); await the
+/// result. Must be called from within an actix system.
 pub fn run(
     listener: TcpListener,
     settings: Settings,
+    keys: Keys,
     model: Arc<dyn SentimentModel>,
 ) -> std::io::Result<Server> {
     // Shared state is built once, here, and cloned into every worker.
-    let keys = web::Data::new(KeyStore::from_shared(settings.keys.clone()));
-    spawn_reloader(
-        keys.clone(),
-        settings.key_source.clone(),
-        settings.keys_poll,
-    );
+    let store = web::Data::new(KeyStore::new(keys.set));
+    spawn_reloader(store.clone().into_inner(), keys.source, settings.keys_poll);
     let metrics = web::Data::new(Metrics::new());
     let inference = Inference::new(
         model,
@@ -51,9 +50,9 @@ pub fn run(
     let throttle = web::Data::new(AuthThrottle::new(
         settings.auth_failures_per_window,
         settings.auth_failure_window,
-        settings.trusted_proxies.clone(),
     ));
-    spawn_sweeper(throttle.clone());
+    spawn_sweeper(throttle.clone().into_inner());
+    let proxies = web::Data::new(settings.trusted_proxies.clone());
     let in_flight = web::Data::new(InFlight::new(settings.max_concurrent_requests));
 
     let server = HttpServer::new(move || {
@@ -66,7 +65,7 @@ pub fn run(
         let inference = web::Data::new(inference.clone().with_metrics(Arc::clone(&shard)));
         let limits = web::Data::new(limits);
         App::new()
-            .app_data(keys.clone())
+            .app_data(store.clone())
             .app_data(metrics.clone())
             .app_data(inference)
             .app_data(jobs.clone())
@@ -75,6 +74,7 @@ pub fn run(
             .app_data(swagger.clone())
             .app_data(rate_limits.clone())
             .app_data(throttle.clone())
+            .app_data(proxies.clone())
             .app_data(in_flight.clone())
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 let item = ValidationItem::value_error(
@@ -82,7 +82,7 @@ pub fn run(
                     serde_json::Value::Null,
                     &err.to_string(),
                 );
-                ApiError::Validation(vec![item]).into()
+                ApiError::invalid(item).into()
             }))
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
             .configure(routes::configure)
@@ -98,29 +98,48 @@ pub fn run(
     Ok(server)
 }
 
-/// Stops `server` gracefully on SIGTERM or SIGINT (Ctrl-C): no new connections, requests in
-/// flight finish (up to the shutdown timeout), then `server` resolves and the process exits 0.
+/// Stops `server` gracefully on SIGTERM or SIGINT (Ctrl-C elsewhere than Unix): no new
+/// connections, requests in flight finish (up to the shutdown timeout), then `server` resolves
+/// and the process exits 0.
 pub fn stop_on_signals(server: &Server) {
-    use actix_rt::signal::unix::{signal, SignalKind};
     let handle = server.handle();
-    let (term, int) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    );
-    let (Ok(mut term), Ok(mut int)) = (term, int) else {
-        log::warn!("cannot listen for SIGTERM/SIGINT; they will stop the process at once");
-        return;
-    };
     actix_rt::spawn(async move {
-        let name = {
-            let term = std::pin::pin!(term.recv());
-            let int = std::pin::pin!(int.recv());
-            match futures_util::future::select(term, int).await {
-                futures_util::future::Either::Left(_) => "SIGTERM",
-                futures_util::future::Either::Right(_) => "SIGINT",
-            }
+        let Some(name) = stop_signal().await else {
+            return;
         };
         log::info!("{name} received: no new connections; finishing requests in flight");
         handle.stop(true).await;
     });
+}
+
+/// The first of SIGTERM and SIGINT, by name; `None` when they cannot be listened for.
+#[cfg(unix)]
+async fn stop_signal() -> Option<&'static str> {
+    use actix_rt::signal::unix::{signal, SignalKind};
+    use futures_util::future::{select, Either};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        log::warn!("cannot listen for SIGTERM/SIGINT; they will stop the process at once");
+        return None;
+    };
+    let term = std::pin::pin!(term.recv());
+    let int = std::pin::pin!(int.recv());
+    Some(match select(term, int).await {
+        Either::Left(_) => "SIGTERM",
+        Either::Right(_) => "SIGINT",
+    })
+}
+
+/// Ctrl-C, where there are no Unix signals.
+#[cfg(not(unix))]
+async fn stop_signal() -> Option<&'static str> {
+    match actix_rt::signal::ctrl_c().await {
+        Ok(()) => Some("Ctrl-C"),
+        Err(e) => {
+            log::warn!("cannot listen for Ctrl-C ({e}); it will stop the process at once");
+            None
+        }
+    }
 }

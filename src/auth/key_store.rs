@@ -72,6 +72,28 @@ pub enum Verdict {
     Disabled(Arc<KeyEntry>),
 }
 
+/// Why a presented key was refused; for the log and metrics only, never the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// No stored key has this hash.
+    Unknown,
+    /// The key is past its `expires_at`.
+    Expired,
+    /// The key has `enabled = false`.
+    Disabled,
+}
+
+impl KeyRefusal {
+    /// A short label: `unknown`, `expired`, `disabled`.
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyRefusal::Unknown => "unknown",
+            KeyRefusal::Expired => "expired",
+            KeyRefusal::Disabled => "disabled",
+        }
+    }
+}
+
 /// An immutable set of keys, indexed so a lookup costs the same however many keys there are.
 #[derive(Debug, Default)]
 pub struct KeySet {

@@ -2,11 +2,15 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::{new_job_id, JobState, JobStore, JobsFull};
+use uuid::Uuid;
+
+use super::{JobState, JobStore, JobsFull};
+use crate::clock::{Clock, SystemClock};
 
 /// Jobs in this process's memory: bounded in pending jobs, in jobs kept and in the bytes their
 /// texts and results hold; finished jobs are removed `ttl` after they finish.
-pub struct InMemoryJobStore {
+pub struct InMemoryJobStore<C: Clock = SystemClock> {
+    clock: C,
     max_pending: usize,
     max_stored: usize,
     max_bytes: usize,
@@ -15,7 +19,7 @@ pub struct InMemoryJobStore {
 }
 
 struct Jobs {
-    by_id: HashMap<String, Job>,
+    by_id: HashMap<Uuid, Job>,
     pending: usize,
     bytes: usize,
     last_sweep: Instant,
@@ -32,7 +36,22 @@ impl InMemoryJobStore {
     /// A store allowing `max_pending` queued or running jobs, `max_stored` jobs in all, and
     /// `max_bytes` of texts and results in all.
     pub fn new(max_pending: usize, max_stored: usize, max_bytes: usize, ttl: Duration) -> Self {
+        Self::with_clock(max_pending, max_stored, max_bytes, ttl, SystemClock)
+    }
+}
+
+impl<C: Clock> InMemoryJobStore<C> {
+    /// The same, reading time from `clock`.
+    pub fn with_clock(
+        max_pending: usize,
+        max_stored: usize,
+        max_bytes: usize,
+        ttl: Duration,
+        clock: C,
+    ) -> Self {
+        let last_sweep = clock.now();
         InMemoryJobStore {
+            clock,
             max_pending,
             max_stored,
             max_bytes,
@@ -41,7 +60,7 @@ impl InMemoryJobStore {
                 by_id: HashMap::new(),
                 pending: 0,
                 bytes: 0,
-                last_sweep: Instant::now(),
+                last_sweep,
             }),
         }
     }
@@ -49,12 +68,16 @@ impl InMemoryJobStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Jobs> {
         let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
         // Sweep at most a few times a second, so a flood of polls costs no repeated scans.
-        let now = Instant::now();
-        if now.duration_since(jobs.last_sweep) >= self.ttl.min(Duration::from_millis(250)) {
+        let now = self.clock.now();
+        if now.saturating_duration_since(jobs.last_sweep)
+            >= self.ttl.min(Duration::from_millis(250))
+        {
             let ttl = self.ttl;
             let mut freed = 0;
             jobs.by_id.retain(|_, j| {
-                let keep = j.finished_at.is_none_or(|t| now.duration_since(t) < ttl);
+                let keep = j
+                    .finished_at
+                    .is_none_or(|t| now.saturating_duration_since(t) < ttl);
                 if !keep {
                     freed += j.bytes;
                 }
@@ -67,8 +90,8 @@ impl InMemoryJobStore {
     }
 }
 
-impl JobStore for InMemoryJobStore {
-    fn create(&self, owner: &str, bytes: usize) -> Result<String, JobsFull> {
+impl<C: Clock> JobStore for InMemoryJobStore<C> {
+    fn create(&self, owner: &str, bytes: usize) -> Result<Uuid, JobsFull> {
         let mut jobs = self.lock();
         if jobs.pending >= self.max_pending {
             return Err(JobsFull::TooManyPending);
@@ -76,12 +99,9 @@ impl JobStore for InMemoryJobStore {
         if jobs.by_id.len() >= self.max_stored || jobs.bytes + bytes > self.max_bytes {
             return Err(JobsFull::StoreFull);
         }
-        let id = new_job_id().map_err(|e| {
-            log::error!("no job id could be generated: {e}");
-            JobsFull::StoreFull
-        })?;
+        let id = Uuid::new_v4();
         jobs.by_id.insert(
-            id.clone(),
+            id,
             Job {
                 owner: owner.to_owned(),
                 state: JobState::Processing,
@@ -94,19 +114,19 @@ impl JobStore for InMemoryJobStore {
         Ok(id)
     }
 
-    fn finish(&self, id: &str, state: JobState) {
+    fn finish(&self, id: &Uuid, state: JobState) {
         let mut jobs = self.lock();
         let Some(job) = jobs.by_id.get_mut(id) else {
             return;
         };
         if job.finished_at.is_none() {
             job.state = state;
-            job.finished_at = Some(Instant::now());
+            job.finished_at = Some(self.clock.now());
             jobs.pending -= 1;
         }
     }
 
-    fn abandon(&self, id: &str) {
+    fn abandon(&self, id: &Uuid) {
         let mut jobs = self.lock();
         if let Some(job) = jobs.by_id.remove(id) {
             jobs.bytes -= job.bytes;
@@ -116,7 +136,7 @@ impl JobStore for InMemoryJobStore {
         }
     }
 
-    fn get(&self, id: &str, owner: &str) -> Option<JobState> {
+    fn get(&self, id: &Uuid, owner: &str) -> Option<JobState> {
         let jobs = self.lock();
         let job = jobs.by_id.get(id)?;
         (job.owner == owner).then(|| job.state.clone())
@@ -130,6 +150,7 @@ impl JobStore for InMemoryJobStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
     use std::sync::Arc;
 
     #[test]
@@ -153,7 +174,7 @@ mod tests {
             Some(JobState::Processing)
         ));
         assert!(store.get(&id, "bob").is_none());
-        assert!(store.get("no-such-id", "alice").is_none());
+        assert!(store.get(&Uuid::new_v4(), "alice").is_none());
         store.finish(&id, JobState::Done(Arc::new(vec![])));
         assert!(matches!(store.get(&id, "alice"), Some(JobState::Done(_))));
         assert_eq!(store.pending(), 0);
@@ -175,11 +196,15 @@ mod tests {
 
     #[test]
     fn the_byte_budget_refuses_a_job_until_older_ones_expire() {
-        let store = InMemoryJobStore::new(10, 100, 1000, Duration::from_millis(50));
+        let clock = ManualClock::new();
+        let ttl = Duration::from_secs(60);
+        let store = InMemoryJobStore::with_clock(10, 100, 1000, ttl, Arc::clone(&clock));
         let a = store.create("k", 600).unwrap();
         assert_eq!(store.create("k", 600), Err(JobsFull::StoreFull));
         store.finish(&a, JobState::Done(Arc::new(vec![])));
-        std::thread::sleep(Duration::from_millis(80));
+        clock.advance(ttl - Duration::from_secs(1));
+        assert_eq!(store.create("k", 600), Err(JobsFull::StoreFull));
+        clock.advance(Duration::from_secs(1));
         assert!(
             store.create("k", 600).is_ok(),
             "the expired job's bytes were freed"
@@ -188,19 +213,26 @@ mod tests {
 
     #[test]
     fn finished_jobs_disappear_after_the_ttl() {
-        let store = InMemoryJobStore::new(10, 100, 1 << 20, Duration::from_millis(50));
+        let clock = ManualClock::new();
+        let ttl = Duration::from_secs(60);
+        let store = InMemoryJobStore::with_clock(10, 100, 1 << 20, ttl, Arc::clone(&clock));
         let id = store.create("k", 10).unwrap();
         store.finish(&id, JobState::Done(Arc::new(vec![])));
-        std::thread::sleep(Duration::from_millis(80));
+        clock.advance(ttl - Duration::from_secs(1));
+        assert!(
+            store.get(&id, "k").is_some(),
+            "kept until the TTL has passed"
+        );
+        clock.advance(Duration::from_secs(1));
         assert!(store.get(&id, "k").is_none());
     }
 
     #[test]
-    fn job_ids_are_random_uuids() {
-        let a = new_job_id().unwrap();
-        let b = new_job_id().unwrap();
+    fn job_ids_are_random_version_4_uuids() {
+        let store = InMemoryJobStore::new(10, 100, 1 << 20, Duration::from_secs(60));
+        let a = store.create("k", 1).unwrap();
+        let b = store.create("k", 1).unwrap();
         assert_ne!(a, b);
-        assert_eq!(a.len(), 36);
-        assert_eq!(&a[14..15], "4");
+        assert_eq!(a.get_version_num(), 4);
     }
 }

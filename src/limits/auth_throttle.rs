@@ -3,12 +3,10 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{web, HttpRequest};
-
-use super::{client_ip, TrustedProxies};
+use crate::clock::{Clock, SystemClock};
 
 /// Most client addresses tracked at once; beyond it, expired entries go first, then a batch of
 /// live ones (an attacker needs more than this many addresses in one window to be forgotten).
@@ -26,10 +24,10 @@ const EVICT_BATCH: usize = 256;
 ///
 /// Memory is bounded whatever arrives: nothing about the keys tried is kept, only a counter per
 /// address, and at most [`MAX_TRACKED_CLIENTS`] addresses (about 3 MiB).
-pub struct AuthThrottle {
+pub struct AuthThrottle<C: Clock = SystemClock> {
+    clock: C,
     limit: u32,
     window: Duration,
-    proxies: TrustedProxies,
     shards: Box<[Mutex<HashMap<IpAddr, Failures>>]>,
     /// Addresses tracked in all shards. While it is zero (the usual case), [`AuthThrottle::blocked`]
     /// answers from it alone: no hash, no lock, no write to a cache line the workers share.
@@ -43,21 +41,22 @@ struct Failures {
 }
 
 impl AuthThrottle {
-    /// A throttle allowing `limit` failures per `window` and address, believing `X-Forwarded-For`
-    /// only from `proxies`.
-    pub fn new(limit: u32, window: Duration, proxies: TrustedProxies) -> Self {
+    /// A throttle allowing `limit` failures per `window` and address.
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Self::with_clock(limit, window, SystemClock)
+    }
+}
+
+impl<C: Clock> AuthThrottle<C> {
+    /// The same, reading time from `clock`.
+    pub fn with_clock(limit: u32, window: Duration, clock: C) -> Self {
         AuthThrottle {
+            clock,
             limit,
             window,
-            proxies,
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             tracked: AtomicUsize::new(0),
         }
-    }
-
-    /// The address this request is counted against.
-    pub fn client_of(&self, req: &HttpRequest) -> Option<IpAddr> {
-        client_ip(req, &self.proxies)
     }
 
     /// Whether any address has failures on record (while none has, no request is throttled).
@@ -77,19 +76,19 @@ impl AuthThrottle {
         let shard = self.shard(client).lock().unwrap_or_else(|e| e.into_inner());
         let f = shard.get(&client)?;
         // The clock is read only for an address with failures: this runs on every request.
-        let elapsed = f.since.elapsed();
+        let elapsed = self.clock.now().saturating_duration_since(f.since);
         (f.count >= self.limit && elapsed < self.window).then(|| self.window - elapsed)
     }
 
     /// Counts one failed authentication from `client`.
     pub fn record_failure(&self, client: IpAddr) {
         let client = subject(client);
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut shard = self.shard(client).lock().unwrap_or_else(|e| e.into_inner());
         let before = shard.len();
         if !shard.contains_key(&client) && shard.len() >= MAX_TRACKED_CLIENTS / SHARDS {
             let window = self.window;
-            shard.retain(|_, f| now.duration_since(f.since) < window);
+            shard.retain(|_, f| now.saturating_duration_since(f.since) < window);
             if shard.len() >= MAX_TRACKED_CLIENTS / SHARDS {
                 // Still full of live entries (a flood from more addresses than we track): forget a
                 // batch at once, so the next inserts are cheap again instead of scanning each time.
@@ -111,7 +110,7 @@ impl AuthThrottle {
             // A new entry: counted before the lock is released.
             self.tracked.fetch_add(1, Ordering::Release);
         }
-        if now.duration_since(f.since) >= self.window {
+        if now.saturating_duration_since(f.since) >= self.window {
             *f = Failures {
                 since: now,
                 count: 0,
@@ -124,11 +123,11 @@ impl AuthThrottle {
     /// one would start a new window anyway), so that the throttle returns to tracking nobody, and
     /// to its lookup-free check, once wrong keys stop arriving. See [`spawn_sweeper`].
     pub fn forget_expired(&self) {
-        let now = Instant::now();
+        let now = self.clock.now();
         for shard in self.shards.iter() {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             let before = shard.len();
-            shard.retain(|_, f| now.duration_since(f.since) < self.window);
+            shard.retain(|_, f| now.saturating_duration_since(f.since) < self.window);
             let forgotten = before - shard.len();
             if forgotten > 0 {
                 self.tracked.fetch_sub(forgotten, Ordering::Release);
@@ -153,7 +152,7 @@ impl AuthThrottle {
 
 /// Runs [`AuthThrottle::forget_expired`] once per window on the current actix runtime, for as
 /// long as it runs.
-pub fn spawn_sweeper(throttle: web::Data<AuthThrottle>) {
+pub fn spawn_sweeper<C: Clock>(throttle: Arc<AuthThrottle<C>>) {
     let period = throttle.window.max(Duration::from_millis(10));
     actix_rt::spawn(async move {
         let mut tick = actix_rt::time::interval(period);
@@ -180,6 +179,7 @@ fn subject(ip: IpAddr) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
     use std::net::Ipv4Addr;
 
     fn ip(n: u32) -> IpAddr {
@@ -188,7 +188,7 @@ mod tests {
 
     #[test]
     fn an_address_is_blocked_after_the_limit_and_others_are_not() {
-        let t = AuthThrottle::new(3, Duration::from_secs(60), TrustedProxies::default());
+        let t = AuthThrottle::new(3, Duration::from_secs(60));
         for _ in 0..2 {
             t.record_failure(ip(1));
         }
@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn ipv6_addresses_of_one_64_count_together() {
-        let t = AuthThrottle::new(2, Duration::from_secs(60), TrustedProxies::default());
+        let t = AuthThrottle::new(2, Duration::from_secs(60));
         t.record_failure("2001:db8::1".parse().unwrap());
         t.record_failure("2001:db8::ffff:2".parse().unwrap());
         assert!(t.blocked("2001:db8::3".parse().unwrap()).is_some());
@@ -210,16 +210,19 @@ mod tests {
 
     #[test]
     fn the_block_ends_with_the_window() {
-        let t = AuthThrottle::new(1, Duration::from_millis(100), TrustedProxies::default());
+        let clock = ManualClock::new();
+        let t = AuthThrottle::with_clock(1, Duration::from_secs(60), Arc::clone(&clock));
         t.record_failure(ip(1));
-        assert!(t.blocked(ip(1)).is_some());
-        std::thread::sleep(Duration::from_millis(150));
+        clock.advance(Duration::from_secs(59));
+        assert_eq!(t.blocked(ip(1)), Some(Duration::from_secs(1)));
+        clock.advance(Duration::from_secs(1));
         assert!(t.blocked(ip(1)).is_none());
     }
 
     #[test]
     fn expired_addresses_are_forgotten_and_the_count_follows() {
-        let t = AuthThrottle::new(2, Duration::from_millis(50), TrustedProxies::default());
+        let clock = ManualClock::new();
+        let t = AuthThrottle::with_clock(2, Duration::from_secs(60), Arc::clone(&clock));
         assert!(!t.is_tracking());
         for n in 0..5_000 {
             t.record_failure(ip(n));
@@ -228,14 +231,14 @@ mod tests {
         assert!(t.is_tracking());
         assert!(t.blocked(ip(1)).is_some());
         assert_eq!(t.tracked.load(Ordering::Relaxed), t.tracked());
-        std::thread::sleep(Duration::from_millis(80));
+        clock.advance(Duration::from_secs(61));
         // A failure after the window: the entry starts a new window, still counted once.
         t.record_failure(ip(7));
         assert_eq!(t.tracked.load(Ordering::Relaxed), 5_000);
         t.forget_expired();
         assert_eq!(t.tracked(), 1, "only the fresh failure is left");
         assert_eq!(t.tracked.load(Ordering::Relaxed), 1);
-        std::thread::sleep(Duration::from_millis(80));
+        clock.advance(Duration::from_secs(61));
         t.forget_expired();
         assert_eq!(t.tracked(), 0);
         assert!(!t.is_tracking(), "back to the lookup-free check");
@@ -244,7 +247,7 @@ mod tests {
 
     #[test]
     fn memory_is_bounded_however_many_addresses_fail() {
-        let t = AuthThrottle::new(30, Duration::from_secs(60), TrustedProxies::default());
+        let t = AuthThrottle::new(30, Duration::from_secs(60));
         for n in 0..100_000 {
             t.record_failure(ip(n));
         }

@@ -4,6 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
+use crate::clock::{Clock, SystemClock};
+
 /// A rate-limit policy: `limit` units per `window`, at most `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
@@ -67,7 +69,8 @@ pub enum Decision {
 /// is held while deciding, and two racing requests can never both spend the last unit. The map
 /// from key id to state is sharded, so a lookup takes one shard's read lock, never a global one.
 /// It holds one small entry per key id that has been used, so it is bounded by the key store.
-pub struct RateLimiter {
+pub struct RateLimiter<C: Clock = SystemClock> {
+    clock: C,
     epoch: Instant,
     shards: Box<[Shard]>,
 }
@@ -110,10 +113,18 @@ impl Default for RateLimiter {
 }
 
 impl RateLimiter {
-    /// An empty limiter.
+    /// An empty limiter on the system clock.
     pub fn new() -> Self {
+        Self::with_clock(SystemClock)
+    }
+}
+
+impl<C: Clock> RateLimiter<C> {
+    /// An empty limiter reading time from `clock`.
+    pub fn with_clock(clock: C) -> Self {
         RateLimiter {
-            epoch: Instant::now(),
+            epoch: clock.now(),
+            clock,
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
         }
     }
@@ -180,7 +191,10 @@ impl RateLimiter {
     }
 
     fn now_ns(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
+        self.clock
+            .now()
+            .saturating_duration_since(self.epoch)
+            .as_nanos() as u64
     }
 
     /// Runs `f` on `key`'s state, under its shard's read lock (the write lock only to add a key
@@ -222,6 +236,7 @@ fn state_at(policy: Policy, tat: u64, now: u64) -> QuotaState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
     use std::sync::Arc;
 
     fn policy(limit: u32, burst: u32, window_secs: u64) -> Policy {
@@ -334,18 +349,21 @@ mod tests {
 
     #[test]
     fn units_return_over_the_window() {
-        let limiter = RateLimiter::new();
-        let p = Policy {
-            limit: 2,
-            burst: 2,
-            window: Duration::from_millis(200),
-        };
+        let clock = ManualClock::new();
+        let limiter = RateLimiter::with_clock(Arc::clone(&clock));
+        let p = policy(2, 2, 60);
         assert!(matches!(limiter.acquire("k", p, 2), Decision::Allowed(_)));
         assert!(matches!(
             limiter.acquire("k", p, 1),
             Decision::Denied { .. }
         ));
-        std::thread::sleep(Duration::from_millis(250));
+        // One unit returns every 30 s.
+        clock.advance(Duration::from_secs(29));
+        assert_eq!(limiter.peek("k", p).remaining, 0);
+        assert_eq!(limiter.peek("k", p).next_unit_in, Duration::from_secs(1));
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(limiter.peek("k", p).remaining, 1);
+        clock.advance(Duration::from_secs(30));
         assert_eq!(limiter.peek("k", p).remaining, 2);
         assert_eq!(limiter.peek("k", p).next_unit_in, Duration::ZERO);
     }
@@ -381,14 +399,9 @@ mod tests {
 
     #[test]
     fn a_refused_batch_that_waits_retry_after_then_passes() {
-        let limiter = RateLimiter::new();
-        // One unit returns a second: the calls below are far quicker than that, even on a loaded
-        // machine, so no unit comes back between them.
-        let p = Policy {
-            limit: 5,
-            burst: 5,
-            window: Duration::from_secs(5),
-        };
+        let clock = ManualClock::new();
+        let limiter = RateLimiter::with_clock(Arc::clone(&clock));
+        let p = policy(5, 5, 5);
         // The first batch of 3 passes (2 left); the second pays its arrival unit and is refused.
         limiter.acquire("k", p, 1);
         assert!(matches!(limiter.settle("k", p, 3, 1), Decision::Allowed(_)));
@@ -396,8 +409,11 @@ mod tests {
         let Decision::Denied { retry_after, .. } = limiter.settle("k", p, 3, 1) else {
             panic!("the second batch should not fit");
         };
-        // A client that waits exactly as told, then sends the batch again, gets through.
-        std::thread::sleep(retry_after);
+        // A moment before Retry-After, the retry's three units are not all back yet; a client
+        // that waits exactly as told, then sends the batch again, gets through.
+        clock.advance(retry_after - Duration::from_millis(1));
+        assert!(limiter.peek("k", p).remaining < 3);
+        clock.advance(Duration::from_millis(1));
         assert!(matches!(limiter.acquire("k", p, 1), Decision::Allowed(_)));
         assert!(
             matches!(limiter.settle("k", p, 3, 1), Decision::Allowed(_)),

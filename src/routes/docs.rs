@@ -60,7 +60,7 @@ fn swagger_file(path: &str, config: &SwaggerConfig) -> Result<(Vec<u8>, String),
         Err(e) => {
             log::error!(
                 "Swagger UI file {:?} could not be served: {e}",
-                crate::middleware::loggable_path(path)
+                crate::paths::loggable_path(path)
             );
             Err(ApiError::Internal)
         }

@@ -1,13 +1,6 @@
 use actix_web::HttpResponse;
-use serde::Serialize;
-use utoipa::ToSchema;
 
-/// The answer of `/health`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
-    /// Always `ok` when the process serves.
-    pub status: &'static str,
-}
+use crate::http::types::Health;
 
 /// `GET /health`: the process is up and serving (no key needed).
 #[utoipa::path(
@@ -15,7 +8,7 @@ pub struct Health {
     path = "/health",
     summary = "Liveness",
     tag = "monitoring",
-    responses((status = 200, description = "Serving", body = Health), super::openapi::PublicErrors),
+    responses((status = 200, description = "Serving", body = Health), crate::http::PublicErrors),
 )]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })

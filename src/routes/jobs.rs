@@ -4,14 +4,13 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::FutureExt;
 
-use super::batch::batch_texts;
-use crate::auth::ApiKey;
 use crate::config::InputLimits;
-use crate::error::{ApiError, Overload};
-use crate::inference::Inference;
-use crate::jobs::{footprint, JobState, JobStore, JobView, JobsFull};
-use crate::json_body::JsonBody;
-use crate::limits::{show_quota, Metered};
+use crate::error::ApiError;
+use crate::http::types::{BatchRequest, ErrorDetail, JobView};
+use crate::http::validation::batch_texts;
+use crate::http::{show_quota, ApiKey, JobId, JsonBody, Metered};
+use crate::inference::{Inference, InferenceError};
+use crate::jobs::{footprint, JobState, JobStore};
 
 /// `POST /analyze_batch`: starts a background job; 202 with its id and `Location`.
 #[utoipa::path(
@@ -20,11 +19,11 @@ use crate::limits::{show_quota, Metered};
     summary = "Start a background job",
     tag = "jobs",
     description = "Starts scoring the texts in the background; poll `Location` (`/jobs/{job_id}`) for the results. Costs n units for n texts.",
-    request_body(content = super::batch::BatchRequest, content_type = "application/json"),
+    request_body(content = BatchRequest, content_type = "application/json"),
     responses(
         (status = 202, description = "Started", body = JobView,
             headers(("Location" = String, description = "`/jobs/{job_id}`"))),
-        super::openapi::ProtectedErrors,
+        crate::http::ProtectedErrors,
     ),
     security(("APIKeyHeader" = [])),
 )]
@@ -37,37 +36,30 @@ pub async fn analyze_batch(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let texts = batch_texts(body, &limits)?;
-    let job_id = jobs.create(key.id(), footprint(&texts)).map_err(|full| {
-        log::warn!("job refused for key id {}: {full:?}", key.id());
-        ApiError::Overloaded {
-            cause: match full {
-                JobsFull::TooManyPending => Overload::PendingJobs,
-                JobsFull::StoreFull => Overload::StoredJobs,
-            },
-            retry_after: 1,
-        }
-    })?;
+    let job_id = jobs
+        .create(key.id(), footprint(&texts))
+        .inspect_err(|full| log::warn!("job refused for key id {}: {full}", key.id()))?;
     // Paid once the job has room: a job the server has no room for costs only its arrival unit.
     if let Err(refused) = metered.charge_total(texts.len()) {
         jobs.abandon(&job_id);
         return Err(refused);
     }
-    let (id, store) = (job_id.clone(), jobs.clone());
     let count = texts.len();
+    let store = jobs.clone();
     actix_rt::spawn(async move {
         // A panic must still finish the job, or it would stay pending forever.
         let outcome = AssertUnwindSafe(inference.predict_all(texts))
             .catch_unwind()
             .await
-            .unwrap_or(Err(ApiError::Internal));
+            .unwrap_or(Err(InferenceError::Failed));
         let state = match outcome {
             Ok(results) => JobState::Done(results.into()),
             Err(e) => {
-                log::warn!("job {id} failed: {e}");
+                log::warn!("job {job_id} failed: {e}");
                 JobState::Failed(e.to_string())
             }
         };
-        store.finish(&id, state);
+        store.finish(&job_id, state);
     });
     log::info!(
         "job {job_id} started for key id {} with {count} texts",
@@ -75,11 +67,11 @@ pub async fn analyze_batch(
     );
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, format!("/jobs/{job_id}")))
-        .json(JobView::new(&job_id, &JobState::Processing)))
+        .json(JobView::new(job_id, &JobState::Processing)))
 }
 
 /// `GET /jobs/{job_id}`: the job's status and results; a job of another key is a 404, exactly
-/// like a job that never existed.
+/// like a job that never existed (and like an id that is not a UUID at all).
 #[utoipa::path(
     get,
     path = "/jobs/{job_id}",
@@ -89,20 +81,21 @@ pub async fn analyze_batch(
     params(("job_id" = String, Path, description = "The id answered by `/analyze_batch`")),
     responses(
         (status = 200, description = "The job", body = JobView),
-        (status = 404, description = "No such job for this key", body = super::openapi::ErrorDetail),
-        super::openapi::ProtectedErrors,
+        (status = 404, description = "No such job for this key", body = ErrorDetail),
+        crate::http::ProtectedErrors,
     ),
     security(("APIKeyHeader" = [])),
 )]
 pub async fn get_job(
     key: ApiKey,
     jobs: web::Data<dyn JobStore>,
-    job_id: web::Path<String>,
+    JobId(job_id): JobId,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     // Polling reads the caller's own state: it spends no unit, so a client waiting for its
     // results does not use up the quota meant for texts.
     show_quota(&req, key.entry());
+    let job_id = job_id.ok_or(ApiError::NotFound)?;
     let state = jobs.get(&job_id, key.id()).ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(JobView::new(&job_id, &state)))
+    Ok(HttpResponse::Ok().json(JobView::new(job_id, &state)))
 }

@@ -13,7 +13,7 @@ use crate::metrics::{Metrics, CONTENT_TYPE};
     tag = "monitoring",
     responses(
         (status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String),
-        super::openapi::PublicErrors,
+        crate::http::PublicErrors,
     ),
 )]
 pub async fn metrics(

@@ -1,5 +1,6 @@
-//! The route table: one file per resource, thin handlers. `ROUTES` is the single list that both
-//! registers the routes and is checked against the OpenAPI document by the tests.
+//! The handlers, one file per resource, and their registration: every route of the table in
+//! [`paths`](crate::paths), each given its handler by an exhaustive `match`, so a route without a
+//! handler does not compile.
 
 mod batch;
 pub mod docs;
@@ -13,86 +14,23 @@ mod predict;
 use actix_web::{web, HttpResponse, Route};
 
 use crate::error::ApiError;
-use crate::middleware::RouteLabel;
+use crate::paths::{RouteId, RouteLabel, ROUTES};
 
-/// Whether a route needs an API key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone may call it.
-    Public,
-    /// The handler takes an `ApiKey`.
-    Protected,
-}
-
-/// One route: method, path (actix pattern), access, whether the OpenAPI document lists it, and
-/// the handler.
-pub struct RouteSpec {
-    /// HTTP method, upper case.
-    pub method: &'static str,
-    /// actix path pattern, such as `/jobs/{job_id}`.
-    pub path: &'static str,
-    /// Whether it needs a key.
-    pub access: Access,
-    /// Whether `/openapi.json` documents it (the documentation routes themselves are not).
-    pub documented: bool,
-    handler: fn() -> Route,
-}
-
-const fn route(
-    method: &'static str,
-    path: &'static str,
-    access: Access,
-    handler: fn() -> Route,
-) -> RouteSpec {
-    RouteSpec {
-        method,
-        path,
-        access,
-        documented: true,
-        handler,
+/// The handler of each route.
+fn handler(id: RouteId) -> Route {
+    match id {
+        RouteId::Predict => web::post().to(predict::predict),
+        RouteId::PredictBatch => web::post().to(batch::predict_batch),
+        RouteId::AnalyzeBatch => web::post().to(jobs::analyze_batch),
+        RouteId::Job => web::get().to(jobs::get_job),
+        RouteId::Me => web::get().to(me::me),
+        RouteId::Health => web::get().to(health::health),
+        RouteId::Metrics => web::get().to(metrics::metrics),
+        RouteId::OpenApi => web::get().to(docs::openapi_json),
+        RouteId::DocsPage => web::get().to(docs::docs_page),
+        RouteId::DocsAsset => web::get().to(docs::docs_asset),
     }
 }
-
-/// Every route the service serves.
-pub const ROUTES: &[RouteSpec] = &[
-    route("POST", "/predict", Access::Protected, || {
-        web::post().to(predict::predict)
-    }),
-    route("POST", "/predict/batch", Access::Protected, || {
-        web::post().to(batch::predict_batch)
-    }),
-    route("POST", "/analyze_batch", Access::Protected, || {
-        web::post().to(jobs::analyze_batch)
-    }),
-    route("GET", "/jobs/{job_id}", Access::Protected, || {
-        web::get().to(jobs::get_job)
-    }),
-    route("GET", "/me", Access::Protected, || web::get().to(me::me)),
-    route("GET", "/health", Access::Public, || {
-        web::get().to(health::health)
-    }),
-    route("GET", "/metrics", Access::Public, || {
-        web::get().to(metrics::metrics)
-    }),
-    RouteSpec {
-        documented: false,
-        ..route("GET", "/openapi.json", Access::Public, || {
-            web::get().to(docs::openapi_json)
-        })
-    },
-    RouteSpec {
-        documented: false,
-        ..route("GET", "/docs", Access::Public, || {
-            web::get().to(docs::docs_page)
-        })
-    },
-    RouteSpec {
-        documented: false,
-        ..route("GET", "/docs/{file:.*}", Access::Public, || {
-            web::get().to(docs::docs_asset)
-        })
-    },
-];
 
 /// Registers every route; a path called with the wrong method answers 405 with `Allow`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -101,7 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         cfg.service(
             web::resource(spec.path)
                 .app_data(RouteLabel(spec.path))
-                .route((spec.handler)())
+                .route(handler(spec.id))
                 .default_service(web::route().to(move || async move {
                     Err::<HttpResponse, _>(ApiError::MethodNotAllowed(method))
                 })),

@@ -3,26 +3,25 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sentiment_api::config::Settings;
 use sentiment_api::model::{Scores, SentimentModel, Vader};
 use serde_json::{json, Value};
 
 use crate::helpers::{
     remaining, retry_after, settings_with_keys, settings_with_limit, spawn_app_with,
-    status_and_json, test_settings, TestApp, TEST_KEY,
+    status_and_json, test_settings, TestApp, TestSettings, TEST_KEY,
 };
 
 const OTHER_KEY: &str = "other-key-0123456789abcdef";
 
 /// Test settings with limits high enough that batches are never rate limited.
-fn roomy() -> Settings {
+fn roomy() -> TestSettings {
     let mut settings = settings_with_keys(&[("test", TEST_KEY), ("other", OTHER_KEY)]);
     settings.rate_limit.limit = 1_000_000;
     settings.rate_limit.burst = 1_000_000;
     settings
 }
 
-async fn app(settings: Settings) -> TestApp {
+async fn app(settings: TestSettings) -> TestApp {
     spawn_app_with(settings, Arc::new(Vader::new())).await
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use sentiment_api::routes::{Access, ROUTES};
+use sentiment_api::paths::{Access, ROUTES};
 use serde_json::Value;
 
 use crate::helpers::{spawn_app, status_and_json, TEST_KEY};

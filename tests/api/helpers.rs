@@ -2,13 +2,14 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Response};
-use sentiment_api::auth::{KeyEntry, KeySet, Secret};
+use sentiment_api::auth::{KeyEntry, KeySource, Secret};
 use sentiment_api::config::Settings;
 use sentiment_api::model::{SentimentModel, Vader};
 use sentiment_api::startup::run;
@@ -23,29 +24,51 @@ pub struct TestApp {
     pub client: Client,
 }
 
-/// Settings for tests: the test key, two workers, defaults elsewhere.
-pub fn test_settings() -> Settings {
-    let mut settings =
-        Settings::from_lookup(|name| Ok((name == "API_SECRET_KEY").then(|| TEST_KEY.to_owned())))
-            .expect("test settings");
+/// Settings for an in-process test server, and the keys it serves.
+pub struct TestSettings {
+    settings: Settings,
+    keys: Vec<KeyEntry>,
+}
+
+impl Deref for TestSettings {
+    type Target = Settings;
+
+    fn deref(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+impl DerefMut for TestSettings {
+    fn deref_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+}
+
+/// Settings for tests: the test key (id `default`), two workers, defaults elsewhere, and nothing
+/// read from the environment.
+pub fn test_settings() -> TestSettings {
+    let mut settings = Settings::from_lookup(|_| Ok(None)).expect("test settings");
     settings.host = "127.0.0.1".into();
     settings.port = 0;
     settings.workers = 2;
-    settings
+    TestSettings {
+        settings,
+        keys: vec![KeyEntry::from_secret("default", &Secret::new(TEST_KEY))],
+    }
 }
 
 /// Test settings serving the given `(id, key)` pairs instead of the test key.
-pub fn settings_with_keys(keys: &[(&str, &str)]) -> Settings {
+pub fn settings_with_keys(keys: &[(&str, &str)]) -> TestSettings {
     let mut settings = test_settings();
-    settings.keys = Arc::new(KeySet::new(
-        keys.iter()
-            .map(|(id, key)| KeyEntry::from_secret(*id, &Secret::new(*key))),
-    ));
+    settings.keys = keys
+        .iter()
+        .map(|(id, key)| KeyEntry::from_secret(*id, &Secret::new(*key)))
+        .collect();
     settings
 }
 
 /// Test settings whose key gets `limit` units a minute, all of them available at once.
-pub fn settings_with_limit(limit: u32) -> Settings {
+pub fn settings_with_limit(limit: u32) -> TestSettings {
     let mut settings = test_settings();
     settings.rate_limit.limit = limit;
     settings.rate_limit.burst = limit;
@@ -74,10 +97,13 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(test_settings(), Arc::new(Vader::new())).await
 }
 
-pub async fn spawn_app_with(settings: Settings, model: Arc<dyn SentimentModel>) -> TestApp {
+pub async fn spawn_app_with(settings: TestSettings, model: Arc<dyn SentimentModel>) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
     let address = format!("http://{}", listener.local_addr().unwrap());
-    let server = run(listener, settings, model).expect("server starts");
+    let keys = KeySource::fixed(settings.keys)
+        .into_keys()
+        .expect("test keys load");
+    let server = run(listener, settings.settings, keys, model).expect("server starts");
     actix_rt::spawn(server);
     TestApp {
         address,

@@ -1,6 +1,6 @@
 //! The route table as a whole: which routes need a key, and routing errors.
 
-use sentiment_api::routes::{Access, ROUTES};
+use sentiment_api::paths::{Access, ROUTES};
 use serde_json::json;
 
 use crate::helpers::{spawn_app, status_and_json, TEST_KEY};

@@ -40,12 +40,6 @@ const C_UPPER: u8 = 2;
 const C_LOWER: u8 = 4;
 const C_APOS: u8 = 8;
 
-/// Python `str.isspace()` for an ASCII byte: the six ASCII whitespace characters (vertical tab
-/// included) and the four separators U+001C..U+001F.
-pub(super) const fn is_py_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f)
-}
-
 const fn classes() -> [u8; 256] {
     let mut t = [0u8; 256];
     let mut b = 0;
@@ -733,6 +727,7 @@ fn score_valence(vals: &[Val], exclamations: usize, questions: usize) -> Scores 
 
 #[cfg(test)]
 mod tests {
+    use super::super::lexicon::is_py_space;
     use super::*;
 
     #[test]

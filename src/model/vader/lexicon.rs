@@ -10,8 +10,6 @@
 //! sdist (MIT, copyright C.J. Hutto; see `LICENSE-VADER` beside it), and the booster, negation and
 //! idiom tables below are transcribed from that package's `vaderSentiment.py`.
 
-use super::ascii::is_py_space;
-
 /// `vaderSentiment/vader_lexicon.txt` from the vaderSentiment 3.3.2 sdist, byte for byte.
 pub(super) const VADER_LEXICON: &str = include_str!("vader_lexicon.txt");
 
@@ -19,6 +17,12 @@ pub(super) const VADER_LEXICON: &str = include_str!("vader_lexicon.txt");
 #[cfg(test)]
 pub(super) const VADER_LEXICON_SHA256: &str =
     "1ec9c6e9ee19aade328f8beb393a6afa71a5bb3acf7d3cc22d4ef568df374bf5";
+
+/// Python `str.isspace()` for an ASCII byte: the six ASCII whitespace characters (vertical tab
+/// included) and the four separators U+001C..U+001F.
+pub(super) const fn is_py_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f)
+}
 
 /// `B_INCR` / `B_DECR` of the reference.
 const B_INCR: f64 = 0.293;

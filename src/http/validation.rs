@@ -1,8 +1,83 @@
 //! Turning raw input into domain values, with Pydantic-v2-shaped errors.
 
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::ValidationItem;
+use super::JsonBody;
+use crate::config::InputLimits;
+use crate::error::{ApiError, ValidationItem};
+
+/// The body `/predict` expects, read directly when it is exactly that: any other field, or a
+/// repeated one, sends the body through the `Value` path, whose checks (UTF-8 everywhere, nesting
+/// depth, number range) then decide as they always did.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextField {
+    text: String,
+}
+
+/// The one text of a `/predict` request: from the query (`?text=`) or the JSON body, not both,
+/// not neither; at most `max_chars` characters.
+pub fn predict_text(
+    query: Vec<(String, String)>,
+    body: &JsonBody,
+    max_chars: usize,
+) -> Result<String, ApiError> {
+    match body.object_as::<TextField>() {
+        // The common case, a JSON body with a string `text` and no query: no `Value` is built.
+        Some(TextField { text }) if !query.iter().any(|(k, _)| k == "text") => {
+            text_len(text, || vec!["body".into(), "text".into()], max_chars)
+        }
+        _ => text_of(query, body.value()?, max_chars),
+    }
+    .map_err(ApiError::invalid)
+}
+
+/// Finds the one text of the request: in the query or in the body, not both, not neither.
+fn text_of(
+    query: Vec<(String, String)>,
+    body: Option<Value>,
+    max_chars: usize,
+) -> Result<String, ValidationItem> {
+    // As with FastAPI, a repeated query parameter counts its last value.
+    let from_query = query
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == "text")
+        .map(|(_, v)| v);
+    match (from_query, body) {
+        (Some(text), None) => text_len(text, || vec!["query".into(), "text".into()], max_chars),
+        (None, Some(body)) => {
+            let mut body = object(body)?;
+            text_field(
+                &mut body,
+                "text",
+                vec!["body".into(), "text".into()],
+                max_chars,
+            )
+        }
+        (None, None) => Err(ValidationItem::missing(
+            vec!["query".into(), "text".into()],
+            Value::Null,
+        )),
+        (Some(text), Some(_)) => Err(ValidationItem::value_error(
+            vec!["query".into(), "text".into()],
+            Value::String(text),
+            "give text either as a query parameter or in a JSON body, not both",
+        )),
+    }
+}
+
+/// The texts of a batch body (`{"texts": [...]}`), validated; the caller pays for them.
+pub fn batch_texts(body: JsonBody, limits: &InputLimits) -> Result<Vec<String>, ApiError> {
+    let Some(body) = body.value()? else {
+        return Err(ApiError::invalid(ValidationItem::missing(
+            vec!["body".into()],
+            Value::Null,
+        )));
+    };
+    texts_field(body, limits.max_batch_size, limits.max_text_chars).map_err(ApiError::Validation)
+}
 
 /// Checks one text field: it must be present, a string, and at most `max_chars` characters.
 ///

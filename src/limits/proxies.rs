@@ -1,7 +1,5 @@
 use std::net::IpAddr;
 
-use actix_web::HttpRequest;
-
 /// Addresses whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`): single addresses or CIDR blocks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<(IpAddr, u8)>);
@@ -32,6 +30,32 @@ impl TrustedProxies {
         Ok(TrustedProxies(nets))
     }
 
+    /// The client's address: the peer, or, when the peer is a trusted proxy, the right-most
+    /// address of `X-Forwarded-For` that is not itself a trusted proxy (the left-most can be
+    /// forged). `forwarded_for` holds the header's values in the order received; a value that is
+    /// not text (`None`) ends the walk, as an unparsable hop does.
+    pub fn client<'a>(
+        &self,
+        peer: IpAddr,
+        forwarded_for: impl DoubleEndedIterator<Item = Option<&'a str>>,
+    ) -> IpAddr {
+        if !self.contains(peer) {
+            return peer;
+        }
+        let mut client = peer;
+        for value in forwarded_for.rev() {
+            let Some(value) = value else { break };
+            for hop in value.rsplit(',') {
+                match hop.trim().parse::<IpAddr>() {
+                    Ok(ip) if self.contains(ip) => client = ip,
+                    Ok(ip) => return ip,
+                    Err(_) => return client,
+                }
+            }
+        }
+        client
+    }
+
     fn contains(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|(net, bits)| in_net(ip, *net, *bits))
     }
@@ -51,57 +75,49 @@ fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     }
 }
 
-/// The client's address: the peer, or, when the peer is a trusted proxy, the right-most address
-/// of `X-Forwarded-For` that is not itself a trusted proxy (the left-most can be forged).
-pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    if !trusted.contains(peer) {
-        return Some(peer);
-    }
-    let mut client = peer;
-    for value in req.headers().get_all("x-forwarded-for").rev() {
-        let Ok(value) = value.to_str() else { break };
-        for hop in value.rsplit(',') {
-            match hop.trim().parse::<IpAddr>() {
-                Ok(ip) if trusted.contains(ip) => client = ip,
-                Ok(ip) => return Some(ip),
-                Err(_) => return Some(client),
-            }
-        }
-    }
-    Some(client)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::test::TestRequest;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
 
     #[test]
     fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
         let trusted = TrustedProxies::parse("10.0.0.0/8, ::1").unwrap();
-        let from_proxy = TestRequest::default()
-            .peer_addr("10.1.2.3:5000".parse().unwrap())
-            .insert_header(("X-Forwarded-For", "6.6.6.6, 203.0.113.9, 10.0.0.7"))
-            .to_http_request();
+        let header = [Some("6.6.6.6, 203.0.113.9, 10.0.0.7")];
         assert_eq!(
-            client_ip(&from_proxy, &trusted),
-            Some("203.0.113.9".parse().unwrap())
+            trusted.client(ip("10.1.2.3"), header.into_iter()),
+            ip("203.0.113.9")
         );
-        let direct = TestRequest::default()
-            .peer_addr("198.51.100.1:5000".parse().unwrap())
-            .insert_header(("X-Forwarded-For", "203.0.113.9"))
-            .to_http_request();
         assert_eq!(
-            client_ip(&direct, &trusted),
-            Some("198.51.100.1".parse().unwrap())
+            trusted.client(ip("198.51.100.1"), [Some("203.0.113.9")].into_iter()),
+            ip("198.51.100.1")
         );
-        let no_header = TestRequest::default()
-            .peer_addr("10.1.2.3:5000".parse().unwrap())
-            .to_http_request();
         assert_eq!(
-            client_ip(&no_header, &trusted),
-            Some("10.1.2.3".parse().unwrap())
+            trusted.client(ip("10.1.2.3"), [].into_iter()),
+            ip("10.1.2.3")
+        );
+    }
+
+    #[test]
+    fn several_header_values_are_read_last_first_and_garbage_stops_the_walk() {
+        let trusted = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        let values = [Some("203.0.113.1"), Some("10.0.0.8, 10.0.0.9")];
+        assert_eq!(
+            trusted.client(ip("10.1.2.3"), values.into_iter()),
+            ip("203.0.113.1")
+        );
+        let garbage = [Some("203.0.113.1"), Some("not-an-ip, 10.0.0.9")];
+        assert_eq!(
+            trusted.client(ip("10.1.2.3"), garbage.into_iter()),
+            ip("10.0.0.9")
+        );
+        let opaque = [Some("203.0.113.1"), None];
+        assert_eq!(
+            trusted.client(ip("10.1.2.3"), opaque.into_iter()),
+            ip("10.1.2.3")
         );
     }
 

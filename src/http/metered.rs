@@ -1,0 +1,144 @@
+//! The `Metered` extractor: a request that has paid its unit of the key's rate limit; and the
+//! quota a request leaves for the `RateLimit` headers of its answer.
+
+use std::cell::Cell;
+use std::future::{ready, Ready};
+use std::rc::Rc;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+
+use super::AuthenticatedKey;
+use crate::auth::KeyEntry;
+use crate::error::{ApiError, Limit};
+use crate::limits::{retry_after_secs, Decision, Overrides, QuotaState, RateLimits};
+use crate::paths::loggable_path;
+
+/// A key's own limits, as the limiter takes them.
+fn overrides(key: &KeyEntry) -> Overrides {
+    Overrides {
+        limit: key.rate_limit_per_minute,
+        burst: key.rate_limit_burst,
+    }
+}
+
+/// Shows `key`'s quota on this response (the `RateLimit` headers) without spending any, for
+/// routes that only read the caller's own state (`/me`, `/jobs/{id}`).
+pub fn show_quota(req: &HttpRequest, key: &KeyEntry) -> Option<QuotaState> {
+    let limits = req.app_data::<web::Data<RateLimits>>()?;
+    let state = limits.peek(&key.id, overrides(key));
+    leave_quota(req, state);
+    Some(state)
+}
+
+/// Where a request leaves the quota it spent or looked at, for the `RateLimit` headers of its
+/// answer. The middleware puts one in the request's extensions and keeps a handle on it, so the
+/// headers reach every answer to an authenticated request, even the 500 of a handler that
+/// panicked after paying.
+#[derive(Debug, Clone, Default)]
+pub struct QuotaSlot(Rc<Cell<Option<QuotaState>>>);
+
+impl QuotaSlot {
+    /// The quota left here, if any.
+    pub fn get(&self) -> Option<QuotaState> {
+        self.0.get()
+    }
+}
+
+/// Leaves `state` for the `RateLimit` headers of the answer to `req`.
+fn leave_quota(req: &HttpRequest, state: QuotaState) {
+    if let Some(slot) = req.extensions().get::<QuotaSlot>() {
+        slot.0.set(Some(state));
+    }
+}
+
+/// A request that has paid one unit of its key's rate limit. List it right after
+/// [`ApiKey`](super::ApiKey) on every metered handler; a handler that learns the request
+/// costs more (a batch) settles with [`Metered::charge_total`].
+pub struct Metered {
+    req: HttpRequest,
+}
+
+impl FromRequest for Metered {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let metered = Metered { req: req.clone() };
+        ready(metered.charge(1).map(|()| metered))
+    }
+}
+
+impl Metered {
+    /// Makes this request cost `units` in all, the one unit paid on arrival included, as one
+    /// purchase (so a batch larger than the burst can pass on a full quota); or answers 429, and the
+    /// arrival unit stays spent.
+    pub fn charge_total(&self, units: usize) -> Result<(), ApiError> {
+        if units <= 1 {
+            return Ok(());
+        }
+        let units = u32::try_from(units).unwrap_or(u32::MAX);
+        let limits = self.limits()?;
+        self.with_key(|key| {
+            let decision = limits.settle(&key.id, overrides(key), units, 1);
+            self.record(key, decision, units)
+        })
+    }
+
+    /// Runs `f` on the key [`ApiKey`](super::ApiKey) authenticated, borrowed from the
+    /// request's extensions (no reference count to update, as cloning the key's `Arc` would).
+    fn with_key<R>(&self, f: impl FnOnce(&KeyEntry) -> Result<R, ApiError>) -> Result<R, ApiError> {
+        let extensions = self.req.extensions();
+        let Some(AuthenticatedKey(key)) = extensions.get::<AuthenticatedKey>() else {
+            // Normal when ApiKey refused the request: actix builds every extractor, and the
+            // client gets ApiKey's error. A route listing Metered without ApiKey answers 500,
+            // which the route-table test would catch.
+            log::debug!(
+                "Metered without an authenticated key on {}",
+                loggable_path(self.req.path())
+            );
+            return Err(ApiError::Internal);
+        };
+        f(key)
+    }
+
+    fn limits(&self) -> Result<&web::Data<RateLimits>, ApiError> {
+        self.req.app_data::<web::Data<RateLimits>>().ok_or_else(|| {
+            log::error!("no RateLimits in app data: refusing");
+            ApiError::Internal
+        })
+    }
+
+    /// Spends `units` more of the key's quota, or answers 429 spending nothing.
+    fn charge(&self, units: u32) -> Result<(), ApiError> {
+        let limits = self.limits()?;
+        self.with_key(|key| {
+            let decision = limits.acquire(&key.id, overrides(key), units);
+            self.record(key, decision, units)
+        })
+    }
+
+    /// Leaves the quota state for the headers, and turns a refusal into a 429.
+    fn record(&self, key: &KeyEntry, decision: Decision, units: u32) -> Result<(), ApiError> {
+        match decision {
+            Decision::Allowed(state) => {
+                leave_quota(&self.req, state);
+                Ok(())
+            }
+            Decision::Denied { state, retry_after } => {
+                leave_quota(&self.req, state);
+                log::warn!(
+                    "rate limit exceeded: key id {} asked for {units} units with {} left of {} per {}s",
+                    key.id,
+                    state.remaining,
+                    state.policy.limit,
+                    state.policy.window.as_secs()
+                );
+                Err(ApiError::RateLimited {
+                    cause: Limit::KeyQuota,
+                    retry_after: retry_after_secs(retry_after),
+                })
+            }
+        }
+    }
+}

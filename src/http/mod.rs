@@ -1,0 +1,16 @@
+//! The HTTP face of the domain: the extractors handlers list (`ApiKey`, `Metered`, `JsonBody`),
+//! validation into Pydantic-shaped errors, and the JSON types of requests and answers.
+
+mod api_key;
+mod error_responses;
+mod job_id;
+mod json_body;
+mod metered;
+pub mod types;
+pub mod validation;
+
+pub use api_key::{client_address, ApiKey, AuthenticatedKey, API_KEY_HEADER, AUTH_LOG};
+pub use error_responses::{ProtectedErrors, PublicErrors};
+pub use job_id::JobId;
+pub use json_body::JsonBody;
+pub use metered::{show_quota, Metered, QuotaSlot};

@@ -1,0 +1,317 @@
+//! The JSON of requests and answers, and how they appear in the OpenAPI document.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::ValidationItem;
+use crate::inference::Scored;
+use crate::jobs::JobState;
+use crate::model::{Scores, Sentiment};
+
+/// The JSON body form of `/predict` (for the document; the handler validates it itself).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PredictRequest {
+    /// The text to score, at most `MAX_TEXT_CHARS` characters.
+    text: String,
+}
+
+/// The body of a batch (for the document; the handler validates it itself).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BatchRequest {
+    /// 1 to `MAX_BATCH_SIZE` texts of at most `MAX_TEXT_CHARS` characters each.
+    texts: Vec<String>,
+}
+
+/// The answer for one text.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Prediction<'a> {
+    /// The text as received.
+    pub text: &'a str,
+    /// `positive`, `neutral` or `negative`.
+    pub sentiment: Sentiment,
+    /// The compound score in [-1, 1].
+    pub score: f64,
+    /// Positive, neutral and negative proportions.
+    pub scores: Scores,
+    /// `"success"` on `/predict`; absent inside a batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub status: Option<&'static str>,
+}
+
+impl<'a> Prediction<'a> {
+    /// The answer for a scored text: its label, compound score and proportions.
+    pub fn of(scored: &'a Scored) -> Self {
+        let scores = scored.scores;
+        Prediction {
+            text: &scored.text,
+            sentiment: Sentiment::of(scores.compound),
+            score: scores.compound,
+            scores,
+            status: None,
+        }
+    }
+
+    /// The answers for scored texts, in their order.
+    pub fn all(scored: &'a [Scored]) -> Vec<Self> {
+        scored.iter().map(Prediction::of).collect()
+    }
+
+    /// This prediction as JSON: byte for byte what `serde_json::to_vec` writes (a test holds it to
+    /// that), but quicker on `/predict`'s path. The keys are written as the constants they are,
+    /// the numbers by serde_json, and the text, the one long field, is checked for characters to
+    /// escape eight bytes at a time and then copied (serde_json escapes every string, keys
+    /// included, byte by byte). Text that needs escaping goes to serde_json.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut out = Vec::with_capacity(self.text.len() + 160);
+        out.extend_from_slice(b"{\"text\":");
+        if needs_json_escape(self.text.as_bytes()) {
+            serde_json::to_writer(&mut out, &self.text)?;
+        } else {
+            out.push(b'"');
+            out.extend_from_slice(self.text.as_bytes());
+            out.push(b'"');
+        }
+        out.extend_from_slice(b",\"sentiment\":");
+        serde_json::to_writer(&mut out, &self.sentiment)?;
+        out.extend_from_slice(b",\"score\":");
+        serde_json::to_writer(&mut out, &self.score)?;
+        out.extend_from_slice(b",\"scores\":{\"positive\":");
+        serde_json::to_writer(&mut out, &self.scores.positive)?;
+        out.extend_from_slice(b",\"neutral\":");
+        serde_json::to_writer(&mut out, &self.scores.neutral)?;
+        out.extend_from_slice(b",\"negative\":");
+        serde_json::to_writer(&mut out, &self.scores.negative)?;
+        out.push(b'}');
+        if let Some(status) = self.status {
+            out.extend_from_slice(b",\"status\":");
+            serde_json::to_writer(&mut out, status)?;
+        }
+        out.push(b'}');
+        Ok(out)
+    }
+}
+
+/// Whether serde_json would escape anything in `bytes`: a control character (below 0x20), `"` or
+/// `\\`. Everything else, UTF-8 sequences included, it writes as it is.
+fn needs_json_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The top bit of a byte of `(w - n) & !w` is set for some byte below `n` (n <= 0x80) when
+    // there is one: exact as an "any", which is all that is asked here.
+    let any_below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH != 0;
+    let any_equal = |w: u64, b: u8| any_below(w ^ (ONES * u64::from(b)), 1);
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_le_bytes(w);
+        if any_below(w, 0x20) || any_equal(w, b'"') || any_equal(w, b'\\') {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// The answer of `POST /predict/batch`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResponse<'a> {
+    /// One prediction per text, in input order.
+    pub results: Vec<Prediction<'a>>,
+    /// Always `success`.
+    pub status: &'static str,
+}
+
+/// The JSON of `GET /jobs/{id}` and of the 202 answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView<'a> {
+    /// The job's id.
+    #[schema(value_type = String)]
+    pub job_id: Uuid,
+    /// `processing`, `done` or `failed`.
+    pub status: &'static str,
+    /// The predictions, once done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Prediction>>)]
+    pub results: Option<Vec<Prediction<'a>>>,
+    /// Why it failed, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
+}
+
+impl<'a> JobView<'a> {
+    /// The view of a job in `state`.
+    pub fn new(job_id: Uuid, state: &'a JobState) -> Self {
+        let (status, results, detail) = match state {
+            JobState::Processing => ("processing", None, None),
+            JobState::Done(results) => ("done", Some(Prediction::all(results)), None),
+            JobState::Failed(reason) => ("failed", None, Some(reason.as_str())),
+        };
+        JobView {
+            job_id,
+            status,
+            results,
+            detail,
+        }
+    }
+}
+
+/// What `/me` tells a caller about its own key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me<'a> {
+    /// The key's id.
+    pub key_id: &'a str,
+    /// Who holds it, if recorded.
+    pub owner: Option<&'a str>,
+    /// When it expires (RFC 3339), or null.
+    pub expires_at: Option<String>,
+    /// The key's rate limit and what is left of it.
+    pub rate_limit: RateLimitView,
+}
+
+/// A key's rate limit, as `/me` shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RateLimitView {
+    /// Units per window.
+    pub limit: u32,
+    /// Most units at once.
+    pub burst: u32,
+    /// The window in seconds.
+    pub window_seconds: u64,
+    /// Units left now.
+    pub remaining: u32,
+    /// Seconds until the next unit returns (0 when full).
+    pub reset_seconds: u64,
+}
+
+/// The answer of `/health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when the process serves.
+    pub status: &'static str,
+}
+
+/// The body of every error but 422: `{"detail": "..."}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// What went wrong.
+    pub detail: String,
+}
+
+/// The body of a 422: Pydantic v2 error items (FastAPI's `HTTPValidationError`).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = HTTPValidationError)]
+pub struct HttpValidationError {
+    /// One item per problem.
+    pub detail: Vec<ValidationItem>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prediction<'a>(text: &'a str, status: Option<&'static str>) -> Prediction<'a> {
+        Prediction {
+            text,
+            sentiment: Sentiment::Negative,
+            score: -0.5423,
+            scores: Scores {
+                compound: -0.5423,
+                positive: 0.0,
+                neutral: 0.623,
+                negative: 0.377,
+            },
+            status,
+        }
+    }
+
+    #[test]
+    fn to_json_writes_what_serde_json_writes() {
+        // Every byte that matters to the escaping, at every position in and around a word.
+        let mut texts: Vec<String> = vec![
+            String::new(),
+            "plain ascii text".into(),
+            "caf\u{e9} \u{1f600} \u{7f}\u{80}".into(),
+        ];
+        for special in [
+            '"', '\\', '\n', '\t', '\0', '\u{1f}', '\u{20}', '/', '\u{7f}', '\u{e9}',
+        ] {
+            for len in 0..20 {
+                for at in 0..len {
+                    let mut t: String = "abcdefghijklmnopqrst"[..len].into();
+                    t.replace_range(at..at + 1, &special.to_string());
+                    texts.push(t);
+                }
+            }
+        }
+        for text in &texts {
+            for status in [None, Some("success"), Some("a \"quoted\" status")] {
+                let p = prediction(text, status);
+                assert_eq!(
+                    String::from_utf8(p.to_json().unwrap()).unwrap(),
+                    serde_json::to_string(&p).unwrap(),
+                    "{text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn to_json_writes_every_label_and_number_as_serde_json_does() {
+        let numbers = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.4404,
+            1e-7,
+            123456789.0,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        for sentiment in [Sentiment::Positive, Sentiment::Neutral, Sentiment::Negative] {
+            for (k, &x) in numbers.iter().enumerate() {
+                let y = numbers[(k + 3) % numbers.len()];
+                let p = Prediction {
+                    sentiment,
+                    score: x,
+                    scores: Scores {
+                        compound: x,
+                        positive: y,
+                        neutral: x,
+                        negative: -y,
+                    },
+                    ..prediction("some text", Some("success"))
+                };
+                assert_eq!(
+                    String::from_utf8(p.to_json().unwrap()).unwrap(),
+                    serde_json::to_string(&p).unwrap()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_escape_scan_finds_exactly_what_serde_json_escapes() {
+        for b in 0..=255u8 {
+            for len in 1..=17 {
+                for at in 0..len {
+                    let mut bytes = vec![b'x'; len];
+                    bytes[at] = b;
+                    let expected = b < 0x20 || b == b'"' || b == b'\\';
+                    assert_eq!(
+                        needs_json_escape(&bytes),
+                        expected,
+                        "byte {b:#x} at {at} of {len}"
+                    );
+                }
+            }
+        }
+    }
+}
