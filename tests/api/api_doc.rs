@@ -1,0 +1,82 @@
+//! `docs/api.md`, the contract, against `/openapi.json`: every documented route and status is in it.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+/// The keys of an OpenAPI path item that are operations (the rest are `summary`, `parameters`...).
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Whether `needle` occurs in `haystack` with neither end running on into more of the same kind
+/// of text: `POST /predict` is not found inside `POST /predict/batch`, nor `500` inside `5000`.
+fn mentions(haystack: &str, needle: &str, continues: impl Fn(char) -> bool) -> bool {
+    haystack.match_indices(needle).any(|(at, _)| {
+        let before = haystack[..at].chars().next_back();
+        let after = haystack[at + needle.len()..].chars().next();
+        !before.is_some_and(&continues) && !after.is_some_and(&continues)
+    })
+}
+
+fn path_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_-/{}".contains(c)
+}
+
+#[actix_rt::test]
+async fn api_md_lists_every_documented_route_and_status() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(res.status(), 200, "GET /openapi.json");
+    let doc: Value = res.json().await.expect("/openapi.json is JSON");
+
+    let api_md_path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/api.md");
+    let api_md = std::fs::read_to_string(api_md_path)
+        .unwrap_or_else(|e| panic!("cannot read {api_md_path}: {e}"));
+
+    let paths = doc["paths"]
+        .as_object()
+        .expect("/openapi.json has a `paths` object");
+    let mut routes = BTreeSet::new();
+    let mut statuses = BTreeSet::new();
+    for (path, item) in paths {
+        let item = item
+            .as_object()
+            .unwrap_or_else(|| panic!("path item {path} is not an object"));
+        for (method, operation) in item {
+            if !METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            routes.insert(format!("{} {path}", method.to_uppercase()));
+            let responses = operation["responses"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{method} {path} has no `responses` object"));
+            statuses.extend(responses.keys().cloned());
+        }
+    }
+    // An empty document would make every check below pass without checking anything.
+    assert!(!routes.is_empty(), "/openapi.json documents no operation");
+    assert!(!statuses.is_empty(), "/openapi.json documents no response");
+
+    let missing_routes: Vec<_> = routes
+        .iter()
+        .filter(|route| !mentions(&api_md, route, path_char))
+        .collect();
+    let missing_statuses: Vec<_> = statuses
+        .iter()
+        .filter(|status| !mentions(&api_md, status, |c| c.is_ascii_alphanumeric()))
+        .collect();
+    assert!(
+        missing_routes.is_empty() && missing_statuses.is_empty(),
+        "docs/api.md does not mention every route and status of /openapi.json:\n  \
+         routes missing (as `METHOD path`): {missing_routes:?}\n  \
+         statuses missing: {missing_statuses:?}"
+    );
+}
