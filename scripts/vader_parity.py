@@ -5,9 +5,17 @@ Usage:
 
     python3 scripts/vader_parity.py [DATA_DIR]
 
-DATA_DIR holds the `*_GroundTruth.txt` sets (`ID<TAB>MEAN_RATING<TAB>TEXT`, CRLF line endings) and
-defaults to ../shared/data/vader_ground_truth beside the repository. Those files stay outside the repo;
-when the folder is missing the check says it is skipped and exits 0.
+DATA_DIR holds the `*_GroundTruth.txt` sets (`ID<TAB>MEAN_RATING<TAB>TEXT`, CRLF line endings) of the
+VADER paper (Hutto & Gilbert, ICWSM-14), which the repository does not carry; it defaults to
+$VADER_GROUND_TRUTH_DIR. A missing or empty folder is an error, never a silent pass.
+
+It also checks that src/model/vader/negate.txt, the one copy of VADER's negation list that the model
+and its tests read, is the package's own `NEGATE`.
+
+The reference is vaderSentiment 3.3.2 under CPython 3.12 or later: since 3.12 `sum()` of floats is
+compensated, which changes the compound of about 2 texts in 10,000 (those whose sentiments cancel out),
+and the service follows 3.12+. The script takes $VADER_REFERENCE_PYTHON, else the first python3.13 or
+python3.12 that runs (pyenv's installed versions included), else itself with a warning.
 
 The reference runs in a venv of its own at target/vader-venv (under $CARGO_TARGET_DIR if set),
 created on the first run and reused while it still holds vaderSentiment 3.3.2; delete it to start
@@ -24,12 +32,11 @@ import shutil
 import subprocess
 import sys
 import time
-import venv
 from pathlib import Path
 
 REFERENCE_VERSION = "3.3.2"
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = REPO.parent / "shared" / "data" / "vader_ground_truth"
+NEGATE_FILE = REPO / "src" / "model" / "vader" / "negate.txt"
 MAX_LISTED = 20
 
 # Run by the venv's interpreter: a JSON list of texts on stdin, their compounds as a JSON list on stdout.
@@ -38,6 +45,12 @@ import json, sys
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 analyzer = SentimentIntensityAnalyzer()
 json.dump([analyzer.polarity_scores(text)["compound"] for text in json.load(sys.stdin)], sys.stdout)
+"""
+
+NEGATE_PROGRAM = """
+import json, sys
+from vaderSentiment.vaderSentiment import NEGATE
+json.dump(list(NEGATE), sys.stdout)
 """
 
 VERSION_PROGRAM = "from importlib.metadata import version; print(version('vaderSentiment'))"
@@ -53,11 +66,45 @@ def venv_python(venv_dir: Path) -> Path:
     return venv_dir / "bin" / "python"
 
 
+VERSION_CHECK = "import sys; print('%d.%d' % sys.version_info[:2])"
+
+
+def runs(python: str) -> bool:
+    try:
+        return subprocess.run([python, "-c", VERSION_CHECK], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+def base_interpreter() -> str:
+    """A CPython >= 3.12 to build the venv from (see the module docstring)."""
+    chosen = os.environ.get("VADER_REFERENCE_PYTHON")
+    if chosen:
+        if not runs(chosen):
+            raise CheckError(f"VADER_REFERENCE_PYTHON={chosen} does not run")
+        return chosen
+    candidates = [shutil.which(name) for name in ("python3.13", "python3.12")]
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    for minor in ("3.13", "3.12"):
+        candidates += sorted(str(p) for p in root.glob(f"versions/{minor}.*/bin/python{minor}"))
+    for candidate in filter(None, candidates):
+        if runs(candidate):
+            return candidate
+    print(f"warning: no CPython >= 3.12 found; the reference runs under {sys.version.split()[0]}, "
+          "whose sum() differs on texts whose sentiments cancel out")
+    return sys.executable
+
+
 def has_reference(python: Path) -> bool:
+    """The venv holds vaderSentiment 3.3.2, on a CPython >= 3.12 unless none was to be had."""
     if not python.exists():
         return False
     result = subprocess.run([str(python), "-c", VERSION_PROGRAM], capture_output=True, text=True)
-    return result.returncode == 0 and result.stdout.strip() == REFERENCE_VERSION
+    if result.returncode != 0 or result.stdout.strip() != REFERENCE_VERSION:
+        return False
+    own = subprocess.run([str(python), "-c", VERSION_CHECK], capture_output=True, text=True)
+    major, minor = (int(x) for x in own.stdout.strip().split("."))
+    return (major, minor) >= (3, 12) or base_interpreter() == sys.executable
 
 
 def reference_python() -> Path:
@@ -72,12 +119,12 @@ def reference_python() -> Path:
         return python
 
     # Anything else there (another version, a half-finished install) is rebuilt from scratch.
-    print(f"creating {venv_dir} with vaderSentiment=={REFERENCE_VERSION}")
+    base = base_interpreter()
+    print(f"creating {venv_dir} from {base} with vaderSentiment=={REFERENCE_VERSION}")
     shutil.rmtree(venv_dir, ignore_errors=True)
-    try:
-        venv.create(venv_dir, with_pip=True)
-    except Exception as err:  # ensurepip missing (Debian's python3-venv), no permission, ...
-        raise CheckError(f"cannot create a venv at {venv_dir}: {err}") from err
+    created = subprocess.run([base, "-m", "venv", str(venv_dir)])
+    if created.returncode != 0:  # ensurepip missing (Debian's python3-venv), no permission, ...
+        raise CheckError(f"cannot create a venv at {venv_dir} with {base}")
     # --no-deps: the package declares `requests`, but only its interactive demo imports it.
     install = subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
@@ -121,6 +168,23 @@ def python_compounds(python: Path, texts: list) -> list:
     return compounds
 
 
+def check_negations(python: Path) -> None:
+    """negate.txt must hold the package's NEGATE list, word for word and in order."""
+    result = subprocess.run([str(python), "-c", NEGATE_PROGRAM], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CheckError(f"cannot read NEGATE from the Python reference:\n{result.stderr}")
+    reference = json.loads(result.stdout)
+    ours = [line for line in NEGATE_FILE.read_text(encoding="utf-8").split("\n") if line]
+    if ours != reference:
+        missing = [w for w in reference if w not in ours]
+        extra = [w for w in ours if w not in reference]
+        raise CheckError(
+            f"{NEGATE_FILE.relative_to(REPO)} is not vaderSentiment's NEGATE "
+            f"(missing {missing}, extra {extra}, or another order)"
+        )
+    print(f"negations: {NEGATE_FILE.relative_to(REPO)} is the package's NEGATE ({len(ours)} words)")
+
+
 def rust_compounds(texts: list) -> list:
     # The line number is the ID: ground-truth IDs repeat across sets, and order is kept anyway. No text
     # holds a "\n" (lines were split on it), so each text reaches Rust whole and byte-identical.
@@ -156,10 +220,12 @@ def main(argv: list) -> int:
     if len(argv) > 2:
         print(__doc__, file=sys.stderr)
         return 2
-    data_dir = Path(argv[1]).resolve() if len(argv) == 2 else DEFAULT_DATA_DIR.resolve()
+    given = argv[1] if len(argv) == 2 else os.environ.get("VADER_GROUND_TRUTH_DIR")
+    if not given:
+        raise CheckError("name the ground-truth folder: DATA_DIR or $VADER_GROUND_TRUTH_DIR")
+    data_dir = Path(given).resolve()
     if not data_dir.is_dir():
-        print(f"vader parity: skipped, no ground truth at {data_dir}")
-        return 0
+        raise CheckError(f"no ground-truth folder at {data_dir}")
     set_paths = sorted(data_dir.glob("*_GroundTruth.txt"))
     if not set_paths:
         raise CheckError(f"no *_GroundTruth.txt in {data_dir}")
@@ -169,6 +235,7 @@ def main(argv: list) -> int:
 
     started = time.monotonic()
     python = reference_python()
+    check_negations(python)
     ready = time.monotonic()
     expected = python_compounds(python, texts)
     scored = time.monotonic()
@@ -197,6 +264,8 @@ def main(argv: list) -> int:
         f"rust (with build) {done - scored:.1f} s"
     )
     print(f"vader parity: {len(mismatches)} mismatches of {len(texts)} texts")
+    if not texts:
+        raise CheckError(f"the sets in {data_dir} hold no texts")
     return 1 if mismatches else 0
 
 

@@ -354,15 +354,3 @@ pub fn run_binary_to_exit(dir: &PathBuf, envs: &[(&str, &str)]) -> (ExitStatus, 
         std::thread::sleep(Duration::from_millis(20));
     }
 }
-
-/// A text as a failure report shows it: quoted and escaped, so whitespace-only, control and
-/// invisible characters are visible, and cut to `limit` characters so long texts do not flood it.
-pub fn shown(text: &str, limit: usize) -> String {
-    let count = text.chars().count();
-    if count <= limit {
-        format!("{text:?}")
-    } else {
-        let head: String = text.chars().take(limit).collect();
-        format!("{head:?}... ({count} chars)")
-    }
-}

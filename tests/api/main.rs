@@ -1,5 +1,6 @@
 //! One integration-test binary: every module starts the real server and talks HTTP to it.
 
+mod api_doc;
 mod auth;
 mod batch;
 mod docs;
@@ -7,8 +8,6 @@ mod helpers;
 mod keys;
 mod limits;
 mod logging;
-mod model;
-mod model_fast_path;
 mod predict;
 mod routes;
 mod shutdown;

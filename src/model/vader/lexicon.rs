@@ -130,68 +130,14 @@ pub(super) const SPECIAL_CASES: [(&str, f64, bool); 9] = [
     ("beating heart", 3.5, false),
 ];
 
-/// The reference's `NEGATE` list.
-pub(super) const NEGATE: [&str; 59] = [
-    "aint",
-    "arent",
-    "cannot",
-    "cant",
-    "couldnt",
-    "darent",
-    "didnt",
-    "doesnt",
-    "ain't",
-    "aren't",
-    "can't",
-    "couldn't",
-    "daren't",
-    "didn't",
-    "doesn't",
-    "dont",
-    "hadnt",
-    "hasnt",
-    "havent",
-    "isnt",
-    "mightnt",
-    "mustnt",
-    "neither",
-    "don't",
-    "hadn't",
-    "hasn't",
-    "haven't",
-    "isn't",
-    "mightn't",
-    "mustn't",
-    "neednt",
-    "needn't",
-    "never",
-    "none",
-    "nope",
-    "nor",
-    "not",
-    "nothing",
-    "nowhere",
-    "oughtnt",
-    "shant",
-    "shouldnt",
-    "uhuh",
-    "wasnt",
-    "werent",
-    "oughtn't",
-    "shan't",
-    "shouldn't",
-    "uh-uh",
-    "wasn't",
-    "weren't",
-    "without",
-    "wont",
-    "wouldnt",
-    "won't",
-    "wouldn't",
-    "rarely",
-    "seldom",
-    "despite",
-];
+/// The reference's `NEGATE` list (`vaderSentiment.py`), one word a line, in its order; the one copy
+/// the model and the tests read. `scripts/vader_parity.py` checks it against the Python package.
+pub(super) const NEGATE_TXT: &str = include_str!("negate.txt");
+
+/// The words of [`NEGATE_TXT`].
+pub(super) fn negate() -> impl Iterator<Item = &'static str> {
+    NEGATE_TXT.lines().filter(|line| !line.is_empty())
+}
 
 /// Word ids: the words the rules compare tokens against, and the words of the multi-word idioms
 /// and booster n-grams. Id 0 is "any other token".
@@ -361,8 +307,11 @@ impl Table {
     pub(super) fn new() -> Table {
         // An upper bound on the number of keys sizes the slots once, for a load of at most 1/2.
         let lines = VADER_LEXICON.bytes().filter(|&b| b == b'\n').count() + 1;
-        let bound =
-            lines + BOOSTER_DICT.len() + NEGATE.len() + word::NAMES.len() + 3 * SPECIAL_CASES.len();
+        let bound = lines
+            + BOOSTER_DICT.len()
+            + negate().count()
+            + word::NAMES.len()
+            + 3 * SPECIAL_CASES.len();
         let mut builder = Builder {
             slots: vec![0; (2 * bound).next_power_of_two()],
             entries: vec![Entry::default()],
@@ -396,7 +345,7 @@ impl Table {
                 e.flags |= F_BOOSTER;
             }
         }
-        for key in NEGATE {
+        for key in negate() {
             if let Some(e) = builder.entry(key) {
                 e.flags |= F_NEGATE;
             }

@@ -1,17 +1,19 @@
 //! The fast ASCII path of the VADER model against `vader-parity` (the exact, slow implementation it
 //! replaces for ASCII texts): all four scores compared with `f64::to_bits`, on the fixture texts, on
-//! a seeded generated corpus built to hit every rule, and on the 23,703 ground-truth texts of
-//! `../shared/data/vader_ground_truth` when that folder exists.
+//! a seeded generated corpus built to hit every rule, and on the 23,703 texts of the VADER
+//! ground-truth sets (Hutto & Gilbert, 2014), which the repository does not carry:
+//! `VADER_GROUND_TRUTH_DIR=/path/to/vader_ground_truth cargo test --test model -- --ignored`.
 //!
-//! `VADER_DIFF_CASES=3000000 cargo test --release --test api model_fast_path::generated` runs a long
+//! `VADER_DIFF_CASES=3000000 cargo test --release --test model fast_path::generated` runs a long
 //! differential (default 25,000 texts, a few seconds in the debug profile); `VADER_DIFF_SEED`
 //! changes the corpus.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::Instant;
 
-use crate::helpers::shown;
+use crate::shown;
 use sentiment_api::model::{Scores, SentimentModel, Vader};
 use vader_parity::SentimentIntensityAnalyzer;
 
@@ -310,77 +312,19 @@ const BOOSTERS: &[&str] = &[
     "sort-of",
 ];
 
-/// The reference's `NEGATE` list, written out again on purpose rather than taken from the
-/// implementation: a word missing there must still reach the generator, where `vader-parity`
-/// (which has its own copy) then tells the two apart. The last entries are near misses.
-const NEGATIONS: &[&str] = &[
-    "aint",
-    "arent",
-    "cannot",
-    "cant",
-    "couldnt",
-    "darent",
-    "didnt",
-    "doesnt",
-    "ain't",
-    "aren't",
-    "can't",
-    "couldn't",
-    "daren't",
-    "didn't",
-    "doesn't",
-    "dont",
-    "hadnt",
-    "hasnt",
-    "havent",
-    "isnt",
-    "mightnt",
-    "mustnt",
-    "neither",
-    "don't",
-    "hadn't",
-    "hasn't",
-    "haven't",
-    "isn't",
-    "mightn't",
-    "mustn't",
-    "neednt",
-    "needn't",
-    "never",
-    "none",
-    "nope",
-    "nor",
-    "not",
-    "nothing",
-    "nowhere",
-    "oughtnt",
-    "shant",
-    "shouldnt",
-    "uhuh",
-    "wasnt",
-    "werent",
-    "oughtn't",
-    "shan't",
-    "shouldn't",
-    "uh-uh",
-    "wasn't",
-    "weren't",
-    "without",
-    "wont",
-    "wouldnt",
-    "won't",
-    "wouldn't",
-    "rarely",
-    "seldom",
-    "despite",
-    "n't",
-    "xyzn't",
-    "n'tabc",
-    "N'T",
-    "'n't'",
-    "can't!",
-    "nt",
-];
+/// The reference's `NEGATE` list, from the one copy the model reads too
+/// (`src/model/vader/negate.txt`, which `scripts/vader_parity.py` checks against the Python
+/// package), then near misses that must not count as negations.
+static NEGATIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    include_str!("../../src/model/vader/negate.txt")
+        .lines()
+        .filter(|line| !line.is_empty())
+        .chain(NEAR_NEGATIONS.iter().copied())
+        .collect()
+});
+
+/// Tokens that look like negations and are not (or are only through the "n't" rule).
+const NEAR_NEGATIONS: &[&str] = &["n't", "xyzn't", "n'tabc", "N'T", "'n't'", "can't!", "nt"];
 
 const RULE_WORDS: &[&str] = &[
     "no",
@@ -537,7 +481,7 @@ fn piece(rng: &mut Rng, lexicon: &[&str], vocabulary: Option<&[String]>, out: &m
         34..=83 => {
             let list = match rng.below(50) {
                 0..=9 => BOOSTERS,
-                10..=17 => NEGATIONS,
+                10..=17 => &NEGATIONS,
                 18..=27 => RULE_WORDS,
                 28..=31 => IDIOMS,
                 _ => FILLER,
@@ -696,8 +640,13 @@ fn generated_texts_score_the_same_on_the_fast_path_and_in_vader_parity() {
 // ---------------------------------------------------------------------------------------------
 // The ground-truth sets.
 
+/// Where the ground-truth sets are: `VADER_GROUND_TRUTH_DIR`, which the test that reads them needs.
 fn ground_truth_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/vader_ground_truth")
+    let dir = std::env::var_os("VADER_GROUND_TRUTH_DIR").expect(
+        "VADER_GROUND_TRUTH_DIR names the folder of the VADER ground-truth sets \
+         (*_GroundTruth.txt and python_reference_compound/)",
+    );
+    PathBuf::from(dir)
 }
 
 /// `ID<TAB>MEAN<TAB>TEXT` lines: utf-8-sig with replacement, split on "\n", one trailing CR dropped.
@@ -719,20 +668,22 @@ fn read_set(bytes: &[u8]) -> Vec<(String, String)> {
 }
 
 #[test]
+#[ignore = "needs the VADER ground-truth sets: set VADER_GROUND_TRUTH_DIR and run with --ignored"]
 fn the_ground_truth_texts_score_the_same_on_the_fast_path_and_in_vader_parity() {
     let dir = ground_truth_dir();
-    let Ok(listing) = std::fs::read_dir(&dir) else {
-        eprintln!(
-            "note: {} is absent; the ground-truth comparison is skipped",
-            dir.display()
-        );
-        return;
-    };
+    let listing =
+        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
     let mut paths: Vec<PathBuf> = listing
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| p.to_string_lossy().ends_with("_GroundTruth.txt"))
         .collect();
     paths.sort();
+    assert_eq!(
+        paths.len(),
+        4,
+        "{} should hold the four *_GroundTruth.txt sets",
+        dir.display()
+    );
     let mut differ = Differ::new();
     let mut python_checked = 0;
     let mut python_mismatches = Vec::new();
@@ -781,7 +732,9 @@ fn the_ground_truth_texts_score_the_same_on_the_fast_path_and_in_vader_parity() 
         python_mismatches.len(),
         python_mismatches.join("\n")
     );
-    if !paths.is_empty() {
-        assert_eq!(differ.texts, 23_703);
-    }
+    assert_eq!(differ.texts, 23_703, "every ground-truth text was read");
+    assert_eq!(
+        python_checked, 23_703,
+        "every text has the Python reference's compound"
+    );
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::helpers::shown;
+use crate::shown;
 use sentiment_api::model::{SentimentModel, Vader};
 use serde::Deserialize;
 
