@@ -5,9 +5,9 @@ Usage:
 
     python3 scripts/bench-model.py [--rounds-rust N] [--rounds-python N] [DATA_DIR]
 
-Texts: every `*_GroundTruth.txt` in DATA_DIR (default ../shared/data/vader_ground_truth beside the
-repository, read exactly as scripts/vader_parity.py reads it), or, when that folder is missing, the
-texts of tests/fixtures/vader_reference.jsonl.
+Texts: every `*_GroundTruth.txt` in DATA_DIR (default $VADER_GROUND_TRUTH_DIR: the VADER ground-truth
+sets, which the repository does not carry; read exactly as scripts/vader_parity.py reads them), or,
+when no folder is given or it is missing, the texts of tests/fixtures/vader_reference.jsonl.
 
 Both sides run single-threaded on the same machine, one after the other. Each scores every text once
 untimed (warm-up; those are the scores compared), then times N rounds over all texts (defaults: 10 for
@@ -31,7 +31,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vader_parity import (  # noqa: E402  (the path above must be set first)
-    DEFAULT_DATA_DIR,
     REFERENCE_VERSION,
     REPO,
     CheckError,
@@ -129,7 +128,9 @@ def rate(count: int, round_seconds: list) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("data_dir", nargs="?", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument(
+        "data_dir", nargs="?", type=Path, default=Path(os.environ.get("VADER_GROUND_TRUTH_DIR", "-"))
+    )
     parser.add_argument("--rounds-rust", type=int, default=10)
     parser.add_argument("--rounds-python", type=int, default=3)
     args = parser.parse_args()

@@ -4,7 +4,7 @@
 The sentences below are the project's own, written to exercise every rule of VADER 3.3.2: plain lexicon
 words, negation, "but" contrast, boosters and dampeners, ALL CAPS emphasis, "!" and "?" emphasis, "least",
 the special-case idioms, "never so" / "without doubt", emoji and emoticons, non-ASCII text, degenerate
-inputs, long and repetitive texts, contractions and slang. Nothing here is copied from ../shared/data,
+inputs, long and repetitive texts, contractions and slang. Nothing here is copied from the VADER ground-truth sets,
 which must not enter the repository.
 
 Each output line is one JSON object, as `SentimentIntensityAnalyzer().polarity_scores(text)` returns it:
