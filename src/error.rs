@@ -274,33 +274,43 @@ impl ValidationItem {
 
     /// A list with fewer than `min` items.
     pub fn too_short(loc: Vec<Value>, input: Value, min: usize, actual: usize) -> Self {
-        Self {
-            kind: "too_short",
+        Self::list_length(
             loc,
-            msg: format!(
-                "List should have at least {min} item{} after validation, not {actual}",
-                if min == 1 { "" } else { "s" }
-            ),
-            input: Box::new(input),
-            ctx: Some(Box::new(
-                json!({ "field_type": "List", "min_length": min, "actual_length": actual }),
-            )),
-        }
+            input,
+            ("too_short", "least", "min_length"),
+            min,
+            actual,
+        )
     }
 
     /// A list with more than `max` items.
     pub fn too_long(loc: Vec<Value>, input: Value, max: usize, actual: usize) -> Self {
+        Self::list_length(loc, input, ("too_long", "most", "max_length"), max, actual)
+    }
+
+    /// A list whose length is past `bound`: `kind`, the word of the message (`least`, `most`) and
+    /// the name of the bound in `ctx`, as Pydantic gives them.
+    fn list_length(
+        loc: Vec<Value>,
+        input: Value,
+        (kind, word, bound_name): (&'static str, &str, &str),
+        bound: usize,
+        actual: usize,
+    ) -> Self {
+        // In Pydantic's order: the bound before the actual length.
+        let mut ctx = serde_json::Map::new();
+        ctx.insert("field_type".into(), "List".into());
+        ctx.insert(bound_name.into(), bound.into());
+        ctx.insert("actual_length".into(), actual.into());
         Self {
-            kind: "too_long",
+            kind,
             loc,
             msg: format!(
-                "List should have at most {max} item{} after validation, not {actual}",
-                if max == 1 { "" } else { "s" }
+                "List should have at {word} {bound} item{} after validation, not {actual}",
+                if bound == 1 { "" } else { "s" }
             ),
             input: Box::new(input),
-            ctx: Some(Box::new(
-                json!({ "field_type": "List", "max_length": max, "actual_length": actual }),
-            )),
+            ctx: Some(Box::new(Value::Object(ctx))),
         }
     }
 

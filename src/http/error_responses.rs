@@ -6,17 +6,29 @@ use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response};
 use utoipa::IntoResponses;
 
-fn error(description: &str, schema: &str) -> RefOr<Response> {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name(schema)))
-                .build(),
-        )
-        .build()
-        .into()
+/// Error answers by status, each with its description; the 422's body is Pydantic's, every other
+/// one `{"detail": "..."}`.
+fn errors(table: &[(&str, &str)]) -> BTreeMap<String, RefOr<Response>> {
+    table
+        .iter()
+        .map(|&(status, description)| {
+            let schema = if status == "422" {
+                "HTTPValidationError"
+            } else {
+                "ErrorDetail"
+            };
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(schema)))
+                        .build(),
+                )
+                .build();
+            (status.to_owned(), response.into())
+        })
+        .collect()
 }
 
 /// The errors any route that needs a key can answer, besides its own.
@@ -24,41 +36,24 @@ pub struct ProtectedErrors;
 
 impl IntoResponses for ProtectedErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        [
+        errors(&[
             (
                 "400",
                 "`X-API-Key` sent more than once, or a body that could not be read",
-                "ErrorDetail",
             ),
-            ("401", "No key (`WWW-Authenticate: APIKey`)", "ErrorDetail"),
-            ("403", "Invalid API key", "ErrorDetail"),
+            ("401", "No key (`WWW-Authenticate: APIKey`)"),
+            ("403", "Invalid API key"),
             (
                 "408",
                 "The body did not arrive within `BODY_TIMEOUT_SECONDS`",
-                "ErrorDetail",
             ),
-            ("413", "Body over `MAX_BODY_BYTES`", "ErrorDetail"),
-            (
-                "415",
-                "A body that is not `application/json`",
-                "ErrorDetail",
-            ),
-            ("422", "Invalid input", "HTTPValidationError"),
-            ("429", "Rate limit exceeded (`Retry-After`)", "ErrorDetail"),
-            (
-                "500",
-                "A bug; details in the server log only",
-                "ErrorDetail",
-            ),
-            (
-                "503",
-                "Overloaded or inference timed out (`Retry-After`)",
-                "ErrorDetail",
-            ),
-        ]
-        .into_iter()
-        .map(|(status, description, schema)| (status.to_owned(), error(description, schema)))
-        .collect()
+            ("413", "Body over `MAX_BODY_BYTES`"),
+            ("415", "A body that is not `application/json`"),
+            ("422", "Invalid input"),
+            ("429", "Rate limit exceeded (`Retry-After`)"),
+            ("500", "A bug; details in the server log only"),
+            ("503", "Overloaded or inference timed out (`Retry-After`)"),
+        ])
     }
 }
 
@@ -67,10 +62,6 @@ pub struct PublicErrors;
 
 impl IntoResponses for PublicErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        [(
-            "500".to_owned(),
-            error("A bug; details in the server log only", "ErrorDetail"),
-        )]
-        .into()
+        errors(&[("500", "A bug; details in the server log only")])
     }
 }
