@@ -18,7 +18,7 @@ To regenerate (from the repository root; the venv is throw-away and lives outsid
     /tmp/vader-venv/bin/python scripts/gen_vader_fixtures.py
 
 The output is deterministic: rerunning it with the same package version rewrites the same bytes.
-tests/api/model.rs replays the file against the Rust model.
+tests/model/python_reference.rs replays the file against the Rust model.
 """
 
 import json

@@ -5,7 +5,7 @@
 //! `vader_sentiment` crate differs from it on about a fifth of texts), but spends ~10 µs on a
 //! 20-word review in allocations, hashing and Unicode casing tables. [`ascii`] computes the same
 //! four numbers, bit for bit, for ASCII texts from one compact hash table ([`lexicon`]), with no
-//! allocation per call; `tests/api/model_fast_path.rs` holds the two to each other on the fixture,
+//! allocation per call; `tests/model/fast_path.rs` holds the two to each other on the fixture,
 //! the ground-truth sets and a large generated corpus.
 //!
 //! Both are built at start, once: the fast path's table takes 2-3 ms and about 340 KiB,
