@@ -28,12 +28,7 @@ fn path_char(c: char) -> bool {
 #[actix_rt::test]
 async fn api_md_lists_every_documented_route_and_status() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .get(format!("{}/openapi.json", app.address))
-        .send()
-        .await
-        .expect("request sent");
+    let res = app.get("/openapi.json", None).await;
     assert_eq!(res.status(), 200, "GET /openapi.json");
     let doc: Value = res.json().await.expect("/openapi.json is JSON");
 

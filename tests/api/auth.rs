@@ -1,8 +1,6 @@
 //! The `ApiKey` extractor, as FastAPI clients see it.
 
-use serde_json::json;
-
-use crate::helpers::{raw_request, spawn_app, status_and_json, TEST_KEY};
+use crate::helpers::{error_json, raw_request, spawn_app, status_and_json, TEST_KEY};
 
 #[actix_rt::test]
 async fn a_wrong_key_gets_403_invalid_api_key_as_in_the_fastapi_lesson() {
@@ -10,7 +8,7 @@ async fn a_wrong_key_gets_403_invalid_api_key_as_in_the_fastapi_lesson() {
     let res = app.predict_query("I love it", Some("wrong-key")).await;
     assert_eq!(
         status_and_json(res).await,
-        (403, json!({"detail": "Invalid API key"}))
+        error_json(403, "Invalid API key")
     );
 }
 
@@ -31,7 +29,7 @@ async fn a_missing_key_gets_401_with_www_authenticate() {
     assert_eq!(res.headers()["www-authenticate"], "APIKey");
     assert_eq!(
         status_and_json(res).await,
-        (401, json!({"detail": "Not authenticated"}))
+        error_json(401, "Not authenticated")
     );
 }
 
@@ -43,7 +41,7 @@ async fn an_empty_or_blank_key_counts_as_missing() {
         assert_eq!(res.headers()["www-authenticate"], "APIKey", "{blank:?}");
         assert_eq!(
             status_and_json(res).await,
-            (401, json!({"detail": "Not authenticated"}))
+            error_json(401, "Not authenticated")
         );
     }
 }
@@ -83,7 +81,7 @@ async fn a_key_that_differs_in_letter_case_or_one_character_gets_403() {
         let res = app.predict_query("I love it", Some(&wrong)).await;
         assert_eq!(
             status_and_json(res).await,
-            (403, json!({"detail": "Invalid API key"}))
+            error_json(403, "Invalid API key")
         );
     }
 }
@@ -101,7 +99,7 @@ async fn a_duplicate_key_header_gets_400_even_when_both_are_valid() {
         .unwrap();
     assert_eq!(
         status_and_json(res).await,
-        (400, json!({"detail": "Duplicate X-API-Key header"}))
+        error_json(400, "Duplicate X-API-Key header")
     );
 }
 
@@ -109,13 +107,8 @@ async fn a_duplicate_key_header_gets_400_even_when_both_are_valid() {
 async fn a_key_in_the_query_string_is_not_accepted() {
     let app = spawn_app().await;
     for param in ["api_key", "X-API-Key", "x-api-key"] {
-        let res = app
-            .client
-            .post(app.url("/predict"))
-            .query(&[("text", "hi"), (param, TEST_KEY)])
-            .send()
-            .await
-            .unwrap();
+        let path = format!("/predict?text=hi&{param}={TEST_KEY}");
+        let res = app.request("POST", &path, None).await;
         assert_eq!(res.status(), 401, "{param}");
     }
 }
@@ -124,28 +117,18 @@ async fn a_key_in_the_query_string_is_not_accepted() {
 async fn authentication_comes_before_input_validation() {
     let app = spawn_app().await;
     // No key and no text: 401, not 422.
-    let res = app.client.post(app.url("/predict")).send().await.unwrap();
+    let res = app.request("POST", "/predict", None).await;
     assert_eq!(res.status(), 401);
+    let json = Some("application/json");
     // A wrong key and invalid JSON: 403, not 422.
     let res = app
-        .client
-        .post(app.url("/predict"))
-        .header("X-API-Key", "wrong")
-        .header("Content-Type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+        .post_bytes("/predict", json, "{not json", Some("wrong"))
+        .await;
     assert_eq!(res.status(), 403);
     // A wrong key and an oversized body: 403, not 413.
+    let oversized = vec![b' '; 2 * 1024 * 1024];
     let res = app
-        .client
-        .post(app.url("/predict"))
-        .header("X-API-Key", "wrong")
-        .header("Content-Type", "application/json")
-        .body(vec![b' '; 2 * 1024 * 1024])
-        .send()
-        .await
-        .unwrap();
+        .post_bytes("/predict", json, oversized, Some("wrong"))
+        .await;
     assert_eq!(res.status(), 403);
 }

@@ -7,8 +7,8 @@ use sentiment_api::model::{Scores, SentimentModel, Vader};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    remaining, retry_after, settings_with_keys, settings_with_limit, spawn_app_with,
-    status_and_json, test_settings, TestApp, TestSettings, TEST_KEY,
+    error_json, eventually, remaining, retry_after, settings_with_keys, settings_with_limit,
+    spawn_app_with, status_and_json, test_settings, TestApp, TestSettings, TEST_KEY,
 };
 
 const OTHER_KEY: &str = "other-key-0123456789abcdef";
@@ -25,16 +25,6 @@ async fn app(settings: TestSettings) -> TestApp {
     spawn_app_with(settings, Arc::new(Vader::new())).await
 }
 
-async fn post(app: &TestApp, path: &str, body: &Value, key: &str) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .header("X-API-Key", key)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 const TEXTS: [&str; 4] = [
     "I love it",
     "This is terrible, I hate it.",
@@ -45,9 +35,11 @@ const TEXTS: [&str; 4] = [
 #[actix_rt::test]
 async fn a_batch_answers_in_input_order_exactly_as_predict_does_for_each_text() {
     let app = app(roomy()).await;
-    let (status, body) =
-        status_and_json(post(&app, "/predict/batch", &json!({"texts": TEXTS}), TEST_KEY).await)
-            .await;
+    let (status, body) = status_and_json(
+        app.post_json("/predict/batch", &json!({"texts": TEXTS}), Some(TEST_KEY))
+            .await,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body["status"], "success");
     let results = body["results"].as_array().unwrap();
@@ -64,7 +56,8 @@ async fn bad_batch_items_are_each_reported_with_their_index() {
     settings.limits.max_text_chars = 10;
     let app = app(settings).await;
     let body = json!({"texts": ["fine", 42, "much too long for ten", "ok", ["x"]]});
-    let (status, body) = status_and_json(post(&app, "/predict/batch", &body, TEST_KEY).await).await;
+    let (status, body) =
+        status_and_json(app.post_json("/predict/batch", &body, Some(TEST_KEY)).await).await;
     assert_eq!(status, 422);
     let found: Vec<(String, Value)> = body["detail"]
         .as_array()
@@ -94,18 +87,13 @@ async fn batches_outside_the_size_limits_get_422_too_short_or_too_long() {
             (json!({"texts": "a"}), "list_type"),
             (json!({"text": ["a"]}), "missing"),
         ] {
-            let (status, res) = status_and_json(post(&app, path, &body, TEST_KEY).await).await;
+            let (status, res) =
+                status_and_json(app.post_json(path, &body, Some(TEST_KEY)).await).await;
             assert_eq!(status, 422, "{path} {body}");
             assert_eq!(res["detail"][0]["type"], kind, "{path} {body}");
             assert_eq!(res["detail"][0]["loc"], json!(["body", "texts"]));
         }
-        let empty = app
-            .client
-            .post(app.url(path))
-            .header("X-API-Key", TEST_KEY)
-            .send()
-            .await
-            .unwrap();
+        let empty = app.request("POST", path, Some(TEST_KEY)).await;
         assert_eq!(empty.status(), 422, "{path} with no body");
     }
 }
@@ -122,9 +110,11 @@ async fn a_full_batch_of_the_longest_texts_completes() {
     let sentence = "The food was great but the service was awfully slow! ";
     let text: String = sentence.chars().cycle().take(10_000).collect();
     let texts = vec![text; 256];
-    let (status, body) =
-        status_and_json(post(&app, "/predict/batch", &json!({"texts": texts}), TEST_KEY).await)
-            .await;
+    let (status, body) = status_and_json(
+        app.post_json("/predict/batch", &json!({"texts": texts}), Some(TEST_KEY))
+            .await,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(body["results"].as_array().unwrap().len(), 256);
 }
@@ -133,14 +123,20 @@ async fn a_full_batch_of_the_longest_texts_completes() {
 async fn a_batch_of_n_texts_costs_n_units_and_a_refused_one_only_its_arrival() {
     let app = spawn_app_with(settings_with_limit(10), Arc::new(Vader::new())).await;
     let batch = |n: usize| json!({ "texts": vec!["a"; n] });
-    let res = post(&app, "/predict/batch", &batch(7), TEST_KEY).await;
+    let res = app
+        .post_json("/predict/batch", &batch(7), Some(TEST_KEY))
+        .await;
     assert_eq!((res.status().as_u16(), remaining(&res)), (200, 3));
     // Four do not fit in the three left: refused; the request itself still cost its unit,
     // so an exhausted key cannot send refused batches for free.
-    let res = post(&app, "/predict/batch", &batch(4), TEST_KEY).await;
+    let res = app
+        .post_json("/predict/batch", &batch(4), Some(TEST_KEY))
+        .await;
     assert_eq!((res.status().as_u16(), remaining(&res)), (429, 2));
     assert!(res.headers().contains_key("retry-after"));
-    let res = post(&app, "/predict/batch", &batch(2), TEST_KEY).await;
+    let res = app
+        .post_json("/predict/batch", &batch(2), Some(TEST_KEY))
+        .await;
     assert_eq!((res.status().as_u16(), remaining(&res)), (200, 0));
 }
 
@@ -151,23 +147,31 @@ async fn a_refused_batch_sent_again_after_retry_after_gets_through() {
     settings.rate_limit.window = Duration::from_secs(5);
     let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
     let batch = json!({ "texts": ["a", "b", "c"] });
-    let res = post(&app, "/predict/batch", &batch, TEST_KEY).await;
+    let res = app
+        .post_json("/predict/batch", &batch, Some(TEST_KEY))
+        .await;
     assert_eq!((res.status().as_u16(), remaining(&res)), (200, 2));
     // The second batch pays its arrival unit (1 left) and does not fit. Its retry will pay on
     // arrival again, so it needs 3 units from the 1 left: 2 s.
-    let res = post(&app, "/predict/batch", &batch, TEST_KEY).await;
+    let res = app
+        .post_json("/predict/batch", &batch, Some(TEST_KEY))
+        .await;
     assert_eq!(res.status(), 429);
     let retry = retry_after(&res);
     assert_eq!(retry, 2);
     // A client that waits exactly as told gets through.
     actix_rt::time::sleep(Duration::from_secs(retry)).await;
-    let res = post(&app, "/predict/batch", &batch, TEST_KEY).await;
+    let res = app
+        .post_json("/predict/batch", &batch, Some(TEST_KEY))
+        .await;
     assert_eq!(res.status(), 200);
 }
 
 /// Starts a job of `texts` with `key`; returns its `Location`.
 async fn start_job(app: &TestApp, texts: &[&str], key: &str) -> String {
-    let res = post(app, "/analyze_batch", &json!({ "texts": texts }), key).await;
+    let res = app
+        .post_json("/analyze_batch", &json!({ "texts": texts }), Some(key))
+        .await;
     assert_eq!(res.status(), 202);
     res.headers()["location"].to_str().unwrap().to_owned()
 }
@@ -185,13 +189,13 @@ async fn a_batch_larger_than_the_burst_passes_on_a_full_quota_and_leaves_a_debt(
     settings.rate_limit.limit = 60;
     settings.rate_limit.burst = 10;
     let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
-    let res = post(
-        &app,
-        "/predict/batch",
-        &json!({"texts": vec!["good"; 25]}),
-        TEST_KEY,
-    )
-    .await;
+    let res = app
+        .post_json(
+            "/predict/batch",
+            &json!({"texts": vec!["good"; 25]}),
+            Some(TEST_KEY),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     // 25 units at one a second with a burst of 10: the next unit is back in 16 s.
     assert_eq!(res.headers()["ratelimit"], "\"default\";r=0;t=16");
@@ -201,24 +205,22 @@ async fn a_batch_larger_than_the_burst_passes_on_a_full_quota_and_leaves_a_debt(
     assert!((15..=16).contains(&retry), "{retry}");
 }
 
+/// Polls the job at `location` until it is no longer processing; returns its last view.
 async fn wait_for_job(app: &TestApp, location: &str, key: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let res = app.get_with_key(location, key).await;
-        let (status, body) = status_and_json(res).await;
+    eventually("the job finishing", Duration::from_secs(30), || async {
+        let (status, body) = status_and_json(app.get(location, Some(key)).await).await;
         assert_eq!(status, 200, "{body}");
-        if body["status"] != "processing" {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "the job never finished");
-        actix_rt::time::sleep(Duration::from_millis(20)).await;
-    }
+        (body["status"] != "processing").then_some(body)
+    })
+    .await
 }
 
 #[actix_rt::test]
 async fn a_job_goes_from_202_to_done_with_the_results_of_predict_for_each_text() {
     let app = app(roomy()).await;
-    let res = post(&app, "/analyze_batch", &json!({"texts": TEXTS}), TEST_KEY).await;
+    let res = app
+        .post_json("/analyze_batch", &json!({"texts": TEXTS}), Some(TEST_KEY))
+        .await;
     assert_eq!(res.status(), 202);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     let (_, body) = status_and_json(res).await;
@@ -240,22 +242,19 @@ async fn polling_a_job_spends_no_unit_of_the_rate_limit() {
     let app = spawn_app_with(settings_with_limit(3), Arc::new(Vader::new())).await;
     let location = start_job(&app, &["hello"], TEST_KEY).await;
     for _ in 0..10 {
-        let res = app.get_with_key(&location, TEST_KEY).await;
+        let res = app.get(&location, Some(TEST_KEY)).await;
         assert_eq!((res.status().as_u16(), remaining(&res)), (200, 2));
     }
 }
 
 #[actix_rt::test]
 async fn another_keys_job_is_a_404_exactly_like_a_job_that_never_existed() {
-    let app = app(roomy()).await;
-    let location = start_job(&app, &["hello"], TEST_KEY).await;
-    wait_for_job(&app, &location, TEST_KEY).await;
-    let get = |path: String, key: &'static str| {
-        let req = app.client.get(app.url(&path)).header("X-API-Key", key);
-        async move {
-            let res = req.send().await.unwrap();
-            (res.status().as_u16(), res.text().await.unwrap())
-        }
+    let app = &app(roomy()).await;
+    let location = start_job(app, &["hello"], TEST_KEY).await;
+    wait_for_job(app, &location, TEST_KEY).await;
+    let get = |path: String, key: &'static str| async move {
+        let res = app.get(&path, Some(key)).await;
+        (res.status().as_u16(), res.text().await.unwrap())
     };
     let theirs = get(location.clone(), OTHER_KEY).await;
     let never = get(
@@ -267,6 +266,29 @@ async fn another_keys_job_is_a_404_exactly_like_a_job_that_never_existed() {
     assert_eq!(theirs, (404, r#"{"detail":"Not Found"}"#.to_owned()));
     assert_eq!(never, theirs);
     assert_eq!(junk, theirs);
+}
+
+#[actix_rt::test]
+async fn a_job_id_that_names_no_job_gets_404_with_the_rate_limit_headers() {
+    let app = spawn_app_with(settings_with_limit(10), Arc::new(Vader::new())).await;
+    for path in [
+        "/jobs/not-a-uuid",
+        "/jobs/6f1c7e0a-0000-4000-8000-000000000000",
+    ] {
+        let res = app.get(path, Some(TEST_KEY)).await;
+        // Authenticated, so it carries the quota like every authenticated answer; it spends none.
+        assert_eq!(
+            res.headers()["ratelimit-policy"],
+            "\"default\";q=10;w=60",
+            "{path}"
+        );
+        assert_eq!(remaining(&res), 10, "{path}");
+        assert_eq!(
+            (res.status().as_u16(), res.text().await.unwrap()),
+            (404, r#"{"detail":"Not Found"}"#.to_owned()),
+            "{path}"
+        );
+    }
 }
 
 /// A model that takes its time on texts starting with "slow", to hold jobs and requests open.
@@ -299,36 +321,18 @@ async fn the_pending_jobs_cap_answers_503_and_frees_up_when_jobs_finish() {
         Arc::new(SlowModel(Vader::new(), Duration::from_millis(800))),
     )
     .await;
-    let first = post(
-        &app,
-        "/analyze_batch",
-        &json!({"texts": [slow_text()]}),
-        TEST_KEY,
-    )
-    .await;
-    assert_eq!(first.status(), 202);
-    let second = post(
-        &app,
-        "/analyze_batch",
-        &json!({"texts": ["quick"]}),
-        TEST_KEY,
-    )
-    .await;
+    let first = start_job(&app, &[&slow_text()], TEST_KEY).await;
+    let quick = json!({"texts": ["quick"]});
+    let second = app
+        .post_json("/analyze_batch", &quick, Some(TEST_KEY))
+        .await;
     assert!(second.headers().contains_key("retry-after"));
     assert_eq!(
         status_and_json(second).await,
-        (503, json!({"detail": "Too many pending jobs"}))
+        error_json(503, "Too many pending jobs")
     );
-    let location = first.headers()["location"].to_str().unwrap().to_owned();
-    wait_for_job(&app, &location, TEST_KEY).await;
-    let third = post(
-        &app,
-        "/analyze_batch",
-        &json!({"texts": ["quick"]}),
-        TEST_KEY,
-    )
-    .await;
-    assert_eq!(third.status(), 202);
+    wait_for_job(&app, &first, TEST_KEY).await;
+    start_job(&app, &["quick"], TEST_KEY).await;
 }
 
 #[actix_rt::test]
@@ -343,18 +347,26 @@ async fn a_job_refused_for_room_or_for_quota_costs_only_its_arrival_and_leaves_n
     )
     .await;
     let job = |texts: Vec<String>| json!({ "texts": texts });
-    let first = post(&app, "/analyze_batch", &job(vec![slow_text()]), TEST_KEY).await;
+    let first = app
+        .post_json("/analyze_batch", &job(vec![slow_text()]), Some(TEST_KEY))
+        .await;
     assert_eq!((first.status().as_u16(), remaining(&first)), (202, 9));
     // No room for a second job: 503, and of its 5 texts only the arrival unit is paid.
-    let second = post(&app, "/analyze_batch", &job(vec!["a".into(); 5]), TEST_KEY).await;
+    let second = app
+        .post_json("/analyze_batch", &job(vec!["a".into(); 5]), Some(TEST_KEY))
+        .await;
     assert_eq!((second.status().as_u16(), remaining(&second)), (503, 8));
     let location = first.headers()["location"].to_str().unwrap().to_owned();
     wait_for_job(&app, &location, TEST_KEY).await;
     // Room again, but 9 texts do not fit in the quota: 429, and no job is left pending...
-    let third = post(&app, "/analyze_batch", &job(vec!["a".into(); 9]), TEST_KEY).await;
+    let third = app
+        .post_json("/analyze_batch", &job(vec!["a".into(); 9]), Some(TEST_KEY))
+        .await;
     assert_eq!((third.status().as_u16(), remaining(&third)), (429, 7));
     // ...so the one pending place is free for the next job.
-    let fourth = post(&app, "/analyze_batch", &job(vec!["a".into()]), TEST_KEY).await;
+    let fourth = app
+        .post_json("/analyze_batch", &job(vec!["a".into()]), Some(TEST_KEY))
+        .await;
     assert_eq!((fourth.status().as_u16(), remaining(&fourth)), (202, 6));
 }
 
@@ -364,11 +376,13 @@ async fn a_job_over_the_stores_byte_budget_answers_503() {
     settings.max_job_store_bytes = 4096;
     let app = app(settings).await;
     let big = "word ".repeat(1000);
-    let res = post(&app, "/analyze_batch", &json!({"texts": [big]}), TEST_KEY).await;
+    let res = app
+        .post_json("/analyze_batch", &json!({"texts": [big]}), Some(TEST_KEY))
+        .await;
     assert!(res.headers().contains_key("retry-after"));
     assert_eq!(
         status_and_json(res).await,
-        (503, json!({"detail": "Too many stored jobs"}))
+        error_json(503, "Too many stored jobs")
     );
     start_job(&app, &["a small one still fits"], TEST_KEY).await;
 }
@@ -378,11 +392,17 @@ async fn finished_jobs_disappear_after_their_ttl() {
     let mut settings = roomy();
     settings.job_ttl = Duration::from_millis(500);
     let app = app(settings).await;
+    let started = Instant::now();
     let location = start_job(&app, &["hello"], TEST_KEY).await;
     wait_for_job(&app, &location, TEST_KEY).await;
-    actix_rt::time::sleep(Duration::from_millis(900)).await;
-    let res = app.get_with_key(&location, TEST_KEY).await;
-    assert_eq!(res.status(), 404);
+    eventually(
+        "the finished job expiring",
+        Duration::from_secs(10),
+        || async { (app.get(&location, Some(TEST_KEY)).await.status() == 404).then_some(()) },
+    )
+    .await;
+    // The job finished after it started, so it cannot have expired sooner than its TTL.
+    assert!(started.elapsed() >= Duration::from_millis(500));
 }
 
 #[actix_rt::test]
@@ -395,7 +415,9 @@ async fn an_inference_timeout_answers_503_json_and_the_server_keeps_serving() {
     )
     .await;
     let started = Instant::now();
-    let res = post(&app, "/predict", &json!({"text": slow_text()}), TEST_KEY).await;
+    let res = app
+        .post_json("/predict", &json!({"text": slow_text()}), Some(TEST_KEY))
+        .await;
     assert!(
         started.elapsed() < Duration::from_millis(390),
         "answered before the model finished"
@@ -403,17 +425,10 @@ async fn an_inference_timeout_answers_503_json_and_the_server_keeps_serving() {
     assert_eq!(res.headers()["retry-after"], "1");
     assert_eq!(
         status_and_json(res).await,
-        (503, json!({"detail": "Inference timed out"}))
+        error_json(503, "Inference timed out")
     );
     // A job that times out is reported as failed, not left processing.
-    let res = post(
-        &app,
-        "/analyze_batch",
-        &json!({"texts": [slow_text()]}),
-        TEST_KEY,
-    )
-    .await;
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let location = start_job(&app, &[&slow_text()], TEST_KEY).await;
     let job = wait_for_job(&app, &location, TEST_KEY).await;
     assert_eq!(job["status"], "failed");
     assert_eq!(

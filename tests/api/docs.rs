@@ -5,16 +5,11 @@ use std::collections::BTreeSet;
 use sentiment_api::paths::{Access, ROUTES};
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, status_and_json, TEST_KEY};
+use crate::helpers::{error_json, spawn_app, status_and_json, TEST_KEY};
 
 async fn document() -> Value {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/openapi.json", None).await;
     assert_eq!(res.headers()["content-type"], "application/json");
     status_and_json(res).await.1
 }
@@ -112,10 +107,7 @@ async fn docs_serves_swagger_ui_from_the_binary_reading_the_local_document() {
     assert_eq!(bundle.status(), 200);
     assert!(bundle.bytes().await.unwrap().len() > 100_000);
     let missing = get("/docs/no-such-file.js").await.unwrap();
-    assert_eq!(
-        status_and_json(missing).await,
-        (404, serde_json::json!({"detail": "Not Found"}))
-    );
+    assert_eq!(status_and_json(missing).await, error_json(404, "Not Found"));
 }
 
 #[actix_rt::test]
@@ -128,15 +120,9 @@ async fn the_document_carries_the_configured_input_limits() {
         std::sync::Arc::new(sentiment_api::model::Vader::new()),
     )
     .await;
-    let doc = status_and_json(
-        app.client
-            .get(app.url("/openapi.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .1;
+    let doc = status_and_json(app.get("/openapi.json", None).await)
+        .await
+        .1;
     let schemas = &doc["components"]["schemas"];
     assert_eq!(
         schemas["PredictRequest"]["properties"]["text"]["maxLength"],
@@ -161,15 +147,10 @@ async fn metrics_count_requests_by_route_template_and_never_show_a_key() {
         .await;
     app.predict_query("I love it", None).await;
     for i in 0..20 {
-        app.get_with_key(&format!("/jobs/random-{i}"), TEST_KEY)
-            .await;
-        app.client
-            .get(app.url(&format!("/nowhere/{i}")))
-            .send()
-            .await
-            .unwrap();
+        app.get(&format!("/jobs/random-{i}"), Some(TEST_KEY)).await;
+        app.get(&format!("/nowhere/{i}"), None).await;
     }
-    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let res = app.get("/metrics", None).await;
     assert!(res.headers()["content-type"]
         .to_str()
         .unwrap()

@@ -1,11 +1,13 @@
 //! Starting the real server (in process on port 0, or the real binary) and talking HTTP to it.
 
+use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Response};
@@ -116,37 +118,92 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
-    /// `GET path` with a key.
-    pub async fn get_with_key(&self, path: &str, key: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .header("X-API-Key", key)
-            .send()
-            .await
-            .expect("request sent")
+    /// `method path` with no body, and the key if there is one.
+    pub async fn request(&self, method: &str, path: &str, key: Option<&str>) -> Response {
+        let method = method.parse().expect("an HTTP method");
+        send(self.client.request(method, self.url(path)), key).await
     }
 
-    /// `POST /predict?text=...` with an optional key.
+    /// `GET path`, with the key if there is one.
+    pub async fn get(&self, path: &str, key: Option<&str>) -> Response {
+        self.request("GET", path, key).await
+    }
+
+    /// `POST path` with `body` as JSON, and the key if there is one.
+    pub async fn post_json(&self, path: &str, body: &Value, key: Option<&str>) -> Response {
+        send(self.client.post(self.url(path)).json(body), key).await
+    }
+
+    /// `POST path` with `body` as it is, under `content_type` if there is one, and the key if
+    /// there is one: for bodies that are not JSON, or not what a JSON encoder would write.
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+        key: Option<&str>,
+    ) -> Response {
+        let mut req = self.client.post(self.url(path)).body(body);
+        if let Some(content_type) = content_type {
+            req = req.header("Content-Type", content_type);
+        }
+        send(req, key).await
+    }
+
+    /// `POST /predict?text=...` (the text URL-encoded), with the key if there is one.
     pub async fn predict_query(&self, text: &str, key: Option<&str>) -> Response {
-        let mut req = self
+        let req = self
             .client
             .post(self.url("/predict"))
             .query(&[("text", text)]);
-        if let Some(key) = key {
-            req = req.header("X-API-Key", key);
-        }
-        req.send().await.expect("request sent")
-    }
-
-    /// `POST /predict` with a JSON body and an optional key.
-    pub async fn predict_json(&self, body: &Value, key: Option<&str>) -> Response {
-        let mut req = self.client.post(self.url("/predict")).json(body);
-        if let Some(key) = key {
-            req = req.header("X-API-Key", key);
-        }
-        req.send().await.expect("request sent")
+        send(req, key).await
     }
 }
+
+/// Sends `req` with the key in `X-API-Key` if there is one.
+async fn send(mut req: reqwest::RequestBuilder, key: Option<&str>) -> Response {
+    if let Some(key) = key {
+        req = req.header("X-API-Key", key);
+    }
+    req.send().await.expect("request sent")
+}
+
+/// Calls `attempt` every 20 ms until it gives a value; panics, saying what never happened, once
+/// `timeout` has passed without one.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut attempt: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = attempt().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen in {timeout:?}"
+        );
+        actix_rt::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// [`eventually`] for code that blocks (a test with no runtime, or waiting on another process).
+pub fn wait_until<T>(what: &str, timeout: Duration, mut attempt: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = attempt() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen in {timeout:?}"
+        );
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// The status and JSON body of a response.
 pub async fn status_and_json(res: Response) -> (u16, Value) {
@@ -155,6 +212,11 @@ pub async fn status_and_json(res: Response) -> (u16, Value) {
     let json =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text:?}"));
     (status, json)
+}
+
+/// The status and body of an error answer as FastAPI writes it: `{"detail": "..."}`, nothing more.
+pub fn error_json(status: u16, detail: &str) -> (u16, Value) {
+    (status, serde_json::json!({ "detail": detail }))
 }
 
 /// Sends raw bytes and returns the raw response (for what a client library will not send).
@@ -168,7 +230,8 @@ pub async fn raw_request(address: &str, request: &[u8]) -> String {
         .expect("raw request thread")
 }
 
-fn raw_request_blocking(host: &str, request: &[u8]) -> String {
+/// [`raw_request`] for code that blocks; `host` is `address:port`, with no scheme.
+pub fn raw_request_blocking(host: &str, request: &[u8]) -> String {
     let mut stream = TcpStream::connect(host).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -249,9 +312,11 @@ pub struct RunningBinary {
     pub address: String,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
+    /// The threads copying stdout and stderr; they end when the binary does.
+    drains: Vec<JoinHandle<()>>,
 }
 
-fn drain(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
+fn drain(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stream);
         let mut line = String::new();
@@ -259,7 +324,7 @@ fn drain(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
             into.lock().unwrap().push_str(&line);
             line.clear();
         }
-    });
+    })
 }
 
 impl RunningBinary {
@@ -268,8 +333,10 @@ impl RunningBinary {
         let mut child = spawn_piped(dir, envs);
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
-        drain(child.stdout.take().unwrap(), stdout.clone());
-        drain(child.stderr.take().unwrap(), stderr.clone());
+        let drains = vec![
+            drain(child.stdout.take().unwrap(), stdout.clone()),
+            drain(child.stderr.take().unwrap(), stderr.clone()),
+        ];
         let deadline = Instant::now() + Duration::from_secs(30);
         let address = loop {
             if let Some(addr) = stderr
@@ -295,6 +362,7 @@ impl RunningBinary {
             address,
             stdout,
             stderr,
+            drains,
         }
     }
 
@@ -315,12 +383,50 @@ impl RunningBinary {
         self.stdout.lock().unwrap().clone()
     }
 
+    /// What the binary has written to stderr (its log) so far; it keeps running.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until the log holds a line containing `needle`; returns that line.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
+        self.wait_for_nth_log(needle, 1, timeout)
+    }
+
+    /// Waits until the log holds `n` lines containing `needle`; returns the `n`th of them.
+    ///
+    /// It blocks: the binary runs in its own process, so nothing in the test needs driving.
+    pub fn wait_for_nth_log(&self, needle: &str, n: usize, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.stderr();
+            if let Some(line) = log.lines().filter(|l| l.contains(needle)).nth(n - 1) {
+                return line.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line {n} with {needle:?} in {timeout:?}; the log:\n{log}"
+            );
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// A client for the binary, with the same request helpers as an in-process server.
+    pub fn app(&self) -> TestApp {
+        TestApp {
+            address: format!("http://{}", self.address),
+            client: Client::new(),
+        }
+    }
+
     /// Stops the binary and returns everything it wrote to stderr (its log).
     pub fn stop(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        // Give the drain threads a moment to take in the last lines.
-        std::thread::sleep(Duration::from_millis(100));
+        // The drain threads end at end of file: once they have, every last line is in.
+        for drain in std::mem::take(&mut self.drains) {
+            drain.join().expect("drain thread");
+        }
         self.stderr.lock().unwrap().clone()
     }
 }

@@ -4,18 +4,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use reqwest::Client;
 use sentiment_api::auth::hash_key;
 use sentiment_api::auth::key_file::hash_hex;
 use serde_json::json;
 
-use crate::helpers::{run_binary_to_exit, status_and_json, temp_dir, RunningBinary};
+use crate::helpers::{
+    error_json, eventually, run_binary_to_exit, status_and_json, temp_dir, RunningBinary, TestApp,
+};
 
 const ALICE: &str = "sk_alice-key-0123456789abcdef";
 const BOB: &str = "sk_bob-key-0123456789abcdef00";
 const CAROL: &str = "sk_carol-key-0123456789abcdef";
 const OLD: &str = "sk_expired-key-0123456789abcd";
 const OFF: &str = "sk_disabled-key-0123456789abc";
+
+/// How long a reload may take to show, on a loaded machine.
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(15);
 
 fn entry(id: &str, key: &str, extra: &str) -> String {
     format!(
@@ -50,15 +54,20 @@ fn standard_entries() -> Vec<String> {
     ]
 }
 
-async fn status_with(client: &Client, address: &str, key: &str) -> u16 {
-    client
-        .post(format!("http://{address}/predict?text=good"))
-        .header("X-API-Key", key)
-        .send()
-        .await
-        .expect("request sent")
-        .status()
-        .as_u16()
+/// The status `POST /predict?text=good` gets with `key`.
+async fn status_with(app: &TestApp, key: &str) -> u16 {
+    app.predict_query("good", Some(key)).await.status().as_u16()
+}
+
+/// The binary, in a fresh directory, serving a keys file of `entries` with `envs` besides; and
+/// the file.
+fn serve_keys(name: &str, entries: &[String], envs: &[(&str, &str)]) -> (RunningBinary, PathBuf) {
+    let dir = temp_dir(name);
+    let file = keys_file(&dir, entries);
+    let mut all = vec![("API_KEYS_FILE", file.to_str().unwrap())];
+    all.extend_from_slice(envs);
+    let server = RunningBinary::start_in(&dir, &all);
+    (server, file)
 }
 
 fn sighup(server: &RunningBinary) {
@@ -72,12 +81,10 @@ fn sighup(server: &RunningBinary) {
 
 #[actix_rt::test]
 async fn two_keys_from_a_file_both_work_and_log_their_own_ids() {
-    let dir = temp_dir("two-keys");
-    let file = keys_file(&dir, &standard_entries());
-    let server = RunningBinary::start_in(&dir, &[("API_KEYS_FILE", file.to_str().unwrap())]);
-    let client = Client::new();
-    assert_eq!(status_with(&client, &server.address, ALICE).await, 200);
-    assert_eq!(status_with(&client, &server.address, BOB).await, 200);
+    let (server, _) = serve_keys("two-keys", &standard_entries(), &[]);
+    let app = server.app();
+    assert_eq!(status_with(&app, ALICE).await, 200);
+    assert_eq!(status_with(&app, BOB).await, 200);
     let log = server.stop();
     assert!(log.contains("200") && log.contains("key=alice"), "{log}");
     assert!(log.contains("key=bob"), "{log}");
@@ -88,10 +95,8 @@ async fn two_keys_from_a_file_both_work_and_log_their_own_ids() {
 
 #[actix_rt::test]
 async fn disabled_expired_and_near_miss_keys_get_the_same_403_and_the_log_says_why() {
-    let dir = temp_dir("refused-keys");
-    let file = keys_file(&dir, &standard_entries());
-    let server = RunningBinary::start_in(&dir, &[("API_KEYS_FILE", file.to_str().unwrap())]);
-    let client = Client::new();
+    let (server, _) = serve_keys("refused-keys", &standard_entries(), &[]);
+    let app = server.app();
     let mut one_off = ALICE.to_owned();
     one_off.replace_range(5..6, "A");
     for key in [
@@ -101,15 +106,9 @@ async fn disabled_expired_and_near_miss_keys_get_the_same_403_and_the_log_says_w
         &one_off,
         &ALICE[..ALICE.len() - 1],
     ] {
-        let res = client
-            .post(format!("http://{}/predict?text=good", server.address))
-            .header("X-API-Key", key)
-            .send()
-            .await
-            .unwrap();
         assert_eq!(
-            status_and_json(res).await,
-            (403, json!({"detail": "Invalid API key"})),
+            status_and_json(app.predict_query("good", Some(key)).await).await,
+            error_json(403, "Invalid API key"),
             "{key}"
         );
     }
@@ -124,22 +123,14 @@ async fn disabled_expired_and_near_miss_keys_get_the_same_403_and_the_log_says_w
 
 #[actix_rt::test]
 async fn me_describes_the_calling_key_only() {
-    let dir = temp_dir("me");
-    let file = keys_file(&dir, &standard_entries());
-    let server = RunningBinary::start_in(&dir, &[("API_KEYS_FILE", file.to_str().unwrap())]);
-    let client = Client::new();
-    let me = |key: &'static str| {
-        client
-            .get(format!("http://{}/me", server.address))
-            .header("X-API-Key", key)
-            .send()
-    };
-    let (status, body) = status_and_json(me(ALICE).await.unwrap()).await;
+    let (server, _) = serve_keys("me", &standard_entries(), &[]);
+    let app = server.app();
+    let (status, body) = status_and_json(app.get("/me", Some(ALICE)).await).await;
     assert_eq!(status, 200);
     assert_eq!(body["key_id"], "alice");
     assert_eq!(body["owner"], "Alice Liddell");
     assert_eq!(body["expires_at"], "2099-01-01T00:00:00Z");
-    let (_, body) = status_and_json(me(BOB).await.unwrap()).await;
+    let (_, body) = status_and_json(app.get("/me", Some(BOB)).await).await;
     assert_eq!(body["key_id"], "bob");
     assert_eq!(body["owner"], json!(null));
     assert_eq!(body["expires_at"], json!(null));
@@ -148,18 +139,11 @@ async fn me_describes_the_calling_key_only() {
 
 #[actix_rt::test]
 async fn a_sighup_reload_adds_and_removes_keys_while_clients_keep_getting_answers() {
-    let dir = temp_dir("sighup");
-    let file = keys_file(&dir, &[entry("alice", ALICE, ""), entry("bob", BOB, "")]);
+    let entries = [entry("alice", ALICE, ""), entry("bob", BOB, "")];
     // A long poll interval, so only the signal can cause the reload.
-    let server = RunningBinary::start_in(
-        &dir,
-        &[
-            ("API_KEYS_FILE", file.to_str().unwrap()),
-            ("API_KEYS_POLL_SECONDS", "3600"),
-        ],
-    );
-    let client = Client::new();
-    assert_eq!(status_with(&client, &server.address, CAROL).await, 403);
+    let (server, file) = serve_keys("sighup", &entries, &[("API_KEYS_POLL_SECONDS", "3600")]);
+    let app = server.app();
+    assert_eq!(status_with(&app, CAROL).await, 403);
 
     // Alice stays throughout; bob leaves and carol arrives with the reload.
     write_atomically(
@@ -171,7 +155,7 @@ async fn a_sighup_reload_adds_and_removes_keys_while_clients_keep_getting_answer
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         assert_eq!(
-            status_with(&client, &server.address, ALICE).await,
+            status_with(&app, ALICE).await,
             200,
             "alice refused mid-reload"
         );
@@ -180,77 +164,78 @@ async fn a_sighup_reload_adds_and_removes_keys_while_clients_keep_getting_answer
             sighup(&server);
             signalled = true;
         }
-        if signalled && status_with(&client, &server.address, CAROL).await == 200 {
+        if signalled && status_with(&app, CAROL).await == 200 {
             break;
         }
         assert!(Instant::now() < deadline, "the reload never took effect");
     }
-    assert_eq!(status_with(&client, &server.address, BOB).await, 403);
+    assert_eq!(status_with(&app, BOB).await, 403);
     assert!(answered >= 20);
-    let log = server.stop();
+    let reloaded = server.wait_for_log("keys reloaded from", RELOAD_TIMEOUT);
     assert!(
-        log.contains("keys reloaded") && log.contains("SIGHUP"),
-        "{log}"
+        reloaded.contains("(SIGHUP): 2 keys in force, 2 before"),
+        "{reloaded}"
     );
+    let log = server.stop();
+    assert_eq!(log.matches("keys reloaded from").count(), 1, "{log}");
 }
 
 #[actix_rt::test]
 async fn a_changed_file_is_picked_up_without_a_signal() {
-    let dir = temp_dir("poll");
-    let file = keys_file(&dir, &[entry("alice", ALICE, "")]);
-    let server = RunningBinary::start_in(
-        &dir,
-        &[
-            ("API_KEYS_FILE", file.to_str().unwrap()),
-            ("API_KEYS_POLL_SECONDS", "1"),
-        ],
+    let (server, file) = serve_keys(
+        "poll",
+        &[entry("alice", ALICE, "")],
+        &[("API_KEYS_POLL_SECONDS", "1")],
     );
-    let client = Client::new();
+    let app = server.app();
+    assert_eq!(status_with(&app, BOB).await, 403);
     write_atomically(&file, &[entry("bob", BOB, "")].concat());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while status_with(&client, &server.address, BOB).await != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "the changed file was never loaded"
-        );
-        actix_rt::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status_with(&client, &server.address, ALICE).await, 403);
+    // The poll, not a signal, reloaded it: the log says which.
+    let reloaded = server.wait_for_log("keys reloaded from", RELOAD_TIMEOUT);
+    assert!(
+        reloaded.contains("keys.toml (file changed): 1 keys in force, 1 before"),
+        "{reloaded}"
+    );
+    // The line is written just before the new keys are put in force.
+    eventually("bob's key being accepted", RELOAD_TIMEOUT, || async {
+        (status_with(&app, BOB).await == 200).then_some(())
+    })
+    .await;
+    assert_eq!(status_with(&app, ALICE).await, 403);
 }
 
 #[actix_rt::test]
 async fn a_broken_file_on_reload_is_refused_and_the_old_keys_stay() {
-    let dir = temp_dir("broken-reload");
-    let file = keys_file(&dir, &[entry("alice", ALICE, "")]);
-    let server = RunningBinary::start_in(
-        &dir,
-        &[
-            ("API_KEYS_FILE", file.to_str().unwrap()),
-            ("API_KEYS_POLL_SECONDS", "3600"),
-        ],
+    // A long poll interval, so only the signals cause the reloads.
+    let (server, file) = serve_keys(
+        "broken-reload",
+        &[entry("alice", ALICE, "")],
+        &[("API_KEYS_POLL_SECONDS", "3600")],
     );
-    let client = Client::new();
-    for broken in [
-        "[[keys]]\nid = \"alice\"\n".to_owned(),
-        String::new(),
-        "not toml at all".to_owned(),
-        [entry("x", BOB, ""), entry("x", CAROL, "")].concat(),
-    ] {
+    let app = server.app();
+    let cases = [
+        ("[[keys]]\nid = \"alice\"\n".to_owned(), "sha256"),
+        (String::new(), "holds no keys"),
+        ("not toml at all".to_owned(), "not a valid keys file"),
+        (
+            [entry("x", BOB, ""), entry("x", CAROL, "")].concat(),
+            "duplicate id",
+        ),
+    ];
+    for (n, (broken, problem)) in cases.into_iter().enumerate() {
         write_atomically(&file, &broken);
         sighup(&server);
-        actix_rt::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(
-            status_with(&client, &server.address, ALICE).await,
-            200,
-            "{broken:?}"
+        // Each signal gets its own refusal, naming what is wrong with this file.
+        let refused = server.wait_for_nth_log("keys file rejected", n + 1, RELOAD_TIMEOUT);
+        assert!(
+            refused.contains("keeping the 1 keys in force") && refused.contains(problem),
+            "{broken:?}: {refused}"
         );
-        assert_eq!(status_with(&client, &server.address, BOB).await, 403);
+        assert_eq!(status_with(&app, ALICE).await, 200, "{broken:?}");
+        assert_eq!(status_with(&app, BOB).await, 403);
     }
     let log = server.stop();
-    assert!(
-        log.contains("keys file rejected, keeping the 1 keys in force"),
-        "{log}"
-    );
+    assert!(!log.contains("keys reloaded from"), "{log}");
 }
 
 #[test]
@@ -366,17 +351,9 @@ async fn keys_new_output_pasted_into_a_file_authenticates() {
     let file = dir.join("keys.toml");
     std::fs::write(&file, entry_text).unwrap();
     let server = RunningBinary::start_in(&dir, &[("API_KEYS_FILE", file.to_str().unwrap())]);
-    let client = Client::new();
-    assert_eq!(status_with(&client, &server.address, &key).await, 200);
-    let (_, me) = status_and_json(
-        client
-            .get(format!("http://{}/me", server.address))
-            .header("X-API-Key", &key)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let app = server.app();
+    assert_eq!(status_with(&app, &key).await, 200);
+    let (_, me) = status_and_json(app.get("/me", Some(&key)).await).await;
     assert_eq!(me["key_id"], "dana");
     assert_eq!(me["owner"], "Dana \"D\" Scully");
     assert_eq!(me["expires_at"], "2099-12-31T23:59:59Z");

@@ -12,8 +12,8 @@ use sentiment_api::model::Vader;
 use serde_json::json;
 
 use crate::helpers::{
-    retry_after, settings_with_keys, spawn_app, spawn_app_with, status_and_json, test_settings,
-    RunningBinary, TestApp, TEST_KEY,
+    error_json, eventually, retry_after, settings_with_keys, spawn_app, spawn_app_with,
+    status_and_json, test_settings, RunningBinary, TestApp, TEST_KEY,
 };
 
 const KEY_A: &str = "key-a-0123456789abcdef";
@@ -68,17 +68,19 @@ async fn a_429_has_the_contract_body_and_headers_and_retry_after_is_never_before
     );
     assert_eq!(
         status_and_json(res).await,
-        (429, json!({"detail": "Rate limit exceeded"}))
+        error_json(429, "Rate limit exceeded")
     );
 }
 
 #[actix_rt::test]
 async fn every_authenticated_response_carries_the_headers_and_unauthenticated_ones_do_not() {
     let app = spawn_app().await;
-    let invalid = app.predict_json(&json!({"text": 5}), Some(TEST_KEY)).await;
+    let invalid = app
+        .post_json("/predict", &json!({"text": 5}), Some(TEST_KEY))
+        .await;
     assert_eq!(invalid.status(), 422);
     assert!(invalid.headers().contains_key("ratelimit"));
-    let me = app.get_with_key("/me", TEST_KEY).await;
+    let me = app.get("/me", Some(TEST_KEY)).await;
     assert!(me.headers().contains_key("ratelimit-policy"));
     let refused = app.predict_query("good", Some("wrong")).await;
     assert!(!refused.headers().contains_key("ratelimit"));
@@ -89,7 +91,7 @@ async fn me_shows_the_quota_without_spending_it() {
     let app = app_with_limit(3, Duration::from_secs(60), &[("a", KEY_A)]).await;
     app.predict_query("good", Some(KEY_A)).await;
     for _ in 0..5 {
-        let res = app.get_with_key("/me", KEY_A).await;
+        let res = app.get("/me", Some(KEY_A)).await;
         assert_eq!(res.headers()["ratelimit"], "\"default\";r=2;t=20");
         let (status, body) = status_and_json(res).await;
         assert_eq!(status, 200);
@@ -184,13 +186,13 @@ async fn an_address_with_too_many_failed_keys_gets_429_whatever_key_it_sends_unt
     assert!((1..=3).contains(&retry), "{retry}");
     assert_eq!(
         status_and_json(res).await,
-        (429, json!({"detail": "Rate limit exceeded"}))
+        error_json(429, "Rate limit exceeded")
     );
     // Authentication is answered before any limit: without a key, the throttled address is
     // told what is missing, as any client is.
     assert_eq!(
         status_and_json(predict_from(&attacker, &app, None, None).await).await,
-        (401, json!({"detail": "Not authenticated"}))
+        error_json(401, "Not authenticated")
     );
     // Another address is not affected.
     assert_eq!(
@@ -273,7 +275,15 @@ async fn past_max_concurrent_requests_new_requests_get_503_at_once_and_the_serve
         stalled_request(&app.address).await,
         stalled_request(&app.address).await,
     ];
-    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    eventually(
+        "both stalled requests in flight",
+        Duration::from_secs(10),
+        || async {
+            let metrics = app.get("/metrics", None).await.text().await.unwrap();
+            metrics.contains("http_requests_in_flight 2").then_some(())
+        },
+    )
+    .await;
 
     let started = Instant::now();
     let res = app.predict_query("good", Some(TEST_KEY)).await;
@@ -284,28 +294,17 @@ async fn past_max_concurrent_requests_new_requests_get_503_at_once_and_the_serve
     assert_eq!(res.headers()["retry-after"], "1");
     assert_eq!(
         status_and_json(res).await,
-        (503, json!({"detail": "Server overloaded"}))
+        error_json(503, "Server overloaded")
     );
     // Health stays answerable, so monitoring sees an overloaded server rather than a dead one.
-    assert_eq!(
-        app.client
-            .get(app.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.get("/health", None).await.status(), 200);
 
     drop(stalled);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if app.predict_query("good", Some(TEST_KEY)).await.status() == 200 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the server did not recover");
-        actix_rt::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the server recovering", Duration::from_secs(10), || async {
+        let res = app.predict_query("good", Some(TEST_KEY)).await;
+        (res.status() == 200).then_some(())
+    })
+    .await;
 }
 
 /// Peak resident memory of a process, in KiB.

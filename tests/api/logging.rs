@@ -116,16 +116,7 @@ async fn the_key_never_appears_in_the_log_even_at_trace_level() {
 #[actix_rt::test]
 async fn the_access_log_names_the_key_id_and_leaves_out_the_query_string() {
     let server = RunningBinary::start(&[("API_SECRET_KEY", KEY)]);
-    let client = Client::new();
-    client
-        .post(format!(
-            "http://{}/predict?text=secret%20diary",
-            server.address
-        ))
-        .header("X-API-Key", KEY)
-        .send()
-        .await
-        .unwrap();
+    server.app().predict_query("secret diary", Some(KEY)).await;
     let log = server.stop();
     let line = log
         .lines()
@@ -139,17 +130,11 @@ async fn the_access_log_names_the_key_id_and_leaves_out_the_query_string() {
 #[actix_rt::test]
 async fn failed_authentication_is_logged_at_warn_with_the_peer_and_the_reason() {
     let server = RunningBinary::start(&[("API_SECRET_KEY", KEY)]);
-    let client = Client::new();
-    let url = format!("http://{}/predict?text=hi", server.address);
-    client.post(&url).send().await.unwrap();
-    client
-        .post(&url)
-        .header("X-API-Key", "nope-nope-nope-nope")
-        .send()
-        .await
-        .unwrap();
-    client
-        .post(&url)
+    let app = server.app();
+    app.predict_query("hi", None).await;
+    app.predict_query("hi", Some("nope-nope-nope-nope")).await;
+    app.client
+        .post(app.url("/predict?text=hi"))
         .header("X-API-Key", "a")
         .header("X-API-Key", "b")
         .send()

@@ -6,8 +6,11 @@ use sentiment_api::model::{Scores, SentimentModel, Vader};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    raw_request, spawn_app, spawn_app_with, status_and_json, test_settings, TEST_KEY,
+    error_json, raw_request, spawn_app, spawn_app_with, status_and_json, test_settings, TEST_KEY,
 };
+
+/// The content type of a JSON body sent as bytes.
+const JSON: Option<&str> = Some("application/json");
 
 #[actix_rt::test]
 async fn the_query_form_answers_exactly_as_the_contract_shows() {
@@ -26,7 +29,7 @@ async fn the_json_form_gives_the_same_answer_as_the_query_form() {
     let text = "The service was terrible and I hate the cold food.";
     let by_query = status_and_json(app.predict_query(text, Some(TEST_KEY)).await).await;
     let by_json = status_and_json(
-        app.predict_json(&json!({"text": text}), Some(TEST_KEY))
+        app.post_json("/predict", &json!({"text": text}), Some(TEST_KEY))
             .await,
     )
     .await;
@@ -52,7 +55,7 @@ async fn non_ascii_text_round_trips_unchanged() {
     let app = spawn_app().await;
     let text = "Café déjà vu 😀 — 日本語 «ok» 👍";
     let (status, body) = status_and_json(
-        app.predict_json(&json!({"text": text}), Some(TEST_KEY))
+        app.post_json("/predict", &json!({"text": text}), Some(TEST_KEY))
             .await,
     )
     .await;
@@ -64,13 +67,7 @@ async fn non_ascii_text_round_trips_unchanged() {
 #[actix_rt::test]
 async fn no_text_at_all_gets_422_missing_query_text() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .post(app.url("/predict"))
-        .header("X-API-Key", TEST_KEY)
-        .send()
-        .await
-        .unwrap();
+    let res = app.request("POST", "/predict", Some(TEST_KEY)).await;
     assert_eq!(
         res.text().await.unwrap(),
         r#"{"detail":[{"type":"missing","loc":["query","text"],"msg":"Field required","input":null}]}"#
@@ -81,7 +78,7 @@ async fn no_text_at_all_gets_422_missing_query_text() {
 async fn a_body_without_text_gets_422_missing_body_text() {
     let app = spawn_app().await;
     let res = app
-        .predict_json(&json!({"txt": "hi"}), Some(TEST_KEY))
+        .post_json("/predict", &json!({"txt": "hi"}), Some(TEST_KEY))
         .await;
     let (status, body) = status_and_json(res).await;
     assert_eq!(status, 422);
@@ -102,7 +99,7 @@ async fn text_that_is_not_a_string_gets_422_string_type() {
         json!(true),
     ] {
         let res = app
-            .predict_json(&json!({"text": bad}), Some(TEST_KEY))
+            .post_json("/predict", &json!({"text": bad}), Some(TEST_KEY))
             .await;
         let (status, body) = status_and_json(res).await;
         assert_eq!(status, 422);
@@ -128,7 +125,7 @@ async fn text_over_the_limit_gets_422_string_too_long_in_either_form() {
             json!(["query", "text"]),
         ),
         (
-            app.predict_json(&json!({"text": long}), Some(TEST_KEY))
+            app.post_json("/predict", &json!({"text": long}), Some(TEST_KEY))
                 .await,
             json!(["body", "text"]),
         ),
@@ -147,14 +144,8 @@ async fn text_over_the_limit_gets_422_string_too_long_in_either_form() {
 async fn text_in_both_query_and_body_gets_422() {
     let app = spawn_app().await;
     let res = app
-        .client
-        .post(app.url("/predict"))
-        .query(&[("text", "a")])
-        .json(&json!({"text": "b"}))
-        .header("X-API-Key", TEST_KEY)
-        .send()
-        .await
-        .unwrap();
+        .post_json("/predict?text=a", &json!({"text": "b"}), Some(TEST_KEY))
+        .await;
     let (status, body) = status_and_json(res).await;
     assert_eq!(status, 422);
     assert_eq!(body["detail"][0]["loc"], json!(["query", "text"]));
@@ -169,15 +160,7 @@ async fn invalid_json_gets_422_json_invalid() {
         "not json",
         "{\"text\": \"a\"} trailing",
     ] {
-        let res = app
-            .client
-            .post(app.url("/predict"))
-            .header("X-API-Key", TEST_KEY)
-            .header("Content-Type", "application/json")
-            .body(bad)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post_bytes("/predict", JSON, bad, Some(TEST_KEY)).await;
         let (status, body) = status_and_json(res).await;
         assert_eq!(status, 422, "{bad}");
         assert_eq!(body["detail"][0]["type"], "json_invalid", "{bad}");
@@ -189,29 +172,20 @@ async fn invalid_json_gets_422_json_invalid() {
 #[actix_rt::test]
 async fn a_body_with_a_utf8_byte_order_mark_reads_as_python_json_reads_it() {
     let app = spawn_app().await;
-    let send = |body: &'static [u8]| {
-        app.client
-            .post(app.url("/predict"))
-            .header("X-API-Key", TEST_KEY)
-            .header("Content-Type", "application/json")
-            .body(body)
-            .send()
-    };
-    let res = send(b"\xEF\xBB\xBF{\"text\": \"I love it\"}")
-        .await
-        .unwrap();
+    let send = |body: &'static [u8]| app.post_bytes("/predict", JSON, body, Some(TEST_KEY));
+    let res = send(b"\xEF\xBB\xBF{\"text\": \"I love it\"}").await;
     let (status, body) = status_and_json(res).await;
     assert_eq!((status, &body["score"]), (200, &json!(0.6369)), "{body}");
     // A body that is not the expected shape takes the path that builds a JSON value: the mark
     // is skipped there too, and an error after it counts its position from the text after it,
     // as Python does.
-    let res = send(b"\xEF\xBB\xBF{\"text\": 3}").await.unwrap();
+    let res = send(b"\xEF\xBB\xBF{\"text\": 3}").await;
     let (status, body) = status_and_json(res).await;
     assert_eq!(
         (status, &body["detail"][0]["type"]),
         (422, &json!("string_type"))
     );
-    let res = send(b"\xEF\xBB\xBF{oops").await.unwrap();
+    let res = send(b"\xEF\xBB\xBF{oops").await;
     let (status, body) = status_and_json(res).await;
     assert_eq!(status, 422);
     assert_eq!(body["detail"][0]["loc"], json!(["body", 1]), "{body}");
@@ -220,21 +194,11 @@ async fn a_body_with_a_utf8_byte_order_mark_reads_as_python_json_reads_it() {
 #[actix_rt::test]
 async fn a_body_that_is_not_utf8_gets_400_as_in_fastapi() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .post(app.url("/predict"))
-        .header("X-API-Key", TEST_KEY)
-        .header("Content-Type", "application/json")
-        .body(b"{\"text\": \"\xff\xfe\"}".to_vec())
-        .send()
-        .await
-        .unwrap();
+    let body = b"{\"text\": \"\xff\xfe\"}".to_vec();
+    let res = app.post_bytes("/predict", JSON, body, Some(TEST_KEY)).await;
     assert_eq!(
         status_and_json(res).await,
-        (
-            400,
-            json!({"detail": "There was an error parsing the body"})
-        )
+        error_json(400, "There was an error parsing the body")
     );
 }
 
@@ -242,7 +206,8 @@ async fn a_body_that_is_not_utf8_gets_400_as_in_fastapi() {
 async fn a_json_body_that_is_not_an_object_gets_422() {
     let app = spawn_app().await;
     for bad in [json!("I love it"), json!(["I love it"]), json!(3)] {
-        let (status, body) = status_and_json(app.predict_json(&bad, Some(TEST_KEY)).await).await;
+        let (status, body) =
+            status_and_json(app.post_json("/predict", &bad, Some(TEST_KEY)).await).await;
         assert_eq!(status, 422);
         assert_eq!(body["detail"][0]["type"], "model_attributes_type");
         assert_eq!(body["detail"][0]["loc"], json!(["body"]));
@@ -253,7 +218,7 @@ async fn a_json_body_that_is_not_an_object_gets_422() {
 async fn a_body_with_extra_fields_or_a_repeated_text_reads_as_python_json_does() {
     let app = spawn_app().await;
     let plain = status_and_json(
-        app.predict_json(&json!({"text": "I love it"}), Some(TEST_KEY))
+        app.post_json("/predict", &json!({"text": "I love it"}), Some(TEST_KEY))
             .await,
     )
     .await;
@@ -261,19 +226,14 @@ async fn a_body_with_extra_fields_or_a_repeated_text_reads_as_python_json_does()
     // Extra fields are ignored, as Pydantic ignores them.
     let extra = json!({"lang": "en", "text": "I love it", "n": [1, 2]});
     assert_eq!(
-        status_and_json(app.predict_json(&extra, Some(TEST_KEY)).await).await,
+        status_and_json(app.post_json("/predict", &extra, Some(TEST_KEY)).await).await,
         plain
     );
     // A repeated key counts its last value, as Python's json does.
+    let repeated = r#"{"text": "I hate it", "text": "I love it"}"#;
     let res = app
-        .client
-        .post(app.url("/predict"))
-        .header("X-API-Key", TEST_KEY)
-        .header("Content-Type", "application/json")
-        .body(r#"{"text": "I hate it", "text": "I love it"}"#)
-        .send()
-        .await
-        .unwrap();
+        .post_bytes("/predict", JSON, repeated, Some(TEST_KEY))
+        .await;
     assert_eq!(status_and_json(res).await, plain);
 }
 
@@ -295,15 +255,7 @@ async fn a_field_beside_text_is_checked_as_strictly_as_on_every_other_route() {
     for (extra, expected) in cases {
         for (path, field) in routes {
             let body = [b"{", field, b",", extra, b"}"].concat();
-            let res = app
-                .client
-                .post(app.url(path))
-                .header("X-API-Key", TEST_KEY)
-                .header("Content-Type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
+            let res = app.post_bytes(path, JSON, body, Some(TEST_KEY)).await;
             let shown = String::from_utf8_lossy(&extra[..extra.len().min(20)]).into_owned();
             assert_eq!(res.status().as_u16(), expected, "{path} with {shown}");
         }
@@ -319,14 +271,8 @@ async fn a_body_that_is_not_json_gets_415() {
         "application/xml",
     ] {
         let res = app
-            .client
-            .post(app.url("/predict"))
-            .header("X-API-Key", TEST_KEY)
-            .header("Content-Type", content_type)
-            .body("text=hi")
-            .send()
-            .await
-            .unwrap();
+            .post_bytes("/predict", Some(content_type), "text=hi", Some(TEST_KEY))
+            .await;
         let (status, body) = status_and_json(res).await;
         assert_eq!(status, 415, "{content_type}");
         assert!(body["detail"]
@@ -344,15 +290,10 @@ async fn json_with_a_charset_or_a_json_suffix_is_accepted() {
         "application/vnd.api+json",
         "Application/JSON",
     ] {
+        let body = r#"{"text":"great"}"#;
         let res = app
-            .client
-            .post(app.url("/predict"))
-            .header("X-API-Key", TEST_KEY)
-            .header("Content-Type", content_type)
-            .body(r#"{"text":"great"}"#)
-            .send()
-            .await
-            .unwrap();
+            .post_bytes("/predict", Some(content_type), body, Some(TEST_KEY))
+            .await;
         assert_eq!(res.status(), 200, "{content_type}");
     }
 }
@@ -363,7 +304,8 @@ async fn a_body_over_the_limit_gets_413_whether_its_length_is_declared_or_not() 
     settings.limits.max_body_bytes = 1000;
     let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
     let big = json!({"text": "a".repeat(2000)});
-    let (status, body) = status_and_json(app.predict_json(&big, Some(TEST_KEY)).await).await;
+    let (status, body) =
+        status_and_json(app.post_json("/predict", &big, Some(TEST_KEY)).await).await;
     assert_eq!(status, 413);
     assert!(body["detail"].as_str().unwrap().contains("1000"));
     // Chunked: no Content-Length, so the limit is enforced while reading.
@@ -386,12 +328,8 @@ async fn a_body_over_the_limit_gets_413_whether_its_length_is_declared_or_not() 
 async fn a_repeated_text_parameter_counts_its_last_value_as_fastapi_does() {
     let app = spawn_app().await;
     let res = app
-        .client
-        .post(app.url("/predict?text=awful&text=wonderful"))
-        .header("X-API-Key", TEST_KEY)
-        .send()
-        .await
-        .unwrap();
+        .request("POST", "/predict?text=awful&text=wonderful", Some(TEST_KEY))
+        .await;
     let (status, body) = status_and_json(res).await;
     assert_eq!(status, 200);
     assert_eq!(body["text"], "wonderful");
@@ -420,14 +358,8 @@ async fn a_body_that_does_not_arrive_in_time_gets_408_json() {
 async fn a_json_null_body_counts_as_no_body_as_in_fastapi() {
     let app = spawn_app().await;
     let res = app
-        .client
-        .post(app.url("/predict?text=great"))
-        .header("X-API-Key", TEST_KEY)
-        .header("Content-Type", "application/json")
-        .body("null")
-        .send()
-        .await
-        .unwrap();
+        .post_bytes("/predict?text=great", JSON, "null", Some(TEST_KEY))
+        .await;
     assert_eq!(res.status(), 200);
 }
 
@@ -463,7 +395,7 @@ async fn a_panicking_handler_answers_500_json_and_the_server_keeps_serving() {
         );
         assert_eq!(
             status_and_json(res).await,
-            (500, json!({"detail": "Internal Server Error"}))
+            error_json(500, "Internal Server Error")
         );
         let (status, body): (u16, Value) =
             status_and_json(app.predict_query("fine", Some(TEST_KEY)).await).await;

@@ -3,7 +3,7 @@
 use sentiment_api::paths::{Access, ROUTES};
 use serde_json::json;
 
-use crate::helpers::{spawn_app, status_and_json, TEST_KEY};
+use crate::helpers::{error_json, spawn_app, status_and_json, TEST_KEY};
 
 fn concrete(path: &str) -> String {
     // Fill any `{param}` with a value that matches no real resource.
@@ -29,12 +29,7 @@ async fn every_protected_route_rejects_a_request_without_a_key() {
         .collect();
     assert!(protected.len() >= 5);
     for (method, path) in protected {
-        let res = app
-            .client
-            .request(method.parse().unwrap(), app.url(&concrete(path)))
-            .send()
-            .await
-            .unwrap();
+        let res = app.request(method, &concrete(path), None).await;
         assert_eq!(
             res.headers()["www-authenticate"],
             "APIKey",
@@ -42,7 +37,7 @@ async fn every_protected_route_rejects_a_request_without_a_key() {
         );
         assert_eq!(
             status_and_json(res).await,
-            (401, json!({"detail": "Not authenticated"})),
+            error_json(401, "Not authenticated"),
             "{method} {path}"
         );
     }
@@ -57,12 +52,7 @@ async fn every_public_route_answers_without_a_key() {
         .filter(|r| r.access == Access::Public && !r.path.contains('{'))
     {
         let (method, path) = (r.method, r.path);
-        let res = app
-            .client
-            .request(method.parse().unwrap(), app.url(path))
-            .send()
-            .await
-            .unwrap();
+        let res = app.request(method, path, None).await;
         assert!(
             res.status().is_success(),
             "{method} {path}: {}",
@@ -77,16 +67,11 @@ async fn a_wrong_method_gets_405_json_with_allow_and_needs_no_key() {
     for r in ROUTES {
         let (method, path) = (r.method, r.path);
         let other = if method == "GET" { "DELETE" } else { "GET" };
-        let res = app
-            .client
-            .request(other.parse().unwrap(), app.url(&concrete(path)))
-            .send()
-            .await
-            .unwrap();
+        let res = app.request(other, &concrete(path), None).await;
         assert_eq!(res.headers()["allow"], method, "{other} {path}");
         assert_eq!(
             status_and_json(res).await,
-            (405, json!({"detail": "Method Not Allowed"}))
+            error_json(405, "Method Not Allowed")
         );
     }
 }
@@ -95,21 +80,14 @@ async fn a_wrong_method_gets_405_json_with_allow_and_needs_no_key() {
 async fn an_unknown_path_gets_404_json_with_or_without_a_key() {
     let app = spawn_app().await;
     for key in [None, Some(TEST_KEY), Some("wrong")] {
-        let mut req = app.client.get(app.url("/no/such/route"));
-        if let Some(key) = key {
-            req = req.header("X-API-Key", key);
-        }
-        let res = req.send().await.unwrap();
-        assert_eq!(
-            status_and_json(res).await,
-            (404, json!({"detail": "Not Found"}))
-        );
+        let res = app.get("/no/such/route", key).await;
+        assert_eq!(status_and_json(res).await, error_json(404, "Not Found"));
     }
 }
 
 #[actix_rt::test]
 async fn health_answers_ok() {
     let app = spawn_app().await;
-    let res = app.client.get(app.url("/health")).send().await.unwrap();
+    let res = app.get("/health", None).await;
     assert_eq!(status_and_json(res).await, (200, json!({"status": "ok"})));
 }

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::helpers::RunningBinary;
+use crate::helpers::{raw_request_blocking, wait_until, RunningBinary};
 
 const KEY: &str = "shutdown-key-0123456789";
 
@@ -34,9 +34,18 @@ fn a_request_in_flight_at_sigterm_finishes_before_a_clean_exit() {
             &body[..5]
         );
         stream.write_all(head.as_bytes()).unwrap();
-        // Time for the server to accept the connection and read the head, even when loaded.
-        std::thread::sleep(Duration::from_millis(1000));
+        // The server has read the head and is waiting for the body.
+        wait_until("the request in flight", Duration::from_secs(10), || {
+            let metrics = raw_request_blocking(
+                &server.address,
+                b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            );
+            metrics.contains("http_requests_in_flight 1").then_some(())
+        });
         signal(&server, sig);
+        // The signal was taken for a stop...
+        server.wait_for_log("finishing requests in flight", Duration::from_secs(10));
+        // ...and half a second on, the request in flight still holds the process up.
         std::thread::sleep(Duration::from_millis(500));
         assert!(
             server.try_wait().is_none(),

@@ -2,8 +2,6 @@
 
 use std::net::TcpListener;
 
-use reqwest::Client;
-
 use crate::helpers::{run_binary_to_exit, temp_dir, RunningBinary};
 
 #[actix_rt::test]
@@ -16,19 +14,10 @@ async fn with_no_key_configured_a_generated_key_is_printed_once_and_works() {
         .unwrap_or_else(|| panic!("no key printed: {stdout}"))
         .to_owned();
     assert_eq!(stdout.matches(&key).count(), 1);
-    let client = Client::new();
-    let url = format!("http://{}/predict?text=I%20love%20it", server.address);
-    assert_eq!(
-        client
-            .post(&url)
-            .header("X-API-Key", &key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(client.post(&url).send().await.unwrap().status(), 401);
+    let app = server.app();
+    let res = app.predict_query("I love it", Some(&key)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.predict_query("I love it", None).await.status(), 401);
     let log = server.stop();
     assert!(!log.contains(&key), "the generated key reached the log");
 }
@@ -42,12 +31,10 @@ async fn the_key_is_read_from_a_dotenv_file() {
         !server.stdout().contains("sk_"),
         "a key was generated despite .env"
     );
-    let res = Client::new()
-        .post(format!("http://{}/predict?text=good", server.address))
-        .header("X-API-Key", "dotenv-key-0123456789")
-        .send()
-        .await
-        .unwrap();
+    let res = server
+        .app()
+        .predict_query("good", Some("dotenv-key-0123456789"))
+        .await;
     assert_eq!(res.status(), 200);
 }
 
