@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use sentiment_api::inference::Inference;
-use sentiment_api::model::Vader;
+use sentiment_api::model::{Models, Vader};
 
 fn text_of(bytes: usize) -> String {
     let sentence = "The room was clean and the staff were friendly, but breakfast was awful. ";
@@ -15,11 +15,12 @@ fn text_of(bytes: usize) -> String {
 
 fn inline_versus_pool(c: &mut Criterion) {
     let runtime = actix_rt::Runtime::new().expect("runtime");
-    let model = Arc::new(Vader::new());
+    let models = Models::single(Arc::new(Vader::new()));
+    let vader = models.default_id();
     let timeout = Duration::from_secs(5);
     // Construct inside the runtime: the pool path needs one to hand work to.
-    let inline = Inference::new(model.clone(), 2, timeout);
-    let pooled = Inference::new(model, 2, timeout).always_offload();
+    let inline = Inference::new(models.clone(), 2, timeout);
+    let pooled = Inference::new(models, 2, timeout).always_offload();
     let mut group = c.benchmark_group("inference");
     for bytes in [64, 512, 1024, 2048, 4096, 16384] {
         let text = text_of(bytes);
@@ -27,7 +28,7 @@ fn inline_versus_pool(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("inline", bytes), &text, |b, text| {
             b.iter(|| {
                 runtime
-                    .block_on(inline.predict(text.clone()))
+                    .block_on(inline.predict(vader, text.clone()))
                     .expect("scored")
             })
         });
@@ -37,7 +38,7 @@ fn inline_versus_pool(c: &mut Criterion) {
             |b, text| {
                 b.iter(|| {
                     runtime
-                        .block_on(pooled.predict(text.clone()))
+                        .block_on(pooled.predict(vader, text.clone()))
                         .expect("scored")
                 })
             },
@@ -50,7 +51,9 @@ fn inline_versus_pool(c: &mut Criterion) {
 /// of 20-word reviews.
 fn batch_throughput(c: &mut Criterion) {
     let runtime = actix_rt::Runtime::new().expect("runtime");
-    let inference = Inference::new(Arc::new(Vader::new()), 2, Duration::from_secs(30));
+    let models = Models::single(Arc::new(Vader::new()));
+    let vader = models.default_id();
+    let inference = Inference::new(models, 2, Duration::from_secs(30));
     let review = "The battery lasts all day and the screen is bright, but the speakers sound thin and cheap.";
     let mut group = c.benchmark_group("batch");
     for size in [1usize, 16, 256] {
@@ -59,7 +62,7 @@ fn batch_throughput(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("texts", size), &texts, |b, texts| {
             b.iter(|| {
                 runtime
-                    .block_on(inference.predict_all(texts.clone()))
+                    .block_on(inference.predict_all(vader, texts.clone()))
                     .expect("scored")
             })
         });

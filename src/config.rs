@@ -24,6 +24,10 @@ pub struct Settings {
     pub api_keys_file: Option<PathBuf>,
     /// How often the keys file is checked for changes (`API_KEYS_POLL_SECONDS`).
     pub keys_poll: Duration,
+    /// The models to load (`MODELS`); `None`, every model compiled in.
+    pub models: Option<Vec<String>>,
+    /// The model a request that names none gets (`DEFAULT_MODEL`).
+    pub default_model: String,
     /// Input limits.
     pub limits: InputLimits,
     /// Default per-key rate limit (`RATE_LIMIT_PER_MINUTE`, `RATE_LIMIT_BURST`; a 60 s window).
@@ -167,6 +171,21 @@ impl Settings {
             api_secret_key,
             api_keys_file,
             keys_poll: Duration::from_secs(env.positive("API_KEYS_POLL_SECONDS", 2)? as u64),
+            models: match env.raw("MODELS")? {
+                None => None,
+                Some(list) => Some(names("MODELS", &list)?),
+            },
+            default_model: match env.raw("DEFAULT_MODEL")? {
+                None => "vader".to_owned(),
+                Some(name) => names("DEFAULT_MODEL", &name)?
+                    .into_iter()
+                    .next()
+                    .filter(|_| !name.contains(','))
+                    .ok_or_else(|| ConfigError {
+                        variable: "DEFAULT_MODEL",
+                        problem: format!("cannot use {name:?}: name one model"),
+                    })?,
+            },
             limits: InputLimits {
                 max_text_chars: env.positive("MAX_TEXT_CHARS", defaults.max_text_chars)?,
                 max_batch_size: env.positive("MAX_BATCH_SIZE", defaults.max_batch_size)?,
@@ -240,6 +259,27 @@ pub fn load_dotenv() -> Result<(), String> {
         }
         Err(e) => Err(format!(".env: cannot be read: {e}")),
     }
+}
+
+/// A comma-separated list of model names: at least one, each plain (letters, digits, `-`, `_`, `.`).
+fn names(variable: &'static str, list: &str) -> Result<Vec<String>, ConfigError> {
+    let names: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let plain = |n: &String| {
+        n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    if names.is_empty() || !names.iter().all(plain) {
+        return Err(ConfigError {
+            variable,
+            problem: format!("cannot use {list:?}: give model names separated by commas"),
+        });
+    }
+    Ok(names)
 }
 
 fn too_big(variable: &'static str) -> ConfigError {
@@ -342,6 +382,11 @@ mod tests {
             ("JOB_TTL_SECONDS", "-1"),
             ("SHUTDOWN_TIMEOUT_SECONDS", "1m"),
             ("RUST_LOG", "info,foo=bar=baz"),
+            ("MODELS", ""),
+            ("MODELS", " , "),
+            ("MODELS", "vader;tfidf"),
+            ("DEFAULT_MODEL", ""),
+            ("DEFAULT_MODEL", "vader,tfidf"),
             ("API_SECRET_KEY", "ééééééééééééééé€"),
             ("API_SECRET_KEY", "a key with spaces in it"),
         ] {
@@ -355,6 +400,15 @@ mod tests {
     fn a_short_key_is_not_echoed_in_the_error() {
         let err = settings(&[("API_SECRET_KEY", "hunter2")]).unwrap_err();
         assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn models_are_a_list_and_the_default_is_vader() {
+        let s = settings(&[]).unwrap();
+        assert_eq!((s.models, s.default_model.as_str()), (None, "vader"));
+        let s = settings(&[("MODELS", " vader, tfidf "), ("DEFAULT_MODEL", "tfidf")]).unwrap();
+        assert_eq!(s.models.unwrap(), ["vader", "tfidf"]);
+        assert_eq!(s.default_model, "tfidf");
     }
 
     #[test]

@@ -314,6 +314,23 @@ impl ValidationItem {
         }
     }
 
+    /// A value that is not one of the `allowed` strings (Pydantic's `Literal`).
+    pub fn literal_error(loc: Vec<Value>, input: Value, allowed: &[&str]) -> Self {
+        let quoted: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
+        let expected = match quoted.split_last() {
+            None => String::new(),
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        };
+        Self {
+            kind: "literal_error",
+            loc,
+            msg: format!("Input should be {expected}"),
+            input: Box::new(input),
+            ctx: Some(Box::new(json!({ "expected": expected }))),
+        }
+    }
+
     /// A request that is invalid as a whole, such as one giving the same input twice.
     pub fn value_error(loc: Vec<Value>, input: Value, reason: &str) -> Self {
         Self {
@@ -396,6 +413,23 @@ mod tests {
         assert_eq!(
             body,
             r#"{"detail":[{"type":"missing","loc":["query","text"],"msg":"Field required","input":null}]}"#
+        );
+    }
+
+    #[test]
+    fn literal_errors_name_the_allowed_values_as_pydantic_does() {
+        let loc = || vec![Value::from("body"), Value::from("model")];
+        let one = ValidationItem::literal_error(loc(), json!("x"), &["vader"]);
+        assert_eq!(one.msg, "Input should be 'vader'");
+        let two = ValidationItem::literal_error(loc(), json!("x"), &["vader", "tfidf"]);
+        assert_eq!(two.msg, "Input should be 'vader' or 'tfidf'");
+        let three = ValidationItem::literal_error(loc(), json!(5), &["a", "b", "c"]);
+        assert_eq!(three.msg, "Input should be 'a', 'b' or 'c'");
+        assert_eq!(
+            serde_json::to_value(&three).unwrap(),
+            json!({"type": "literal_error", "loc": ["body", "model"],
+                   "msg": "Input should be 'a', 'b' or 'c'", "input": 5,
+                   "ctx": {"expected": "'a', 'b' or 'c'"}})
         );
     }
 

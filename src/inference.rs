@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 use crate::metrics::MetricShard;
-use crate::model::{Scores, SentimentModel};
+use crate::model::{ModelId, Models, Scores, SentimentModel};
 
 /// Work up to this many bytes of text is scored inline on the worker. Measured with
 /// `cargo bench --bench inference` (docs/performance.md, "Where inference runs"): VADER needs
@@ -23,6 +23,8 @@ pub struct Scored {
     pub text: String,
     /// The model's scores.
     pub scores: Scores,
+    /// Which model scored it.
+    pub model: &'static str,
 }
 
 impl Scored {
@@ -30,6 +32,7 @@ impl Scored {
     pub fn of(model: &dyn SentimentModel, text: String) -> Self {
         Scored {
             scores: model.score(&text),
+            model: model.name(),
             text,
         }
     }
@@ -46,12 +49,12 @@ pub enum InferenceError {
     Failed,
 }
 
-/// The model, shared once by every worker, with the policy for where and how long it may run.
-/// A clone shares the model and the pool's permits; each worker's copy records its inference times
+/// The models, shared once by every worker, with the policy for where and how long they may run.
+/// A clone shares the models and the pool's permits; each worker's copy records its inference times
 /// in that worker's metrics shard (see [`Inference::with_metrics`]).
 #[derive(Clone)]
 pub struct Inference {
-    model: Arc<dyn SentimentModel>,
+    models: Arc<Models>,
     metrics: Option<Arc<MetricShard>>,
     pool_permits: Arc<Semaphore>,
     timeout: Duration,
@@ -59,11 +62,11 @@ pub struct Inference {
 }
 
 impl Inference {
-    /// Runs `model` with at most `pool_threads` texts-in-progress on the blocking pool, each
+    /// Runs `models` with at most `pool_threads` texts-in-progress on the blocking pool, each
     /// request bounded by `timeout`.
-    pub fn new(model: Arc<dyn SentimentModel>, pool_threads: usize, timeout: Duration) -> Self {
+    pub fn new(models: Models, pool_threads: usize, timeout: Duration) -> Self {
         Inference {
-            model,
+            models: Arc::new(models),
             metrics: None,
             pool_permits: Arc::new(Semaphore::new(pool_threads.max(1))),
             timeout,
@@ -83,28 +86,37 @@ impl Inference {
         self
     }
 
-    /// Scores one text.
-    pub async fn predict(&self, text: String) -> Result<Scored, InferenceError> {
+    /// The models this runs.
+    pub fn models(&self) -> &Models {
+        &self.models
+    }
+
+    /// Scores one text with `model`.
+    pub async fn predict(&self, model: ModelId, text: String) -> Result<Scored, InferenceError> {
         if text.len() <= self.inline_max_bytes {
             // The common case, without the batch path's two vectors.
             let started = Instant::now();
-            let scored = Scored::of(&*self.model, text);
+            let scored = Scored::of(self.models.get(model), text);
             self.observe(false, started);
             return Ok(scored);
         }
-        let mut out = self.predict_all(vec![text]).await?;
+        let mut out = self.predict_all(model, vec![text]).await?;
         out.pop().ok_or(InferenceError::Failed)
     }
 
-    /// Scores texts, answers in input order.
-    pub async fn predict_all(&self, texts: Vec<String>) -> Result<Vec<Scored>, InferenceError> {
+    /// Scores texts with `model`, answers in input order.
+    pub async fn predict_all(
+        &self,
+        model: ModelId,
+        texts: Vec<String>,
+    ) -> Result<Vec<Scored>, InferenceError> {
         let started = Instant::now();
         let bytes: usize = texts.iter().map(String::len).sum();
         let pooled = bytes > self.inline_max_bytes;
         let result = if pooled {
-            self.on_pool(texts, bytes).await
+            self.on_pool(model, texts, bytes).await
         } else {
-            Ok(score_all(&*self.model, texts))
+            Ok(score_all(self.models.get(model), texts))
         };
         self.observe(pooled, started);
         result
@@ -119,10 +131,11 @@ impl Inference {
 
     async fn on_pool(
         &self,
+        model: ModelId,
         texts: Vec<String>,
         bytes: usize,
     ) -> Result<Vec<Scored>, InferenceError> {
-        let model = Arc::clone(&self.model);
+        let models = Arc::clone(&self.models);
         let permits = Arc::clone(&self.pool_permits);
         let work = async move {
             // Waiting for a pool thread counts against the timeout too.
@@ -134,7 +147,7 @@ impl Inference {
             // its thread keeps the place until it has really finished.
             actix_rt::task::spawn_blocking(move || {
                 let _permit = permit;
-                score_all(&*model, texts)
+                score_all(models.get(model), texts)
             })
             .await
             .map_err(|_| {

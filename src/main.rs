@@ -1,12 +1,11 @@
 use std::net::TcpListener;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Parser;
 use sentiment_api::auth::KeySource;
 use sentiment_api::cli::{self, Cli, Command};
 use sentiment_api::config::{load_dotenv, Settings};
-use sentiment_api::model::{SentimentModel, Vader};
+use sentiment_api::model::Models;
 use sentiment_api::startup::{run, stop_on_signals};
 
 fn main() -> ExitCode {
@@ -52,6 +51,13 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let models = match Models::load(settings.models.as_deref(), &settings.default_model) {
+        Ok(models) => models,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let address = settings.address();
     let listener = match TcpListener::bind(&address) {
         Ok(l) => l,
@@ -71,9 +77,12 @@ async fn serve() -> ExitCode {
     }
     let local = listener.local_addr().map_or(address, |a| a.to_string());
     let (workers, key_count) = (settings.workers, keys.set.len());
-    let model = Arc::new(Vader::new());
-    let model_name = model.name();
-    let server = match run(listener, settings, keys, model) {
+    let model_names = models
+        .iter()
+        .map(|(m, default)| format!("{}{}", m.name(), if default { " (default)" } else { "" }))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let server = match run(listener, settings, keys, models) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: cannot start the server: {e}");
@@ -82,7 +91,7 @@ async fn serve() -> ExitCode {
     };
     stop_on_signals(&server);
     log::info!(
-        "sentiment-api listening on http://{local} with {workers} workers, {key_count} keys, model {model_name}"
+        "sentiment-api listening on http://{local} with {workers} workers, {key_count} keys, models {model_names}"
     );
     match server.await {
         Ok(()) => {

@@ -26,6 +26,8 @@ pub enum RouteId {
     Job,
     /// `GET /me`
     Me,
+    /// `GET /models`
+    Models,
     /// `GET /health`
     Health,
     /// `GET /metrics`
@@ -87,6 +89,7 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route(RouteId::Job, "GET", "/jobs/{job_id}", Access::Protected),
     route(RouteId::Me, "GET", "/me", Access::Protected),
+    route(RouteId::Models, "GET", "/models", Access::Protected),
     route(RouteId::Health, "GET", "/health", Access::Public),
     route(RouteId::Metrics, "GET", "/metrics", Access::Public),
     undocumented(RouteId::OpenApi, "/openapi.json"),

@@ -15,7 +15,7 @@ use crate::jobs::{InMemoryJobStore, JobStore};
 use crate::limits::{spawn_sweeper, AuthThrottle, InFlight, RateLimits};
 use crate::metrics::Metrics;
 use crate::middleware::Frontdoor;
-use crate::model::SentimentModel;
+use crate::model::Models;
 use crate::routes;
 use crate::routes::docs::{ApiDocument, SwaggerConfig};
 use crate::routes::openapi;
@@ -26,14 +26,18 @@ pub fn run(
     listener: TcpListener,
     settings: Settings,
     keys: Keys,
-    model: Arc<dyn SentimentModel>,
+    models: Models,
 ) -> std::io::Result<Server> {
     // Shared state is built once, here, and cloned into every worker.
     let store = web::Data::new(KeyStore::new(keys.set));
     spawn_reloader(store.clone().into_inner(), keys.source, settings.keys_poll);
     let metrics = web::Data::new(Metrics::new());
+    let document = web::Data::new(ApiDocument(openapi::document(
+        &settings.limits,
+        &models.names(),
+    )));
     let inference = Inference::new(
-        model,
+        models,
         settings.inference_threads,
         settings.inference_timeout,
     );
@@ -44,7 +48,6 @@ pub fn run(
         settings.job_ttl,
     )) as Arc<dyn JobStore>);
     let limits = settings.limits;
-    let document = web::Data::new(ApiDocument(openapi::document(&settings.limits)));
     let swagger = web::Data::new(SwaggerConfig::default());
     let rate_limits = web::Data::new(RateLimits::new(settings.rate_limit));
     let throttle = web::Data::new(AuthThrottle::new(

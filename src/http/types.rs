@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::error::ValidationItem;
 use crate::inference::Scored;
 use crate::jobs::JobState;
-use crate::model::{Scores, Sentiment};
+use crate::model::{Models, Scores, Sentiment, LABELS};
 
 /// The JSON body form of `/predict` (for the document; the handler validates it itself).
 #[derive(ToSchema)]
@@ -15,6 +15,8 @@ use crate::model::{Scores, Sentiment};
 pub struct PredictRequest {
     /// The text to score, at most `MAX_TEXT_CHARS` characters.
     text: String,
+    /// The model to score it with (`GET /models`); without it, `DEFAULT_MODEL`.
+    model: Option<String>,
 }
 
 /// The body of a batch (for the document; the handler validates it itself).
@@ -23,6 +25,8 @@ pub struct PredictRequest {
 pub struct BatchRequest {
     /// 1 to `MAX_BATCH_SIZE` texts of at most `MAX_TEXT_CHARS` characters each.
     texts: Vec<String>,
+    /// The model to score them with (`GET /models`); without it, `DEFAULT_MODEL`.
+    model: Option<String>,
 }
 
 /// The answer for one text.
@@ -36,6 +40,8 @@ pub struct Prediction<'a> {
     pub score: f64,
     /// Positive, neutral and negative proportions.
     pub scores: Scores,
+    /// The model that scored the text.
+    pub model: &'a str,
     /// `"success"` on `/predict`; absent inside a batch.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
@@ -51,6 +57,7 @@ impl<'a> Prediction<'a> {
             sentiment: Sentiment::of(scores.compound),
             score: scores.compound,
             scores,
+            model: scored.model,
             status: None,
         }
     }
@@ -85,7 +92,8 @@ impl<'a> Prediction<'a> {
         serde_json::to_writer(&mut out, &self.scores.neutral)?;
         out.extend_from_slice(b",\"negative\":");
         serde_json::to_writer(&mut out, &self.scores.negative)?;
-        out.push(b'}');
+        out.extend_from_slice(b"},\"model\":");
+        serde_json::to_writer(&mut out, self.model)?;
         if let Some(status) = self.status {
             out.extend_from_slice(b",\"status\":");
             serde_json::to_writer(&mut out, status)?;
@@ -190,6 +198,52 @@ pub struct RateLimitView {
     pub reset_seconds: u64,
 }
 
+/// The answer of `GET /models`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelList {
+    /// Every loaded model, the default included.
+    pub models: Vec<ModelView>,
+}
+
+/// One loaded model, as `GET /models` describes it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelView {
+    /// The name a request's `model` gives.
+    pub name: &'static str,
+    /// How it works: `lexicon`, `linear`, `encoder`.
+    pub kind: &'static str,
+    /// Whether a request that names no model gets this one.
+    pub default: bool,
+    /// The labels it answers with.
+    pub labels: [Sentiment; 3],
+    /// The licence of its data or weights (SPDX).
+    pub licence: &'static str,
+    /// One line about it.
+    pub description: &'static str,
+}
+
+impl ModelList {
+    /// The list of `models`.
+    pub fn of(models: &Models) -> Self {
+        ModelList {
+            models: models
+                .iter()
+                .map(|(model, default)| {
+                    let card = model.card();
+                    ModelView {
+                        name: model.name(),
+                        kind: card.kind,
+                        default,
+                        labels: LABELS,
+                        licence: card.licence,
+                        description: card.description,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The answer of `/health`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -227,6 +281,7 @@ mod tests {
                 neutral: 0.623,
                 negative: 0.377,
             },
+            model: "vader",
             status,
         }
     }

@@ -6,77 +6,159 @@ use serde_json::Value;
 use super::JsonBody;
 use crate::config::InputLimits;
 use crate::error::{ApiError, ValidationItem};
+use crate::model::{ModelId, Models};
 
 /// The body `/predict` expects, read directly when it is exactly that: any other field, or a
 /// repeated one, sends the body through the `Value` path, whose checks (UTF-8 everywhere, nesting
 /// depth, number range) then decide as they always did.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TextField {
+struct PredictBody {
     text: String,
+    #[serde(default)]
+    model: Option<String>,
 }
 
-/// The one text of a `/predict` request: from the query (`?text=`) or the JSON body, not both,
-/// not neither; at most `max_chars` characters.
-pub fn predict_text(
+/// What a `/predict` request asks for, validated.
+#[derive(Debug)]
+pub struct PredictInput {
+    /// The text, at most `MAX_TEXT_CHARS` characters.
+    pub text: String,
+    /// The model to score it with.
+    pub model: ModelId,
+}
+
+/// What a `/predict/batch` or `/analyze_batch` request asks for, validated.
+#[derive(Debug)]
+pub struct BatchInput {
+    /// 1 to `MAX_BATCH_SIZE` texts of at most `MAX_TEXT_CHARS` characters each.
+    pub texts: Vec<String>,
+    /// The model to score them with.
+    pub model: ModelId,
+}
+
+fn loc(place: &str, field: &str) -> Vec<Value> {
+    vec![place.into(), field.into()]
+}
+
+/// The one text of a `/predict` request, from the query (`?text=`) or the JSON body, not both, not
+/// neither, at most `max_chars` characters; and its model, from `?model=` or the body's `model`
+/// (one of `models`, else the default).
+pub fn predict_input(
     query: Vec<(String, String)>,
     body: &JsonBody,
     max_chars: usize,
-) -> Result<String, ApiError> {
-    match body.object_as::<TextField>() {
+    models: &Models,
+) -> Result<PredictInput, ApiError> {
+    let in_query = |name: &str| query.iter().any(|(k, _)| k == name);
+    if !in_query("text") && !in_query("model") {
         // The common case, a JSON body with a string `text` and no query: no `Value` is built.
-        Some(TextField { text }) if !query.iter().any(|(k, _)| k == "text") => {
-            text_len(text, || vec!["body".into(), "text".into()], max_chars)
+        if let Some(PredictBody { text, model }) = body.object_as::<PredictBody>() {
+            let text = text_len(text, || loc("body", "text"), max_chars);
+            let model = choose(model.map(Value::String), || loc("body", "model"), models);
+            return both(text, model).map(|(text, model)| PredictInput { text, model });
         }
-        _ => text_of(query, body.value()?, max_chars),
     }
-    .map_err(ApiError::invalid)
-}
-
-/// Finds the one text of the request: in the query or in the body, not both, not neither.
-fn text_of(
-    query: Vec<(String, String)>,
-    body: Option<Value>,
-    max_chars: usize,
-) -> Result<String, ValidationItem> {
     // As with FastAPI, a repeated query parameter counts its last value.
-    let from_query = query
-        .into_iter()
-        .rev()
-        .find(|(k, _)| k == "text")
-        .map(|(_, v)| v);
-    match (from_query, body) {
-        (Some(text), None) => text_len(text, || vec!["query".into(), "text".into()], max_chars),
-        (None, Some(body)) => {
-            let mut body = object(body)?;
-            text_field(
-                &mut body,
-                "text",
-                vec!["body".into(), "text".into()],
-                max_chars,
-            )
+    let mut query_text = None;
+    let mut query_model = None;
+    for (k, v) in query {
+        match k.as_str() {
+            "text" => query_text = Some(v),
+            "model" => query_model = Some(v),
+            _ => {}
         }
-        (None, None) => Err(ValidationItem::missing(
-            vec!["query".into(), "text".into()],
-            Value::Null,
-        )),
-        (Some(text), Some(_)) => Err(ValidationItem::value_error(
-            vec!["query".into(), "text".into()],
-            Value::String(text),
-            "give text either as a query parameter or in a JSON body, not both",
-        )),
     }
+    let from_query =
+        |model: Option<String>| choose(model.map(Value::String), || loc("query", "model"), models);
+    let (text, model) = match (query_text, body.value()?) {
+        (Some(text), None) => (
+            text_len(text, || loc("query", "text"), max_chars),
+            from_query(query_model),
+        ),
+        (None, Some(body)) => {
+            let mut body = object(body).map_err(ApiError::invalid)?;
+            let in_body = body.get("model").filter(|v| !v.is_null()).cloned();
+            let model = match (query_model, in_body) {
+                (Some(name), Some(_)) => Err(ValidationItem::value_error(
+                    loc("query", "model"),
+                    Value::String(name),
+                    "give model either as a query parameter or in a JSON body, not both",
+                )),
+                (None, Some(value)) => choose(Some(value), || loc("body", "model"), models),
+                (query_model, None) => from_query(query_model),
+            };
+            let text = text_field(&mut body, "text", loc("body", "text"), max_chars);
+            (text, model)
+        }
+        (None, None) => (
+            Err(ValidationItem::missing(loc("query", "text"), Value::Null)),
+            from_query(query_model),
+        ),
+        (Some(text), Some(_)) => {
+            return Err(ApiError::invalid(ValidationItem::value_error(
+                loc("query", "text"),
+                Value::String(text),
+                "give text either as a query parameter or in a JSON body, not both",
+            )))
+        }
+    };
+    both(text, model).map(|(text, model)| PredictInput { text, model })
 }
 
-/// The texts of a batch body (`{"texts": [...]}`), validated; the caller pays for them.
-pub fn batch_texts(body: JsonBody, limits: &InputLimits) -> Result<Vec<String>, ApiError> {
+/// The texts of a batch body (`{"texts": [...], "model": ...}`), validated; the caller pays for them.
+pub fn batch_input(
+    body: JsonBody,
+    limits: &InputLimits,
+    models: &Models,
+) -> Result<BatchInput, ApiError> {
     let Some(body) = body.value()? else {
         return Err(ApiError::invalid(ValidationItem::missing(
             vec!["body".into()],
             Value::Null,
         )));
     };
-    texts_field(body, limits.max_batch_size, limits.max_text_chars).map_err(ApiError::Validation)
+    let model = match body.get("model").filter(|v| !v.is_null()) {
+        Some(value) => choose(Some(value.clone()), || loc("body", "model"), models),
+        None => Ok(models.default_id()),
+    };
+    let texts = texts_field(body, limits.max_batch_size, limits.max_text_chars);
+    match (texts, model) {
+        (Ok(texts), Ok(model)) => Ok(BatchInput { texts, model }),
+        (Err(errors), Ok(_)) => Err(ApiError::Validation(errors)),
+        (Err(mut errors), Err(item)) => {
+            errors.push(item);
+            Err(ApiError::Validation(errors))
+        }
+        (Ok(_), Err(item)) => Err(ApiError::invalid(item)),
+    }
+}
+
+/// The model a request names (`None`: the default), or Pydantic's `literal_error` listing the
+/// loaded models.
+fn choose(
+    name: Option<Value>,
+    loc: impl FnOnce() -> Vec<Value>,
+    models: &Models,
+) -> Result<ModelId, ValidationItem> {
+    let Some(name) = name else {
+        return Ok(models.default_id());
+    };
+    name.as_str()
+        .and_then(|n| models.find(n))
+        .ok_or_else(|| ValidationItem::literal_error(loc(), name, &models.names()))
+}
+
+/// Both values, or every error of the two, in order.
+fn both<A, B>(
+    a: Result<A, ValidationItem>,
+    b: Result<B, ValidationItem>,
+) -> Result<(A, B), ApiError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(ApiError::invalid(e)),
+        (Err(e), Err(f)) => Err(ApiError::Validation(vec![e, f])),
+    }
 }
 
 /// Checks one text field: it must be present, a string, and at most `max_chars` characters.

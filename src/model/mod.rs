@@ -1,19 +1,46 @@
-//! The sentiment model behind the service: a small trait, so the server does not care which model runs.
+//! The sentiment models behind the service: a small trait, so the server does not care which model
+//! runs, and the set of models loaded, from which each request chooses one.
 
+mod catalog;
 mod vader;
 
+pub use catalog::{LoadError, ModelId, Models, COMPILED};
 pub use vader::Vader;
 
 use serde::Serialize;
 
 /// A model that scores the sentiment of one text; built once and shared by every worker.
 pub trait SentimentModel: Send + Sync + 'static {
-    /// A short name for logs and metrics.
+    /// The name clients choose it by (a request's `model`, `MODELS`, `DEFAULT_MODEL`), also in
+    /// logs and metrics.
     fn name(&self) -> &'static str;
+
+    /// What `GET /models` says of it.
+    fn card(&self) -> ModelCard {
+        ModelCard {
+            kind: "custom",
+            licence: "unknown",
+            description: "",
+        }
+    }
 
     /// Scores one text. Must be total: every string gets an answer.
     fn score(&self, text: &str) -> Scores;
 }
+
+/// A model's description, as `GET /models` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelCard {
+    /// How it works, in a word or two: `lexicon`, `linear`, `encoder`.
+    pub kind: &'static str,
+    /// The licence of the model's data or weights (SPDX).
+    pub licence: &'static str,
+    /// One line about it.
+    pub description: &'static str,
+}
+
+/// The labels every model answers with, whatever it computes inside.
+pub const LABELS: [Sentiment; 3] = [Sentiment::Positive, Sentiment::Neutral, Sentiment::Negative];
 
 /// The scores of one text: a compound in [-1, 1] and the positive/neutral/negative proportions.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]

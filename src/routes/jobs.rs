@@ -7,7 +7,7 @@ use futures_util::FutureExt;
 use crate::config::InputLimits;
 use crate::error::ApiError;
 use crate::http::types::{BatchRequest, ErrorDetail, JobView};
-use crate::http::validation::batch_texts;
+use crate::http::validation::{batch_input, BatchInput};
 use crate::http::{show_quota, ApiKey, JobId, JsonBody, Metered};
 use crate::inference::{Inference, InferenceError};
 use crate::jobs::{footprint, JobState, JobStore};
@@ -35,7 +35,7 @@ pub async fn analyze_batch(
     limits: web::Data<InputLimits>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let texts = batch_texts(body, &limits)?;
+    let BatchInput { texts, model } = batch_input(body, &limits, inference.models())?;
     let job_id = jobs
         .create(key.id(), footprint(&texts))
         .inspect_err(|full| log::warn!("job refused for key id {}: {full}", key.id()))?;
@@ -48,7 +48,7 @@ pub async fn analyze_batch(
     let store = jobs.clone();
     actix_rt::spawn(async move {
         // A panic must still finish the job, or it would stay pending forever.
-        let outcome = AssertUnwindSafe(inference.predict_all(texts))
+        let outcome = AssertUnwindSafe(inference.predict_all(model, texts))
             .catch_unwind()
             .await
             .unwrap_or(Err(InferenceError::Failed));

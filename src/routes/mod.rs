@@ -8,6 +8,7 @@ mod health;
 mod jobs;
 mod me;
 mod metrics;
+mod models;
 pub mod openapi;
 mod predict;
 
@@ -24,6 +25,7 @@ fn handler(id: RouteId) -> Route {
         RouteId::AnalyzeBatch => web::post().to(jobs::analyze_batch),
         RouteId::Job => web::get().to(jobs::get_job),
         RouteId::Me => web::get().to(me::me),
+        RouteId::Models => web::get().to(models::models),
         RouteId::Health => web::get().to(health::health),
         RouteId::Metrics => web::get().to(metrics::metrics),
         RouteId::OpenApi => web::get().to(docs::openapi_json),

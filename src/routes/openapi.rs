@@ -17,7 +17,7 @@ pub const SECURITY_SCHEME: &str = "APIKeyHeader";
 #[openapi(
     info(
         title = "sentiment-api",
-        description = "Sentiment analysis (VADER) behind API-key authentication. Send your key in the `X-API-Key` header (use **Authorize**).",
+        description = "Sentiment analysis (VADER by default; `GET /models` lists the others) behind API-key authentication. Send your key in the `X-API-Key` header (use **Authorize**).",
     ),
     paths(
         super::predict::predict,
@@ -25,6 +25,7 @@ pub const SECURITY_SCHEME: &str = "APIKeyHeader";
         super::jobs::analyze_batch,
         super::jobs::get_job,
         super::me::me,
+        super::models::models,
         super::health::health,
         super::metrics::metrics,
     ),
@@ -45,9 +46,9 @@ impl Modify for ApiKeyScheme {
     }
 }
 
-/// The document as JSON, with the configured input limits written into its schemas, so that
-/// clients (and schemathesis) see the limits this server really applies.
-pub fn document(limits: &InputLimits) -> String {
+/// The document as JSON, with the configured input limits and the loaded models written into its
+/// schemas, so that clients (and schemathesis) see the limits and choices this server really has.
+pub fn document(limits: &InputLimits, models: &[&str]) -> String {
     let mut doc = match serde_json::to_value(ApiDoc::openapi()) {
         Ok(doc) => doc,
         Err(e) => {
@@ -61,9 +62,20 @@ pub fn document(limits: &InputLimits) -> String {
     schemas["BatchRequest"]["properties"]["texts"] = json!({
         "type": "array", "items": text, "minItems": 1, "maxItems": limits.max_batch_size,
     });
+    // Optional, and not nullable: the plainest form for client generators.
+    let model = json!({ "type": "string", "enum": models });
+    for request in ["PredictRequest", "BatchRequest"] {
+        let description = schemas[request]["properties"]["model"]["description"].clone();
+        schemas[request]["properties"]["model"] = model.clone();
+        schemas[request]["properties"]["model"]["description"] = description;
+    }
     if let Some(params) = doc["paths"]["/predict"]["post"]["parameters"].as_array_mut() {
-        for param in params.iter_mut().filter(|p| p["name"] == "text") {
-            param["schema"]["maxLength"] = limits.max_text_chars.into();
+        for param in params.iter_mut() {
+            if param["name"] == "text" {
+                param["schema"]["maxLength"] = limits.max_text_chars.into();
+            } else if param["name"] == "model" {
+                param["schema"] = model.clone();
+            }
         }
     }
     doc.to_string()

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use crate::config::InputLimits;
 use crate::error::ApiError;
 use crate::http::types::{PredictRequest, Prediction};
-use crate::http::validation::predict_text;
+use crate::http::validation::predict_input;
 use crate::http::{ApiKey, JsonBody, Metered};
 use crate::inference::Inference;
 
@@ -14,8 +14,11 @@ use crate::inference::Inference;
     path = "/predict",
     summary = "Score one text",
     tag = "sentiment",
-    description = "Scores one text, given either as the query parameter `text` or as the JSON body `{\"text\": ...}` (not both).",
-    params(("text" = Option<String>, Query, description = "The text to score (or send a JSON body)")),
+    description = "Scores one text, given either as the query parameter `text` or as the JSON body `{\"text\": ...}` (not both), with the model `model` names (a query parameter or a JSON field; `GET /models`), else the default.",
+    params(
+        ("text" = Option<String>, Query, description = "The text to score (or send a JSON body)"),
+        ("model" = Option<String>, Query, description = "The model to score it with (`GET /models`); without it, `DEFAULT_MODEL`"),
+    ),
     request_body(content = Option<PredictRequest>, content_type = "application/json"),
     responses((status = 200, description = "The sentiment", body = Prediction), crate::http::ProtectedErrors),
     security(("APIKeyHeader" = [])),
@@ -28,11 +31,16 @@ pub async fn predict(
     query: web::Query<Vec<(String, String)>>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
-    let text = predict_text(query.into_inner(), &body, limits.max_text_chars)?;
+    let input = predict_input(
+        query.into_inner(),
+        &body,
+        limits.max_text_chars,
+        inference.models(),
+    )?;
     // Only the text is needed from here on: the body (up to MAX_BODY_BYTES) is not held while
     // the text waits for the model.
     drop(body);
-    let scored = inference.predict(text).await?;
+    let scored = inference.predict(input.model, input.text).await?;
     let body = Prediction {
         status: Some("success"),
         ..Prediction::of(&scored)

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, Response};
 use sentiment_api::auth::{KeyEntry, KeySource, Secret};
 use sentiment_api::config::Settings;
-use sentiment_api::model::{SentimentModel, Vader};
+use sentiment_api::model::{Models, SentimentModel, Vader};
 use sentiment_api::startup::run;
 use serde_json::Value;
 
@@ -105,7 +105,8 @@ pub async fn spawn_app_with(settings: TestSettings, model: Arc<dyn SentimentMode
     let keys = KeySource::fixed(settings.keys)
         .into_keys()
         .expect("test keys load");
-    let server = run(listener, settings.settings, keys, model).expect("server starts");
+    let server =
+        run(listener, settings.settings, keys, Models::single(model)).expect("server starts");
     actix_rt::spawn(server);
     TestApp {
         address,

@@ -19,7 +19,7 @@ async fn the_query_form_answers_exactly_as_the_contract_shows() {
     assert_eq!(res.headers()["content-type"], "application/json");
     assert_eq!(
         res.text().await.unwrap(),
-        r#"{"text":"I love it","sentiment":"positive","score":0.6369,"scores":{"positive":0.677,"neutral":0.323,"negative":0.0},"status":"success"}"#
+        r#"{"text":"I love it","sentiment":"positive","score":0.6369,"scores":{"positive":0.677,"neutral":0.323,"negative":0.0},"model":"vader","status":"success"}"#
     );
 }
 

@@ -18,7 +18,7 @@ mod round;
 
 use vader_parity::SentimentIntensityAnalyzer;
 
-use super::{Scores, SentimentModel};
+use super::{ModelCard, Scores, SentimentModel};
 
 /// VADER 3.3.2 (Hutto & Gilbert, ICWSM-14) with its lexicons compiled into the binary.
 ///
@@ -67,7 +67,16 @@ impl Default for Vader {
 
 impl SentimentModel for Vader {
     fn name(&self) -> &'static str {
-        "vader-3.3.2"
+        "vader"
+    }
+
+    fn card(&self) -> ModelCard {
+        ModelCard {
+            kind: "lexicon",
+            licence: "MIT",
+            description: "VADER 3.3.2 (Hutto & Gilbert, 2014): a sentiment lexicon and rules, \
+                          scoring exactly as Python vaderSentiment 3.3.2",
+        }
     }
 
     fn score(&self, text: &str) -> Scores {

@@ -1,0 +1,25 @@
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::error::ApiError;
+use crate::http::types::ModelList;
+use crate::http::{show_quota, ApiKey};
+use crate::inference::Inference;
+
+/// `GET /models`: the loaded models, the default among them; spends no unit.
+#[utoipa::path(
+    get,
+    path = "/models",
+    summary = "List the models",
+    tag = "sentiment",
+    description = "The models this server has loaded: name, kind, whether it is the default, labels, licence and a description. A request chooses one with `model`; without it, the default answers. Spends no unit.",
+    responses((status = 200, description = "The loaded models", body = ModelList), crate::http::ProtectedErrors),
+    security(("APIKeyHeader" = [])),
+)]
+pub async fn models(
+    key: ApiKey,
+    inference: web::Data<Inference>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    show_quota(&req, key.entry());
+    Ok(HttpResponse::Ok().json(ModelList::of(inference.models())))
+}
