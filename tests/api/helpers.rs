@@ -100,13 +100,17 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(settings: TestSettings, model: Arc<dyn SentimentModel>) -> TestApp {
+    spawn_app_with_models(settings, Models::single(model)).await
+}
+
+/// A server offering several models.
+pub async fn spawn_app_with_models(settings: TestSettings, models: Models) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
     let address = format!("http://{}", listener.local_addr().unwrap());
     let keys = KeySource::fixed(settings.keys)
         .into_keys()
         .expect("test keys load");
-    let server =
-        run(listener, settings.settings, keys, Models::single(model)).expect("server starts");
+    let server = run(listener, settings.settings, keys, models).expect("server starts");
     actix_rt::spawn(server);
     TestApp {
         address,
@@ -268,6 +272,9 @@ const CONFIG_VARS: &[&str] = &[
     "MAX_BATCH_SIZE",
     "MAX_BODY_BYTES",
     "RUST_LOG",
+    "MODELS",
+    "DEFAULT_MODEL",
+    "MODEL_DIR",
 ];
 
 /// A fresh empty directory, so a child never reads a developer's `.env`.

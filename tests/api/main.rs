@@ -8,6 +8,7 @@ mod helpers;
 mod keys;
 mod limits;
 mod logging;
+mod models;
 mod predict;
 mod routes;
 mod shutdown;
