@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::auth::{validate_key, Secret};
 use crate::limits::{Policy, TrustedProxies};
+use crate::logging::LogFormat;
 
 /// Everything the service can be told, validated.
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ pub struct Settings {
     pub models: Option<Vec<String>>,
     /// The model a request that names none gets (`DEFAULT_MODEL`).
     pub default_model: String,
+    /// How log lines are written (`LOG_FORMAT`).
+    pub log_format: LogFormat,
     /// Input limits.
     pub limits: InputLimits,
     /// Default per-key rate limit (`RATE_LIMIT_PER_MINUTE`, `RATE_LIMIT_BURST`; a 60 s window).
@@ -171,6 +174,16 @@ impl Settings {
             api_secret_key,
             api_keys_file,
             keys_poll: Duration::from_secs(env.positive("API_KEYS_POLL_SECONDS", 2)? as u64),
+            log_format: match env.raw("LOG_FORMAT")?.as_deref().map(str::trim) {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(other) => {
+                    return Err(ConfigError {
+                        variable: "LOG_FORMAT",
+                        problem: format!("cannot use {other:?}: give text or json"),
+                    })
+                }
+            },
             models: match env.raw("MODELS")? {
                 None => None,
                 Some(list) => Some(names("MODELS", &list)?),
@@ -382,6 +395,7 @@ mod tests {
             ("JOB_TTL_SECONDS", "-1"),
             ("SHUTDOWN_TIMEOUT_SECONDS", "1m"),
             ("RUST_LOG", "info,foo=bar=baz"),
+            ("LOG_FORMAT", "yaml"),
             ("MODELS", ""),
             ("MODELS", " , "),
             ("MODELS", "vader;tfidf"),

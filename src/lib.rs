@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod log_context;
 pub mod paths;
 
 pub mod model;
@@ -22,6 +23,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 
+pub mod logging;
 pub mod middleware;
 pub mod routes;
 pub mod startup;

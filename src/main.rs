@@ -5,6 +5,7 @@ use clap::Parser;
 use sentiment_api::auth::KeySource;
 use sentiment_api::cli::{self, Cli, Command};
 use sentiment_api::config::{load_dotenv, Settings};
+use sentiment_api::logging;
 use sentiment_api::model::Models;
 use sentiment_api::startup::{run, stop_on_signals};
 
@@ -28,11 +29,7 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // No indentation of continuation lines: that wrapper scans every byte of every line, and the
-    // service writes one line per request.
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_indent(None)
-        .init();
+    logging::init(settings.log_format);
     // The keys next: the server never starts open, and a bad keys file stops it here.
     let (source, generated_key) = match KeySource::configured(
         settings.api_secret_key.as_ref(),

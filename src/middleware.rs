@@ -23,10 +23,12 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
+use uuid::Uuid;
 
 use crate::error::{ApiError, Overload};
 use crate::http::{AuthenticatedKey, QuotaSlot};
 use crate::limits::{InFlight, Policy, QuotaState};
+use crate::log_context::InRequest;
 use crate::metrics::MetricShard;
 use crate::paths::{loggable_path, RouteLabel, NEVER_SHED};
 
@@ -88,14 +90,22 @@ where
 {
     type Response = ServiceResponse<B>;
     type Error = Error;
-    type Future = LocalBoxFuture<'static, Result<ServiceResponse<B>, Error>>;
+    type Future = InRequest<LocalBoxFuture<'static, Result<ServiceResponse<B>, Error>>>;
 
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
         let shared = Rc::clone(&self.shared);
-        Box::pin(async move {
+        let (id, replaced) = request_id_of(req.headers());
+        // Visible ASCII only, by construction.
+        let id_header = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("-"));
+        let future = Box::pin(async move {
+            if replaced {
+                log::info!(
+                    "X-Request-Id was not 1 to 128 visible ASCII characters; replaced with a new id"
+                );
+            }
             let started = Instant::now();
             let seen = Seen::of(&req);
             let (metrics, cap) = (&*shared.metrics, &*shared.in_flight);
@@ -115,23 +125,64 @@ where
                     }
                     .into());
                     finish(&seen, started, metrics, &refused);
-                    return refused;
+                    return decorate(refused, None, id_header);
                 };
                 Some(admission)
             };
             let quota = QuotaSlot::default();
             req.extensions_mut().insert(quota.clone());
-            let mut result = guarded(&*service, req, &seen).await;
+            let result = guarded(&*service, req, &seen).await;
             drop(admission);
-            if let Some(state) = quota.get() {
-                match &mut result {
-                    Ok(res) => add_quota_headers(res.headers_mut(), state),
-                    Err(_) => result = result.map_err(|error| WithQuota { error, state }.into()),
-                }
-            }
             finish(&seen, started, metrics, &result);
-            result
-        })
+            decorate(result, quota.get(), id_header)
+        });
+        InRequest::new(id, future)
+    }
+}
+
+/// The header that names a request, the client's or one made for it.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request's id: the client's `X-Request-Id` when it is one value of 1 to 128 visible ASCII
+/// characters, else a new UUID v4 (and `true` when a value was there but refused).
+fn request_id_of(headers: &HeaderMap) -> (String, bool) {
+    let mut values = headers.get_all(X_REQUEST_ID);
+    match (values.next(), values.next()) {
+        (Some(value), None) if is_request_id(value.as_bytes()) => (
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            false,
+        ),
+        (None, _) => (Uuid::new_v4().to_string(), false),
+        _ => (Uuid::new_v4().to_string(), true),
+    }
+}
+
+fn is_request_id(bytes: &[u8]) -> bool {
+    (1..=128).contains(&bytes.len()) && bytes.iter().all(|b| (0x21..=0x7e).contains(b))
+}
+
+/// Adds what every answer carries: its request's id, and the `RateLimit` headers of the quota the
+/// request spent or looked at, if any (the contract puts them on every authenticated answer, a
+/// 500 of a handler that panicked after paying included).
+fn decorate<B>(
+    result: Result<ServiceResponse<B>, Error>,
+    quota: Option<QuotaState>,
+    request_id: HeaderValue,
+) -> Result<ServiceResponse<B>, Error> {
+    match result {
+        Ok(mut res) => {
+            if let Some(state) = quota {
+                add_quota_headers(res.headers_mut(), state);
+            }
+            res.headers_mut().insert(X_REQUEST_ID, request_id);
+            Ok(res)
+        }
+        Err(error) => Err(Decorated {
+            error,
+            quota,
+            request_id,
+        }
+        .into()),
     }
 }
 
@@ -194,28 +245,32 @@ fn panic_message(panic: &(dyn Any + Send)) -> &str {
         .unwrap_or("(no message)")
 }
 
-/// An error that is answered with the `RateLimit` headers of the quota its request had spent (a
-/// handler that panicked after paying): the contract puts them on every authenticated answer.
+/// An error answered with the headers [`decorate`] adds.
 #[derive(Debug)]
-struct WithQuota {
+struct Decorated {
     error: Error,
-    state: QuotaState,
+    quota: Option<QuotaState>,
+    request_id: HeaderValue,
 }
 
-impl fmt::Display for WithQuota {
+impl fmt::Display for Decorated {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.error.fmt(f)
     }
 }
 
-impl ResponseError for WithQuota {
+impl ResponseError for Decorated {
     fn status_code(&self) -> StatusCode {
         self.error.as_response_error().status_code()
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut res = self.error.error_response();
-        add_quota_headers(res.headers_mut(), self.state);
+        if let Some(state) = self.quota {
+            add_quota_headers(res.headers_mut(), state);
+        }
+        res.headers_mut()
+            .insert(X_REQUEST_ID, self.request_id.clone());
         res
     }
 }
@@ -325,12 +380,13 @@ fn finish<B>(
             .get::<AuthenticatedKey>()
             .map(|k| k.0.id.clone())
     });
-    log_line(peer, seen, status, elapsed, key_id, error);
+    log_line(peer, seen, route, status, elapsed, key_id, error);
 }
 
 fn log_line(
     peer: &str,
     seen: &Seen,
+    route: Option<&str>,
     status: StatusCode,
     elapsed: Duration,
     key_id: Option<String>,
@@ -340,8 +396,17 @@ fn log_line(
     let error = error.map(ToString::to_string);
     // Milliseconds with three decimals (rounded), in integers: cheaper than formatting a float.
     let micros = (elapsed.as_nanos() + 500) / 1000;
+    let latency_ms = elapsed.as_secs_f64() * 1e3;
+    // The fields again, for structured logs (`LOG_FORMAT=json`); the text format shows the message.
     log::info!(
         target: ACCESS_LOG,
+        peer = peer,
+        method = seen.method.as_str(),
+        route = route.unwrap_or("unmatched"),
+        path = seen.path.as_str(),
+        status = status.as_u16(),
+        latency_ms = latency_ms,
+        key_id = key_id.as_deref().unwrap_or("-");
         "{peer} \"{} {}\" {} {}.{:03}ms key={}{}{}",
         seen.method,
         seen.path,

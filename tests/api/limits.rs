@@ -60,6 +60,7 @@ async fn a_429_has_the_contract_body_and_headers_and_retry_after_is_never_before
     assert_eq!(res.headers()["ratelimit-policy"], "\"default\";q=2;w=60");
     let current = res.headers()["ratelimit"].to_str().unwrap().to_owned();
     assert!(current.starts_with("\"default\";r=0;t="), "{current}");
+    assert!(res.headers().contains_key("x-request-id"));
     let t: u64 = current.rsplit("t=").next().unwrap().parse().unwrap();
     let retry = retry_after(&res);
     assert!(
@@ -292,6 +293,8 @@ async fn past_max_concurrent_requests_new_requests_get_503_at_once_and_the_serve
         "refused at once, not queued"
     );
     assert_eq!(res.headers()["retry-after"], "1");
+    // Refused before any handler runs, and still named for the client's logs.
+    assert!(res.headers().contains_key("x-request-id"));
     assert_eq!(
         status_and_json(res).await,
         error_json(503, "Server overloaded")

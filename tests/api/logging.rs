@@ -153,3 +153,104 @@ async fn failed_authentication_is_logged_at_warn_with_the_peer_and_the_reason() 
     // A refused key is an ordinary event, not an error: nothing may page anyone.
     assert!(!log.contains("ERROR"), "{log}");
 }
+
+#[actix_rt::test]
+async fn with_log_format_json_every_line_is_a_json_object_and_no_key_appears() {
+    let server = RunningBinary::start(&[
+        ("API_SECRET_KEY", KEY),
+        ("RUST_LOG", "debug"),
+        ("LOG_FORMAT", "json"),
+    ]);
+    let base = format!("http://{}", server.address);
+    exercise_every_path(&Client::new(), &base).await;
+    let log = server.stop();
+    let mut access = 0;
+    for line in log.lines() {
+        let object: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        for field in ["time", "level", "target", "message"] {
+            assert!(object[field].is_string(), "no {field} in {line}");
+        }
+        assert!(
+            !line.contains(&KEY[3..]),
+            "the key leaked into the log: {line}"
+        );
+        if object["target"] == "sentiment_api::access" {
+            access += 1;
+            assert!(object["request_id"].is_string(), "{line}");
+            assert!(object["status"].is_u64(), "{line}");
+            assert!(object["latency_ms"].is_number(), "{line}");
+            for field in ["method", "route", "key_id"] {
+                assert!(object[field].is_string(), "no {field} in {line}");
+            }
+        }
+    }
+    assert!(access >= 10, "only {access} access lines in {log}");
+    assert!(
+        log.contains(r#""route":"/predict","path":"/predict","status":200"#),
+        "{log}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_clients_request_id_is_echoed_and_on_every_log_line_of_its_request() {
+    let server = RunningBinary::start(&[("API_SECRET_KEY", KEY)]);
+    let client = Client::new();
+    let url = format!("http://{}/predict?text=hi", server.address);
+    let res = client
+        .post(&url)
+        .header("X-API-Key", "a-wrong-key-0123456789")
+        .header("X-Request-Id", "req-42.abc_DEF")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(res.headers()["x-request-id"], "req-42.abc_DEF");
+    server.wait_for_log(
+        "key=- error=Invalid API key request_id=req-42.abc_DEF",
+        std::time::Duration::from_secs(5),
+    );
+    let log = server.stderr();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("request_id=req-42.abc_DEF"))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("authentication failed")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("sentiment_api::access")),
+        "{lines:#?}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_bad_request_id_is_replaced_by_a_uuid_and_never_logged() {
+    let server = RunningBinary::start(&[("API_SECRET_KEY", KEY)]);
+    let client = Client::new();
+    let url = format!("http://{}/health", server.address);
+    let long = "x".repeat(129);
+    for bad in [long.as_str(), "has spaces", "caf\u{e9}", ""] {
+        let res = client
+            .get(&url)
+            .header("X-Request-Id", bad)
+            .send()
+            .await
+            .unwrap();
+        let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let parsed = uuid::Uuid::parse_str(&id).unwrap_or_else(|_| panic!("{id:?} for {bad:?}"));
+        assert_eq!(parsed.get_version_num(), 4);
+    }
+    // A missing id is made up too, without a complaint.
+    let res = client.get(&url).send().await.unwrap();
+    assert!(uuid::Uuid::parse_str(res.headers()["x-request-id"].to_str().unwrap()).is_ok());
+    let log = server.stop();
+    assert_eq!(
+        log.matches("X-Request-Id was not 1 to 128 visible ASCII characters")
+            .count(),
+        4,
+        "each of the four bad values is reported, the missing one is not: {log}"
+    );
+    assert!(!log.contains("has spaces") && !log.contains(&long), "{log}");
+}
