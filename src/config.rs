@@ -57,6 +57,9 @@ pub struct Settings {
     pub job_ttl: Duration,
     /// How long a shutdown waits for requests in flight (`SHUTDOWN_TIMEOUT_SECONDS`).
     pub shutdown_timeout: Duration,
+    /// How long readiness answers 503 after SIGTERM before the listener closes
+    /// (`SHUTDOWN_DELAY_SECONDS`).
+    pub shutdown_delay: Duration,
 }
 
 /// Input limits applied before the model sees anything.
@@ -228,6 +231,7 @@ impl Settings {
             max_job_store_bytes: env.positive("MAX_JOB_STORE_BYTES", 256 * 1024 * 1024)?,
             job_ttl: Duration::from_secs(env.positive("JOB_TTL_SECONDS", 3600)? as u64),
             shutdown_timeout: Duration::from_secs(env.parse("SHUTDOWN_TIMEOUT_SECONDS", 30)?),
+            shutdown_delay: Duration::from_secs(env.parse("SHUTDOWN_DELAY_SECONDS", 0)?),
         })
     }
 
@@ -394,6 +398,7 @@ mod tests {
             ("MAX_JOB_STORE_BYTES", "lots"),
             ("JOB_TTL_SECONDS", "-1"),
             ("SHUTDOWN_TIMEOUT_SECONDS", "1m"),
+            ("SHUTDOWN_DELAY_SECONDS", "-3"),
             ("RUST_LOG", "info,foo=bar=baz"),
             ("LOG_FORMAT", "yaml"),
             ("MODELS", ""),

@@ -15,6 +15,7 @@ pub mod model;
 pub mod auth;
 pub mod limits;
 pub mod metrics;
+pub mod readiness;
 
 pub mod inference;
 pub mod jobs;

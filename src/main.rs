@@ -79,18 +79,19 @@ async fn serve() -> ExitCode {
         .map(|(m, default)| format!("{}{}", m.name(), if default { " (default)" } else { "" }))
         .collect::<Vec<_>>()
         .join(", ");
-    let server = match run(listener, settings, keys, models) {
+    let shutdown_delay = settings.shutdown_delay;
+    let running = match run(listener, settings, keys, models) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: cannot start the server: {e}");
             return ExitCode::FAILURE;
         }
     };
-    stop_on_signals(&server);
+    stop_on_signals(&running, shutdown_delay);
     log::info!(
         "sentiment-api listening on http://{local} with {workers} workers, {key_count} keys, models {model_names}"
     );
-    match server.await {
+    match running.server.await {
         Ok(()) => {
             log::info!("sentiment-api stopped");
             ExitCode::SUCCESS

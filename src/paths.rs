@@ -30,6 +30,8 @@ pub enum RouteId {
     Models,
     /// `GET /health`
     Health,
+    /// `GET /health/ready`
+    Ready,
     /// `GET /metrics`
     Metrics,
     /// `GET /openapi.json`
@@ -91,6 +93,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route(RouteId::Me, "GET", "/me", Access::Protected),
     route(RouteId::Models, "GET", "/models", Access::Protected),
     route(RouteId::Health, "GET", "/health", Access::Public),
+    route(RouteId::Ready, "GET", "/health/ready", Access::Public),
     route(RouteId::Metrics, "GET", "/metrics", Access::Public),
     undocumented(RouteId::OpenApi, "/openapi.json"),
     undocumented(RouteId::DocsPage, "/docs"),
@@ -98,7 +101,7 @@ pub const ROUTES: &[RouteSpec] = &[
 ];
 
 /// Paths that stay answerable under overload, so monitoring can see what is happening.
-pub const NEVER_SHED: &[&str] = &["/health", "/metrics"];
+pub const NEVER_SHED: &[&str] = &["/health", "/health/ready", "/metrics"];
 
 /// The route template a resource serves, left as resource data so the metrics and the log can
 /// name the route without matching the path again.

@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
@@ -16,18 +17,27 @@ use crate::limits::{spawn_sweeper, AuthThrottle, InFlight, RateLimits};
 use crate::metrics::Metrics;
 use crate::middleware::Frontdoor;
 use crate::model::Models;
+use crate::readiness::Readiness;
 use crate::routes;
 use crate::routes::docs::{ApiDocument, SwaggerConfig};
 use crate::routes::openapi;
 
+/// A server that is running: await `server`; `readiness` turns to draining when it is told to stop.
+pub struct Running {
+    /// The server; it resolves once stopped.
+    pub server: Server,
+    /// What `/health/ready` answers.
+    pub readiness: Arc<Readiness>,
+}
+
 /// Starts serving `keys` on `listener` (bound by the caller, so tests can use port 0); await the
-/// result. Must be called from within an actix system.
+/// result's `server`. Must be called from within an actix system.
 pub fn run(
     listener: TcpListener,
     settings: Settings,
     keys: Keys,
     models: Models,
-) -> std::io::Result<Server> {
+) -> std::io::Result<Running> {
     // Shared state is built once, here, and cloned into every worker.
     let store = web::Data::new(KeyStore::new(keys.set));
     spawn_reloader(store.clone().into_inner(), keys.source, settings.keys_poll);
@@ -57,6 +67,8 @@ pub fn run(
     spawn_sweeper(throttle.clone().into_inner());
     let proxies = web::Data::new(settings.trusted_proxies.clone());
     let in_flight = web::Data::new(InFlight::new(settings.max_concurrent_requests));
+    let readiness = web::Data::new(Readiness::new());
+    let ready = readiness.clone().into_inner();
 
     let server = HttpServer::new(move || {
         // What every request writes or extracts is held once per worker: the per-request
@@ -79,6 +91,7 @@ pub fn run(
             .app_data(throttle.clone())
             .app_data(proxies.clone())
             .app_data(in_flight.clone())
+            .app_data(readiness.clone())
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 let item = ValidationItem::value_error(
                     vec!["query".into()],
@@ -98,18 +111,30 @@ pub fn run(
     .disable_signals()
     .listen(listener)?
     .run();
-    Ok(server)
+    Ok(Running {
+        server,
+        readiness: ready,
+    })
 }
 
-/// Stops `server` gracefully on SIGTERM or SIGINT (Ctrl-C elsewhere than Unix): no new
-/// connections, requests in flight finish (up to the shutdown timeout), then `server` resolves
-/// and the process exits 0.
-pub fn stop_on_signals(server: &Server) {
-    let handle = server.handle();
+/// Stops the server gracefully on SIGTERM or SIGINT (Ctrl-C elsewhere than Unix): readiness
+/// turns to draining at once; after `delay`, the listener closes and requests in flight finish (up
+/// to the shutdown timeout); then the server resolves and the process exits 0.
+pub fn stop_on_signals(running: &Running, delay: Duration) {
+    let handle = running.server.handle();
+    let readiness = Arc::clone(&running.readiness);
     actix_rt::spawn(async move {
         let Some(name) = stop_signal().await else {
             return;
         };
+        readiness.drain();
+        if !delay.is_zero() {
+            log::info!(
+                "{name} received: not ready; closing the listener in {} s",
+                delay.as_secs()
+            );
+            actix_rt::time::sleep(delay).await;
+        }
         log::info!("{name} received: no new connections; finishing requests in flight");
         handle.stop(true).await;
     });

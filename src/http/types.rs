@@ -244,10 +244,10 @@ impl ModelList {
     }
 }
 
-/// The answer of `/health`.
+/// The answer of `/health` (`ok`) and `/health/ready` (`ready` or `draining`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// Always `ok` when the process serves.
+    /// `ok` on `/health` whenever the process serves; `ready` or `draining` on `/health/ready`.
     pub status: &'static str,
 }
 

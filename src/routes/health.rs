@@ -1,6 +1,7 @@
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 
 use crate::http::types::Health;
+use crate::readiness::Readiness;
 
 /// `GET /health`: the process is up and serving (no key needed).
 #[utoipa::path(
@@ -12,4 +13,25 @@ use crate::http::types::Health;
 )]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// `GET /health/ready`: whether to send this process traffic (no key needed, never limited).
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    summary = "Readiness",
+    tag = "monitoring",
+    description = "200 `{\"status\":\"ready\"}` while the service takes traffic; 503 `{\"status\":\"draining\"}` from the moment it is told to stop (SIGTERM), while `SHUTDOWN_DELAY_SECONDS` lets a load balancer notice.",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "Draining: stopping, send no new traffic", body = Health),
+        crate::http::PublicErrors,
+    ),
+)]
+pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
+    if readiness.is_ready() {
+        HttpResponse::Ok().json(Health { status: "ready" })
+    } else {
+        HttpResponse::ServiceUnavailable().json(Health { status: "draining" })
+    }
 }

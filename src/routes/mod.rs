@@ -27,6 +27,7 @@ fn handler(id: RouteId) -> Route {
         RouteId::Me => web::get().to(me::me),
         RouteId::Models => web::get().to(models::models),
         RouteId::Health => web::get().to(health::health),
+        RouteId::Ready => web::get().to(health::ready),
         RouteId::Metrics => web::get().to(metrics::metrics),
         RouteId::OpenApi => web::get().to(docs::openapi_json),
         RouteId::DocsPage => web::get().to(docs::docs_page),

@@ -27,6 +27,7 @@ pub const SECURITY_SCHEME: &str = "APIKeyHeader";
         super::me::me,
         super::models::models,
         super::health::health,
+        super::health::ready,
         super::metrics::metrics,
     ),
     components(schemas(ErrorDetail, HttpValidationError, ValidationItem)),

@@ -110,8 +110,8 @@ pub async fn spawn_app_with_models(settings: TestSettings, models: Models) -> Te
     let keys = KeySource::fixed(settings.keys)
         .into_keys()
         .expect("test keys load");
-    let server = run(listener, settings.settings, keys, models).expect("server starts");
-    actix_rt::spawn(server);
+    let running = run(listener, settings.settings, keys, models).expect("server starts");
+    actix_rt::spawn(running.server);
     TestApp {
         address,
         client: Client::new(),

@@ -82,3 +82,52 @@ fn a_request_in_flight_at_sigterm_finishes_before_a_clean_exit() {
         assert!(log.contains("finishing requests in flight"), "{log}");
     }
 }
+
+/// `GET path` on a fresh connection: the status code, or `None` when nothing answers.
+fn status_of(address: &str, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer.get(9..12)?.parse().ok()
+}
+
+#[test]
+fn at_sigterm_readiness_turns_503_at_once_and_the_listener_closes_after_the_delay() {
+    let server = RunningBinary::start(&[("API_SECRET_KEY", KEY), ("SHUTDOWN_DELAY_SECONDS", "2")]);
+    assert_eq!(status_of(&server.address, "/health/ready"), Some(200));
+    signal(&server, "-TERM");
+    let signalled = Instant::now();
+    // Draining at once...
+    wait_until("readiness to turn 503", Duration::from_secs(5), || {
+        (status_of(&server.address, "/health/ready") == Some(503)).then_some(())
+    });
+    let draining_after = signalled.elapsed();
+    // ...while liveness and the API still answer, as a load balancer stops sending traffic.
+    assert_eq!(status_of(&server.address, "/health"), Some(200));
+    let body = raw_request_blocking(
+        &server.address,
+        b"GET /health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(body.ends_with(r#"{"status":"draining"}"#), "{body}");
+    // Then the listener closes.
+    wait_until("the listener to close", Duration::from_secs(15), || {
+        status_of(&server.address, "/health")
+            .is_none()
+            .then_some(())
+    });
+    let closed_after = signalled.elapsed();
+    assert!(
+        closed_after >= Duration::from_secs(2),
+        "closed {closed_after:?} after SIGTERM, before the 2 s delay"
+    );
+    assert!(draining_after < closed_after);
+    let log = server.stop();
+    let drain = log
+        .find("not ready; closing the listener in 2 s")
+        .expect("drain line");
+    let close = log.find("no new connections").expect("close line");
+    assert!(drain < close, "{log}");
+}
