@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 
 use crate::auth::key_file::{self, hash_hex, FileEntry};
 use crate::auth::{generate_key, hash_key, validate_key, Secret, MIN_KEY_CHARS};
+use crate::paths::Scope;
 
 /// A sentiment model served over HTTP behind API-key authentication.
 #[derive(Debug, Parser)]
@@ -56,6 +57,9 @@ pub struct EntryArgs {
     /// Who holds the key.
     #[arg(long)]
     owner: Option<String>,
+    /// A route group the key may use (`predict`, `jobs`); repeat for several. None given: every one.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    scopes: Vec<String>,
 }
 
 /// Runs a `keys` subcommand; errors are one line on stderr and a non-zero exit.
@@ -91,6 +95,14 @@ pub fn keys(command: KeysCommand) -> ExitCode {
 
 fn entry(args: &EntryArgs, key: &Secret) -> Result<FileEntry, String> {
     key_file::validate_id(&args.id)?;
+    for scope in &args.scopes {
+        if Scope::parse(scope).is_none() {
+            return Err(format!(
+                "--scope {scope:?} is not a scope; the scopes are {}",
+                Scope::ALL.map(Scope::as_str).join(", ")
+            ));
+        }
+    }
     if let Some(t) = &args.expires {
         OffsetDateTime::parse(t, &Rfc3339)
             .map_err(|e| format!("--expires {t:?} is not an RFC 3339 time: {e}"))?;
@@ -104,6 +116,7 @@ fn entry(args: &EntryArgs, key: &Secret) -> Result<FileEntry, String> {
         note: None,
         rate_limit_per_minute: None,
         rate_limit_burst: None,
+        scopes: (!args.scopes.is_empty()).then(|| args.scopes.clone()),
     })
 }
 
@@ -133,11 +146,21 @@ fn check(file: &std::path::Path) -> Result<(), String> {
             .expires_at
             .and_then(|t| t.format(&Rfc3339).ok())
             .unwrap_or_else(|| "never".into());
+        let scopes = match &e.scopes {
+            None => "all".to_owned(),
+            Some(scopes) if scopes.is_empty() => "none".to_owned(),
+            Some(scopes) => scopes
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        };
         println!(
-            "  {:<24} {:<8} expires {:<25} owner {}",
+            "  {:<24} {:<8} expires {:<25} scopes {:<14} owner {}",
             e.id,
             state,
             expires,
+            scopes,
             e.owner.as_deref().unwrap_or("-")
         );
     }

@@ -21,6 +21,9 @@ pub enum ApiError {
     /// A key that is unknown, expired or disabled; the body never says which (the log does).
     #[error("Invalid API key")]
     InvalidKey(KeyRefusal),
+    /// A valid key, outside the scopes the route needs (FastAPI's security-scopes wording).
+    #[error("Not enough permissions")]
+    NotEnoughPermissions,
     /// `X-API-Key` sent more than once.
     #[error("Duplicate X-API-Key header")]
     DuplicateKey,
@@ -347,7 +350,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::MissingKey => StatusCode::UNAUTHORIZED,
-            ApiError::InvalidKey(_) => StatusCode::FORBIDDEN,
+            ApiError::InvalidKey(_) | ApiError::NotEnoughPermissions => StatusCode::FORBIDDEN,
             ApiError::DuplicateKey | ApiError::MalformedBody => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,

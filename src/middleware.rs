@@ -360,7 +360,7 @@ fn finish<B>(
         .as_ref()
         .ok()
         .and_then(|res| res.request().app_data::<RouteLabel>())
-        .map(|label| label.0);
+        .map(|label| label.0.path);
     let refusal = error
         .and_then(|e| e.as_error::<ApiError>())
         .and_then(ApiError::refusal);

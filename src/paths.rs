@@ -13,6 +13,33 @@ pub enum Access {
     Protected,
 }
 
+/// A group of protected routes a key may be limited to (a keys-file entry's `scopes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// `/predict` and `/predict/batch`.
+    Predict,
+    /// `/analyze_batch` and `/jobs/{job_id}`.
+    Jobs,
+}
+
+impl Scope {
+    /// Every scope, in the order they are listed.
+    pub const ALL: [Scope; 2] = [Scope::Predict, Scope::Jobs];
+
+    /// The scope's name in a keys file and in `/me`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Predict => "predict",
+            Scope::Jobs => "jobs",
+        }
+    }
+
+    /// The scope called `name`.
+    pub fn parse(name: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
 /// Names a route, so the routes module can give each its handler with an exhaustive `match`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteId {
@@ -53,6 +80,8 @@ pub struct RouteSpec {
     pub path: &'static str,
     /// Whether it needs a key.
     pub access: Access,
+    /// The scope a key needs for it, if any (`/me` and `/models` need none).
+    pub scope: Option<Scope>,
     /// Whether `/openapi.json` documents it (the documentation routes themselves are not).
     pub documented: bool,
 }
@@ -63,7 +92,15 @@ const fn route(id: RouteId, method: &'static str, path: &'static str, access: Ac
         method,
         path,
         access,
+        scope: None,
         documented: true,
+    }
+}
+
+const fn scoped(id: RouteId, method: &'static str, path: &'static str, scope: Scope) -> RouteSpec {
+    RouteSpec {
+        scope: Some(scope),
+        ..route(id, method, path, Access::Protected)
     }
 }
 
@@ -76,20 +113,15 @@ const fn undocumented(id: RouteId, path: &'static str) -> RouteSpec {
 
 /// Every route the service serves.
 pub const ROUTES: &[RouteSpec] = &[
-    route(RouteId::Predict, "POST", "/predict", Access::Protected),
-    route(
+    scoped(RouteId::Predict, "POST", "/predict", Scope::Predict),
+    scoped(
         RouteId::PredictBatch,
         "POST",
         "/predict/batch",
-        Access::Protected,
+        Scope::Predict,
     ),
-    route(
-        RouteId::AnalyzeBatch,
-        "POST",
-        "/analyze_batch",
-        Access::Protected,
-    ),
-    route(RouteId::Job, "GET", "/jobs/{job_id}", Access::Protected),
+    scoped(RouteId::AnalyzeBatch, "POST", "/analyze_batch", Scope::Jobs),
+    scoped(RouteId::Job, "GET", "/jobs/{job_id}", Scope::Jobs),
     route(RouteId::Me, "GET", "/me", Access::Protected),
     route(RouteId::Models, "GET", "/models", Access::Protected),
     route(RouteId::Health, "GET", "/health", Access::Public),
@@ -103,10 +135,10 @@ pub const ROUTES: &[RouteSpec] = &[
 /// Paths that stay answerable under overload, so monitoring can see what is happening.
 pub const NEVER_SHED: &[&str] = &["/health", "/health/ready", "/metrics"];
 
-/// The route template a resource serves, left as resource data so the metrics and the log can
-/// name the route without matching the path again.
+/// The route a resource serves, left as resource data so the metrics, the log and the key check
+/// can name the route (and its scope) without matching the path again.
 #[derive(Debug, Clone, Copy)]
-pub struct RouteLabel(pub &'static str);
+pub struct RouteLabel(pub &'static RouteSpec);
 
 /// A request path as the logs show it: each segment that is a literal of the route table
 /// (`predict`, `jobs`, `docs`...) is kept, every other non-empty segment is written `<redacted>`.

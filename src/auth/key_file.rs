@@ -8,6 +8,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::{KeyEntry, KeyHash};
+use crate::paths::Scope;
 
 /// What went wrong with a keys file: the file, the entry, the problem; its `Display` is one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +70,9 @@ pub struct FileEntry {
     /// Overrides `RATE_LIMIT_BURST` for this key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit_burst: Option<u32>,
+    /// The route groups the key may use (`predict`, `jobs`); absent, every one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
 }
 
 fn enabled_by_default() -> bool {
@@ -184,6 +188,22 @@ fn entry(raw: FileEntry) -> Result<KeyEntry, String> {
             ));
         }
     }
+    let scopes = raw
+        .scopes
+        .map(|names| {
+            names
+                .iter()
+                .map(|name| {
+                    Scope::parse(name).ok_or_else(|| {
+                        format!(
+                            "scopes: unknown scope {name:?}; the scopes are {}",
+                            Scope::ALL.map(Scope::as_str).join(", ")
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
     Ok(KeyEntry {
         id: raw.id,
         hash,
@@ -193,6 +213,7 @@ fn entry(raw: FileEntry) -> Result<KeyEntry, String> {
         note: raw.note,
         rate_limit_per_minute: raw.rate_limit_per_minute,
         rate_limit_burst: raw.rate_limit_burst,
+        scopes,
     })
 }
 
@@ -302,9 +323,31 @@ mod tests {
             note: None,
             rate_limit_per_minute: None,
             rate_limit_burst: None,
+            scopes: Some(vec!["jobs".into()]),
         };
         let parsed = parse(&entry.to_toml()).unwrap();
         assert_eq!(parsed[0].id, "carol");
         assert_eq!(parsed[0].owner.as_deref(), Some("Carol \"C\" O'Neil"));
+        assert_eq!(parsed[0].scopes, Some(vec![Scope::Jobs]));
+    }
+
+    #[test]
+    fn scopes_are_optional_named_and_checked() {
+        let good = hex_of("k1-0123456789abcdef");
+        let entry = |extra: &str| format!("[[keys]]\nid = \"a\"\nsha256 = \"{good}\"\n{extra}");
+        let all = &parse(&entry("")).unwrap()[0];
+        assert_eq!(all.scopes, None);
+        assert!(all.allows(Scope::Predict) && all.allows(Scope::Jobs));
+        let one = &parse(&entry("scopes = [\"predict\"]\n")).unwrap()[0];
+        assert!(one.allows(Scope::Predict) && !one.allows(Scope::Jobs));
+        let none = &parse(&entry("scopes = []\n")).unwrap()[0];
+        assert!(!none.allows(Scope::Predict) && !none.allows(Scope::Jobs));
+        let err = parse(&entry("scopes = [\"admin\"]\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown scope \"admin\"") && err.contains("predict, jobs"),
+            "{err}"
+        );
     }
 }

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::Secret;
+use crate::paths::Scope;
 
 /// The SHA-256 digest of a key: the only form in which a key is kept.
 pub type KeyHash = [u8; 32];
@@ -36,6 +37,8 @@ pub struct KeyEntry {
     pub rate_limit_per_minute: Option<u32>,
     /// Per-key override of `RATE_LIMIT_BURST`.
     pub rate_limit_burst: Option<u32>,
+    /// The route groups the key may use; `None`, every one.
+    pub scopes: Option<Vec<Scope>>,
 }
 
 impl KeyEntry {
@@ -50,7 +53,18 @@ impl KeyEntry {
             note: None,
             rate_limit_per_minute: None,
             rate_limit_burst: None,
+            scopes: None,
         }
+    }
+
+    /// Whether the key may use routes of `scope`.
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.as_ref().is_none_or(|s| s.contains(&scope))
+    }
+
+    /// The scopes the key has, every one when it names none.
+    pub fn scopes(&self) -> Vec<Scope> {
+        self.scopes.clone().unwrap_or_else(|| Scope::ALL.to_vec())
     }
 
     /// Whether the key has expired at `now`.

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::auth::{KeyEntry, KeyRefusal, KeyStore, Verdict};
 use crate::error::{ApiError, Limit};
 use crate::limits::{retry_after_secs, AuthThrottle, TrustedProxies};
-use crate::paths::loggable_path;
+use crate::paths::{loggable_path, RouteLabel};
 
 /// The header that carries the key (matched case-insensitively, as every HTTP header is).
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -115,6 +115,7 @@ fn authenticate(req: &HttpRequest) -> Result<ApiKey, ApiError> {
     let (refusal, why, refused) = match store.snapshot().verify(presented, OffsetDateTime::now_utc)
     {
         Verdict::Valid(entry) => {
+            check_scope(req, &entry)?;
             req.extensions_mut()
                 .insert(AuthenticatedKey(Arc::clone(&entry)));
             return Ok(ApiKey { entry });
@@ -130,6 +131,28 @@ fn authenticate(req: &HttpRequest) -> Result<ApiKey, ApiError> {
         throttle.record_failure(ip);
     }
     Err(ApiError::InvalidKey(refusal))
+}
+
+/// Refuses a valid key on a route outside its scopes: 403, no unit spent (the key is not left for
+/// `Metered`), and not a failed key (the throttle counts guesses, and this is no guess).
+fn check_scope(req: &HttpRequest, entry: &KeyEntry) -> Result<(), ApiError> {
+    let Some(scope) = req.app_data::<RouteLabel>().and_then(|route| route.0.scope) else {
+        return Ok(());
+    };
+    if entry.allows(scope) {
+        return Ok(());
+    }
+    // An authenticated answer: its RateLimit headers show the quota, untouched.
+    super::show_quota(req, entry);
+    log::warn!(
+        target: AUTH_LOG,
+        "not enough permissions: key id {} lacks scope {} for {} {}",
+        entry.id,
+        scope.as_str(),
+        req.method(),
+        loggable_path(req.path())
+    );
+    Err(ApiError::NotEnoughPermissions)
 }
 
 /// Logs a refused request: the reason and the key's id where known, never the key.

@@ -42,7 +42,10 @@ impl IntoResponses for ProtectedErrors {
                 "`X-API-Key` sent more than once, or a body that could not be read",
             ),
             ("401", "No key (`WWW-Authenticate: APIKey`)"),
-            ("403", "Invalid API key"),
+            (
+                "403",
+                "Invalid API key, or `Not enough permissions` for a key outside the route's scopes",
+            ),
             (
                 "408",
                 "The body did not arrive within `BODY_TIMEOUT_SECONDS`",

@@ -179,6 +179,9 @@ pub struct Me<'a> {
     pub owner: Option<&'a str>,
     /// When it expires (RFC 3339), or null.
     pub expires_at: Option<String>,
+    /// The route groups it may use: `predict` (`/predict`, `/predict/batch`), `jobs`
+    /// (`/analyze_batch`, `/jobs/{job_id}`).
+    pub scopes: Vec<&'static str>,
     /// The key's rate limit and what is left of it.
     pub rate_limit: RateLimitView,
 }

@@ -11,7 +11,7 @@ use crate::http::{show_quota, ApiKey};
     path = "/me",
     summary = "Describe the calling key",
     tag = "keys",
-    description = "The calling key's id, owner, expiry and rate-limit state. Spends no unit.",
+    description = "The calling key's id, owner, expiry, scopes and rate-limit state. Spends no unit.",
     responses((status = 200, description = "The calling key", body = Me), crate::http::ProtectedErrors),
     security(("APIKeyHeader" = [])),
 )]
@@ -22,6 +22,7 @@ pub async fn me(key: ApiKey, req: HttpRequest) -> Result<HttpResponse, ApiError>
         key_id: &entry.id,
         owner: entry.owner.as_deref(),
         expires_at: entry.expires_at.and_then(|t| t.format(&Rfc3339).ok()),
+        scopes: entry.scopes().into_iter().map(|s| s.as_str()).collect(),
         rate_limit: RateLimitView {
             limit: state.policy.limit,
             burst: state.policy.burst,

@@ -41,7 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         let method = spec.method;
         cfg.service(
             web::resource(spec.path)
-                .app_data(RouteLabel(spec.path))
+                .app_data(RouteLabel(spec))
                 .route(handler(spec.id))
                 .default_service(web::route().to(move || async move {
                     Err::<HttpResponse, _>(ApiError::MethodNotAllowed(method))

@@ -134,7 +134,64 @@ async fn me_describes_the_calling_key_only() {
     assert_eq!(body["key_id"], "bob");
     assert_eq!(body["owner"], json!(null));
     assert_eq!(body["expires_at"], json!(null));
+    assert_eq!(
+        body["scopes"],
+        json!(["predict", "jobs"]),
+        "no field: every scope"
+    );
     assert!(!body.to_string().contains("alice"));
+}
+
+#[actix_rt::test]
+async fn a_key_outside_its_scopes_gets_403_spends_nothing_and_is_no_failed_key() {
+    let entries = [
+        entry("dashboard", ALICE, "scopes = [\"jobs\"]"),
+        entry("scorer", BOB, "scopes = [\"predict\"]"),
+    ];
+    let (server, _) = serve_keys("scopes", &entries, &[("AUTH_FAILURES_PER_MINUTE", "3")]);
+    let app = server.app();
+    // Many more refusals than the failed-key throttle allows: none of them counts as a guess.
+    for _ in 0..6 {
+        let res = app.predict_query("good", Some(ALICE)).await;
+        assert_eq!(crate::helpers::remaining(&res), 60, "no unit spent");
+        assert_eq!(
+            status_and_json(res).await,
+            error_json(403, "Not enough permissions")
+        );
+    }
+    let res = app
+        .post_json("/predict/batch", &json!({"texts": ["a"]}), Some(ALICE))
+        .await;
+    assert_eq!(
+        status_and_json(res).await,
+        error_json(403, "Not enough permissions")
+    );
+    // Its own scope works, and its quota is whole: nothing was spent above.
+    let res = app
+        .post_json("/analyze_batch", &json!({"texts": ["a"]}), Some(ALICE))
+        .await;
+    assert_eq!(res.status(), 202);
+    assert_eq!(crate::helpers::remaining(&res), 59);
+    let (_, me) = status_and_json(app.get("/me", Some(ALICE)).await).await;
+    assert_eq!(me["scopes"], json!(["jobs"]));
+    assert_eq!(app.get("/models", Some(ALICE)).await.status(), 200);
+    // The other way round.
+    assert_eq!(status_with(&app, BOB).await, 200);
+    let res = app
+        .post_json("/analyze_batch", &json!({"texts": ["a"]}), Some(BOB))
+        .await;
+    assert_eq!(
+        status_and_json(res).await,
+        error_json(403, "Not enough permissions")
+    );
+    let log = server.stop();
+    assert!(
+        log.contains(
+            "not enough permissions: key id dashboard lacks scope predict for POST /predict"
+        ),
+        "{log}"
+    );
+    assert!(!log.contains("throttled"), "{log}");
 }
 
 #[actix_rt::test]
@@ -318,6 +375,34 @@ fn keys_command(args: &[&str], stdin: &str) -> (bool, String, String) {
         String::from_utf8(out.stdout).unwrap(),
         String::from_utf8(out.stderr).unwrap(),
     )
+}
+
+#[test]
+fn keys_new_writes_scopes_and_keys_check_shows_them() {
+    let (ok, out, err) = keys_command(&["new", "--id", "dash", "--scope", "jobs"], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("scopes = [\"jobs\"]"), "{out}");
+    let (ok, _, err) = keys_command(&["new", "--id", "dash", "--scope", "admin"], "");
+    assert!(!ok);
+    assert!(err.contains("--scope \"admin\" is not a scope"), "{err}");
+    let dir = temp_dir("scopes-check");
+    let file = keys_file(
+        &dir,
+        &[
+            entry("dash", ALICE, "scopes = [\"jobs\"]"),
+            entry("all", BOB, ""),
+        ],
+    );
+    let (ok, out, err) = keys_command(&["check", file.to_str().unwrap()], "");
+    assert!(ok, "{err}");
+    let line = |id: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(id))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(line("dash").contains("scopes jobs"), "{out}");
+    assert!(line("all").contains("scopes all"), "{out}");
 }
 
 #[actix_rt::test]
