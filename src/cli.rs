@@ -1,4 +1,5 @@
-//! The command line: serve (the default), and `keys` to make, hash and check keys.
+//! The command line: serve (the default), `config` to show the effective configuration, and
+//! `keys` to make, hash and check keys.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -9,12 +10,14 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::auth::key_file::{self, hash_hex, FileEntry};
-use crate::auth::{generate_key, hash_key, validate_key, Secret, MIN_KEY_CHARS};
+use crate::auth::{generate_key, hash_key, validate_key, KeySource, Secret, MIN_KEY_CHARS};
+use crate::config::{load_dotenv, Settings};
+use crate::model::Models;
 use crate::paths::Scope;
 
 /// A sentiment model served over HTTP behind API-key authentication.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version = version(), about)]
 pub struct Cli {
     /// What to do; with none, serve.
     #[command(subcommand)]
@@ -26,6 +29,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve HTTP (the default), configured by the environment and `.env`.
     Serve,
+    /// Print the effective configuration (environment and `.env`, defaults shown, secrets
+    /// redacted), or the one-line error the server would stop with.
+    Config,
     /// Make, hash and check API keys for `API_KEYS_FILE`.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -60,6 +66,61 @@ pub struct EntryArgs {
     /// A route group the key may use (`predict`, `jobs`); repeat for several. None given: every one.
     #[arg(long = "scope", value_name = "SCOPE")]
     scopes: Vec<String>,
+}
+
+/// The version, and the cargo features this binary was built with.
+pub fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        // Each optional cargo feature adds its `(name, cfg!(feature = name))` here.
+        let optional: [(&str, bool); 0] = [];
+        let features: Vec<&str> = optional
+            .into_iter()
+            .filter_map(|(name, on)| on.then_some(name))
+            .collect();
+        format!(
+            "{} (features: {})",
+            env!("CARGO_PKG_VERSION"),
+            if features.is_empty() {
+                "default".to_owned()
+            } else {
+                features.join(", ")
+            }
+        )
+    })
+}
+
+/// `sentiment-api config`: checks the configuration as a start does (settings, keys file, models)
+/// and prints it, one `VARIABLE=value` a line; or the first error, as the server gives it.
+pub fn config() -> ExitCode {
+    let checked = (|| {
+        load_dotenv()?;
+        let settings = Settings::from_env().map_err(|e| e.to_string())?;
+        if settings.api_keys_file.is_some() {
+            let source = KeySource {
+                fixed: Vec::new(),
+                file: settings.api_keys_file.clone(),
+            };
+            let keys = source.load().map_err(|e| format!("API_KEYS_FILE: {e}"))?;
+            println!("# {} keys in the keys file", keys.len());
+        }
+        let models = Models::load(settings.models.as_deref(), &settings.default_model)
+            .map_err(|e| e.to_string())?;
+        println!("# models loaded: {}", models.names().join(", "));
+        Ok::<_, String>(settings)
+    })();
+    match checked {
+        Ok(settings) => {
+            for (variable, value) in settings.describe() {
+                println!("{variable}={value}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Runs a `keys` subcommand; errors are one line on stderr and a non-zero exit.

@@ -31,6 +31,8 @@ pub struct Settings {
     pub default_model: String,
     /// How log lines are written (`LOG_FORMAT`).
     pub log_format: LogFormat,
+    /// The log filter (`RUST_LOG`), validated; the logger reads it itself.
+    pub rust_log: Option<String>,
     /// Input limits.
     pub limits: InputLimits,
     /// Default per-key rate limit (`RATE_LIMIT_PER_MINUTE`, `RATE_LIMIT_BURST`; a 60 s window).
@@ -122,9 +124,10 @@ impl Settings {
         F: Fn(&'static str) -> Result<Option<String>, ConfigError>,
     {
         let env = Env(lookup);
-        if let Some(spec) = env.raw("RUST_LOG")? {
+        let rust_log = env.raw("RUST_LOG")?;
+        if let Some(spec) = &rust_log {
             env_filter::Builder::new()
-                .try_parse(&spec)
+                .try_parse(spec)
                 .map_err(|e| ConfigError {
                     variable: "RUST_LOG",
                     problem: format!("cannot use {spec:?}: {e}"),
@@ -177,6 +180,7 @@ impl Settings {
             api_secret_key,
             api_keys_file,
             keys_poll: Duration::from_secs(env.positive("API_KEYS_POLL_SECONDS", 2)? as u64),
+            rust_log,
             log_format: match env.raw("LOG_FORMAT")?.as_deref().map(str::trim) {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
@@ -233,6 +237,82 @@ impl Settings {
             shutdown_timeout: Duration::from_secs(env.parse("SHUTDOWN_TIMEOUT_SECONDS", 30)?),
             shutdown_delay: Duration::from_secs(env.parse("SHUTDOWN_DELAY_SECONDS", 0)?),
         })
+    }
+
+    /// The effective value of every setting, by variable, defaults included and secrets redacted,
+    /// as `sentiment-api config` prints them.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let secs = |d: Duration| d.as_secs().to_string();
+        let or_none = |v: Option<String>, none: &str| v.unwrap_or_else(|| none.to_owned());
+        vec![
+            ("HOST", self.host.clone()),
+            ("PORT", self.port.to_string()),
+            ("WORKERS", self.workers.to_string()),
+            (
+                "API_SECRET_KEY",
+                match &self.api_secret_key {
+                    Some(key) => key.to_string(),
+                    None => "(not set)".to_owned(),
+                },
+            ),
+            (
+                "API_KEYS_FILE",
+                or_none(
+                    self.api_keys_file.as_ref().map(|p| p.display().to_string()),
+                    "(not set)",
+                ),
+            ),
+            ("API_KEYS_POLL_SECONDS", secs(self.keys_poll)),
+            (
+                "MODELS",
+                or_none(
+                    self.models.as_ref().map(|m| m.join(",")),
+                    "(every model compiled in)",
+                ),
+            ),
+            ("DEFAULT_MODEL", self.default_model.clone()),
+            (
+                "LOG_FORMAT",
+                match self.log_format {
+                    LogFormat::Text => "text",
+                    LogFormat::Json => "json",
+                }
+                .to_owned(),
+            ),
+            ("RATE_LIMIT_PER_MINUTE", self.rate_limit.limit.to_string()),
+            ("RATE_LIMIT_BURST", self.rate_limit.burst.to_string()),
+            (
+                "AUTH_FAILURES_PER_MINUTE",
+                self.auth_failures_per_window.to_string(),
+            ),
+            ("TRUSTED_PROXIES", {
+                let list = self.trusted_proxies.to_string();
+                if list.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    list
+                }
+            }),
+            (
+                "MAX_CONCURRENT_REQUESTS",
+                self.max_concurrent_requests.to_string(),
+            ),
+            (
+                "INFERENCE_TIMEOUT_MS",
+                self.inference_timeout.as_millis().to_string(),
+            ),
+            ("MAX_PENDING_JOBS", self.max_pending_jobs.to_string()),
+            ("MAX_STORED_JOBS", self.max_stored_jobs.to_string()),
+            ("MAX_JOB_STORE_BYTES", self.max_job_store_bytes.to_string()),
+            ("JOB_TTL_SECONDS", secs(self.job_ttl)),
+            ("MAX_TEXT_CHARS", self.limits.max_text_chars.to_string()),
+            ("MAX_BATCH_SIZE", self.limits.max_batch_size.to_string()),
+            ("MAX_BODY_BYTES", self.limits.max_body_bytes.to_string()),
+            ("BODY_TIMEOUT_SECONDS", secs(self.limits.body_timeout)),
+            ("SHUTDOWN_DELAY_SECONDS", secs(self.shutdown_delay)),
+            ("SHUTDOWN_TIMEOUT_SECONDS", secs(self.shutdown_timeout)),
+            ("RUST_LOG", or_none(self.rust_log.clone(), "info")),
+        ]
     }
 
     /// `host:port`, as given to bind.
@@ -428,6 +508,28 @@ mod tests {
         let s = settings(&[("MODELS", " vader, tfidf "), ("DEFAULT_MODEL", "tfidf")]).unwrap();
         assert_eq!(s.models.unwrap(), ["vader", "tfidf"]);
         assert_eq!(s.default_model, "tfidf");
+    }
+
+    #[test]
+    fn describe_shows_every_setting_with_secrets_redacted() {
+        let s = settings(&[
+            ("API_SECRET_KEY", "0123456789abcdef-secret"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+        ])
+        .unwrap();
+        let described = s.describe();
+        let value = |var: &str| {
+            described
+                .iter()
+                .find(|(v, _)| *v == var)
+                .map(|(_, value)| value.clone())
+                .unwrap()
+        };
+        assert_eq!(value("API_SECRET_KEY"), "[REDACTED]");
+        assert_eq!(value("TRUSTED_PROXIES"), "10.0.0.0/8, ::1/128");
+        assert_eq!(value("PORT"), "8000");
+        assert_eq!(value("DEFAULT_MODEL"), "vader");
+        assert!(!format!("{described:?}").contains("secret"));
     }
 
     #[test]

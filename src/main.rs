@@ -12,6 +12,7 @@ use sentiment_api::startup::{run, stop_on_signals};
 fn main() -> ExitCode {
     match Cli::parse().command {
         Some(Command::Keys(command)) => cli::keys(command),
+        Some(Command::Config) => cli::config(),
         None | Some(Command::Serve) => actix_web::rt::System::new().block_on(serve()),
     }
 }

@@ -61,6 +61,16 @@ impl TrustedProxies {
     }
 }
 
+impl std::fmt::Display for TrustedProxies {
+    /// The list as `TRUSTED_PROXIES` takes it, each block with its prefix length.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (net, bits)) in self.0.iter().enumerate() {
+            write!(f, "{}{net}/{bits}", if i == 0 { "" } else { ", " })?;
+        }
+        Ok(())
+    }
+}
+
 fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {

@@ -291,7 +291,7 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn binary(dir: &PathBuf, envs: &[(&str, &str)]) -> Command {
+pub fn binary(dir: &PathBuf, envs: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sentiment-api"));
     cmd.current_dir(dir);
     for var in CONFIG_VARS {

@@ -157,3 +157,85 @@ fn a_malformed_rust_log_or_a_non_ascii_key_stops_the_start() {
     );
     assert_refuses(&[("API_SECRET_KEY", "ééééééééééééééé€")], "API_SECRET_KEY");
 }
+
+/// Runs `sentiment-api ARGS` in `dir` with `envs`: whether it succeeded, stdout, stderr.
+fn command(
+    dir: &std::path::PathBuf,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (bool, String, String) {
+    let out = crate::helpers::binary(dir, envs)
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn config_prints_the_effective_settings_with_env_and_dotenv_merged_and_secrets_redacted() {
+    let dir = temp_dir("config");
+    std::fs::write(
+        dir.join(".env"),
+        "API_SECRET_KEY=config-key-SECRET-0123456789\nRATE_LIMIT_PER_MINUTE=120\n",
+    )
+    .unwrap();
+    let (ok, out, err) = command(&dir, &["config"], &[("MAX_BATCH_SIZE", "32")]);
+    assert!(ok, "{err}");
+    for line in [
+        "API_SECRET_KEY=[REDACTED]",
+        "RATE_LIMIT_PER_MINUTE=120",
+        "MAX_BATCH_SIZE=32",
+        "PORT=0",
+        "MAX_TEXT_CHARS=10000",
+        "DEFAULT_MODEL=vader",
+    ] {
+        assert!(
+            out.lines().any(|l| l == line),
+            "{line} missing from:\n{out}"
+        );
+    }
+    assert!(
+        !out.contains("config-key") && !err.contains("config-key"),
+        "{out}{err}"
+    );
+}
+
+#[test]
+fn config_fails_with_the_line_the_server_would_give() {
+    let dir = temp_dir("config-bad");
+    for envs in [
+        vec![("RATE_LIMIT_BURST", "0")],
+        vec![("API_KEYS_FILE", "/no/such/keys.toml")],
+        vec![("MODELS", "gpt-9")],
+    ] {
+        let (ok, out, err) = command(&dir, &["config"], &envs);
+        let (status, served) = run_binary_to_exit(&dir, &envs);
+        assert!(!ok && !status.success(), "{envs:?}: {out}");
+        let line = err.lines().next().unwrap_or_default();
+        assert!(
+            line.starts_with(&format!("error: {}", envs[0].0)),
+            "{envs:?}: {err}"
+        );
+        assert!(
+            served.contains(line),
+            "{envs:?}: config said {line:?}, the server said {served}"
+        );
+    }
+}
+
+#[test]
+fn version_names_the_version_and_the_features() {
+    let (ok, out, _) = command(&temp_dir("version"), &["--version"], &[]);
+    assert!(ok);
+    assert!(
+        out.starts_with(&format!(
+            "sentiment-api {} (features: ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{out}"
+    );
+}
