@@ -34,6 +34,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -255,7 +256,9 @@ class Server:
 
     LISTENING = re.compile(r"sentiment-api listening on (http://[0-9.]+:(\d+))")
 
-    def __init__(self, binary: Path, key: str, workdir: Path, log_path: Path) -> None:
+    def __init__(self, binary: Path, key: str, workdir: Path, log_path: Path,
+                 extra_env: dict | None = None) -> None:
+        self.extra_env = extra_env or {}
         self.binary = binary
         self.key = key
         self.workdir = workdir
@@ -277,6 +280,7 @@ class Server:
             "RATE_LIMIT_PER_MINUTE": "1000000",
             "RATE_LIMIT_BURST": "1000000",
             "AUTH_FAILURES_PER_MINUTE": "1000000",
+            **self.extra_env,
         }
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
@@ -485,6 +489,37 @@ def check_browser(server: Server) -> str:
     return f"Swagger UI rendered, authorized, executed; screenshot {shot.group(1) if shot else '?'}"
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def check_cors_browser(binary: Path, workdir: Path) -> str:
+    """A second server with CORS for one page origin and 2 requests a minute; cors_check.mjs
+    calls it from that origin and from another in Chromium."""
+    allowed, other = free_port(), free_port()
+    key = secrets.token_urlsafe(32)
+    server = Server(binary, key, workdir, ARTIFACTS / "server-cors.log", {
+        "CORS_ALLOWED_ORIGINS": f"http://127.0.0.1:{allowed}",
+        "RATE_LIMIT_PER_MINUTE": "2",
+        "RATE_LIMIT_BURST": "2",
+    })
+    try:
+        server.start()
+        cmd = ["node", "cors_check.mjs", server.base_url, str(allowed), str(other)]
+        print("$ " + " ".join(cmd), flush=True)
+        code, output = run_tool(cmd, cwd=BROWSER_DIR, env=tool_env(CORS_API_KEY=key),
+                                timeout=BROWSER_TIMEOUT)
+        print(output.replace(key, "[redacted]"), end="")
+        if code != 0:
+            fails = [line[5:] for line in output.splitlines() if line.startswith("FAIL ")]
+            raise CheckFailed("; ".join(fails) or f"cors_check.mjs exited {code}")
+        return "a page on another origin read a 200, a 403 and a 429; a third origin read nothing"
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------------------------------------
 # The checks (inner side, under the venv's Python)
 
@@ -592,6 +627,7 @@ def main() -> int:
             results.add("browser", "SKIP", 0, "--no-browser")
         elif ok and browser_ready:
             results.run("browser", check_browser, server)
+            results.run("cors-browser", check_cors_browser, binary, Path(workdir.name))
         else:
             results.add("browser", "FAIL", 0, "not run: setup failed")
         if server is not None and server.base_url:

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::auth::{validate_key, Secret};
+use crate::cors::CorsOrigins;
 use crate::limits::{Policy, TrustedProxies};
 use crate::logging::LogFormat;
 
@@ -43,6 +44,8 @@ pub struct Settings {
     pub auth_failure_window: Duration,
     /// Peers whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
     pub trusted_proxies: TrustedProxies,
+    /// Browser origins that may read answers (`CORS_ALLOWED_ORIGINS`); `None`, no CORS.
+    pub cors: Option<CorsOrigins>,
     /// Requests in flight before new ones get 503 (`MAX_CONCURRENT_REQUESTS`).
     pub max_concurrent_requests: usize,
     /// Longest a request may wait for the model (`INFERENCE_TIMEOUT_MS`).
@@ -225,6 +228,15 @@ impl Settings {
                     problem,
                 })?,
             },
+            cors: env
+                .raw("CORS_ALLOWED_ORIGINS")?
+                .map(|list| {
+                    CorsOrigins::parse(&list).map_err(|problem| ConfigError {
+                        variable: "CORS_ALLOWED_ORIGINS",
+                        problem,
+                    })
+                })
+                .transpose()?,
             max_concurrent_requests: env.positive("MAX_CONCURRENT_REQUESTS", 1024)?,
             inference_timeout: Duration::from_millis(
                 env.positive("INFERENCE_TIMEOUT_MS", 5000)? as u64
@@ -293,6 +305,10 @@ impl Settings {
                     list
                 }
             }),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                or_none(self.cors.as_ref().map(|c| c.to_string()), "(none: no CORS)"),
+            ),
             (
                 "MAX_CONCURRENT_REQUESTS",
                 self.max_concurrent_requests.to_string(),
@@ -472,6 +488,7 @@ mod tests {
             ("RATE_LIMIT_BURST", "61"),
             ("AUTH_FAILURES_PER_MINUTE", "x"),
             ("TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("CORS_ALLOWED_ORIGINS", "https://example.com/app"),
             ("MAX_CONCURRENT_REQUESTS", "0"),
             ("INFERENCE_TIMEOUT_MS", "soon"),
             ("MAX_PENDING_JOBS", "0"),

@@ -24,6 +24,9 @@ pub enum ApiError {
     /// A valid key, outside the scopes the route needs (FastAPI's security-scopes wording).
     #[error("Not enough permissions")]
     NotEnoughPermissions,
+    /// A CORS preflight from an origin `CORS_ALLOWED_ORIGINS` does not list.
+    #[error("CORS origin not allowed")]
+    OriginNotAllowed,
     /// `X-API-Key` sent more than once.
     #[error("Duplicate X-API-Key header")]
     DuplicateKey,
@@ -350,7 +353,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::MissingKey => StatusCode::UNAUTHORIZED,
-            ApiError::InvalidKey(_) | ApiError::NotEnoughPermissions => StatusCode::FORBIDDEN,
+            ApiError::InvalidKey(_)
+            | ApiError::NotEnoughPermissions
+            | ApiError::OriginNotAllowed => StatusCode::FORBIDDEN,
             ApiError::DuplicateKey | ApiError::MalformedBody => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod cors;
 pub mod log_context;
 pub mod paths;
 

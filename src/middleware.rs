@@ -18,13 +18,14 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 use uuid::Uuid;
 
+use crate::cors::CorsOrigins;
 use crate::error::{ApiError, Overload};
 use crate::http::{AuthenticatedKey, QuotaSlot};
 use crate::limits::{InFlight, Policy, QuotaState};
@@ -39,12 +40,22 @@ pub const ACCESS_LOG: &str = "sentiment_api::access";
 pub struct Frontdoor {
     metrics: Arc<MetricShard>,
     in_flight: Arc<InFlight>,
+    cors: Option<Arc<CorsOrigins>>,
 }
 
 impl Frontdoor {
-    /// The middleware over a worker's shard of the metrics and the service's in-flight cap.
-    pub fn new(metrics: Arc<MetricShard>, in_flight: Arc<InFlight>) -> Self {
-        Frontdoor { metrics, in_flight }
+    /// The middleware over a worker's shard of the metrics, the service's in-flight cap, and the
+    /// origins allowed to read answers (no CORS headers at all when `None`).
+    pub fn new(
+        metrics: Arc<MetricShard>,
+        in_flight: Arc<InFlight>,
+        cors: Option<Arc<CorsOrigins>>,
+    ) -> Self {
+        Frontdoor {
+            metrics,
+            in_flight,
+            cors,
+        }
     }
 }
 
@@ -53,6 +64,7 @@ impl Frontdoor {
 struct Shared {
     metrics: Arc<MetricShard>,
     in_flight: Arc<InFlight>,
+    cors: Option<Arc<CorsOrigins>>,
 }
 
 impl<S, B> Transform<S, ServiceRequest> for Frontdoor
@@ -72,6 +84,7 @@ where
             shared: Rc::new(Shared {
                 metrics: Arc::clone(&self.metrics),
                 in_flight: Arc::clone(&self.in_flight),
+                cors: self.cors.clone(),
             }),
         }))
     }
@@ -100,6 +113,11 @@ where
         let (id, replaced) = request_id_of(req.headers());
         // Visible ASCII only, by construction.
         let id_header = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("-"));
+        let headers = Added {
+            request_id: id_header,
+            allow_origin: allowed_origin(shared.cors.as_deref(), req.headers()),
+            quota: None,
+        };
         let future = Box::pin(async move {
             if replaced {
                 log::info!(
@@ -125,7 +143,7 @@ where
                     }
                     .into());
                     finish(&seen, started, metrics, &refused);
-                    return decorate(refused, None, id_header);
+                    return decorate(refused, headers);
                 };
                 Some(admission)
             };
@@ -134,7 +152,13 @@ where
             let result = guarded(&*service, req, &seen).await;
             drop(admission);
             finish(&seen, started, metrics, &result);
-            decorate(result, quota.get(), id_header)
+            decorate(
+                result,
+                Added {
+                    quota: quota.get(),
+                    ..headers
+                },
+            )
         });
         InRequest::new(id, future)
     }
@@ -161,28 +185,60 @@ fn is_request_id(bytes: &[u8]) -> bool {
     (1..=128).contains(&bytes.len()) && bytes.iter().all(|b| (0x21..=0x7e).contains(b))
 }
 
-/// Adds what every answer carries: its request's id, and the `RateLimit` headers of the quota the
-/// request spent or looked at, if any (the contract puts them on every authenticated answer, a
-/// 500 of a handler that panicked after paying included).
+/// What every answer gets on its way out.
+#[derive(Debug, Clone)]
+struct Added {
+    /// Its request's id.
+    request_id: HeaderValue,
+    /// `Access-Control-Allow-Origin`, for an origin `CORS_ALLOWED_ORIGINS` allows.
+    allow_origin: Option<HeaderValue>,
+    /// The quota the request spent or looked at, for the `RateLimit` headers (the contract puts
+    /// them on every authenticated answer, the 500 of a handler that panicked after paying too).
+    quota: Option<QuotaState>,
+}
+
+impl Added {
+    fn apply(&self, headers: &mut HeaderMap) {
+        if let Some(state) = self.quota {
+            add_quota_headers(headers, state);
+        }
+        headers.insert(X_REQUEST_ID, self.request_id.clone());
+        if let Some(origin) = &self.allow_origin {
+            const EXPOSED: HeaderValue =
+                HeaderValue::from_static("RateLimit, RateLimit-Policy, Retry-After, X-Request-Id");
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
+            // The answer depends on the Origin (unless every origin gets `*`).
+            if origin != "*" {
+                headers.append(header::VARY, HeaderValue::from_static("Origin"));
+            }
+        }
+    }
+}
+
+/// `Access-Control-Allow-Origin` for this request: `*` when any origin may read, the request's
+/// own `Origin` when the list holds it, else none (and the browser keeps the answer from the
+/// page).
+fn allowed_origin(cors: Option<&CorsOrigins>, headers: &HeaderMap) -> Option<HeaderValue> {
+    let cors = cors?;
+    let origin = headers.get(header::ORIGIN)?;
+    match cors {
+        CorsOrigins::Any => Some(HeaderValue::from_static("*")),
+        CorsOrigins::Only(_) => cors.allows(origin.to_str().ok()?).then(|| origin.clone()),
+    }
+}
+
+/// Adds [`Added`] to the answer, whether the app answered or failed.
 fn decorate<B>(
     result: Result<ServiceResponse<B>, Error>,
-    quota: Option<QuotaState>,
-    request_id: HeaderValue,
+    added: Added,
 ) -> Result<ServiceResponse<B>, Error> {
     match result {
         Ok(mut res) => {
-            if let Some(state) = quota {
-                add_quota_headers(res.headers_mut(), state);
-            }
-            res.headers_mut().insert(X_REQUEST_ID, request_id);
+            added.apply(res.headers_mut());
             Ok(res)
         }
-        Err(error) => Err(Decorated {
-            error,
-            quota,
-            request_id,
-        }
-        .into()),
+        Err(error) => Err(Decorated { error, added }.into()),
     }
 }
 
@@ -249,8 +305,7 @@ fn panic_message(panic: &(dyn Any + Send)) -> &str {
 #[derive(Debug)]
 struct Decorated {
     error: Error,
-    quota: Option<QuotaState>,
-    request_id: HeaderValue,
+    added: Added,
 }
 
 impl fmt::Display for Decorated {
@@ -266,11 +321,7 @@ impl ResponseError for Decorated {
 
     fn error_response(&self) -> HttpResponse {
         let mut res = self.error.error_response();
-        if let Some(state) = self.quota {
-            add_quota_headers(res.headers_mut(), state);
-        }
-        res.headers_mut()
-            .insert(X_REQUEST_ID, self.request_id.clone());
+        self.added.apply(res.headers_mut());
         res
     }
 }

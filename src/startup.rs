@@ -68,6 +68,7 @@ pub fn run(
     let proxies = web::Data::new(settings.trusted_proxies.clone());
     let in_flight = web::Data::new(InFlight::new(settings.max_concurrent_requests));
     let readiness = web::Data::new(Readiness::new());
+    let cors = settings.cors.clone().map(Arc::new);
     let ready = readiness.clone().into_inner();
 
     let server = HttpServer::new(move || {
@@ -92,6 +93,11 @@ pub fn run(
             .app_data(proxies.clone())
             .app_data(in_flight.clone())
             .app_data(readiness.clone())
+            .configure(|cfg| {
+                if let Some(cors) = &cors {
+                    cfg.app_data(web::Data::from(Arc::clone(cors)));
+                }
+            })
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 let item = ValidationItem::value_error(
                     vec!["query".into()],
@@ -103,7 +109,11 @@ pub fn run(
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
-            .wrap(Frontdoor::new(shard, in_flight.clone().into_inner()))
+            .wrap(Frontdoor::new(
+                shard,
+                in_flight.clone().into_inner(),
+                cors.clone(),
+            ))
     })
     .workers(settings.workers)
     .shutdown_timeout(settings.shutdown_timeout.as_secs())

@@ -3,6 +3,7 @@
 //! handler does not compile.
 
 mod batch;
+mod cors;
 pub mod docs;
 mod health;
 mod jobs;
@@ -12,6 +13,7 @@ mod models;
 pub mod openapi;
 mod predict;
 
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse, Route};
 
 use crate::error::ApiError;
@@ -43,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource(spec.path)
                 .app_data(RouteLabel(spec))
                 .route(handler(spec.id))
+                .route(web::method(Method::OPTIONS).to(cors::preflight))
                 .default_service(web::route().to(move || async move {
                     Err::<HttpResponse, _>(ApiError::MethodNotAllowed(method))
                 })),
