@@ -197,7 +197,7 @@ pub struct ValidationItem {
     pub input: Box<Value>,
     /// Extra context, such as the limit that was exceeded.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Object>, nullable = false)]
     pub ctx: Option<Box<Value>>,
 }
 

@@ -42,10 +42,29 @@ pub struct Prediction<'a> {
     pub scores: Scores,
     /// The model that scored the text.
     pub model: &'a str,
-    /// `"success"` on `/predict`; absent inside a batch.
+    /// `"success"` on `/predict`; absent inside a batch (and from this schema: `/predict`'s
+    /// answer is documented as [`PredictResponse`], where it is required).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
+    #[schema(ignore)]
     pub status: Option<&'static str>,
+}
+
+/// The answer of `POST /predict` (for the document: [`Prediction`] writes it, with `status`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PredictResponse {
+    /// The text as received.
+    text: String,
+    /// `positive`, `neutral` or `negative`.
+    sentiment: Sentiment,
+    /// The compound score in [-1, 1].
+    score: f64,
+    /// Positive, neutral and negative proportions.
+    scores: Scores,
+    /// The model that scored the text.
+    model: String,
+    /// Always `success`.
+    status: String,
 }
 
 impl<'a> Prediction<'a> {
@@ -144,12 +163,13 @@ pub struct JobView<'a> {
     pub job_id: Uuid,
     /// `processing`, `done` or `failed`.
     pub status: &'static str,
-    /// The predictions, once done.
+    /// The predictions, once done (absent before).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Prediction>>)]
+    #[schema(value_type = Option<Vec<Prediction>>, nullable = false)]
     pub results: Option<Vec<Prediction<'a>>>,
-    /// Why it failed, if it did.
+    /// Why it failed, if it did (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub detail: Option<&'a str>,
 }
 
@@ -175,9 +195,11 @@ impl<'a> JobView<'a> {
 pub struct Me<'a> {
     /// The key's id.
     pub key_id: &'a str,
-    /// Who holds it, if recorded.
+    /// Who holds it, or null.
+    #[schema(required = true)]
     pub owner: Option<&'a str>,
     /// When it expires (RFC 3339), or null.
+    #[schema(required = true)]
     pub expires_at: Option<String>,
     /// The route groups it may use: `predict` (`/predict`, `/predict/batch`), `jobs`
     /// (`/analyze_batch`, `/jobs/{job_id}`).

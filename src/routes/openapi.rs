@@ -70,6 +70,9 @@ pub fn document(limits: &InputLimits, models: &[&str]) -> String {
         schemas[request]["properties"]["model"] = model.clone();
         schemas[request]["properties"]["model"]["description"] = description;
     }
+    // The body is optional (the text may come as `?text=`), and stated so in the plainest form
+    // generators handle: the schema itself, not a `oneOf` with `null`.
+    doc["paths"]["/predict"]["post"]["requestBody"]["required"] = false.into();
     if let Some(params) = doc["paths"]["/predict"]["post"]["parameters"].as_array_mut() {
         for param in params.iter_mut() {
             if param["name"] == "text" {

@@ -3,7 +3,7 @@ use actix_web::{web, HttpResponse};
 
 use crate::config::InputLimits;
 use crate::error::ApiError;
-use crate::http::types::{PredictRequest, Prediction};
+use crate::http::types::{PredictRequest, PredictResponse, Prediction};
 use crate::http::validation::predict_input;
 use crate::http::{ApiKey, JsonBody, Metered};
 use crate::inference::Inference;
@@ -19,8 +19,8 @@ use crate::inference::Inference;
         ("text" = Option<String>, Query, description = "The text to score (or send a JSON body)"),
         ("model" = Option<String>, Query, description = "The model to score it with (`GET /models`); without it, `DEFAULT_MODEL`"),
     ),
-    request_body(content = Option<PredictRequest>, content_type = "application/json"),
-    responses((status = 200, description = "The sentiment", body = Prediction), crate::http::ProtectedErrors),
+    request_body(content = PredictRequest, content_type = "application/json"),
+    responses((status = 200, description = "The sentiment", body = PredictResponse), crate::http::ProtectedErrors),
     security(("APIKeyHeader" = [])),
 )]
 pub async fn predict(
