@@ -7,7 +7,8 @@ use sentiment_api::auth::KeySource;
 use sentiment_api::cli::{self, Cli, Command};
 use sentiment_api::config::{load_dotenv, Settings};
 use sentiment_api::model::{SentimentModel, Vader};
-use sentiment_api::startup::{run, stop_on_signals};
+use sentiment_api::startup::{run, stop_on_signals, transport_warnings, Listener};
+use sentiment_api::tls::CertificateStore;
 
 fn main() -> ExitCode {
     match Cli::parse().command {
@@ -52,6 +53,15 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The certificate too: a bad file, a key not of that certificate or an expired certificate
+    // stops the start with one line naming the variable.
+    let certificates = match settings.tls.clone().map(CertificateStore::load).transpose() {
+        Ok(certificates) => certificates,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let address = settings.address();
     let listener = match TcpListener::bind(&address) {
         Ok(l) => l,
@@ -69,8 +79,24 @@ async fn serve() -> ExitCode {
             key.expose()
         );
     }
-    let local = listener.local_addr().map_or(address, |a| a.to_string());
+    let bound = listener.local_addr();
+    if let Ok(bound) = bound {
+        for warning in transport_warnings(bound, &settings) {
+            log::warn!("{warning}");
+        }
+    }
+    let local = bound.map_or(address, |a| a.to_string());
     let (workers, key_count) = (settings.workers, keys.set.len());
+    let scheme = if certificates.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let expiry = certificates.as_ref().map(|c| c.current().not_after_text());
+    let listener = match certificates {
+        Some(certificates) => Listener::https(listener, certificates),
+        None => Listener::from(listener),
+    };
     let model = Arc::new(Vader::new());
     let model_name = model.name();
     let server = match run(listener, settings, keys, model) {
@@ -82,7 +108,8 @@ async fn serve() -> ExitCode {
     };
     stop_on_signals(&server);
     log::info!(
-        "sentiment-api listening on http://{local} with {workers} workers, {key_count} keys, model {model_name}"
+        "sentiment-api listening on {scheme}://{local} with {workers} workers, {key_count} keys, model {model_name}{}",
+        expiry.map_or_else(String::new, |at| format!(", TLS certificate valid until {at}"))
     );
     match server.await {
         Ok(()) => {
