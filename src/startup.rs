@@ -109,7 +109,12 @@ pub fn run(
             .app_data(throttle.clone())
             .app_data(proxies.clone())
             .app_data(in_flight.clone())
-            .app_data(certificates)
+            .configure(|app| {
+                // Only a server with TLS has a certificate store (the metrics look for one).
+                if let Some(certificates) = certificates {
+                    app.app_data(certificates);
+                }
+            })
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 let item = ValidationItem::value_error(
                     vec!["query".into()],

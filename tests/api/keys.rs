@@ -61,15 +61,6 @@ async fn status_with(client: &Client, address: &str, key: &str) -> u16 {
         .as_u16()
 }
 
-fn sighup(server: &RunningBinary) {
-    let ok = Command::new("kill")
-        .args(["-HUP", &server.pid().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -HUP failed");
-}
-
 #[actix_rt::test]
 async fn two_keys_from_a_file_both_work_and_log_their_own_ids() {
     let dir = temp_dir("two-keys");
@@ -177,7 +168,7 @@ async fn a_sighup_reload_adds_and_removes_keys_while_clients_keep_getting_answer
         );
         answered += 1;
         if !signalled && answered == 20 {
-            sighup(&server);
+            server.hangup();
             signalled = true;
         }
         if signalled && status_with(&client, &server.address, CAROL).await == 200 {
@@ -237,7 +228,7 @@ async fn a_broken_file_on_reload_is_refused_and_the_old_keys_stay() {
         [entry("x", BOB, ""), entry("x", CAROL, "")].concat(),
     ] {
         write_atomically(&file, &broken);
-        sighup(&server);
+        server.hangup();
         actix_rt::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(
             status_with(&client, &server.address, ALICE).await,

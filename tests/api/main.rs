@@ -12,3 +12,4 @@ mod predict;
 mod routes;
 mod shutdown;
 mod startup;
+mod tls;
