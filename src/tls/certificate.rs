@@ -94,9 +94,9 @@ impl ServingCertificate {
         };
         let chain = CertificateDer::pem_slice_iter(&cert_pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| pem_problem(&e, "a PEM certificate"))
+            .map_err(|e| pem_problem(&e, CERTIFICATE))
             .and_then(|chain| match chain.is_empty() {
-                true => Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into()),
+                true => Err(format!("holds no {CERTIFICATE}")),
                 false => Ok(chain),
             })
             .map_err(fault(CERT_FILE))?;
@@ -108,12 +108,7 @@ impl ServingCertificate {
             )));
         }
         let key = PrivateKeyDer::from_pem_slice(&key_pem)
-            .map_err(|e| {
-                pem_problem(
-                    &e,
-                    "a PEM private key (PKCS#8, RSA or EC: -----BEGIN PRIVATE KEY-----)",
-                )
-            })
+            .map_err(|e| pem_problem(&e, PRIVATE_KEY))
             .map_err(fault(KEY_FILE))?;
         let signing_key = provider.key_provider.load_private_key(key).map_err(|_| {
             fault(KEY_FILE)(
@@ -153,11 +148,7 @@ impl ServingCertificate {
 
     /// `not_after` in seconds since the Unix epoch.
     pub fn not_after_unix(&self) -> i64 {
-        let secs = match self.not_after.duration_since(UNIX_EPOCH) {
-            Ok(after) => i128::from(after.as_secs()),
-            Err(before) => -i128::from(before.duration().as_secs()),
-        };
-        i64::try_from(secs).unwrap_or(i64::MAX)
+        time::OffsetDateTime::from(self.not_after).unix_timestamp()
     }
 
     /// `not_after` in RFC 3339, for the log.
@@ -179,6 +170,9 @@ fn read(variable: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
+const CERTIFICATE: &str = "PEM certificate (-----BEGIN CERTIFICATE-----)";
+const PRIVATE_KEY: &str = "PEM private key (PKCS#8, RSA or EC: -----BEGIN PRIVATE KEY-----)";
+
 /// What is wrong with a PEM file, in words of our own: the parser's messages may quote a line of
 /// the file, and a key file's lines are secret.
 fn pem_problem(error: &pem::Error, expected: &str) -> String {
@@ -187,7 +181,7 @@ fn pem_problem(error: &pem::Error, expected: &str) -> String {
         pem::Error::MissingSectionEnd { .. } => "has a PEM section with no END line".into(),
         pem::Error::IllegalSectionStart { .. } => "has a malformed PEM BEGIN line".into(),
         pem::Error::Base64Decode(_) => "has a PEM section that is not valid base64".into(),
-        _ => format!("is not {expected}"),
+        _ => format!("cannot be read as a {expected}"),
     }
 }
 

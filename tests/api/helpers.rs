@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::ops::{Deref, DerefMut};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -229,6 +229,14 @@ const CONFIG_VARS: &[&str] = &[
     "TLS_KEY_FILE",
     "HSTS_MAX_AGE",
 ];
+
+/// Writes the way an operator's tooling should: a new file renamed over the old, so that a
+/// reader never sees half a file.
+pub fn write_atomically(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
 
 /// A fresh empty directory, so a child never reads a developer's `.env`.
 pub fn temp_dir(name: &str) -> PathBuf {

@@ -9,7 +9,9 @@ use sentiment_api::auth::hash_key;
 use sentiment_api::auth::key_file::hash_hex;
 use serde_json::json;
 
-use crate::helpers::{run_binary_to_exit, status_and_json, temp_dir, RunningBinary};
+use crate::helpers::{
+    run_binary_to_exit, status_and_json, temp_dir, write_atomically, RunningBinary,
+};
 
 const ALICE: &str = "sk_alice-key-0123456789abcdef";
 const BOB: &str = "sk_bob-key-0123456789abcdef00";
@@ -17,24 +19,17 @@ const CAROL: &str = "sk_carol-key-0123456789abcdef";
 const OLD: &str = "sk_expired-key-0123456789abcd";
 const OFF: &str = "sk_disabled-key-0123456789abc";
 
-fn entry(id: &str, key: &str, extra: &str) -> String {
+pub fn entry(id: &str, key: &str, extra: &str) -> String {
     format!(
         "[[keys]]\nid = \"{id}\"\nsha256 = \"{}\"\n{extra}\n",
         hash_hex(&hash_key(key.as_bytes()))
     )
 }
 
-fn keys_file(dir: &Path, entries: &[String]) -> PathBuf {
+pub fn keys_file(dir: &Path, entries: &[String]) -> PathBuf {
     let path = dir.join("keys.toml");
     write_atomically(&path, &entries.concat());
     path
-}
-
-/// Writes the way an operator's tooling should: a new file renamed over the old.
-fn write_atomically(path: &Path, text: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
 }
 
 fn standard_entries() -> Vec<String> {
