@@ -116,6 +116,8 @@ impl ServingCertificate {
             )
         })?;
         let certified = CertifiedKey::new(chain, signing_key);
+        // `Unknown`: a key whose public half rustls cannot derive, so there is nothing to compare
+        // (never so with ring's RSA, ECDSA and Ed25519 keys); rustls' own `from_der` accepts it too.
         match certified.keys_match() {
             Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => {}
             Err(rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch)) => {

@@ -191,26 +191,66 @@ async fn predict_answers_over_http1_and_http2_and_over_tls_1_2_and_1_3() {
     }
 }
 
-/// Status, `WWW-Authenticate` and body text of a response.
-async fn answer(res: Response) -> (u16, Option<String>, String) {
+/// What a client can see of an answer: status, the headers the contract names, and the body.
+async fn answer(res: Response) -> (u16, Vec<Option<String>>, String) {
     let status = res.status().as_u16();
-    let challenge = res
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, challenge, res.text().await.unwrap())
+    let headers = [
+        "www-authenticate",
+        "allow",
+        "content-type",
+        "ratelimit-policy",
+    ]
+    .iter()
+    .map(|h| {
+        res.headers()
+            .get(*h)
+            .map(|v| v.to_str().unwrap().to_owned())
+    })
+    .collect();
+    (status, headers, res.text().await.unwrap())
+}
+
+/// Requests that are refused, each in its own way (401, 403, 400, 422, 404, 405).
+fn refused_requests(client: &Client, base: &str) -> Vec<reqwest::RequestBuilder> {
+    let predict = format!("{base}/predict");
+    vec![
+        client.post(&predict).query(&[("text", "hi")]),
+        client
+            .post(&predict)
+            .query(&[("text", "hi")])
+            .header("X-API-Key", "not-a-valid-key-0123456789"),
+        client
+            .post(&predict)
+            .query(&[("text", "hi")])
+            .header("X-API-Key", TEST_KEY)
+            .header("X-API-Key", TEST_KEY),
+        client.post(&predict).header("X-API-Key", TEST_KEY),
+        client
+            .post(&predict)
+            .header("X-API-Key", TEST_KEY)
+            .header("Content-Type", "application/json")
+            .body("{oops"),
+        client.get(format!("{base}/nowhere")),
+        client.get(&predict).header("X-API-Key", TEST_KEY),
+    ]
 }
 
 #[actix_rt::test]
-async fn missing_and_wrong_keys_get_the_same_answers_over_https_as_over_plain_http() {
+async fn refusals_get_the_same_answers_over_https_as_over_plain_http() {
     let (ca, https) = https_app("tls-refusals", None).await;
     let plain = spawn_app().await;
-    for key in [None, Some("not-a-valid-key-0123456789")] {
-        let expected = answer(predict(&Client::new(), &plain.address, key).await).await;
-        assert!(expected.0 == 401 || expected.0 == 403, "{expected:?}");
-        for client in [ca.client(&["http/1.1"]), ca.client(&["h2"])] {
-            let got = answer(predict(&client, &https.address, key).await).await;
-            assert_eq!(got, expected, "key {key:?}");
+    let mut expected = Vec::new();
+    for req in refused_requests(&Client::new(), &plain.address) {
+        expected.push(answer(req.send().await.unwrap()).await);
+    }
+    let statuses: Vec<u16> = expected.iter().map(|a| a.0).collect();
+    assert_eq!(statuses, [401, 403, 400, 422, 422, 404, 405]);
+    for client in [ca.client(&["http/1.1"]), ca.client(&["h2"])] {
+        let requests = refused_requests(&client, &https.address);
+        for (req, expected) in requests.into_iter().zip(&expected) {
+            let res = req.send().await.unwrap();
+            let version = res.version();
+            assert_eq!(&answer(res).await, expected, "{version:?}");
         }
     }
 }
