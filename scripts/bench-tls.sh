@@ -19,46 +19,35 @@ DURATION=${DURATION:-6}
 WARMUP=${WARMUP:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
-BIN=$PWD/target/release/sentiment-api
+bin=$PWD/target/release/sentiment-api
 KEY=bench-tls-key-0123456789abcdefgh # used for this local run only
 REVIEW="I absolutely loved this little cafe: the coffee was rich, the staff were friendly, and the prices felt very fair."
 
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 [[ ${BUILD:-1} == 0 ]] || cargo build --release --bin sentiment-api
-[[ -x $BIN ]] || { echo "no $BIN" >&2; exit 1; }
+[[ -x $bin ]] || { echo "no $bin" >&2; exit 1; }
 
+source scripts/start_binary.sh
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'stop_all; rm -rf "$WORK"' EXIT
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
     -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -subj "/CN=localhost" \
     -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
 
-# start <name> [VAR=value...]: the binary on a port of the OS's choosing; sets <name>_PID, <name>_URL.
+# start <name> [VAR=value...]: the binary on a port of the OS's choosing, checked to answer the
+# benchmark's request; sets <name>_PID and <name>_URL.
 start() {
-    local name=$1 url=""
+    local name=$1 status
     shift
-    (cd "$WORK" && exec env API_SECRET_KEY="$KEY" HOST=127.0.0.1 PORT=0 RUST_LOG=warn,sentiment_api=info \
-        RATE_LIMIT_PER_MINUTE=1000000000 RATE_LIMIT_BURST=1000000000 "$@" "$BIN" >"$name.log" 2>&1) &
-    PIDS+=($!)
-    printf -v "${name}_PID" %s $!
-    for _ in $(seq 1 100); do
-        url=$(grep -o 'listening on https\?://[0-9.:]*' "$WORK/$name.log" | cut -d' ' -f3 || true)
-        [[ -n $url ]] && break
-        sleep 0.1
-    done
-    [[ -n $url ]] || { cat "$WORK/$name.log" >&2; exit 1; }
-    printf -v "${name}_URL" %s "$url"
-    local status
+    start_binary "$WORK" "$name" API_SECRET_KEY="$KEY" HOST=127.0.0.1 PORT=0 RUST_LOG=warn,sentiment_api=info \
+        RATE_LIMIT_PER_MINUTE=1000000000 RATE_LIMIT_BURST=1000000000 "$@"
+    printf -v "${name}_PID" %s "$BINARY_PID"
+    printf -v "${name}_URL" %s "$BINARY_URL"
     status=$(curl -sS --cacert "$WORK/cert.pem" -o /dev/null -w '%{http_code}' -X POST \
         -H "X-API-Key: $KEY" -H 'Content-Type: application/json' \
-        -d "{\"text\":\"$REVIEW\"}" "$url/predict")
+        -d "{\"text\":\"$REVIEW\"}" "$BINARY_URL/predict")
     [[ $status == 200 ]] || { echo "$name answered $status" >&2; exit 1; }
 }
 start plain

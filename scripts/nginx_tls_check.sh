@@ -22,23 +22,11 @@ fi
 bin=$(readlink -f "$bin")
 nginx=$(command -v nginx)
 
+source scripts/start_binary.sh
 work=$(mktemp -d)
 chmod 755 "$work"
-server_pid=
-nginx_pid=
-stop() {
-    local pid=$1
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill "$pid"
-        wait "$pid" 2>/dev/null || true
-    fi
-}
-cleanup() {
-    stop "$nginx_pid"
-    stop "$server_pid"
-    rm -rf "$work"
-}
-trap cleanup EXIT
+PIDS=()
+trap 'stop_all; rm -rf "$work"' EXIT
 fail() {
     echo "FAIL: $*"
     echo "--- service log"; cat "$work/server.log" || true
@@ -51,20 +39,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
     -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null
 
 # The service: plain HTTP on loopback, believing the proxy's X-Forwarded-For.
-(
-    cd "$work"
-    exec env -i PATH="$PATH" API_SECRET_KEY="$key" HOST=127.0.0.1 PORT=0 WORKERS=1 \
-        TRUSTED_PROXIES=127.0.0.1 "$bin" >server.log 2>&1
-) &
-server_pid=$!
-upstream=
-for _ in $(seq 1 100); do
-    upstream=$(grep -o 'listening on http://[0-9.:]*' "$work/server.log" | head -1 | cut -d/ -f3 || true)
-    [ -n "$upstream" ] && break
-    kill -0 "$server_pid" 2>/dev/null || fail "the service exited"
-    sleep 0.1
-done
-[ -n "$upstream" ] || fail "the service did not start"
+start_binary "$work" server API_SECRET_KEY="$key" HOST=127.0.0.1 PORT=0 WORKERS=1 \
+    TRUSTED_PROXIES=127.0.0.1 || fail "the service did not start"
+server_pid=$BINARY_PID
+upstream=${BINARY_URL#http://}
 grep -q INSECURE "$work/server.log" && fail "the service warned about plain HTTP on loopback"
 
 # The README quotes the snippet: the two must not drift apart.
@@ -103,6 +81,7 @@ CONF
 "$nginx" -t -q -p "$work" -c "$work/nginx.conf" || fail "nginx refused the configuration"
 "$nginx" -p "$work" -c "$work/nginx.conf" -g 'daemon off;' &
 nginx_pid=$!
+PIDS=("$nginx_pid" "${PIDS[@]}") # nginx first: stopped before the service behind it
 
 url="https://127.0.0.1:$port"
 request() { # curl options...; prints "<HTTP version> <status> <body>"

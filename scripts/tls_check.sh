@@ -26,16 +26,10 @@ fi
 [ -x "$bin" ] || cargo build --quiet --bin sentiment-api
 bin=$(readlink -f "$bin")
 
+source scripts/start_binary.sh
 work=$(mktemp -d)
-server_pid=
-cleanup() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid"
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+PIDS=()
+trap 'stop_all; rm -rf "$work"' EXIT
 
 # A throwaway CA and a server certificate for 127.0.0.1 signed by it (keys in PKCS#8).
 case "$key_type" in
@@ -63,22 +57,10 @@ EOF
 )
 
 # The server on a port of the OS's choosing, in an empty folder (no .env is read).
-(
-    cd "$work"
-    exec env -i PATH="$PATH" API_SECRET_KEY=tls-check-key-0123456789 HOST=127.0.0.1 PORT=0 \
-        WORKERS=1 TLS_CERT_FILE=cert.pem TLS_KEY_FILE=key.pem HSTS_MAX_AGE=31536000 \
-        "$bin" >server.log 2>&1
-) &
-server_pid=$!
-address=
-for _ in $(seq 1 100); do
-    address=$(grep -o 'listening on https://[0-9.:]*' "$work/server.log" | head -1 | cut -d/ -f3 || true)
-    [ -n "$address" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
-    sleep 0.1
-done
-[ -n "$address" ] || { echo "the server did not start"; cat "$work/server.log"; exit 1; }
-echo "server (PID $server_pid) on https://$address with a throwaway $key_type certificate"
+start_binary "$work" server API_SECRET_KEY=tls-check-key-0123456789 HOST=127.0.0.1 PORT=0 \
+    WORKERS=1 TLS_CERT_FILE=cert.pem TLS_KEY_FILE=key.pem HSTS_MAX_AGE=31536000
+address=${BINARY_URL#https://}
+echo "server (PID $BINARY_PID) on $BINARY_URL with a throwaway $key_type certificate"
 
 # Bounded: a full run takes about 1-2 minutes on 2 cores.
 status=0
