@@ -10,6 +10,7 @@ use crate::auth::{validate_key, Secret};
 use crate::cors::CorsOrigins;
 use crate::limits::{Policy, TrustedProxies};
 use crate::logging::LogFormat;
+use crate::tls::{TlsFiles, CERT_FILE, KEY_FILE};
 
 /// Everything the service can be told, validated.
 #[derive(Debug, Clone)]
@@ -65,6 +66,13 @@ pub struct Settings {
     /// How long readiness answers 503 after SIGTERM before the listener closes
     /// (`SHUTDOWN_DELAY_SECONDS`).
     pub shutdown_delay: Duration,
+    /// The certificate chain and key to serve HTTPS with (`TLS_CERT_FILE`, `TLS_KEY_FILE`, both or
+    /// neither); plain HTTP without. Read by `tls`, not here.
+    pub tls: Option<TlsFiles>,
+    /// How often the TLS files are checked for changes (2 s; shorter only in tests).
+    pub tls_poll: Duration,
+    /// `Strict-Transport-Security: max-age=N`, sent over HTTPS only (`HSTS_MAX_AGE`, seconds).
+    pub hsts_max_age: Option<u64>,
 }
 
 /// Input limits applied before the model sees anything.
@@ -145,14 +153,19 @@ impl Settings {
                 })
             })
             .transpose()?;
-        let api_keys_file = match env.raw("API_KEYS_FILE")? {
-            Some(path) if path.trim().is_empty() => {
-                return Err(ConfigError {
-                    variable: "API_KEYS_FILE",
-                    problem: "is set but empty; give the path of a keys file or unset it".into(),
-                })
-            }
-            path => path.map(PathBuf::from),
+        let api_keys_file = env.path("API_KEYS_FILE")?;
+        let tls = match (env.path(CERT_FILE)?, env.path(KEY_FILE)?) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (Some(_), None) => return Err(only_one(KEY_FILE, CERT_FILE)),
+            (None, Some(_)) => return Err(only_one(CERT_FILE, KEY_FILE)),
+        };
+        let hsts_max_age = match env.raw("HSTS_MAX_AGE")? {
+            None => None,
+            Some(raw) => Some(raw.trim().parse::<u64>().map_err(|_| ConfigError {
+                variable: "HSTS_MAX_AGE",
+                problem: format!("cannot use {raw:?}: must be a whole number of seconds"),
+            })?),
         };
         let defaults = InputLimits::default();
         let rate_limit = Policy {
@@ -248,6 +261,9 @@ impl Settings {
             job_ttl: Duration::from_secs(env.positive("JOB_TTL_SECONDS", 3600)? as u64),
             shutdown_timeout: Duration::from_secs(env.parse("SHUTDOWN_TIMEOUT_SECONDS", 30)?),
             shutdown_delay: Duration::from_secs(env.parse("SHUTDOWN_DELAY_SECONDS", 0)?),
+            tls,
+            tls_poll: Duration::from_secs(2),
+            hsts_max_age,
         })
     }
 
@@ -395,6 +411,16 @@ fn names(variable: &'static str, list: &str) -> Result<Vec<String>, ConfigError>
     Ok(names)
 }
 
+/// One of the two TLS variables without the other: `missing` names the one to set.
+fn only_one(missing: &'static str, set: &'static str) -> ConfigError {
+    ConfigError {
+        variable: missing,
+        problem: format!(
+            "is not set, but {set} is: set both (certificate chain and key) or neither"
+        ),
+    }
+}
+
 fn too_big(variable: &'static str) -> ConfigError {
     ConfigError {
         variable,
@@ -414,6 +440,17 @@ where
 {
     fn raw(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
         (self.0)(name)
+    }
+
+    /// A file's path; set but empty is an error, as it is more likely a mistake than a choice.
+    fn path(&self, name: &'static str) -> Result<Option<PathBuf>, ConfigError> {
+        match self.raw(name)? {
+            Some(path) if path.trim().is_empty() => Err(ConfigError {
+                variable: name,
+                problem: "is set but empty; give the path of a file or unset it".into(),
+            }),
+            path => Ok(path.map(PathBuf::from)),
+        }
     }
 
     fn parse<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
@@ -505,6 +542,8 @@ mod tests {
             ("DEFAULT_MODEL", "vader,tfidf"),
             ("API_SECRET_KEY", "ééééééééééééééé€"),
             ("API_SECRET_KEY", "a key with spaces in it"),
+            ("HSTS_MAX_AGE", "1y"),
+            ("HSTS_MAX_AGE", "-1"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var, "{var}={value}");
@@ -547,6 +586,42 @@ mod tests {
         assert_eq!(value("PORT"), "8000");
         assert_eq!(value("DEFAULT_MODEL"), "vader");
         assert!(!format!("{described:?}").contains("secret"));
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_names_the_missing_one() {
+        assert!(settings(&[]).unwrap().tls.is_none());
+        let both = settings(&[("TLS_CERT_FILE", "c.pem"), ("TLS_KEY_FILE", "k.pem")]).unwrap();
+        assert_eq!(
+            both.tls,
+            Some(TlsFiles {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            })
+        );
+        for (vars, missing) in [
+            (&[("TLS_CERT_FILE", "c.pem")][..], "TLS_KEY_FILE"),
+            (&[("TLS_KEY_FILE", "k.pem")][..], "TLS_CERT_FILE"),
+            (
+                &[("TLS_CERT_FILE", " "), ("TLS_KEY_FILE", "k.pem")][..],
+                "TLS_CERT_FILE",
+            ),
+            (
+                &[("TLS_CERT_FILE", "c.pem"), ("TLS_KEY_FILE", "")][..],
+                "TLS_KEY_FILE",
+            ),
+        ] {
+            let err = settings(vars).unwrap_err();
+            assert_eq!(err.variable, missing, "{vars:?}");
+            assert!(err.to_string().starts_with(missing), "{err}");
+        }
+    }
+
+    #[test]
+    fn hsts_is_off_unless_a_max_age_is_given() {
+        assert_eq!(settings(&[]).unwrap().hsts_max_age, None);
+        let on = settings(&[("HSTS_MAX_AGE", "31536000")]).unwrap();
+        assert_eq!(on.hsts_max_age, Some(31_536_000));
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! sentiment-api: a sentiment model served over HTTP behind API-key authentication.
 //!
 //! The modules are layers, each using only those listed before it (`docs/architecture.md`):
-//! route data and time; the model; the key store, the limits and the metrics, which know nothing
-//! of HTTP; inference and jobs; configuration; the one error type; the HTTP extractors and
-//! types; the middleware; the handlers; and the server's assembly.
+//! route data, time and the reload loop; the model; the key store, the limits, the metrics and
+//! the TLS certificates, which know nothing of HTTP; inference and jobs; configuration; the one
+//! error type; the HTTP extractors and types; the middleware; the handlers; and the server's
+//! assembly.
 #![forbid(unsafe_code)]
 
 pub mod clock;
 pub mod cors;
 pub mod log_context;
 pub mod paths;
+pub mod reload;
 
 pub mod model;
 
@@ -17,6 +19,7 @@ pub mod auth;
 pub mod limits;
 pub mod metrics;
 pub mod readiness;
+pub mod tls;
 
 pub mod inference;
 pub mod jobs;

@@ -7,7 +7,8 @@ use sentiment_api::cli::{self, Cli, Command};
 use sentiment_api::config::{load_dotenv, Settings};
 use sentiment_api::logging;
 use sentiment_api::model::Models;
-use sentiment_api::startup::{run, stop_on_signals};
+use sentiment_api::startup::{run, stop_on_signals, transport_warnings, Listener};
+use sentiment_api::tls::CertificateStore;
 
 fn main() -> ExitCode {
     match Cli::parse().command {
@@ -56,6 +57,15 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The certificate too: a bad file, a key not of that certificate or an expired certificate
+    // stops the start with one line naming the variable.
+    let certificates = match settings.tls.clone().map(CertificateStore::load).transpose() {
+        Ok(certificates) => certificates,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let address = settings.address();
     let listener = match TcpListener::bind(&address) {
         Ok(l) => l,
@@ -73,13 +83,29 @@ async fn serve() -> ExitCode {
             key.expose()
         );
     }
-    let local = listener.local_addr().map_or(address, |a| a.to_string());
+    let bound = listener.local_addr();
+    if let Ok(bound) = bound {
+        for warning in transport_warnings(bound, &settings) {
+            log::warn!("{warning}");
+        }
+    }
+    let local = bound.map_or(address, |a| a.to_string());
     let (workers, key_count) = (settings.workers, keys.set.len());
     let model_names = models
         .iter()
         .map(|(m, default)| format!("{}{}", m.name(), if default { " (default)" } else { "" }))
         .collect::<Vec<_>>()
         .join(", ");
+    let scheme = if certificates.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let expiry = certificates.as_ref().map(|c| c.current().not_after_text());
+    let listener = match certificates {
+        Some(certificates) => Listener::https(listener, certificates),
+        None => Listener::from(listener),
+    };
     let shutdown_delay = settings.shutdown_delay;
     let running = match run(listener, settings, keys, models) {
         Ok(s) => s,
@@ -90,7 +116,8 @@ async fn serve() -> ExitCode {
     };
     stop_on_signals(&running, shutdown_delay);
     log::info!(
-        "sentiment-api listening on http://{local} with {workers} workers, {key_count} keys, models {model_names}"
+        "sentiment-api listening on {scheme}://{local} with {workers} workers, {key_count} keys, models {model_names}{}",
+        expiry.map_or_else(String::new, |at| format!(", TLS certificate valid until {at}"))
     );
     match running.server.await {
         Ok(()) => {

@@ -44,6 +44,8 @@ pub struct Metrics {
     pub jobs_pending: IntGauge,
     /// Keys in force (set when scraped).
     pub keys_loaded: IntGauge,
+    /// The serving certificate's `notAfter` (registered on first use: only a server with TLS has one).
+    certificate_expiry: OnceLock<IntGauge>,
     shards: Arc<Shards>,
 }
 
@@ -154,6 +156,7 @@ impl Metrics {
             in_flight: gauge("http_requests_in_flight", "Requests being handled now."),
             jobs_pending: gauge("jobs_pending", "Background jobs queued or running."),
             keys_loaded: gauge("api_keys_loaded", "API keys in force."),
+            certificate_expiry: OnceLock::new(),
             auth_failures: refusals.auth_failures,
             rate_limited: refusals.rate_limited,
             overloaded: refusals.overloaded,
@@ -171,6 +174,24 @@ impl Metrics {
         }));
         self.shards.add(Arc::clone(&shard));
         shard
+    }
+
+    /// Sets `tls_certificate_expiry_timestamp_seconds`, the serving certificate's `notAfter` in
+    /// seconds since the Unix epoch; the series exists from the first call on.
+    pub fn set_certificate_expiry(&self, not_after_unix: i64) {
+        self.certificate_expiry
+            .get_or_init(|| {
+                let g = IntGauge::new(
+                    "tls_certificate_expiry_timestamp_seconds",
+                    "When the TLS certificate in force expires (its notAfter), in Unix seconds.",
+                )
+                .expect("valid metric");
+                self.registry
+                    .register(Box::new(g.clone()))
+                    .expect("unique metric");
+                g
+            })
+            .set(not_after_unix);
     }
 
     /// The Prometheus text exposition of every metric.
@@ -506,6 +527,19 @@ mod tests {
             .and_then(|v| v.parse().ok())
             .expect("a sum line");
         assert!((sum - 0.204).abs() < 1e-9, "{sum}");
+    }
+
+    #[test]
+    fn the_certificate_expiry_appears_only_once_set() {
+        let m = Metrics::new();
+        assert!(!m.render().contains("tls_certificate_expiry"));
+        m.set_certificate_expiry(1_900_000_000);
+        m.set_certificate_expiry(1_900_000_001);
+        let text = m.render();
+        assert!(
+            text.contains("\ntls_certificate_expiry_timestamp_seconds 1900000001\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! Builds the server: shared state once, the route table, error handlers, middleware; and the
-//! signals that stop it.
+//! Builds the server: shared state once, the route table, error handlers, middleware, plain HTTP
+//! or HTTPS; the warning against serving keys in clear; and the signals that stop it.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use crate::readiness::Readiness;
 use crate::routes;
 use crate::routes::docs::{ApiDocument, SwaggerConfig};
 use crate::routes::openapi;
+use crate::tls::{self, CertificateStore};
 
 /// A server that is running: await `server`; `readiness` turns to draining when it is told to stop.
 pub struct Running {
@@ -30,14 +31,40 @@ pub struct Running {
     pub readiness: Arc<Readiness>,
 }
 
-/// Starts serving `keys` on `listener` (bound by the caller, so tests can use port 0); await the
-/// result's `server`. Must be called from within an actix system.
+/// Where the server listens: a bound TCP socket, speaking plain HTTP, or HTTPS with the
+/// certificates of a store.
+pub struct Listener {
+    tcp: TcpListener,
+    tls: Option<Arc<CertificateStore>>,
+}
+
+impl Listener {
+    /// HTTPS on `tcp`, with the certificate in force in `certificates` (reloaded while serving).
+    pub fn https(tcp: TcpListener, certificates: CertificateStore) -> Self {
+        Listener {
+            tcp,
+            tls: Some(Arc::new(certificates)),
+        }
+    }
+}
+
+impl From<TcpListener> for Listener {
+    /// Plain HTTP on `tcp`.
+    fn from(tcp: TcpListener) -> Self {
+        Listener { tcp, tls: None }
+    }
+}
+
+/// Starts serving `keys` on `listener` (bound by the caller, so tests can use port 0; a plain
+/// `TcpListener` serves HTTP, [`Listener::https`] HTTPS). Must be called from
+/// within an actix system; await the result's `server`.
 pub fn run(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     settings: Settings,
     keys: Keys,
     models: Models,
 ) -> std::io::Result<Running> {
+    let Listener { tcp, tls } = listener.into();
     // Shared state is built once, here, and cloned into every worker.
     let store = web::Data::new(KeyStore::new(keys.set));
     spawn_reloader(store.clone().into_inner(), keys.source, settings.keys_poll);
@@ -70,6 +97,11 @@ pub fn run(
     let readiness = web::Data::new(Readiness::new());
     let cors = settings.cors.clone().map(Arc::new);
     let ready = readiness.clone().into_inner();
+    let certificates = tls.clone().map(web::Data::from);
+    if let Some(store) = &tls {
+        tls::spawn_reloader(Arc::clone(store), settings.tls_poll);
+    }
+    let hsts_max_age = tls.as_ref().and(settings.hsts_max_age);
 
     let server = HttpServer::new(move || {
         // What every request writes or extracts is held once per worker: the per-request
@@ -80,6 +112,7 @@ pub fn run(
         let shard = metrics.new_shard();
         let inference = web::Data::new(inference.clone().with_metrics(Arc::clone(&shard)));
         let limits = web::Data::new(limits);
+        let certificates = certificates.clone();
         App::new()
             .app_data(store.clone())
             .app_data(metrics.clone())
@@ -93,9 +126,13 @@ pub fn run(
             .app_data(proxies.clone())
             .app_data(in_flight.clone())
             .app_data(readiness.clone())
-            .configure(|cfg| {
+            .configure(|app| {
                 if let Some(cors) = &cors {
-                    cfg.app_data(web::Data::from(Arc::clone(cors)));
+                    app.app_data(web::Data::from(Arc::clone(cors)));
+                }
+                // Only a server with TLS has a certificate store (the metrics look for one).
+                if let Some(certificates) = certificates {
+                    app.app_data(certificates);
                 }
             })
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
@@ -109,22 +146,52 @@ pub fn run(
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
             .configure(routes::configure)
             .default_service(web::to(routes::not_found))
-            .wrap(Frontdoor::new(
-                shard,
-                in_flight.clone().into_inner(),
-                cors.clone(),
-            ))
+            .wrap(
+                Frontdoor::new(shard, in_flight.clone().into_inner(), cors.clone())
+                    .with_hsts(hsts_max_age),
+            )
     })
     .workers(settings.workers)
     .shutdown_timeout(settings.shutdown_timeout.as_secs())
     // Signals are the binary's business (see `stop_on_signals`), not every test server's.
-    .disable_signals()
-    .listen(listener)?
-    .run();
+    .disable_signals();
+    let server = match tls {
+        Some(store) => {
+            let config = store.server_config().map_err(std::io::Error::other)?;
+            server.listen_rustls_0_23(tcp, config)?
+        }
+        None => server.listen(tcp)?,
+    };
     Ok(Running {
-        server,
+        server: server.run(),
         readiness: ready,
     })
+}
+
+/// The warnings a start on `bound` deserves, one line each: keys sent in clear over the network
+/// (a non-loopback address, no TLS, and no `TRUSTED_PROXIES` saying a proxy ends TLS in front),
+/// and an `HSTS_MAX_AGE` that plain HTTP cannot send.
+pub fn transport_warnings(bound: SocketAddr, settings: &Settings) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if settings.tls.is_some() {
+        return warnings;
+    }
+    if !bound.ip().to_canonical().is_loopback() && settings.trusted_proxies.is_empty() {
+        warnings.push(format!(
+            "INSECURE: listening on {bound}, beyond this machine, over plain HTTP: every API key \
+             crosses the network in clear text. Set TLS_CERT_FILE and TLS_KEY_FILE to serve \
+             HTTPS, or put a TLS-terminating proxy in front and set TRUSTED_PROXIES to its \
+             address (README, \"HTTPS\")"
+        ));
+    }
+    if settings.hsts_max_age.is_some() {
+        warnings.push(
+            "HSTS_MAX_AGE is set but this server speaks plain HTTP, where the header means \
+             nothing: none is sent (set it at the proxy that ends TLS)"
+                .into(),
+        );
+    }
+    warnings
 }
 
 /// Stops the server gracefully on SIGTERM or SIGINT (Ctrl-C elsewhere than Unix): readiness
@@ -179,5 +246,54 @@ async fn stop_signal() -> Option<&'static str> {
             log::warn!("cannot listen for Ctrl-C ({e}); it will stop the process at once");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&'static str, &str)]) -> Settings {
+        Settings::from_lookup(|name| {
+            Ok(vars
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string()))
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn only_plain_http_beyond_loopback_with_no_proxy_is_warned_about() {
+        let any: SocketAddr = "0.0.0.0:8000".parse().unwrap();
+        let lan: SocketAddr = "192.168.1.5:8000".parse().unwrap();
+        let v6_any: SocketAddr = "[::]:8000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:8000".parse().unwrap();
+        let v6_local: SocketAddr = "[::1]:8000".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:8000".parse().unwrap();
+        let plain = settings(&[]);
+        for exposed in [any, lan, v6_any] {
+            let warnings = transport_warnings(exposed, &plain);
+            assert_eq!(warnings.len(), 1, "{exposed}");
+            assert!(warnings[0].starts_with("INSECURE"), "{warnings:?}");
+        }
+        for loopback in [local, v6_local, mapped] {
+            assert!(
+                transport_warnings(loopback, &plain).is_empty(),
+                "{loopback}"
+            );
+        }
+        let proxied = settings(&[("TRUSTED_PROXIES", "10.0.0.1")]);
+        assert!(transport_warnings(any, &proxied).is_empty());
+        let tls = settings(&[("TLS_CERT_FILE", "c"), ("TLS_KEY_FILE", "k")]);
+        assert!(transport_warnings(any, &tls).is_empty());
+    }
+
+    #[test]
+    fn hsts_without_tls_is_warned_about() {
+        let local: SocketAddr = "127.0.0.1:8000".parse().unwrap();
+        let warnings = transport_warnings(local, &settings(&[("HSTS_MAX_AGE", "60")]));
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with("HSTS_MAX_AGE"), "{warnings:?}");
     }
 }

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::Secret;
 use crate::paths::Scope;
+use crate::reload::Fingerprint;
 
 /// The SHA-256 digest of a key: the only form in which a key is kept.
 pub type KeyHash = [u8; 32];
@@ -115,7 +116,7 @@ pub struct KeySet {
     // time. An attacker cannot steer a SHA-256 prefix, so the index leaks nothing usable.
     by_prefix: HashMap<u64, Vec<Arc<KeyEntry>>, BuildHasherDefault<DigestPrefix>>,
     len: usize,
-    fingerprint: Option<KeyHash>,
+    fingerprint: Option<Fingerprint>,
 }
 
 impl KeySet {
@@ -132,14 +133,15 @@ impl KeySet {
         set
     }
 
-    /// Records the SHA-256 of the keys-file content this set was loaded from.
-    pub fn with_fingerprint(mut self, fingerprint: Option<KeyHash>) -> Self {
+    /// Records the fingerprint (`reload::fingerprint_of`) of the keys-file content this set was
+    /// loaded from.
+    pub fn with_fingerprint(mut self, fingerprint: Option<Fingerprint>) -> Self {
         self.fingerprint = fingerprint;
         self
     }
 
-    /// The SHA-256 of the keys-file content this set was loaded from, if any.
-    pub fn fingerprint(&self) -> Option<KeyHash> {
+    /// The fingerprint of the keys-file content this set was loaded from, if any.
+    pub fn fingerprint(&self) -> Option<Fingerprint> {
         self.fingerprint
     }
 

@@ -1,15 +1,13 @@
 //! Where the keys come from (`API_SECRET_KEY`, `API_KEYS_FILE`, or a key generated for the run),
 //! and reloading them without a restart.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
-use sha2::{Digest, Sha256};
-
 use super::key_file::{self, KeyFileError};
 use super::{generate_key, KeyEntry, KeySet, KeyStore, Secret};
+use crate::reload;
 
 /// The configured sources of keys; loading them again gives the keys now in force.
 #[derive(Debug, Clone, Default)]
@@ -68,7 +66,7 @@ impl KeySource {
         let mut fingerprint = None;
         if let Some(path) = &self.file {
             let text = key_file::read(path)?;
-            fingerprint = Some(Sha256::digest(text.as_bytes()).into());
+            fingerprint = Some(reload::fingerprint_of([text.as_bytes()]));
             entries.extend(key_file::parse(&text).map_err(|mut e| {
                 e.path = Some(path.clone());
                 e
@@ -105,85 +103,26 @@ pub fn spawn_reloader(store: Arc<KeyStore>, source: KeySource, poll: Duration) {
     let Some(path) = source.file.clone() else {
         return;
     };
-    // Registered before returning, so a SIGHUP sent once the server is up is never missed.
-    let mut hangup = Hangup::listen();
+    let files = vec![path.clone()];
     // Start from what was actually loaded, so a change made meanwhile is still noticed.
-    let mut seen = store
+    let loaded = store
         .snapshot()
         .fingerprint()
-        .unwrap_or_else(|| fingerprint(&path));
-    actix_rt::spawn(async move {
-        loop {
-            let forced = {
-                let sleep = std::pin::pin!(actix_rt::time::sleep(poll));
-                let signalled = std::pin::pin!(hangup.recv());
-                matches!(select(signalled, sleep).await, Either::Left(_))
-            };
-            let now = fingerprint(&path);
-            if !forced && now == seen {
-                continue;
+        .unwrap_or_else(|| reload::fingerprint(&files));
+    reload::spawn_reloader("the keys file", files, loaded, poll, move |trigger| {
+        let before = store.snapshot().len();
+        match source.load() {
+            Ok(keys) => {
+                log::info!(
+                    "keys reloaded from {} ({trigger}): {} keys in force, {before} before",
+                    path.display(),
+                    keys.len()
+                );
+                store.replace(keys);
             }
-            seen = now;
-            let before = store.snapshot().len();
-            match source.load() {
-                Ok(keys) => {
-                    log::info!(
-                        "keys reloaded from {} ({}): {} keys in force, {before} before",
-                        path.display(),
-                        if forced { "SIGHUP" } else { "file changed" },
-                        keys.len()
-                    );
-                    store.replace(keys);
-                }
-                Err(e) => {
-                    log::error!("keys file rejected, keeping the {before} keys in force: {e}")
-                }
-            }
+            Err(e) => log::error!("keys file rejected, keeping the {before} keys in force: {e}"),
         }
     });
-}
-
-/// `SIGHUP`, where the platform has it; elsewhere a signal that never comes (the file is still
-/// polled).
-struct Hangup {
-    #[cfg(unix)]
-    signal: Option<actix_rt::signal::unix::Signal>,
-}
-
-impl Hangup {
-    #[cfg(unix)]
-    fn listen() -> Self {
-        use actix_rt::signal::unix::{signal, SignalKind};
-        let signal = signal(SignalKind::hangup())
-            .map_err(|e| {
-                log::warn!("cannot listen for SIGHUP ({e}); the keys file is still polled")
-            })
-            .ok();
-        Hangup { signal }
-    }
-
-    #[cfg(not(unix))]
-    fn listen() -> Self {
-        Hangup {}
-    }
-
-    /// Resolves when the signal arrives; never, where there is none.
-    async fn recv(&mut self) {
-        #[cfg(unix)]
-        if let Some(signal) = self.signal.as_mut() {
-            signal.recv().await;
-            return;
-        }
-        std::future::pending::<()>().await
-    }
-}
-
-/// A digest of the file's content (or of the error reading it), to notice any change.
-fn fingerprint(path: &Path) -> [u8; 32] {
-    match std::fs::read(path) {
-        Ok(bytes) => Sha256::digest(&bytes).into(),
-        Err(e) => Sha256::digest(e.to_string().as_bytes()).into(),
-    }
 }
 
 #[cfg(test)]

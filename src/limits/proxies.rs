@@ -56,6 +56,11 @@ impl TrustedProxies {
         client
     }
 
+    /// Whether no proxy is trusted (`TRUSTED_PROXIES` unset or empty).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn contains(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|(net, bits)| in_net(ip, *net, *bits))
     }

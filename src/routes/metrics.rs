@@ -4,6 +4,7 @@ use crate::auth::KeyStore;
 use crate::jobs::JobStore;
 use crate::limits::InFlight;
 use crate::metrics::{Metrics, CONTENT_TYPE};
+use crate::tls::CertificateStore;
 
 /// `GET /metrics`: Prometheus text format (no key needed; no key material, bounded labels).
 #[utoipa::path(
@@ -21,10 +22,14 @@ pub async fn metrics(
     in_flight: web::Data<InFlight>,
     jobs: web::Data<dyn JobStore>,
     keys: web::Data<KeyStore>,
+    certificates: Option<web::Data<CertificateStore>>,
 ) -> HttpResponse {
     metrics.in_flight.set(in_flight.current() as i64);
     metrics.jobs_pending.set(jobs.pending() as i64);
     metrics.keys_loaded.set(keys.snapshot().len() as i64);
+    if let Some(certificates) = certificates {
+        metrics.set_certificate_expiry(certificates.current().not_after_unix());
+    }
     HttpResponse::Ok()
         .content_type(CONTENT_TYPE)
         .body(metrics.render())

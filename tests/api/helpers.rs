@@ -4,7 +4,7 @@ use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::ops::{Deref, DerefMut};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -14,7 +14,8 @@ use reqwest::{Client, Response};
 use sentiment_api::auth::{KeyEntry, KeySource, Secret};
 use sentiment_api::config::Settings;
 use sentiment_api::model::{Models, SentimentModel, Vader};
-use sentiment_api::startup::run;
+use sentiment_api::startup::{run, Listener};
+use sentiment_api::tls::CertificateStore;
 use serde_json::Value;
 
 /// The key every in-process test server accepts.
@@ -99,14 +100,34 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(test_settings(), Arc::new(Vader::new())).await
 }
 
+/// Makes rustls' `ring` provider the process default, once: the test client (reqwest without a
+/// provider of its own, so that only `ring` is built) needs one before any `Client` is built.
+/// Every helper that starts a server calls it.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Starts a server in this process: HTTPS when `settings.tls` names certificate files (the
+/// address is then `https://`, and the caller brings a client that trusts them).
 pub async fn spawn_app_with(settings: TestSettings, model: Arc<dyn SentimentModel>) -> TestApp {
     spawn_app_with_models(settings, Models::single(model)).await
 }
 
-/// A server offering several models.
+/// A server offering several models; HTTPS when `settings.tls` names certificate files.
 pub async fn spawn_app_with_models(settings: TestSettings, models: Models) -> TestApp {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    let address = format!("http://{}", listener.local_addr().unwrap());
+    install_crypto_provider();
+    let tcp = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let local = tcp.local_addr().unwrap();
+    let (address, listener) = match settings.tls.clone() {
+        Some(files) => {
+            let certificates = CertificateStore::load(files).expect("test certificate loads");
+            (
+                format!("https://{local}"),
+                Listener::https(tcp, certificates),
+            )
+        }
+        None => (format!("http://{local}"), Listener::from(tcp)),
+    };
     let keys = KeySource::fixed(settings.keys)
         .into_keys()
         .expect("test keys load");
@@ -275,7 +296,18 @@ const CONFIG_VARS: &[&str] = &[
     "MODELS",
     "DEFAULT_MODEL",
     "MODEL_DIR",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "HSTS_MAX_AGE",
 ];
+
+/// Writes the way an operator's tooling should: a new file renamed over the old, so that a
+/// reader never sees half a file.
+pub fn write_atomically(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
 
 /// A fresh empty directory, so a child never reads a developer's `.env`.
 pub fn temp_dir(name: &str) -> PathBuf {
@@ -338,6 +370,7 @@ fn drain(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> JoinHa
 impl RunningBinary {
     /// Starts the binary in `dir` with `envs` and waits for its "listening on" log line.
     pub fn start_in(dir: &PathBuf, envs: &[(&str, &str)]) -> RunningBinary {
+        install_crypto_provider();
         let mut child = spawn_piped(dir, envs);
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -354,7 +387,7 @@ impl RunningBinary {
                 .find_map(|l| l.split("listening on ").nth(1))
                 .and_then(|rest| rest.split_whitespace().next())
             {
-                break addr.trim_start_matches("http://").to_owned();
+                break addr.split("://").last().unwrap_or(addr).to_owned();
             }
             if let Ok(Some(status)) = child.try_wait() {
                 panic!(
@@ -385,6 +418,16 @@ impl RunningBinary {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends the binary `SIGHUP` (reload the keys file and the TLS files).
+    pub fn hangup(&self) {
+        let ok = Command::new("kill")
+            .args(["-HUP", &self.pid().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -HUP failed");
     }
 
     pub fn stdout(&self) -> String {
@@ -448,6 +491,7 @@ impl Drop for RunningBinary {
 
 /// Runs the binary expecting it to refuse to start; returns its exit status and stderr.
 pub fn run_binary_to_exit(dir: &PathBuf, envs: &[(&str, &str)]) -> (ExitStatus, String) {
+    install_crypto_provider();
     let mut child = spawn_piped(dir, envs);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -467,4 +511,19 @@ pub fn run_binary_to_exit(dir: &PathBuf, envs: &[(&str, &str)]) -> (ExitStatus, 
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Runs the binary expecting it to refuse to start with one line naming `variable`; returns
+/// that line.
+pub fn assert_refuses(envs: &[(&str, &str)], variable: &str) -> String {
+    let (status, stderr) = run_binary_to_exit(&temp_dir("refuse"), envs);
+    assert!(!status.success(), "{envs:?} started");
+    let lines: Vec<_> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got {stderr:?}");
+    assert!(
+        lines[0].contains(variable),
+        "{:?} does not name {variable}",
+        lines[0]
+    );
+    lines[0].to_owned()
 }

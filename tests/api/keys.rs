@@ -9,7 +9,8 @@ use sentiment_api::auth::key_file::hash_hex;
 use serde_json::json;
 
 use crate::helpers::{
-    error_json, eventually, run_binary_to_exit, status_and_json, temp_dir, RunningBinary, TestApp,
+    error_json, eventually, run_binary_to_exit, status_and_json, temp_dir, write_atomically,
+    RunningBinary, TestApp,
 };
 
 const ALICE: &str = "sk_alice-key-0123456789abcdef";
@@ -21,24 +22,17 @@ const OFF: &str = "sk_disabled-key-0123456789abc";
 /// How long a reload may take to show, on a loaded machine.
 const RELOAD_TIMEOUT: Duration = Duration::from_secs(15);
 
-fn entry(id: &str, key: &str, extra: &str) -> String {
+pub fn entry(id: &str, key: &str, extra: &str) -> String {
     format!(
         "[[keys]]\nid = \"{id}\"\nsha256 = \"{}\"\n{extra}\n",
         hash_hex(&hash_key(key.as_bytes()))
     )
 }
 
-fn keys_file(dir: &Path, entries: &[String]) -> PathBuf {
+pub fn keys_file(dir: &Path, entries: &[String]) -> PathBuf {
     let path = dir.join("keys.toml");
     write_atomically(&path, &entries.concat());
     path
-}
-
-/// Writes the way an operator's tooling should: a new file renamed over the old.
-fn write_atomically(path: &Path, text: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
 }
 
 fn standard_entries() -> Vec<String> {
@@ -68,15 +62,6 @@ fn serve_keys(name: &str, entries: &[String], envs: &[(&str, &str)]) -> (Running
     all.extend_from_slice(envs);
     let server = RunningBinary::start_in(&dir, &all);
     (server, file)
-}
-
-fn sighup(server: &RunningBinary) {
-    let ok = Command::new("kill")
-        .args(["-HUP", &server.pid().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -HUP failed");
 }
 
 #[actix_rt::test]
@@ -218,7 +203,7 @@ async fn a_sighup_reload_adds_and_removes_keys_while_clients_keep_getting_answer
         );
         answered += 1;
         if !signalled && answered == 20 {
-            sighup(&server);
+            server.hangup();
             signalled = true;
         }
         if signalled && status_with(&app, CAROL).await == 200 {
@@ -281,7 +266,7 @@ async fn a_broken_file_on_reload_is_refused_and_the_old_keys_stay() {
     ];
     for (n, (broken, problem)) in cases.into_iter().enumerate() {
         write_atomically(&file, &broken);
-        sighup(&server);
+        server.hangup();
         // Each signal gets its own refusal, naming what is wrong with this file.
         let refused = server.wait_for_nth_log("keys file rejected", n + 1, RELOAD_TIMEOUT);
         assert!(

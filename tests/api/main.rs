@@ -14,3 +14,4 @@ mod predict;
 mod routes;
 mod shutdown;
 mod startup;
+mod tls;

@@ -2,7 +2,7 @@
 
 use std::net::TcpListener;
 
-use crate::helpers::{run_binary_to_exit, temp_dir, RunningBinary};
+use crate::helpers::{assert_refuses, run_binary_to_exit, temp_dir, RunningBinary};
 
 #[actix_rt::test]
 async fn with_no_key_configured_a_generated_key_is_printed_once_and_works() {
@@ -36,18 +36,6 @@ async fn the_key_is_read_from_a_dotenv_file() {
         .predict_query("good", Some("dotenv-key-0123456789"))
         .await;
     assert_eq!(res.status(), 200);
-}
-
-fn assert_refuses(envs: &[(&str, &str)], variable: &str) {
-    let (status, stderr) = run_binary_to_exit(&temp_dir("refuse"), envs);
-    assert!(!status.success(), "{envs:?} started");
-    let lines: Vec<_> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "expected one line, got {stderr:?}");
-    assert!(
-        lines[0].contains(variable),
-        "{:?} does not name {variable}",
-        lines[0]
-    );
 }
 
 #[test]
