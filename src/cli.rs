@@ -14,6 +14,7 @@ use crate::auth::{generate_key, hash_key, validate_key, KeySource, Secret, MIN_K
 use crate::config::{load_dotenv, Settings};
 use crate::model::Models;
 use crate::paths::Scope;
+use crate::tls::CertificateStore;
 
 /// A sentiment model served over HTTP behind API-key authentication.
 #[derive(Debug, Parser)]
@@ -96,16 +97,27 @@ pub fn config() -> ExitCode {
     let checked = (|| {
         load_dotenv()?;
         let settings = Settings::from_env().map_err(|e| e.to_string())?;
-        if settings.api_keys_file.is_some() {
-            let source = KeySource {
-                fixed: Vec::new(),
-                file: settings.api_keys_file.clone(),
-            };
+        if settings.api_secret_key.is_some() || settings.api_keys_file.is_some() {
+            // As a start reads them: API_SECRET_KEY and the file together, duplicates refused.
+            let (source, _) = KeySource::configured(
+                settings.api_secret_key.as_ref(),
+                settings.api_keys_file.clone(),
+            )
+            .map_err(|e| format!("API_SECRET_KEY: {e}"))?;
             let keys = source.load().map_err(|e| format!("API_KEYS_FILE: {e}"))?;
-            println!("# {} keys in the keys file", keys.len());
+            println!("# {} keys in force", keys.len());
+        } else {
+            println!("# no key configured: the server generates one at start and prints it");
         }
         let models = Models::load(settings.models.as_deref(), &settings.default_model)
             .map_err(|e| e.to_string())?;
+        if let Some(files) = settings.tls.clone() {
+            let certificates = CertificateStore::load(files).map_err(|e| e.to_string())?;
+            println!(
+                "# TLS certificate valid until {}",
+                certificates.current().not_after_text()
+            );
+        }
         println!("# models loaded: {}", models.names().join(", "));
         Ok::<_, String>(settings)
     })();

@@ -341,6 +341,24 @@ impl Settings {
             ("MAX_BATCH_SIZE", self.limits.max_batch_size.to_string()),
             ("MAX_BODY_BYTES", self.limits.max_body_bytes.to_string()),
             ("BODY_TIMEOUT_SECONDS", secs(self.limits.body_timeout)),
+            (
+                "TLS_CERT_FILE",
+                or_none(
+                    self.tls.as_ref().map(|t| t.cert.display().to_string()),
+                    "(not set: plain HTTP)",
+                ),
+            ),
+            (
+                "TLS_KEY_FILE",
+                or_none(
+                    self.tls.as_ref().map(|t| t.key.display().to_string()),
+                    "(not set: plain HTTP)",
+                ),
+            ),
+            (
+                "HSTS_MAX_AGE",
+                or_none(self.hsts_max_age.map(|a| a.to_string()), "(not set)"),
+            ),
             ("SHUTDOWN_DELAY_SECONDS", secs(self.shutdown_delay)),
             ("SHUTDOWN_TIMEOUT_SECONDS", secs(self.shutdown_timeout)),
             ("RUST_LOG", or_none(self.rust_log.clone(), "info")),

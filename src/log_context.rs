@@ -16,6 +16,12 @@ pub fn with_request_id<R>(f: impl FnOnce(Option<&str>) -> R) -> R {
     CURRENT.with_borrow(|id| f(id.as_deref()))
 }
 
+/// The id of the request being served on this thread, if any (for work it hands on, such as a
+/// background job, whose log lines belong to the request too).
+pub fn current_request_id() -> Option<String> {
+    CURRENT.with_borrow(Clone::clone)
+}
+
 /// A future that is polled with `id` as the current request id.
 pub struct InRequest<F> {
     id: Option<String>,
@@ -37,11 +43,29 @@ impl<F: Future + Unpin> Future for InRequest<F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = &mut *self;
-        // Swapped in and out, not cloned: a poll costs no allocation.
+        // Swapped in and out, not cloned: a poll costs no allocation. The guard swaps back even
+        // when the poll panics, so no later line on this thread carries a stale id.
         let outer = CURRENT.with_borrow_mut(|current| std::mem::replace(current, this.id.take()));
+        let guard = Restore {
+            outer: Some(outer),
+            id: &mut this.id,
+        };
         let poll = Pin::new(&mut this.future).poll(cx);
-        this.id = CURRENT.with_borrow_mut(|current| std::mem::replace(current, outer));
+        drop(guard);
         poll
+    }
+}
+
+/// Puts the outer request's id back as current, and this one's back in its future, when dropped.
+struct Restore<'a> {
+    outer: Option<Option<String>>,
+    id: &'a mut Option<String>,
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        let outer = self.outer.take().flatten();
+        *self.id = CURRENT.with_borrow_mut(|current| std::mem::replace(current, outer));
     }
 }
 
@@ -64,5 +88,33 @@ mod tests {
         .await;
         assert_eq!(seen, (Some("abc".into()), Some("abc".into())));
         assert_eq!(with_request_id(|id| id.map(str::to_owned)), None);
+    }
+
+    #[actix_rt::test]
+    async fn nested_requests_restore_the_outer_id() {
+        let seen = InRequest::new(
+            "outer".into(),
+            Box::pin(async {
+                let inner =
+                    InRequest::new("inner".into(), Box::pin(async { current_request_id() })).await;
+                (inner, current_request_id())
+            }),
+        )
+        .await;
+        assert_eq!(seen, (Some("inner".into()), Some("outer".into())));
+    }
+
+    #[test]
+    fn a_panicking_poll_leaves_no_stale_id() {
+        let caught = std::panic::catch_unwind(|| {
+            let mut future = InRequest::new(
+                "doomed".into(),
+                Box::pin(async { panic!("deliberate") }) as Pin<Box<dyn Future<Output = ()>>>,
+            );
+            let waker = futures_util::task::noop_waker();
+            let _ = Pin::new(&mut future).poll(&mut Context::from_waker(&waker));
+        });
+        assert!(caught.is_err());
+        assert_eq!(current_request_id(), None);
     }
 }

@@ -134,6 +134,7 @@ where
             request_id: id_header,
             allow_origin: allowed_origin(shared.cors.as_deref(), req.headers()),
             hsts: shared.hsts.clone(),
+            vary_origin: matches!(shared.cors.as_deref(), Some(CorsOrigins::Only(_))),
             quota: None,
         };
         let future = Box::pin(async move {
@@ -190,13 +191,25 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 fn request_id_of(headers: &HeaderMap) -> (String, bool) {
     let mut values = headers.get_all(X_REQUEST_ID);
     match (values.next(), values.next()) {
-        (Some(value), None) if is_request_id(value.as_bytes()) => (
-            String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            false,
-        ),
+        (Some(value), None)
+            if is_request_id(value.as_bytes()) && !is_the_key(headers, value.as_bytes()) =>
+        {
+            (
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                false,
+            )
+        }
         (None, _) => (Uuid::new_v4().to_string(), false),
         _ => (Uuid::new_v4().to_string(), true),
     }
+}
+
+/// Whether `id` is the request's own `X-API-Key` (a client or proxy template that sends its key
+/// as the id): such an id is replaced, or the key would reach every log line of the request.
+fn is_the_key(headers: &HeaderMap, id: &[u8]) -> bool {
+    headers
+        .get_all(crate::http::API_KEY_HEADER)
+        .any(|key| constant_time_eq::constant_time_eq(key.as_bytes().trim_ascii(), id))
 }
 
 fn is_request_id(bytes: &[u8]) -> bool {
@@ -212,6 +225,8 @@ struct Added {
     allow_origin: Option<HeaderValue>,
     /// `Strict-Transport-Security`, over HTTPS with `HSTS_MAX_AGE`.
     hsts: Option<HeaderValue>,
+    /// `Vary: Origin`: answers depend on the origin (a list of origins, not `*`).
+    vary_origin: bool,
     /// The quota the request spent or looked at, for the `RateLimit` headers (the contract puts
     /// them on every authenticated answer, the 500 of a handler that panicked after paying too).
     quota: Option<QuotaState>,
@@ -227,14 +242,16 @@ impl Added {
             headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
         }
         if let Some(origin) = &self.allow_origin {
-            const EXPOSED: HeaderValue =
-                HeaderValue::from_static("RateLimit, RateLimit-Policy, Retry-After, X-Request-Id");
+            const EXPOSED: HeaderValue = HeaderValue::from_static(
+                "RateLimit, RateLimit-Policy, Retry-After, X-Request-Id, Location",
+            );
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
             headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
-            // The answer depends on the Origin (unless every origin gets `*`).
-            if origin != "*" {
-                headers.append(header::VARY, HeaderValue::from_static("Origin"));
-            }
+        }
+        if self.vary_origin {
+            // With a list of origins the answer depends on the Origin, allowed or not: a shared
+            // cache must not hand one origin's answer to another.
+            headers.append(header::VARY, HeaderValue::from_static("Origin"));
         }
     }
 }

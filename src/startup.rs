@@ -200,10 +200,13 @@ pub fn transport_warnings(bound: SocketAddr, settings: &Settings) -> Vec<String>
 pub fn stop_on_signals(running: &Running, delay: Duration) {
     let handle = running.server.handle();
     let readiness = Arc::clone(&running.readiness);
+    // Registered here, before returning, so that a signal sent as soon as the server is up (the
+    // "listening on" line is written next) finds the handler rather than the default action.
+    let Some(mut signals) = StopSignals::listen() else {
+        return;
+    };
     actix_rt::spawn(async move {
-        let Some(name) = stop_signal().await else {
-            return;
-        };
+        let name = signals.recv().await;
         readiness.drain();
         if !delay.is_zero() {
             log::info!(
@@ -217,34 +220,56 @@ pub fn stop_on_signals(running: &Running, delay: Duration) {
     });
 }
 
-/// The first of SIGTERM and SIGINT, by name; `None` when they cannot be listened for.
-#[cfg(unix)]
-async fn stop_signal() -> Option<&'static str> {
-    use actix_rt::signal::unix::{signal, SignalKind};
-    use futures_util::future::{select, Either};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        log::warn!("cannot listen for SIGTERM/SIGINT; they will stop the process at once");
-        return None;
-    };
-    let term = std::pin::pin!(term.recv());
-    let int = std::pin::pin!(int.recv());
-    Some(match select(term, int).await {
-        Either::Left(_) => "SIGTERM",
-        Either::Right(_) => "SIGINT",
-    })
+/// The signals that stop the server: SIGTERM and SIGINT on Unix, Ctrl-C elsewhere.
+struct StopSignals {
+    #[cfg(unix)]
+    term: actix_rt::signal::unix::Signal,
+    #[cfg(unix)]
+    int: actix_rt::signal::unix::Signal,
 }
 
-/// Ctrl-C, where there are no Unix signals.
-#[cfg(not(unix))]
-async fn stop_signal() -> Option<&'static str> {
-    match actix_rt::signal::ctrl_c().await {
-        Ok(()) => Some("Ctrl-C"),
-        Err(e) => {
-            log::warn!("cannot listen for Ctrl-C ({e}); it will stop the process at once");
-            None
+impl StopSignals {
+    /// Listens for them from now on; `None` (and a warning) when they cannot be listened for.
+    #[cfg(unix)]
+    fn listen() -> Option<Self> {
+        use actix_rt::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => Some(StopSignals { term, int }),
+            _ => {
+                log::warn!("cannot listen for SIGTERM/SIGINT; they will stop the process at once");
+                None
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn listen() -> Option<Self> {
+        Some(StopSignals {})
+    }
+
+    /// The first to arrive, by name.
+    #[cfg(unix)]
+    async fn recv(&mut self) -> &'static str {
+        use futures_util::future::{select, Either};
+        let term = std::pin::pin!(self.term.recv());
+        let int = std::pin::pin!(self.int.recv());
+        match select(term, int).await {
+            Either::Left(_) => "SIGTERM",
+            Either::Right(_) => "SIGINT",
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn recv(&mut self) -> &'static str {
+        match actix_rt::signal::ctrl_c().await {
+            Ok(()) => "Ctrl-C",
+            Err(e) => {
+                log::warn!("cannot listen for Ctrl-C ({e}); it will stop the process at once");
+                std::future::pending().await
+            }
         }
     }
 }

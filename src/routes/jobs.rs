@@ -11,6 +11,7 @@ use crate::http::validation::{batch_input, BatchInput};
 use crate::http::{show_quota, ApiKey, JobId, JsonBody, Metered};
 use crate::inference::{Inference, InferenceError};
 use crate::jobs::{footprint, JobState, JobStore};
+use crate::log_context::{current_request_id, InRequest};
 
 /// `POST /analyze_batch`: starts a background job; 202 with its id and `Location`.
 #[utoipa::path(
@@ -46,21 +47,26 @@ pub async fn analyze_batch(
     }
     let count = texts.len();
     let store = jobs.clone();
-    actix_rt::spawn(async move {
-        // A panic must still finish the job, or it would stay pending forever.
-        let outcome = AssertUnwindSafe(inference.predict_all(model, texts))
-            .catch_unwind()
-            .await
-            .unwrap_or(Err(InferenceError::Failed));
-        let state = match outcome {
-            Ok(results) => JobState::Done(results.into()),
-            Err(e) => {
-                log::warn!("job {job_id} failed: {e}");
-                JobState::Failed(e.to_string())
-            }
-        };
-        store.finish(&job_id, state);
-    });
+    // The job's log lines belong to the request that made it: they carry its id.
+    let request_id = current_request_id().unwrap_or_default();
+    actix_rt::spawn(InRequest::new(
+        request_id,
+        Box::pin(async move {
+            // A panic must still finish the job, or it would stay pending forever.
+            let outcome = AssertUnwindSafe(inference.predict_all(model, texts))
+                .catch_unwind()
+                .await
+                .unwrap_or(Err(InferenceError::Failed));
+            let state = match outcome {
+                Ok(results) => JobState::Done(results.into()),
+                Err(e) => {
+                    log::warn!("job {job_id} failed: {e}");
+                    JobState::Failed(e.to_string())
+                }
+            };
+            store.finish(&job_id, state);
+        }),
+    ));
     log::info!(
         "job {job_id} started for key id {} with {count} texts",
         key.id()

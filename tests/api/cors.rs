@@ -106,6 +106,26 @@ async fn another_origin_gets_no_cors_headers_and_its_preflight_is_refused() {
     let res = from_page(&app, "http://127.0.0.1:6666", Some(TEST_KEY)).await;
     assert_eq!(res.status(), 200);
     assert!(header(&res, "access-control-allow-origin").is_none());
+    // The answer depends on the origin: a shared cache must not serve it to an allowed one.
+    assert_eq!(header(&res, "vary"), Some("Origin"));
+}
+
+#[actix_rt::test]
+async fn a_page_can_read_a_jobs_location_and_a_scope_refusal() {
+    let app = app_for(PAGE, None).await;
+    let res = app
+        .client
+        .post(app.url("/analyze_batch"))
+        .header("Origin", PAGE)
+        .header("X-API-Key", TEST_KEY)
+        .json(&serde_json::json!({"texts": ["good"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    assert!(header(&res, "access-control-expose-headers")
+        .unwrap()
+        .contains("Location"));
 }
 
 #[actix_rt::test]

@@ -336,6 +336,20 @@ fn a_key_id_clashing_with_api_secret_key_stops_the_start() {
     );
     assert!(!status.success());
     assert!(stderr.contains("duplicate id \"default\""), "{stderr}");
+    // `config` checks the keys as a start does, and gives the same line.
+    let out = crate::helpers::binary(
+        &dir,
+        &[
+            ("API_KEYS_FILE", file.to_str().unwrap()),
+            ("API_SECRET_KEY", BOB),
+        ],
+    )
+    .arg("config")
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(said.lines().next(), stderr.lines().last(), "{said}");
 }
 
 fn keys_command(args: &[&str], stdin: &str) -> (bool, String, String) {

@@ -254,3 +254,27 @@ async fn a_bad_request_id_is_replaced_by_a_uuid_and_never_logged() {
     );
     assert!(!log.contains("has spaces") && !log.contains(&long), "{log}");
 }
+
+#[actix_rt::test]
+async fn a_request_id_that_is_the_key_itself_is_replaced_and_never_logged() {
+    let server = RunningBinary::start(&[("API_SECRET_KEY", KEY)]);
+    let res = Client::new()
+        .post(format!("http://{}/predict?text=hi", server.address))
+        .header("X-API-Key", KEY)
+        .header("X-Request-Id", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+    server.wait_for_log(
+        &format!("request_id={id}"),
+        std::time::Duration::from_secs(5),
+    );
+    let log = server.stop();
+    assert!(
+        !log.contains(&KEY[3..]),
+        "the key leaked into the log: {log}"
+    );
+}
