@@ -9,12 +9,11 @@
 // (RateLimit, Retry-After, X-Request-Id) readable by the page; and from the other page that the
 // browser lets it read nothing. Exit code 0 = all passed, 1 = a check failed, 2 = bad usage.
 
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import http from 'node:http';
 
 const [apiBase, allowedPort, otherPort] = process.argv.slice(2);
 const apiKey = process.env.CORS_API_KEY || '';
-const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 if (!apiBase || !allowedPort || !otherPort || !apiKey) {
   console.error('usage: CORS_API_KEY=... node cors_check.mjs API_BASE_URL ALLOWED_PORT OTHER_PORT');
   process.exit(2);
@@ -70,21 +69,7 @@ async function call(page, key) {
 }
 
 const pages = [await servePage(allowedPort), await servePage(otherPort)];
-const browser = await chromium.launch({
-  executablePath: chromiumPath,
-  headless: true,
-  timeout: 2 * STEP_MS,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launchChromium(2 * STEP_MS);
 try {
   const context = await browser.newContext();
   context.setDefaultTimeout(STEP_MS);

@@ -9,7 +9,7 @@
 // (env DOCS_SCREENSHOT, default <repo>/target/docs-screenshot.png) and prints its path.
 // Exit code 0 = all passed, 1 = a check failed, 2 = bad usage.
 
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,6 @@ const apiKey = process.argv[3] || process.env.DOCS_API_KEY || '';
 const screenshotPath = path.resolve(
   process.env.DOCS_SCREENSHOT || path.join(REPO, 'target', 'docs-screenshot.png'),
 );
-const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 if (!baseUrl || !apiKey) {
   console.error('usage: node docs_check.mjs BASE_URL API_KEY  (or DOCS_BASE_URL / DOCS_API_KEY)');
@@ -91,24 +90,7 @@ async function screenshot(page, note) {
   console.log(`screenshot: ${screenshotPath}${note}`);
 }
 
-const browser = await chromium.launch({
-  executablePath: chromiumPath,
-  headless: true,
-  timeout: 2 * STEP_MS, // a first start after install reads a cold disk
-  // As root Chromium needs --no-sandbox; the rest stop its background calls to Google's hosts,
-  // which this machine's closed network refuses (and which would trip the loopback check).
-  // Playwright itself passes a fresh temporary --user-data-dir for every launch.
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launchChromium(2 * STEP_MS);
 
 let page = null;
 try {
