@@ -1,7 +1,9 @@
 //! The sentiment model behind the service: a small trait, so the server does not care which model runs.
 
+mod learned;
 mod vader;
 
+pub use learned::Learned;
 pub use vader::Vader;
 
 use serde::Serialize;
