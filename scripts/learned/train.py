@@ -221,7 +221,7 @@ def vader_block(scores, texts):
 class Model:
     """Two TF-IDF vectorizers, the VADER block, and the logistic regression."""
 
-    def __init__(self, c=C, min_df=MIN_DF):
+    def __init__(self, c=C, min_df=MIN_DF, block=None):
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         import numpy as np
@@ -231,6 +231,8 @@ class Model:
             analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=min_df, dtype=np.float64
         )
         self.classifier = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=0)
+        # The non-lexical features; evaluate.py swaps in variants, export() needs the default.
+        self.block = block or vader_block
 
     def features(self, texts, scores, fit=False):
         import scipy.sparse as sp
@@ -241,7 +243,7 @@ class Model:
         else:
             words = self.words.transform(texts)
             chars = self.chars.transform(texts)
-        return sp.hstack([words, chars, sp.csr_matrix(vader_block(scores, texts))]).tocsr()
+        return sp.hstack([words, chars, sp.csr_matrix(self.block(scores, texts))]).tocsr()
 
     def fit(self, texts, scores, labels):
         self.classifier.fit(self.features(texts, scores, fit=True), labels)
@@ -254,6 +256,8 @@ class Model:
 
 def export(model: Model) -> bytes:
     """The artifact: see `src/model/learned/weights.rs` for the format."""
+    if model.block is not vader_block:
+        raise CheckError("only the default VADER block can be exported")
     coef = model.classifier.coef_[0]
     n_words = len(model.words.vocabulary_)
     n_chars = len(model.chars.vocabulary_)

@@ -29,7 +29,7 @@ mod weights;
 
 use super::{Scores, SentimentModel, Vader};
 use tokenize::{Padded, Token};
-use weights::{pair_hash, Weights};
+use weights::{pair_hash, Entry, Weights};
 
 /// The artifact, written by `scripts/learned/train.py`.
 static WEIGHTS: &[u8] = include_bytes!("weights.bin");
@@ -82,7 +82,7 @@ impl Learned {
         let mut hits: Vec<u32> = Vec::with_capacity(tokens.len() * 2 + text.len() * 4);
         for (i, token) in tokens.iter().enumerate() {
             let first = &lowered[token.start..token.end];
-            if let Some(f) = w.words.find(token.hash, |t| t == first) {
+            if let Some(f) = w.words.find_str(token.hash, first) {
                 hits.push(f);
             }
             if let Some(next) = tokens.get(i + 1) {
@@ -93,17 +93,18 @@ impl Learned {
                 }
             }
         }
-        let words = block(&hits, &w.words.idf, &w.words.coef);
+        let mut counts = Vec::new();
+        let words = block(&hits, &w.words.entries, &mut counts);
 
         // char_wb 2-5-grams.
         hits.clear();
         let mut padded = Padded::default();
         tokenize::char_wb_ngrams(&lowered, &mut padded, |hash, gram| {
-            if let Some(f) = w.chars.find(hash, |t| t == gram) {
+            if let Some(f) = w.chars.find_str(hash, gram) {
                 hits.push(f);
             }
         });
-        let chars = block(&hits, &w.chars.idf, &w.chars.coef);
+        let chars = block(&hits, &w.chars.entries, &mut counts);
 
         // VADER and style, in the order train.py's vader_block stacks them.
         let compound = vader.compound;
@@ -127,17 +128,49 @@ impl Learned {
 
 /// One TF-IDF block's contribution to the decision: the coefficients' dot product with the
 /// l2-normalised sublinear tf-idf vector of the features in `hits` (one entry per occurrence).
-fn block(hits: &[u32], idf: &[f64], coef: &[f64]) -> f64 {
+/// Occurrences are counted in a small open-addressing table (`counts`, reused).
+fn block(hits: &[u32], entries: &[Entry], counts: &mut Vec<(u32, u32)>) -> f64 {
     if hits.is_empty() {
         return 0.0;
     }
-    let mut sorted = hits.to_vec();
-    sorted.sort_unstable();
+    const EMPTY: u32 = u32::MAX;
+    let bits = (hits.len() * 2)
+        .next_power_of_two()
+        .max(16)
+        .trailing_zeros();
+    counts.clear();
+    counts.resize(1 << bits, (EMPTY, 0));
+    let mask = counts.len() - 1;
+    for &feature in hits {
+        let mut slot = (feature.wrapping_mul(0x9e37_79b1) >> (32 - bits)) as usize;
+        loop {
+            let (key, count) = &mut counts[slot];
+            if *key == feature {
+                *count += 1;
+                break;
+            }
+            if *key == EMPTY {
+                *key = feature;
+                *count = 1;
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
     let (mut dot, mut squares) = (0.0, 0.0);
-    for run in sorted.chunk_by(|a, b| a == b) {
-        let f = run[0] as usize;
-        let value = (1.0 + (run.len() as f64).ln()) * idf[f];
-        dot += value * coef[f];
+    for &(feature, count) in counts.iter() {
+        if feature == EMPTY {
+            continue;
+        }
+        let e = &entries[feature as usize];
+        // Sublinear tf, 1 + ln(count): ln(1) is exactly 0, so most features need no logarithm.
+        let tf = if count == 1 {
+            1.0
+        } else {
+            1.0 + f64::from(count).ln()
+        };
+        let value = tf * e.idf;
+        dot += value * e.coef;
         squares += value * value;
     }
     dot / squares.sqrt()

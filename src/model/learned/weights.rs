@@ -22,28 +22,41 @@ use super::tokenize::{hash_str, mix};
 
 const MAGIC: &[u8; 8] = b"SALRN001";
 
+/// How many leading bytes of a term its entry holds inline: every ASCII char n-gram fits, so
+/// checking a match rarely reads the term store.
+const INLINE: usize = 12;
+
+/// One feature: what scoring needs, and what checking a lookup needs, on one cache line.
+#[derive(Clone, Copy)]
+pub(super) struct Entry {
+    pub idf: f64,
+    pub coef: f64,
+    /// The term's first `INLINE` bytes (zero-padded).
+    head: [u8; INLINE],
+    /// The term's byte length; the term is `terms[start..start + len]`.
+    len: u32,
+    start: u32,
+}
+
 /// One TF-IDF block: its terms, their idf and logistic-regression coefficients, and an
-/// open-addressing table from a term's hash to its feature index.
+/// open-addressing table (linear probing) from a term's hash to its feature index.
 pub(super) struct Vocabulary {
-    /// Every term's UTF-8 bytes, back to back; term `i` is `terms[ends[i-1]..ends[i]]`.
+    /// Every term's UTF-8 bytes, back to back.
     terms: String,
-    ends: Vec<u32>,
-    pub idf: Vec<f64>,
-    pub coef: Vec<f64>,
+    pub entries: Vec<Entry>,
     /// Per slot: the upper 32 bits of the term's hash, and its feature index + 1 (0: empty slot).
     slots: Vec<(u32, u32)>,
     shift: u32,
 }
 
 impl Vocabulary {
-    fn new(terms: String, ends: Vec<u32>, idf: Vec<f64>, coef: Vec<f64>) -> Self {
-        let n = ends.len();
-        let bits = (n * 2).max(2).next_power_of_two().trailing_zeros();
+    fn new(terms: String, entries: Vec<Entry>) -> Self {
+        let n = entries.len();
+        // Load factor between 0.4 and 0.8: a probe sequence stays within a cache line or two.
+        let bits = (n + n / 4).max(2).next_power_of_two().trailing_zeros();
         let mut vocabulary = Vocabulary {
             terms,
-            ends,
-            idf,
-            coef,
+            entries,
             slots: vec![(0, 0); 1 << bits],
             shift: 64 - bits,
         };
@@ -59,16 +72,12 @@ impl Vocabulary {
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.entries.len()
     }
 
     fn term(&self, index: usize) -> &str {
-        let start = if index == 0 {
-            0
-        } else {
-            self.ends[index - 1] as usize
-        };
-        &self.terms[start..self.ends[index] as usize]
+        let e = &self.entries[index];
+        &self.terms[e.start as usize..(e.start + e.len) as usize]
     }
 
     #[inline]
@@ -76,9 +85,37 @@ impl Vocabulary {
         (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
     }
 
-    /// The feature index of the term whose hash is `hash` and which `matches` confirms.
+    /// Whether feature `index` is the term made of `parts` concatenated (total length `len`).
     #[inline]
-    pub fn find(&self, hash: u64, matches: impl Fn(&str) -> bool) -> Option<u32> {
+    fn is(&self, index: usize, len: usize, parts: &[&[u8]]) -> bool {
+        let e = &self.entries[index];
+        if e.len as usize != len {
+            return false;
+        }
+        let head = &e.head[..len.min(INLINE)];
+        let mut at = 0;
+        for part in parts {
+            // Compare the part's bytes that fall in the inline head, then (rarely) the rest.
+            let inline = part.len().min(head.len().saturating_sub(at));
+            if part[..inline] != head[at..at + inline] {
+                return false;
+            }
+            if inline < part.len() {
+                let from = e.start as usize + at + inline;
+                let rest = &self.terms.as_bytes()[from..from + part.len() - inline];
+                if &part[inline..] != rest {
+                    return false;
+                }
+            }
+            at += part.len();
+        }
+        true
+    }
+
+    /// The feature index of the term made of `parts` concatenated, whose [`hash_str`] is `hash`.
+    #[inline]
+    fn find(&self, hash: u64, parts: &[&[u8]]) -> Option<u32> {
+        let len = parts.iter().map(|p| p.len()).sum();
         let tag = (hash >> 32) as u32;
         let mask = self.slots.len() - 1;
         let mut slot = self.home(hash);
@@ -87,28 +124,29 @@ impl Vocabulary {
             if entry == 0 {
                 return None;
             }
-            if slot_tag == tag && matches(self.term(entry as usize - 1)) {
+            if slot_tag == tag && self.is(entry as usize - 1, len, parts) {
                 return Some(entry - 1);
             }
             slot = (slot + 1) & mask;
         }
     }
 
+    /// The feature index of `term`, whose [`hash_str`] is `hash`.
+    #[inline]
+    pub fn find_str(&self, hash: u64, term: &str) -> Option<u32> {
+        self.find(hash, &[term.as_bytes()])
+    }
+
     /// The feature index of `term` (hash computed here).
     #[cfg(test)]
     pub fn get(&self, term: &str) -> Option<u32> {
-        self.find(hash_str(term), |t| t == term)
+        self.find_str(hash_str(term), term)
     }
 
     /// The feature index of the bigram `first + " " + second`, whose hash is `hash`.
     #[inline]
     pub fn find_pair(&self, hash: u64, first: &str, second: &str) -> Option<u32> {
-        self.find(hash, |t| {
-            t.len() == first.len() + 1 + second.len()
-                && t.as_bytes()[first.len()] == b' '
-                && t.starts_with(first)
-                && t.ends_with(second)
-        })
+        self.find(hash, &[first.as_bytes(), b" ", second.as_bytes()])
     }
 }
 
@@ -155,18 +193,24 @@ impl<'a> Reader<'a> {
     }
     fn vocabulary(&mut self, n: usize) -> Result<Vocabulary, String> {
         let mut terms = String::new();
-        let mut ends = Vec::with_capacity(n);
-        let mut idf = Vec::with_capacity(n);
-        let mut coef = Vec::with_capacity(n);
+        let mut entries = Vec::with_capacity(n);
         for _ in 0..n {
             let length = self.u16()? as usize;
             let term = std::str::from_utf8(self.take(length)?).map_err(|e| e.to_string())?;
+            let start = u32::try_from(terms.len()).map_err(|e| e.to_string())?;
             terms.push_str(term);
-            ends.push(u32::try_from(terms.len()).map_err(|e| e.to_string())?);
-            idf.push(self.f64()?);
-            coef.push(self.f64()?);
+            let mut head = [0; INLINE];
+            let inline = term.len().min(INLINE);
+            head[..inline].copy_from_slice(&term.as_bytes()[..inline]);
+            entries.push(Entry {
+                idf: self.f64()?,
+                coef: self.f64()?,
+                head,
+                len: length as u32,
+                start,
+            });
         }
-        Ok(Vocabulary::new(terms, ends, idf, coef))
+        Ok(Vocabulary::new(terms, entries))
     }
 }
 
