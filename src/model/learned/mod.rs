@@ -82,13 +82,14 @@ impl Learned {
         let mut hits: Vec<u32> = Vec::with_capacity(tokens.len() * 2 + text.len() * 4);
         for (i, token) in tokens.iter().enumerate() {
             let first = &lowered[token.start..token.end];
-            if let Some(f) = w.words.find_str(token.hash, first) {
+            if let Some(f) = w.words.find_str(token.hash, token.key, first) {
                 hits.push(f);
             }
             if let Some(next) = tokens.get(i + 1) {
                 let second = &lowered[next.start..next.end];
                 let hash = pair_hash(token.hash, second);
-                if let Some(f) = w.words.find_pair(hash, first, second) {
+                let key = tokenize::pair_key(token.key, first.len(), next.key);
+                if let Some(f) = w.words.find_pair(hash, key, first, second) {
                     hits.push(f);
                 }
             }
@@ -99,8 +100,8 @@ impl Learned {
         // char_wb 2-5-grams.
         hits.clear();
         let mut padded = Padded::default();
-        tokenize::char_wb_ngrams(&lowered, &mut padded, |hash, gram| {
-            if let Some(f) = w.chars.find_str(hash, gram) {
+        tokenize::char_wb_ngrams(&lowered, &mut padded, |hash, key, gram| {
+            if let Some(f) = w.chars.find_str(hash, key, gram) {
                 hits.push(f);
             }
         });

@@ -18,21 +18,17 @@
 //!   length u16, the term's UTF-8 bytes, idf f64, coef f64
 //! ```
 
-use super::tokenize::{hash_str, mix};
+use super::tokenize::{hash_str, key_str, mix, Key, KEY_BYTES};
 
 const MAGIC: &[u8; 8] = b"SALRN001";
-
-/// How many leading bytes of a term its entry holds inline: every ASCII char n-gram fits, so
-/// checking a match rarely reads the term store.
-const INLINE: usize = 12;
 
 /// One feature: what scoring needs, and what checking a lookup needs, on one cache line.
 #[derive(Clone, Copy)]
 pub(super) struct Entry {
     pub idf: f64,
     pub coef: f64,
-    /// The term's first `INLINE` bytes (zero-padded).
-    head: [u8; INLINE],
+    /// The term's [`Key`] (its first [`KEY_BYTES`] bytes), as two halves to keep the entry 8-aligned.
+    key: [u64; 2],
     /// The term's byte length; the term is `terms[start..start + len]`.
     len: u32,
     start: u32,
@@ -85,36 +81,33 @@ impl Vocabulary {
         (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
     }
 
-    /// Whether feature `index` is the term made of `parts` concatenated (total length `len`).
+    /// Whether feature `index` is the term made of `parts` concatenated, `len` bytes, whose
+    /// [`Key`] is `key`.
     #[inline]
-    fn is(&self, index: usize, len: usize, parts: &[&[u8]]) -> bool {
+    fn is(&self, index: usize, len: usize, key: Key, parts: &[&[u8]]) -> bool {
         let e = &self.entries[index];
-        if e.len as usize != len {
+        if e.len as usize != len || e.key != split(key) {
             return false;
         }
-        let head = &e.head[..len.min(INLINE)];
-        let mut at = 0;
+        if len <= KEY_BYTES {
+            return true;
+        }
+        // A long term: compare its bytes after the key's.
+        let mut rest = &self.terms.as_bytes()[e.start as usize..(e.start + e.len) as usize];
         for part in parts {
-            // Compare the part's bytes that fall in the inline head, then (rarely) the rest.
-            let inline = part.len().min(head.len().saturating_sub(at));
-            if part[..inline] != head[at..at + inline] {
+            let (head, tail) = rest.split_at(part.len());
+            if head != *part {
                 return false;
             }
-            if inline < part.len() {
-                let from = e.start as usize + at + inline;
-                let rest = &self.terms.as_bytes()[from..from + part.len() - inline];
-                if &part[inline..] != rest {
-                    return false;
-                }
-            }
-            at += part.len();
+            rest = tail;
         }
         true
     }
 
-    /// The feature index of the term made of `parts` concatenated, whose [`hash_str`] is `hash`.
+    /// The feature index of the term made of `parts` concatenated, whose [`hash_str`] is `hash`
+    /// and [`key_str`] is `key`.
     #[inline]
-    fn find(&self, hash: u64, parts: &[&[u8]]) -> Option<u32> {
+    fn find(&self, hash: u64, key: Key, parts: &[&[u8]]) -> Option<u32> {
         let len = parts.iter().map(|p| p.len()).sum();
         let tag = (hash >> 32) as u32;
         let mask = self.slots.len() - 1;
@@ -124,30 +117,35 @@ impl Vocabulary {
             if entry == 0 {
                 return None;
             }
-            if slot_tag == tag && self.is(entry as usize - 1, len, parts) {
+            if slot_tag == tag && self.is(entry as usize - 1, len, key, parts) {
                 return Some(entry - 1);
             }
             slot = (slot + 1) & mask;
         }
     }
 
-    /// The feature index of `term`, whose [`hash_str`] is `hash`.
+    /// The feature index of `term`, whose [`hash_str`] is `hash` and [`key_str`] is `key`.
     #[inline]
-    pub fn find_str(&self, hash: u64, term: &str) -> Option<u32> {
-        self.find(hash, &[term.as_bytes()])
+    pub fn find_str(&self, hash: u64, key: Key, term: &str) -> Option<u32> {
+        self.find(hash, key, &[term.as_bytes()])
     }
 
     /// The feature index of `term` (hash computed here).
     #[cfg(test)]
     pub fn get(&self, term: &str) -> Option<u32> {
-        self.find_str(hash_str(term), term)
+        self.find_str(hash_str(term), key_str(term), term)
     }
 
-    /// The feature index of the bigram `first + " " + second`, whose hash is `hash`.
+    /// The feature index of the bigram `first + " " + second`, whose hash is `hash` and key `key`.
     #[inline]
-    pub fn find_pair(&self, hash: u64, first: &str, second: &str) -> Option<u32> {
-        self.find(hash, &[first.as_bytes(), b" ", second.as_bytes()])
+    pub fn find_pair(&self, hash: u64, key: Key, first: &str, second: &str) -> Option<u32> {
+        self.find(hash, key, &[first.as_bytes(), b" ", second.as_bytes()])
     }
+}
+
+#[inline]
+fn split(key: Key) -> [u64; 2] {
+    [key as u64, (key >> 64) as u64]
 }
 
 /// The hash of `first + " " + second`, given the hash of `first`.
@@ -199,13 +197,10 @@ impl<'a> Reader<'a> {
             let term = std::str::from_utf8(self.take(length)?).map_err(|e| e.to_string())?;
             let start = u32::try_from(terms.len()).map_err(|e| e.to_string())?;
             terms.push_str(term);
-            let mut head = [0; INLINE];
-            let inline = term.len().min(INLINE);
-            head[..inline].copy_from_slice(&term.as_bytes()[..inline]);
             entries.push(Entry {
                 idf: self.f64()?,
                 coef: self.f64()?,
-                head,
+                key: split(key_str(term)),
                 len: length as u32,
                 start,
             });
