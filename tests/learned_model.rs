@@ -14,6 +14,7 @@ const TOLERANCE: f64 = 1e-6;
 struct Case {
     text: String,
     p: f64,
+    evidence: bool,
     label: String,
 }
 
@@ -31,6 +32,7 @@ fn cases() -> Vec<Case> {
             Case {
                 text: value["text"].as_str().expect("text").to_string(),
                 p: value["p"].as_f64().expect("p"),
+                evidence: value["evidence"].as_bool().expect("evidence"),
                 label: value["label"].as_str().expect("label").to_string(),
             }
         })
@@ -58,15 +60,21 @@ fn probabilities_and_labels_match_scikit_learn() {
     let mut failures = Vec::new();
     let mut worst = 0.0f64;
     for case in &cases {
-        let p = model.probability(&case.text);
+        let evaluation = model.evaluate(&case.text);
+        let p = evaluation.probability;
         let got = label(Sentiment::of(model.score(&case.text).compound));
         worst = worst.max((p - case.p).abs());
-        if (p - case.p).abs() > TOLERANCE || got != case.label {
+        if (p - case.p).abs() > TOLERANCE
+            || got != case.label
+            || evaluation.evidence != case.evidence
+        {
             failures.push(format!(
-                "{:?}: rust p={p} {got}, python p={} {}",
+                "{:?}: rust p={p} {got} evidence={}, python p={} {} evidence={}",
                 case.text.chars().take(80).collect::<String>(),
+                evaluation.evidence,
                 case.p,
-                case.label
+                case.label,
+                case.evidence
             ));
         }
     }
@@ -118,6 +126,6 @@ fn score_is_total_and_in_range() {
     ] {
         let s = model.score(text);
         assert!((-1.0..=1.0).contains(&s.compound), "{text:?}");
-        assert!((s.positive + s.negative - 1.0).abs() < 1e-12);
+        assert!((s.positive + s.neutral + s.negative - 1.0).abs() < 1e-12);
     }
 }

@@ -533,9 +533,9 @@ def fixture_texts(seen: set) -> list:
     return texts
 
 
-def label(p: float) -> str:
-    """The service's label of a probability: compound 2p-1 with VADER's +-0.05 thresholds."""
-    compound = 2.0 * p - 1.0
+def label(p: float, evidence: bool) -> str:
+    """The service's label: compound 2p-1 with VADER's +-0.05 thresholds; neutral without evidence."""
+    compound = 2.0 * p - 1.0 if evidence else 0.0
     if compound >= 0.05:
         return "positive"
     if compound <= -0.05:
@@ -543,12 +543,20 @@ def label(p: float) -> str:
     return "neutral"
 
 
+def evidence(model: Model, texts: list, scores: list) -> list:
+    """Whether each text holds an n-gram of the vocabulary or a VADER compound other than 0
+    (without either, the probability is only the prior and the service says neutral)."""
+    known = model.words.transform(texts).getnnz(axis=1) + model.chars.transform(texts).getnnz(axis=1)
+    return [bool(k > 0) or s[0] != 0.0 for k, s in zip(known, scores)]
+
+
 def fixture(model: Model, texts: list) -> bytes:
     scores = vader_scores(texts)
     probabilities = model.probability(texts, scores)
     lines = []
-    for text, p in zip(texts, probabilities):
-        lines.append(json.dumps({"text": text, "p": float(p), "label": label(float(p))}, ensure_ascii=True))
+    for text, p, e in zip(texts, probabilities, evidence(model, texts, scores)):
+        record = {"text": text, "p": float(p), "evidence": e, "label": label(float(p), e)}
+        lines.append(json.dumps(record, ensure_ascii=True))
     return ("\n".join(lines) + "\n").encode("ascii")
 
 

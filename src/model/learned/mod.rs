@@ -20,7 +20,9 @@
 //! compound (the answer's `score`) is `2p - 1`, in [-1, 1]; the label follows the service's usual
 //! thresholds on it, so a text is `neutral` when |2p - 1| < 0.05, i.e. 0.475 < p < 0.525, where the
 //! model cannot tell. The proportions are the class probabilities: `positive = p`,
-//! `negative = 1 - p`, `neutral = 0`.
+//! `negative = 1 - p`, `neutral = 0`. One exception: a text without evidence (no n-gram of the
+//! vocabulary, VADER compound 0: the empty string, a script the training never saw) would only get
+//! the model's prior, which leans negative; it scores compound 0, `neutral = 1` instead.
 
 mod features;
 mod tables;
@@ -54,14 +56,23 @@ impl Learned {
 
     /// The probability that `text` is positive, as scikit-learn's `predict_proba` computes it.
     pub fn probability(&self, text: &str) -> f64 {
+        self.evaluate(text).probability
+    }
+
+    /// The probability, and whether the text holds any evidence at all (see [`Evaluation`]).
+    pub fn evaluate(&self, text: &str) -> Evaluation {
         let vader = self.vader.score(text);
-        let z = self.decision(text, &vader);
+        let (z, known_ngrams) = self.decision(text, &vader);
         // scipy.special.expit, written to stay exact at either end.
-        if z >= 0.0 {
+        let probability = if z >= 0.0 {
             1.0 / (1.0 + (-z).exp())
         } else {
             let e = z.exp();
             e / (1.0 + e)
+        };
+        Evaluation {
+            probability,
+            evidence: known_ngrams || vader.compound != 0.0,
         }
     }
 
@@ -70,8 +81,9 @@ impl Learned {
         (self.weights.words.len(), self.weights.chars.len())
     }
 
-    /// The logistic regression's decision value for `text`, whose VADER scores are `vader`.
-    fn decision(&self, text: &str, vader: &Scores) -> f64 {
+    /// The logistic regression's decision value for `text`, whose VADER scores are `vader`, and
+    /// whether any of its n-grams is in the vocabulary.
+    fn decision(&self, text: &str, vader: &Scores) -> (f64, bool) {
         let w = &self.weights;
         let mut lowered = String::with_capacity(text.len() + 8);
         tokenize::lower_into(text, &mut lowered);
@@ -95,6 +107,7 @@ impl Learned {
             }
         }
         let mut counts = Vec::new();
+        let mut known = !hits.is_empty();
         let words = block(&hits, &w.words.entries, &mut counts);
 
         // char_wb 2-5-grams.
@@ -105,6 +118,7 @@ impl Learned {
                 hits.push(f);
             }
         });
+        known |= !hits.is_empty();
         let chars = block(&hits, &w.chars.entries, &mut counts);
 
         // VADER and style, in the order train.py's vader_block stacks them.
@@ -123,8 +137,19 @@ impl Learned {
             .map(|(v, c)| (v * w.vader_scale) * c)
             .sum();
 
-        words + chars + vader_part + w.intercept
+        (words + chars + vader_part + w.intercept, known)
     }
+}
+
+/// What the model makes of one text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    /// P(positive), as scikit-learn's `predict_proba` gives it.
+    pub probability: f64,
+    /// False when the text holds no n-gram of the vocabulary and VADER finds no sentiment in it
+    /// (the empty string, whitespace, a text in a script the training never saw): the probability is
+    /// then only the model's prior (about 0.35-0.47), and the text is scored neutral.
+    pub evidence: bool,
 }
 
 /// One TF-IDF block's contribution to the decision: the coefficients' dot product with the
@@ -189,7 +214,18 @@ impl SentimentModel for Learned {
     }
 
     fn score(&self, text: &str) -> Scores {
-        let p = self.probability(text);
+        let Evaluation {
+            probability: p,
+            evidence,
+        } = self.evaluate(text);
+        if !evidence {
+            return Scores {
+                compound: 0.0,
+                positive: 0.0,
+                neutral: 1.0,
+                negative: 0.0,
+            };
+        }
         Scores {
             compound: 2.0 * p - 1.0,
             positive: p,
@@ -218,7 +254,6 @@ mod tests {
     fn scores_follow_the_probability() {
         let model = Learned::new();
         for text in [
-            "",
             "I love it, wonderful!",
             "awful, just awful",
             "The meeting is at 3.",
@@ -231,5 +266,19 @@ mod tests {
         }
         assert!(model.probability("I love it, wonderful!") > 0.9);
         assert!(model.probability("awful, just awful") < 0.1);
+    }
+
+    #[test]
+    fn a_text_without_evidence_is_neutral() {
+        let model = Learned::new();
+        for text in ["", " \t ", "这部电影", "\u{10ffff}"] {
+            assert!(!model.evaluate(text).evidence, "{text:?}");
+            let s = model.score(text);
+            assert_eq!(
+                (s.compound, s.positive, s.neutral, s.negative),
+                (0.0, 0.0, 1.0, 0.0)
+            );
+        }
+        assert!(model.evaluate("ok").evidence);
     }
 }
