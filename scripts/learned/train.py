@@ -5,12 +5,13 @@ Usage:
 
     python3 scripts/learned/train.py [--check | --fixture] [DATA_DIR]
 
-The model: TF-IDF over word 1-2-grams and char_wb 2-5-grams (sublinear tf, l2 per block), VADER's four
-scores plus five indicators of its compound (all scaled by VADER_SCALE), and a logistic regression
-(liblinear, C=C), trained on every binary item (|human mean| >= 0.5) of the four VADER ground-truth
-sets in DATA_DIR (default ../shared/data/vader_ground_truth beside the repository). VADER's scores come
-from the service's own Rust VADER (`cargo run --quiet --example vader_features`), so training and
-inference see identical features.
+The model: TF-IDF over word 1-2-grams and char_wb 2-5-grams (sublinear tf, l2 per block, min_df 2),
+VADER's four scores, five indicators of its compound and the compound times six style marks (all
+scaled by VADER_SCALE), and a logistic regression (liblinear, C=C), trained on every binary item
+(|human mean| >= 0.5) of the four VADER ground-truth sets in DATA_DIR (default
+../shared/data/vader_ground_truth beside the repository). VADER's scores come from the service's own
+Rust VADER (`cargo run --quiet --example vader_features`), so training and inference see identical
+features.
 
 Writes (all committed, all byte-reproducible on one machine):
   src/model/learned/weights.bin   the model (format: docs/models.md, src/model/learned/weights.rs)
