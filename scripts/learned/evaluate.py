@@ -48,7 +48,7 @@ VARIANTS = [
     ("TF-IDF only", block_tfidf_only),
     ("TF-IDF + VADER's 4 scores", block_scores),
     ("+ compound thresholds", block_thresholds),
-    ("+ compound x style marks (shipped)", None),
+    ("+ compound x 4 style marks (shipped)", None),
 ]
 
 

@@ -6,7 +6,7 @@ Usage:
     python3 scripts/learned/train.py [--check | --fixture] [DATA_DIR]
 
 The model: TF-IDF over word 1-2-grams and char_wb 2-5-grams (sublinear tf, l2 per block, min_df 2),
-VADER's four scores, five indicators of its compound and the compound times six style marks (all
+VADER's four scores, five indicators of its compound and the compound times four style marks (all
 scaled by VADER_SCALE), and a logistic regression (liblinear, C=C), trained on every binary item
 (|human mean| >= 0.5) of the four VADER ground-truth sets in DATA_DIR (default
 ../shared/data/vader_ground_truth beside the repository). VADER's scores come from the service's own
@@ -31,7 +31,6 @@ Exit status: 0 done, 1 --check found a difference, 2 could not run.
 import json
 import os
 import random
-import re
 import shutil
 import struct
 import subprocess
@@ -60,7 +59,7 @@ C = 4.0
 MIN_DF = 2  # a term must occur in at least 2 training texts: prunes the artifact
 VADER_SCALE = 3.0
 COMPOUND_THRESHOLDS = (-0.5, -0.05, 0.0, 0.05, 0.5)  # indicator features compound >= t
-N_STYLE = 6
+N_STYLE = 4
 MAGIC = b"SALRN001"
 
 
@@ -186,21 +185,16 @@ def vader_scores(texts: list) -> list:
 # --------------------------------------------------------------------------------------------------
 # The model
 
-EMOTICON = re.compile(r"[:;=8xX][-o^]?[()DPpdO/\\|*]|<3|[()][-o^]?[:;=]")
-
-
 def style(text: str) -> list:
-    """Six 0/1 marks of social-media style, each defined on ASCII so Rust computes the same:
-    an emoticon, a '!', a '@' / '#' / 'http', a non-ASCII character, at most 12 words (str.split()),
-    a shouted word (>= 2 ASCII capitals and no ASCII small letter)."""
+    """Four 0/1 marks of social-media style, each defined on ASCII so Rust computes the same: a '!',
+    a non-ASCII character, at most 12 words (str.split()), a shouted word (>= 2 ASCII capitals and
+    no ASCII small letter). docs/models.md says why not also an emoticon or a '@' / '#' / 'http'."""
     words = text.split()
     shouted = any(
         sum("A" <= c <= "Z" for c in w) >= 2 and not any("a" <= c <= "z" for c in w) for w in words
     )
     return [
-        float(EMOTICON.search(text) is not None),
         float("!" in text),
-        float("@" in text or "#" in text or "http" in text),
         float(any(ord(c) > 127 for c in text)),
         float(len(words) <= 12),
         float(shouted),
