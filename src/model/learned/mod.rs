@@ -10,7 +10,7 @@
 //!   whitespace includes U+001C..U+001F, `İ` lowers to two code points, `Σ` to `ς` at a word's end);
 //! - per block (words, chars): tf = 1 + ln(count), times the stored idf, l2-normalised;
 //! - VADER's four scores (the service's own VADER, which training used too), compound >= t for five
-//!   thresholds, and compound times six style marks ([`features`]), all times a stored scale;
+//!   thresholds, and compound times four style marks ([`features`]), all times a stored scale;
 //! - the dot product with the coefficients, plus the intercept, through the logistic function.
 //!
 //! `tests/learned_model.rs` holds the result to scikit-learn's `predict_proba` within 1e-6 on texts
