@@ -9,6 +9,8 @@ const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/learned_reference.jsonl"
 );
+/// Names another file of the same format to check instead (e.g. a larger corpus written by hand).
+const FIXTURE_VARIABLE: &str = "LEARNED_FIXTURE";
 const TOLERANCE: f64 = 1e-6;
 
 struct Case {
@@ -19,8 +21,9 @@ struct Case {
 }
 
 fn cases() -> Vec<Case> {
-    let content = std::fs::read_to_string(FIXTURE).unwrap_or_else(|err| {
-        panic!("cannot read {FIXTURE}: {err}; run scripts/learned/train.py --fixture")
+    let path = std::env::var(FIXTURE_VARIABLE).unwrap_or_else(|_| FIXTURE.to_string());
+    let content = std::fs::read_to_string(&path).unwrap_or_else(|err| {
+        panic!("cannot read {path}: {err}; run scripts/learned/train.py --fixture")
     });
     let cases: Vec<Case> = content
         .lines()
