@@ -43,7 +43,7 @@ pub struct Learned {
 }
 
 impl Learned {
-    /// Parses the embedded weights and builds the lookup tables (a few tens of milliseconds); do it
+    /// Parses the embedded weights and builds the lookup tables (about 0.2 s in a debug build); do it
     /// once and share the result.
     pub fn new() -> Self {
         let weights = Weights::parse(WEIGHTS)
