@@ -22,47 +22,55 @@ use super::tokenize::{hash_str, key_str, mix, Key, KEY_BYTES};
 
 const MAGIC: &[u8; 8] = b"SALRN001";
 
-/// One feature: what scoring needs, and what checking a lookup needs, on one cache line.
+/// One feature: what scoring needs, and what checking a short term needs, in 32 bytes (two to a
+/// cache line). The term's length is in its slot.
 #[derive(Clone, Copy)]
 pub(super) struct Entry {
     pub idf: f64,
     pub coef: f64,
     /// The term's [`Key`] (its first [`KEY_BYTES`] bytes), as two halves to keep the entry 8-aligned.
     key: [u64; 2],
-    /// The term's byte length; the term is `terms[start..start + len]`.
-    len: u32,
-    start: u32,
+}
+
+/// A slot's check word: 24 bits of the hash (not those that chose the slot) and the term's byte
+/// length, capped at 255.
+#[inline]
+fn check(hash: u64, len: usize) -> u32 {
+    (((hash >> 40) as u32) << 8) | len.min(255) as u32
 }
 
 /// One TF-IDF block: its terms, their idf and logistic-regression coefficients, and an
 /// open-addressing table (linear probing) from a term's hash to its feature index.
 pub(super) struct Vocabulary {
-    /// Every term's UTF-8 bytes, back to back.
+    /// Every term's UTF-8 bytes, back to back; term `i` is `terms[spans[i].0..spans[i].1]`.
     terms: String,
+    spans: Vec<(u32, u32)>,
     pub entries: Vec<Entry>,
-    /// Per slot: the upper 32 bits of the term's hash, and its feature index + 1 (0: empty slot).
+    /// Per slot: [`check`] of the term's hash and length, and its feature index + 1 (0: empty).
     slots: Vec<(u32, u32)>,
     shift: u32,
 }
 
 impl Vocabulary {
-    fn new(terms: String, entries: Vec<Entry>) -> Self {
+    fn new(terms: String, spans: Vec<(u32, u32)>, entries: Vec<Entry>) -> Self {
         let n = entries.len();
         // Load factor between 0.4 and 0.8: a probe sequence stays within a cache line or two.
         let bits = (n + n / 4).max(2).next_power_of_two().trailing_zeros();
         let mut vocabulary = Vocabulary {
             terms,
+            spans,
             entries,
             slots: vec![(0, 0); 1 << bits],
             shift: 64 - bits,
         };
         for index in 0..n {
-            let hash = hash_str(vocabulary.term(index));
+            let term = vocabulary.term(index);
+            let (hash, len) = (hash_str(term), term.len());
             let mut slot = vocabulary.home(hash);
             while vocabulary.slots[slot].1 != 0 {
                 slot = (slot + 1) & (vocabulary.slots.len() - 1);
             }
-            vocabulary.slots[slot] = ((hash >> 32) as u32, index as u32 + 1);
+            vocabulary.slots[slot] = (check(hash, len), index as u32 + 1);
         }
         vocabulary
     }
@@ -72,8 +80,8 @@ impl Vocabulary {
     }
 
     fn term(&self, index: usize) -> &str {
-        let e = &self.entries[index];
-        &self.terms[e.start as usize..(e.start + e.len) as usize]
+        let (start, end) = self.spans[index];
+        &self.terms[start as usize..end as usize]
     }
 
     #[inline]
@@ -81,19 +89,21 @@ impl Vocabulary {
         (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
     }
 
-    /// Whether feature `index` is the term made of `parts` concatenated, `len` bytes, whose
-    /// [`Key`] is `key`.
+    /// Whether feature `index`, whose slot's check word matched (so a term of at most 255 bytes
+    /// has length `len`), is the term made of `parts` concatenated, `len` bytes, [`Key`] `key`.
     #[inline]
     fn is(&self, index: usize, len: usize, key: Key, parts: &[&[u8]]) -> bool {
-        let e = &self.entries[index];
-        if e.len as usize != len || e.key != split(key) {
+        if self.entries[index].key != split(key) {
             return false;
         }
         if len <= KEY_BYTES {
             return true;
         }
-        // A long term: compare its bytes after the key's.
-        let mut rest = &self.terms.as_bytes()[e.start as usize..(e.start + e.len) as usize];
+        // A long term: compare all its bytes.
+        let mut rest = self.term(index).as_bytes();
+        if rest.len() != len {
+            return false;
+        }
         for part in parts {
             let (head, tail) = rest.split_at(part.len());
             if head != *part {
@@ -109,7 +119,7 @@ impl Vocabulary {
     #[inline]
     fn find(&self, hash: u64, key: Key, parts: &[&[u8]]) -> Option<u32> {
         let len = parts.iter().map(|p| p.len()).sum();
-        let tag = (hash >> 32) as u32;
+        let tag = check(hash, len);
         let mask = self.slots.len() - 1;
         let mut slot = self.home(hash);
         loop {
@@ -191,21 +201,21 @@ impl<'a> Reader<'a> {
     }
     fn vocabulary(&mut self, n: usize) -> Result<Vocabulary, String> {
         let mut terms = String::new();
+        let mut spans = Vec::with_capacity(n);
         let mut entries = Vec::with_capacity(n);
         for _ in 0..n {
             let length = self.u16()? as usize;
             let term = std::str::from_utf8(self.take(length)?).map_err(|e| e.to_string())?;
             let start = u32::try_from(terms.len()).map_err(|e| e.to_string())?;
             terms.push_str(term);
+            spans.push((start, start + length as u32));
             entries.push(Entry {
                 idf: self.f64()?,
                 coef: self.f64()?,
                 key: split(key_str(term)),
-                len: length as u32,
-                start,
             });
         }
-        Ok(Vocabulary::new(terms, entries))
+        Ok(Vocabulary::new(terms, spans, entries))
     }
 }
 
