@@ -2,9 +2,11 @@
 //! runs, and the set of models loaded, from which each request chooses one.
 
 mod catalog;
+mod learned;
 mod vader;
 
 pub use catalog::{LoadError, ModelId, Models, COMPILED};
+pub use learned::Learned;
 pub use vader::Vader;
 
 use serde::Serialize;

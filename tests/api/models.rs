@@ -301,3 +301,40 @@ async fn the_binary_names_its_models_at_start() {
     let log = server.wait_for_log("listening on", std::time::Duration::from_secs(10));
     assert!(log.contains("models vader (default)"), "{log}");
 }
+
+#[actix_rt::test]
+async fn the_compiled_in_learned_model_answers_with_the_same_fields() {
+    let models = Models::load(None, "vader").unwrap();
+    let app = spawn_app_with_models(test_settings(), models).await;
+    let (_, listed) = status_and_json(app.get("/models", Some(TEST_KEY)).await).await;
+    assert_eq!(listed["models"][1]["name"], "tfidf");
+    assert_eq!(listed["models"][1]["kind"], "linear");
+    for (text, label) in [
+        (
+            "An absolute delight from start to finish, I loved it.",
+            "positive",
+        ),
+        ("A dull, lifeless and painfully boring film.", "negative"),
+    ] {
+        let (status, body) = status_and_json(
+            app.post_json(
+                "/predict",
+                &json!({"text": text, "model": "tfidf"}),
+                Some(TEST_KEY),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(body["model"], "tfidf");
+        assert_eq!(body["sentiment"], label, "{text}: {body}");
+        let score = body["score"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&score), "{body}");
+        let scores = &body["scores"];
+        let total: f64 = ["positive", "neutral", "negative"]
+            .iter()
+            .map(|k| scores[*k].as_f64().unwrap())
+            .sum();
+        assert!((total - 1.0).abs() < 1e-9, "{body}");
+    }
+}

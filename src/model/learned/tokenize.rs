@@ -1,0 +1,377 @@
+//! scikit-learn's text preprocessing, reproduced exactly: `str.lower()`, the default token pattern
+//! `(?u)\b\w\w+\b`, and `char_wb` n-grams, with Python's own Unicode tables ([`super::tables`]).
+//!
+//! N-grams are never built as strings: each is hashed as its code points are read ([`mix`]) and
+//! looked up by that hash and its bytes, which stay slices of one buffer.
+
+use super::tables;
+
+/// One step of the n-gram hash (FxHash's mixing, one code point at a time): the vocabulary is
+/// hashed the same way when the model is loaded.
+#[inline]
+pub(super) fn mix(hash: u64, c: char) -> u64 {
+    (hash.rotate_left(5) ^ c as u64).wrapping_mul(0x517c_c1b7_2722_0a95)
+}
+
+/// How many bytes a [`Key`] holds: every ASCII char n-gram and most words fit.
+pub(super) const KEY_BYTES: usize = 16;
+
+/// The first [`KEY_BYTES`] bytes of a term, little-endian, zero-padded: for a term no longer than
+/// that, its bytes and length identify it, so a lookup compares two integers, not two slices.
+pub(super) type Key = u128;
+
+/// Appends `bytes` (packed little-endian in a u32, `len` of them) to a key of `at` bytes.
+#[inline]
+fn push_key(key: Key, at: usize, bytes: u32, len: usize) -> Key {
+    if at + len <= KEY_BYTES {
+        key | (Key::from(bytes) << (8 * at))
+    } else {
+        key
+    }
+}
+
+/// A character's UTF-8 bytes packed little-endian, and their count.
+#[inline]
+fn utf8(c: char) -> (u32, usize) {
+    let mut buffer = [0; 4];
+    let len = c.encode_utf8(&mut buffer).len();
+    (u32::from_le_bytes(buffer), len)
+}
+
+/// The [`Key`] of a whole string.
+pub(super) fn key_str(text: &str) -> Key {
+    let mut key = 0;
+    let mut at = 0;
+    for c in text.chars() {
+        let (bytes, len) = utf8(c);
+        key = push_key(key, at, bytes, len);
+        at += len;
+    }
+    key
+}
+
+/// The key of `first + " " + second`, given both keys (meaningful when the whole fits).
+#[inline]
+pub(super) fn pair_key(first: Key, first_len: usize, second: Key) -> Key {
+    let key = push_key(first, first_len, 0x20, 1);
+    if first_len + 1 < KEY_BYTES {
+        key | (second << (8 * (first_len + 1)))
+    } else {
+        key
+    }
+}
+
+/// The hash of a whole string, as [`mix`] builds it.
+pub(super) fn hash_str(text: &str) -> u64 {
+    text.chars().fold(0, mix)
+}
+
+fn in_ranges(table: &[(u32, u32)], c: u32) -> bool {
+    match table.binary_search_by(|&(start, _)| start.cmp(&c)) {
+        Ok(_) => true,
+        Err(0) => false,
+        Err(next) => c <= table[next - 1].1,
+    }
+}
+
+/// Python `re`'s `\w` on a `str` pattern: `str.isalnum()` or `_`.
+#[inline]
+pub(super) fn is_word(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric() || c == '_'
+    } else {
+        in_ranges(tables::WORD, c as u32)
+    }
+}
+
+/// Python's whitespace (`re`'s `\s`, `str.split()`, `str.isspace()`), which includes U+001C..U+001F
+/// where Rust's `char::is_whitespace` does not.
+#[inline]
+pub(super) fn is_space(c: char) -> bool {
+    let c = c as u32;
+    if c < 0x80 {
+        matches!(c, 0x09..=0x0D | 0x1C..=0x20)
+    } else {
+        tables::SPACE.binary_search(&c).is_ok()
+    }
+}
+
+const CAPITAL_SIGMA: char = '\u{3A3}';
+
+/// Python's `str.lower()` of `text`, appended to `out`.
+pub(super) fn lower_into(text: &str, out: &mut String) {
+    if text.is_ascii() {
+        let start = out.len();
+        out.push_str(text);
+        out[start..].make_ascii_lowercase();
+        return;
+    }
+    for (at, c) in text.char_indices() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else if c == CAPITAL_SIGMA {
+            out.push(if final_sigma(text, at) {
+                '\u{3C2}'
+            } else {
+                '\u{3C3}'
+            });
+        } else {
+            let cp = c as u32;
+            match tables::LOWER.binary_search_by(|&(from, _, _)| from.cmp(&cp)) {
+                Ok(index) => {
+                    let (_, first, second) = tables::LOWER[index];
+                    out.extend(char::from_u32(first));
+                    if second != 0 {
+                        out.extend(char::from_u32(second));
+                    }
+                }
+                Err(_) => out.push(c),
+            }
+        }
+    }
+}
+
+/// CPython's `handle_capital_sigma`: the Σ at byte `at` becomes ς when the nearest character
+/// before it that is not case-ignorable is cased, and no cased one follows past case-ignorables.
+fn final_sigma(text: &str, at: usize) -> bool {
+    let ignorable = |c: char| in_ranges(tables::CASE_IGNORABLE, c as u32);
+    let cased = |c: char| in_ranges(tables::CASED, c as u32);
+    let before = text[..at].chars().rev().find(|&c| !ignorable(c));
+    if !before.is_some_and(cased) {
+        return false;
+    }
+    let after = text[at + CAPITAL_SIGMA.len_utf8()..]
+        .chars()
+        .find(|&c| !ignorable(c));
+    !after.is_some_and(cased)
+}
+
+/// A token of the default pattern `(?u)\b\w\w+\b`: a maximal run of at least two word characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Token {
+    pub start: usize,
+    pub end: usize,
+    /// [`hash_str`] of the token.
+    pub hash: u64,
+    /// [`key_str`] of the token.
+    pub key: Key,
+}
+
+/// The tokens of an (already lowercased) text, in order, into `out`.
+pub(super) fn tokens(text: &str, out: &mut Vec<Token>) {
+    let mut start = 0;
+    let mut length = 0usize;
+    let mut hash = 0u64;
+    let mut key: Key = 0;
+    for (at, c) in text.char_indices() {
+        if is_word(c) {
+            if length == 0 {
+                start = at;
+                hash = 0;
+                key = 0;
+            }
+            length += 1;
+            hash = mix(hash, c);
+            let (bytes, len) = utf8(c);
+            key = push_key(key, at - start, bytes, len);
+        } else {
+            if length >= 2 {
+                out.push(Token {
+                    start,
+                    end: at,
+                    hash,
+                    key,
+                });
+            }
+            length = 0;
+        }
+    }
+    if length >= 2 {
+        out.push(Token {
+            start,
+            end: text.len(),
+            hash,
+            key,
+        });
+    }
+}
+
+/// Reusable buffers for the `char_wb` n-grams of one word.
+#[derive(Default)]
+pub(super) struct Padded {
+    /// `" " + word + " "` as UTF-8.
+    pub bytes: String,
+    /// Byte offset of each of its characters, and its length last.
+    pub offsets: Vec<usize>,
+    /// Each character, its UTF-8 bytes packed, and their count.
+    pub chars: Vec<(char, u32, usize)>,
+}
+
+/// Calls `found(hash, key, ngram)` for every `char_wb` 2-5-gram of an (already lowercased) text,
+/// as scikit-learn's `_char_wb_ngrams` yields them: each whitespace-separated word padded with one
+/// space either side, then every window of 2 to 5 code points (a padded word shorter than 5 gives
+/// itself once as its longest n-gram).
+pub(super) fn char_wb_ngrams(
+    text: &str,
+    padded: &mut Padded,
+    mut found: impl FnMut(u64, Key, &str),
+) {
+    for word in text.split(is_space).filter(|w| !w.is_empty()) {
+        padded.bytes.clear();
+        padded.offsets.clear();
+        padded.chars.clear();
+        padded.bytes.push(' ');
+        padded.bytes.push_str(word);
+        padded.bytes.push(' ');
+        for (at, c) in padded.bytes.char_indices() {
+            padded.offsets.push(at);
+            let (bytes, len) = utf8(c);
+            padded.chars.push((c, bytes, len));
+        }
+        padded.offsets.push(padded.bytes.len());
+        let length = padded.chars.len();
+        for start in 0..length {
+            let (c, bytes, len) = padded.chars[start];
+            let mut hash = mix(0, c);
+            let mut key = Key::from(bytes);
+            let mut key_len = len;
+            for end in start + 2..=(start + 5).min(length) {
+                let (c, bytes, len) = padded.chars[end - 1];
+                hash = mix(hash, c);
+                key = push_key(key, key_len, bytes, len);
+                key_len += len;
+                found(
+                    hash,
+                    key,
+                    &padded.bytes[padded.offsets[start]..padded.offsets[end]],
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lower(text: &str) -> String {
+        let mut out = String::new();
+        lower_into(text, &mut out);
+        out
+    }
+
+    fn token_strings(text: &str) -> Vec<String> {
+        let lowered = lower(text);
+        let mut found = Vec::new();
+        tokens(&lowered, &mut found);
+        for t in &found {
+            assert_eq!(t.hash, hash_str(&lowered[t.start..t.end]));
+            assert_eq!(t.key, key_str(&lowered[t.start..t.end]));
+        }
+        found
+            .iter()
+            .map(|t| lowered[t.start..t.end].to_string())
+            .collect()
+    }
+
+    fn ngrams(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        char_wb_ngrams(&lower(text), &mut Padded::default(), |hash, key, gram| {
+            assert_eq!(hash, hash_str(gram));
+            assert_eq!(key, key_str(gram));
+            out.push(gram.to_string());
+        });
+        out.sort();
+        out
+    }
+
+    // Every expectation below was checked against Python 3.11 and scikit-learn 1.9.1's analyzers.
+    #[test]
+    fn lowercases_as_python_does() {
+        assert_eq!(lower("Hello WORLD"), "hello world");
+        // U+0130 lowers to "i" + U+0307 (two code points); dotless ı stays.
+        assert_eq!(lower("İSTANBUL ıI"), "i\u{307}stanbul ıi");
+        // ß stays, ẞ (U+1E9E) lowers to ß; Σ is final only at the end of a word.
+        assert_eq!(lower("STRAẞE ß"), "straße ß");
+        assert_eq!(lower("ΟΔΟΣ Σ ΣΑΣ."), "οδος σ σας.");
+        // The apostrophe is case-ignorable: the first Σ sees the cased Σ after it.
+        assert_eq!(lower("ΟΔΟΣ'Σ"), "οδοσ'ς");
+        // Georgian Mtavruli and Cherokee: Python 3.11's Unicode 14 tables.
+        assert_eq!(lower("ᲐᲑ Ꮳ"), "აბ ꮳ");
+        assert_eq!(lower("Ⅻ"), "ⅻ");
+    }
+
+    #[test]
+    fn tokens_follow_the_default_pattern() {
+        assert_eq!(token_strings(""), Vec::<String>::new());
+        assert_eq!(token_strings("a b c"), Vec::<String>::new());
+        assert_eq!(
+            token_strings("I'm ok, you're fine"),
+            ["ok", "you", "re", "fine"]
+        );
+        assert_eq!(
+            token_strings("snake_case __x 42 a1"),
+            ["snake_case", "__x", "42", "a1"]
+        );
+        // The combining dot of lowered İ is not a word character: it splits the token.
+        assert_eq!(token_strings("İstanbul"), ["stanbul"]);
+        // Python's \w includes ², ½ and CJK, excludes combining marks (Rust's is_alphanumeric
+        // includes some: Arabic harakat, Devanagari vowel signs).
+        assert_eq!(token_strings("x² ½½ 中文"), ["x²", "½½", "中文"]);
+        // Harakat (Mn) split Arabic words; Python keeps only the unvowelled run.
+        assert_eq!(token_strings("كِتَابٌ"), ["اب"]);
+        assert_eq!(token_strings("बहुत"), ["बह"]);
+        assert_eq!(token_strings("日本語です!"), ["日本語です"]);
+    }
+
+    #[test]
+    fn keys_pack_the_first_bytes() {
+        assert_eq!(key_str(""), 0);
+        assert_eq!(key_str("ab"), 0x6261);
+        assert_eq!(key_str("é"), 0xa9c3);
+        assert_eq!(key_str("0123456789abcdef"), key_str("0123456789abcdefXYZ"));
+        assert_eq!(pair_key(key_str("ab"), 2, key_str("cd")), key_str("ab cd"));
+        let long = "abcdefghijklmn";
+        assert_eq!(
+            pair_key(key_str(long), 14, key_str("xyz")),
+            key_str("abcdefghijklmn xyz")
+        );
+        assert_eq!(
+            pair_key(key_str("0123456789abcdef"), 16, key_str("x")),
+            key_str("0123456789abcdef")
+        );
+    }
+
+    #[test]
+    fn whitespace_is_pythons() {
+        for c in [
+            '\t', '\n', '\x0b', '\x0c', '\r', '\x1c', '\x1f', ' ', '\u{85}', '\u{a0}',
+        ] {
+            assert!(is_space(c), "{c:?}");
+        }
+        for c in [
+            '\u{3000}', '\u{2028}', '\u{2029}', '\u{202f}', '\u{2009}', '\u{1680}',
+        ] {
+            assert!(is_space(c), "{c:?}");
+        }
+        for c in ['a', '_', '\u{200b}', '\u{feff}', '\u{180e}', '\0'] {
+            assert!(!is_space(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn char_wb_ngrams_pad_each_word() {
+        assert_eq!(ngrams(""), Vec::<String>::new());
+        assert_eq!(ngrams(" \t\u{3000} "), Vec::<String>::new());
+        // " a ": " a", "a ", and itself once.
+        assert_eq!(ngrams("A"), [" a", " a ", "a "]);
+        // " ab ": 3 bigrams, 2 trigrams, itself.
+        assert_eq!(ngrams("ab"), [" a", " ab", " ab ", "ab", "ab ", "b "]);
+        let long = ngrams("abcdef");
+        // 7 + 6 + 5 + 4 windows of 2..5 over " abcdef " (8 code points).
+        assert_eq!(long.len(), 7 + 6 + 5 + 4);
+        assert!(long.contains(&" abcd".to_string()) && long.contains(&"cdef ".to_string()));
+        // Whitespace of every kind separates words; code points, not bytes, make the windows.
+        assert_eq!(ngrams("é\x1cß"), [" ß", " ß ", " é", " é ", "ß ", "é "]);
+    }
+}
