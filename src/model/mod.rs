@@ -2,7 +2,13 @@
 
 mod vader;
 
+#[cfg(feature = "encoder")]
+mod encoder;
+
 pub use vader::Vader;
+
+#[cfg(feature = "encoder")]
+pub use encoder::{Encoder, EncoderError};
 
 use serde::Serialize;
 
