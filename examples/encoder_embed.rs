@@ -15,7 +15,7 @@
 //! back as the same number.
 //!
 //! `--stats` also prints to stderr the load time, VmRSS after loading and at the end, the peak
-//! (VmHWM), and the throughput. Texts are embedded in blocks of 512 (sorted by length inside a
+//! (VmHWM), the process's thread count, and the throughput. Texts are embedded in blocks of 512 (sorted by length inside a
 //! block, 32 to a forward pass), so the whole input need not fit in memory.
 //! `ENCODER_THREADS` sets the encoder's thread count (default: every CPU the process may use).
 
@@ -100,7 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// VmRSS and VmHWM from /proc/self/status (Linux).
+/// VmRSS, VmHWM and the thread count from /proc/self/status (Linux).
 fn memory() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
@@ -110,5 +110,10 @@ fn memory() -> String {
             .map(|v| v.trim().to_owned())
             .unwrap_or_else(|| "?".to_owned())
     };
-    format!("VmRSS {}, VmHWM {}", field("VmRSS:"), field("VmHWM:"))
+    format!(
+        "VmRSS {}, VmHWM {}, {} threads in the process",
+        field("VmRSS:"),
+        field("VmHWM:"),
+        field("Threads:")
+    )
 }
