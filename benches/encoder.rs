@@ -47,7 +47,10 @@ fn load() -> Encoder {
     }
     .unwrap_or_else(|e| panic!("{e}"));
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let rss = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("VmRSS: ?");
+    let rss = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .unwrap_or("VmRSS: ?");
     eprintln!(
         "encoder loaded: {} threads; {}",
         encoder.threads(),

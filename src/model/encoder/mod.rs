@@ -113,7 +113,12 @@ impl Head {
             let x = f64::from(*x);
             logit += w * x + wx * (x * vader.compound);
         }
-        let features = [vader.compound, vader.positive, vader.neutral, vader.negative];
+        let features = [
+            vader.compound,
+            vader.positive,
+            vader.neutral,
+            vader.negative,
+        ];
         for (w, x) in w_vader.iter().zip(features) {
             logit += w * x;
         }
@@ -187,8 +192,7 @@ impl Encoder {
 
         let sentence_path = dir.join("sentence_bert_config.json");
         let sentence: SentenceConfig = json(&sentence_path)?;
-        if sentence.max_seq_length < 2 || sentence.max_seq_length > config.max_position_embeddings
-        {
+        if sentence.max_seq_length < 2 || sentence.max_seq_length > config.max_position_embeddings {
             return Err(invalid(
                 &sentence_path,
                 format!(
@@ -338,7 +342,11 @@ impl Encoder {
         let summed = hidden.broadcast_mul(&mask)?.sum(1)?; // (rows, hidden)
         let counts = mask.sum(1)?.clamp(1e-9f32, f32::MAX)?; // (rows, 1), as sentence-transformers
         let mean = summed.broadcast_div(&counts)?;
-        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?; // F.normalize
+        let norm = mean
+            .sqr()?
+            .sum_keepdim(1)?
+            .sqrt()?
+            .clamp(1e-12f32, f32::MAX)?; // F.normalize
         mean.broadcast_div(&norm)?.to_vec2::<f32>()
     }
 
@@ -350,8 +358,7 @@ impl Encoder {
     /// The probability that `text` is positive.
     pub fn probability(&self, text: &str) -> f64 {
         let embedding = self.embed(&[text]).pop().unwrap_or_default();
-        self.head
-            .probability(&embedding, &self.vader.score(text))
+        self.head.probability(&embedding, &self.vader.score(text))
     }
 }
 
