@@ -15,7 +15,8 @@ under target/encoder-cache keyed by the texts and the model files, so reruns tak
 run embeds ~19,000 texts: a few minutes on 2 cores.
 
 Deterministic: fixed folds (seeded), lbfgs, one BLAS thread. The features are standardised and the
-scaler folded into the weights, so the Rust head is one dot product. Writes:
+scaler folded into the weights, so the Rust head is one dot product. The model's three dead
+embedding dimensions (constant to within 1e-7) and their products get weight 0. Writes:
 
 - src/model/encoder/head.json: the 388 weights and the bias, with what they were trained on;
 - tests/fixtures/encoder_head_reference.jsonl: a few texts (none from the ground truth) with the
@@ -183,6 +184,13 @@ def main() -> int:
     emb, vader_scores = features[:, 6:], features[:, 1:5]
     # embedding ++ compound, pos, neu, neg ++ embedding × compound (the order the Rust head reads)
     X_all = np.hstack([emb, vader_scores, emb * vader_scores[:, :1]])
+    # This model has dead dimensions: 127, 223 and 319 of the embedding are constant to within 1e-7
+    # (std ~1e-33 and ~1e-8 here, against >= 0.016 for every other column). Standardising them
+    # would give weights of ~1e32 on arithmetic noise, so they, and their products, get weight 0.
+    keep = X_all[: len(texts)].std(axis=0) > 1e-6
+    dropped = [int(i) for i in np.flatnonzero(~keep)]
+    X_full = X_all
+    X_all = X_all[:, keep]
     X, X_fixture = X_all[: len(texts)], X_all[len(texts):]
     compound = features[: len(texts), 1]
     print(f"{len(texts)} binary items: " + ", ".join(f"{n} {np.sum(groups == n)}" for n in names), file=sys.stderr)
@@ -215,9 +223,10 @@ def main() -> int:
     # The shipped head: trained on everything, the scaler folded into the weights.
     model = make_head(C).fit(X, y)
     scaler, logistic = model[0], model[1]
-    weights = logistic.coef_[0] / scaler.scale_
+    weights = np.zeros(X_full.shape[1])
+    weights[keep] = logistic.coef_[0] / scaler.scale_
     bias = float(logistic.intercept_[0] - np.sum(logistic.coef_[0] * scaler.mean_ / scaler.scale_))
-    folded = 1.0 / (1.0 + np.exp(-(X @ weights + bias)))
+    folded = 1.0 / (1.0 + np.exp(-(X_full[: len(texts)] @ weights + bias)))
     assert np.max(np.abs(folded - model.predict_proba(X)[:, 1])) < 1e-9
     fixture_p = model.predict_proba(X_fixture)[:, 1]
 
@@ -233,6 +242,7 @@ def main() -> int:
             "data": "VADER ground truth, binary items (|mean| >= 0.5), positive when mean > 0: "
                     + ", ".join(f"{n} {int(np.sum(groups == n))}" for n in names),
             "classifier": f"StandardScaler + LogisticRegression(C={C}, lbfgs), scaler folded into the weights",
+            "zero_weights": f"features {dropped}: dead embedding dimensions (std < 1e-6) and their products",
             "scikit_learn": sklearn.__version__,
             "numpy": np.__version__,
             "cv_accuracy": {n: round(cv[n], 4) for n in names},
