@@ -181,7 +181,7 @@ fn scores_follow_the_documented_mapping() {
 }
 
 #[test]
-fn the_pool_bounds_the_threads() {
+fn a_one_thread_encoder_gives_the_same_embeddings() {
     let one = Encoder::load_with_threads(&model_dir(), 1).unwrap();
     assert_eq!(one.threads(), 1);
     let a = one.embed(&["The soup was good."]).pop().unwrap();

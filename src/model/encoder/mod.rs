@@ -25,14 +25,18 @@
 //! follows from the compound with VADER's ±0.05 thresholds ([`super::Sentiment::of`]), so a text is
 //! `neutral` exactly when the head is unsure: 0.475 < p < 0.525.
 //!
-//! **Threads.** Every forward pass runs in the encoder's own rayon pool, sized when it is loaded
-//! ([`Encoder::load_with_threads`]; [`Encoder::load`] uses the CPUs the process may run on). candle's
-//! matrix products (the `gemm` crate) and its other parallel kernels run on the pool they are called
-//! from, so the encoder never has more threads computing than that pool holds, however many callers
-//! it has: concurrent calls queue on the pool. candle's own pool and rayon's global pool are not
-//! used (the tokenizer encodes one text at a time, without rayon). candle splits each product into
-//! `RAYON_NUM_THREADS` (or `CANDLE_NUM_THREADS`) tasks, by default one per physical core; on a
-//! smaller pool the surplus tasks simply run one after another.
+//! **Threads.** Forward passes run in the encoder's own rayon pool, sized when it is loaded
+//! ([`Encoder::load_with_threads`]; [`Encoder::load`] uses the CPUs the process may run on).
+//! candle's matrix products (the `gemm` crate) run on the pool they are called from, so they never
+//! use more threads than that pool holds, however many callers there are: concurrent calls queue on
+//! the pool (the callers block). The tokenizer encodes one text at a time, without rayon, and
+//! rayon's global pool is not used. One more pool is candle's own and process-wide: element-wise
+//! operations on 64 Ki elements or more (GELU and additions in batches of more than ~40 tokens ×
+//! texts) run on candle 0.11's spin-then-park "barrier pool" of `CANDLE_NUM_THREADS − 1` threads
+//! (else `RAYON_NUM_THREADS − 1`, else physical cores − 1: one thread on a 2-core machine), started
+//! on first use, and one such operation runs at a time. Set `CANDLE_NUM_THREADS` in the process's
+//! environment to bound it (1: none), e.g. to the encoder's thread count. candle also cuts each
+//! matrix product into that many tasks; on a smaller pool the surplus tasks run one after another.
 
 use std::path::{Path, PathBuf};
 
