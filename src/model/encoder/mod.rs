@@ -183,7 +183,8 @@ fn invalid(path: &Path, reason: impl ToString) -> EncoderError {
 
 impl Encoder {
     /// Loads the model files from `dir` (what `scripts/encoder/fetch_model.py` unpacks), with a
-    /// thread pool as large as the CPUs this process may use. Takes ~0.1-0.3 s and ~100 MB.
+    /// thread pool as large as the CPUs this process may use. Takes ~0.4-0.7 s here; ~103 MB
+    /// resident afterwards, ~193 MB at the peak while loading (docs/encoder.md).
     pub fn load(dir: &Path) -> Result<Encoder, EncoderError> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         Encoder::load_with_threads(dir, threads)
