@@ -74,7 +74,7 @@ pub fn version() -> &'static str {
     static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     VERSION.get_or_init(|| {
         // Each optional cargo feature adds its `(name, cfg!(feature = name))` here.
-        let optional: [(&str, bool); 0] = [];
+        let optional = [("encoder", cfg!(feature = "encoder"))];
         let features: Vec<&str> = optional
             .into_iter()
             .filter_map(|(name, on)| on.then_some(name))
@@ -109,8 +109,12 @@ pub fn config() -> ExitCode {
         } else {
             println!("# no key configured: the server generates one at start and prints it");
         }
-        let models = Models::load(settings.models.as_deref(), &settings.default_model)
-            .map_err(|e| e.to_string())?;
+        let models = Models::load(
+            settings.models.as_deref(),
+            &settings.default_model,
+            settings.model_dir.as_deref(),
+        )
+        .map_err(|e| e.to_string())?;
         if let Some(files) = settings.tls.clone() {
             let certificates = CertificateStore::load(files).map_err(|e| e.to_string())?;
             println!(

@@ -31,6 +31,8 @@ pub struct Settings {
     pub models: Option<Vec<String>>,
     /// The model a request that names none gets (`DEFAULT_MODEL`).
     pub default_model: String,
+    /// Where an encoder model's files are (`MODEL_DIR`; the cargo feature `encoder`).
+    pub model_dir: Option<PathBuf>,
     /// How log lines are written (`LOG_FORMAT`).
     pub log_format: LogFormat,
     /// The log filter (`RUST_LOG`), validated; the logger reads it itself.
@@ -222,6 +224,10 @@ impl Settings {
                         problem: format!("cannot use {name:?}: name one model"),
                     })?,
             },
+            model_dir: env
+                .raw("MODEL_DIR")?
+                .filter(|dir| !dir.trim().is_empty())
+                .map(PathBuf::from),
             limits: InputLimits {
                 max_text_chars: env.positive("MAX_TEXT_CHARS", defaults.max_text_chars)?,
                 max_batch_size: env.positive("MAX_BATCH_SIZE", defaults.max_batch_size)?,
@@ -299,6 +305,13 @@ impl Settings {
                 ),
             ),
             ("DEFAULT_MODEL", self.default_model.clone()),
+            (
+                "MODEL_DIR",
+                or_none(
+                    self.model_dir.as_ref().map(|d| d.display().to_string()),
+                    "(not set)",
+                ),
+            ),
             (
                 "LOG_FORMAT",
                 match self.log_format {

@@ -50,7 +50,11 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let models = match Models::load(settings.models.as_deref(), &settings.default_model) {
+    let models = match Models::load(
+        settings.models.as_deref(),
+        &settings.default_model,
+        settings.model_dir.as_deref(),
+    ) {
         Ok(models) => models,
         Err(e) => {
             eprintln!("error: {e}");

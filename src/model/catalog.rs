@@ -1,12 +1,17 @@
 //! The models a build can load, and the set a server has loaded: requests choose among them by
 //! name, and one is the default.
 
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use super::{Learned, ModelCard, Scores, SentimentModel, Vader};
 
 /// The names of the models compiled into this build, in the order `GET /models` lists them.
+#[cfg(not(feature = "encoder"))]
 pub const COMPILED: &[&str] = &["vader", "tfidf"];
+/// The names of the models compiled into this build, in the order `GET /models` lists them.
+#[cfg(feature = "encoder")]
+pub const COMPILED: &[&str] = &["vader", "tfidf", "minilm"];
 
 /// Why the models could not be loaded; its `Display` is one line naming the setting at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,14 +33,32 @@ pub enum LoadError {
     /// No model at all.
     #[error("MODELS: no model to load")]
     Empty,
+    /// An encoder model named without `MODEL_DIR`.
+    #[error("MODELS: {name} needs MODEL_DIR, the directory of its files (scripts/encoder/fetch_model.py)")]
+    NoModelDir {
+        /// The model.
+        name: String,
+    },
+    /// The encoder's files could not be loaded.
+    #[error("MODEL_DIR: {0}")]
+    ModelDir(String),
 }
 
 fn list(names: &[&str]) -> String {
     names.join(", ")
 }
 
-/// Loads the model called `name`.
-fn load(name: &str) -> Result<Arc<dyn SentimentModel>, LoadError> {
+/// Loads the model called `name`; an encoder's files come from `model_dir`.
+fn load(name: &str, model_dir: Option<&Path>) -> Result<Arc<dyn SentimentModel>, LoadError> {
+    #[cfg(feature = "encoder")]
+    if name == "minilm" {
+        let dir = model_dir.ok_or_else(|| LoadError::NoModelDir {
+            name: name.to_owned(),
+        })?;
+        let encoder = super::Encoder::load(dir).map_err(|e| LoadError::ModelDir(e.to_string()))?;
+        return Ok(Arc::new(encoder));
+    }
+    let _ = model_dir;
     match name {
         "vader" => Ok(Arc::new(Vader::new())),
         // About 12 MB of tables: built on first use, so a server that never scores with it keeps
@@ -107,12 +130,21 @@ pub struct Models {
 }
 
 impl Models {
-    /// Loads the models called `names` (every model compiled in, when `None`), with `default` as
-    /// the one a request that names none gets.
-    pub fn load(names: Option<&[String]>, default: &str) -> Result<Self, LoadError> {
+    /// Loads the models called `names`, with `default` as the one a request that names none gets.
+    /// Without names: every model compiled in whose files are at hand (an encoder only with
+    /// `model_dir`).
+    pub fn load(
+        names: Option<&[String]>,
+        default: &str,
+        model_dir: Option<&Path>,
+    ) -> Result<Self, LoadError> {
         let names: Vec<&str> = match names {
             Some(names) => names.iter().map(String::as_str).collect(),
-            None => COMPILED.to_vec(),
+            None => COMPILED
+                .iter()
+                .copied()
+                .filter(|name| *name != "minilm" || model_dir.is_some())
+                .collect(),
         };
         let mut loaded = Vec::new();
         for name in names {
@@ -120,7 +152,7 @@ impl Models {
                 .iter()
                 .any(|m: &Arc<dyn SentimentModel>| m.name() == name)
             {
-                loaded.push(load(name)?);
+                loaded.push(load(name, model_dir)?);
             }
         }
         Self::new(loaded, default)
@@ -195,8 +227,13 @@ mod tests {
 
     #[test]
     fn every_compiled_model_loads_and_the_default_is_found_by_name() {
-        let models = Models::load(None, "vader").unwrap();
-        assert_eq!(models.names(), COMPILED);
+        let models = Models::load(None, "vader", None).unwrap();
+        let without_files: Vec<&str> = COMPILED
+            .iter()
+            .copied()
+            .filter(|n| *n != "minilm")
+            .collect();
+        assert_eq!(models.names(), without_files);
         for (model, _) in models.iter() {
             let scores = model.score("What a wonderful, lovely day!");
             assert!(scores.compound > 0.05, "{}: {scores:?}", model.name());
@@ -209,14 +246,14 @@ mod tests {
 
     #[test]
     fn unknown_names_and_a_default_not_loaded_name_their_setting() {
-        let err = Models::load(Some(&["vader".into(), "gpt".into()]), "vader")
+        let err = Models::load(Some(&["vader".into(), "gpt".into()]), "vader", None)
             .err()
             .unwrap();
         assert!(
             err.to_string().starts_with("MODELS: unknown model \"gpt\""),
             "{err}"
         );
-        let err = Models::load(Some(&["vader".into()]), "other")
+        let err = Models::load(Some(&["vader".into()]), "other", None)
             .err()
             .unwrap();
         assert!(err.to_string().starts_with("DEFAULT_MODEL: "), "{err}");
@@ -224,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_name_given_twice_is_loaded_once() {
-        let models = Models::load(Some(&["vader".into(), "vader".into()]), "vader").unwrap();
+        let models = Models::load(Some(&["vader".into(), "vader".into()]), "vader", None).unwrap();
         assert_eq!(models.names(), ["vader"]);
     }
 }

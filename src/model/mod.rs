@@ -5,9 +5,15 @@ mod catalog;
 mod learned;
 mod vader;
 
+#[cfg(feature = "encoder")]
+mod encoder;
+
 pub use catalog::{LoadError, ModelId, Models, COMPILED};
 pub use learned::Learned;
 pub use vader::Vader;
+
+#[cfg(feature = "encoder")]
+pub use encoder::{Encoder, EncoderError};
 
 use serde::Serialize;
 

@@ -304,7 +304,7 @@ async fn the_binary_names_its_models_at_start() {
 
 #[actix_rt::test]
 async fn the_compiled_in_learned_model_answers_with_the_same_fields() {
-    let models = Models::load(None, "vader").unwrap();
+    let models = Models::load(None, "vader", None).unwrap();
     let app = spawn_app_with_models(test_settings(), models).await;
     let (_, listed) = status_and_json(app.get("/models", Some(TEST_KEY)).await).await;
     assert_eq!(listed["models"][1]["name"], "tfidf");

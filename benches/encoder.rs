@@ -1,0 +1,91 @@
+//! The `encoder` feature's all-MiniLM-L6-v2 model: one 20-word text, and 8 texts one at a time
+//! against the same 8 in one forward pass.
+//!
+//! ```text
+//! MODEL_DIR=target/minilm cargo bench --features encoder --bench encoder
+//! ```
+//!
+//! Ids: `encoder/score/20_words` (the whole model: tokenizer, BERT, pooling, VADER and the head),
+//! `encoder/embed/20_words` (the embedding alone), `encoder/embed_8/one_pass` and
+//! `encoder/embed_8/eight_passes` (throughput in texts per second, so the two compare directly).
+//! `ENCODER_THREADS` sets the encoder's pool size (default: every CPU the process may use), so the
+//! one-thread and the two-thread figures can be taken on the same machine. Before measuring, the
+//! bench prints the process's VmRSS with the model loaded.
+//!
+//! Fails rather than skips without `MODEL_DIR` (fetch the files with scripts/encoder/fetch_model.py).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sentiment_api::model::{Encoder, SentimentModel};
+
+/// The twenty-word review the model and load benchmarks use.
+const REVIEW: &str =
+    "I absolutely loved this little cafe: the coffee was rich, the staff were friendly, \
+and the prices felt very fair.";
+
+/// Eight reviews of 10-30 words, as concurrent `/predict` requests might bring.
+const EIGHT: [&str; 8] = [
+    REVIEW,
+    "The soup was great, but the service was painfully slow!",
+    "Honestly, this is the worst pizza I have ever eaten; the crust was soggy and cold.",
+    "Delivery was quick and the package arrived undamaged, though the lid leaks a little.",
+    "The film starts slowly, yet the last hour is stunning and the lead actor is heartbreaking.",
+    "Support was useless and kept sending me the same canned answer. Returned it.",
+    "A wonderful addition to the neighbourhood: patient staff, good cake, painfully slow wifi.",
+    "Not the best film of the year, but certainly one of the kindest, and I left smiling.",
+];
+
+fn load() -> Encoder {
+    let dir = PathBuf::from(
+        std::env::var("MODEL_DIR").expect("set MODEL_DIR (scripts/encoder/fetch_model.py)"),
+    );
+    let encoder = match std::env::var("ENCODER_THREADS") {
+        Ok(n) => Encoder::load_with_threads(&dir, n.parse().expect("ENCODER_THREADS: a number")),
+        Err(_) => Encoder::load(&dir),
+    }
+    .unwrap_or_else(|e| panic!("{e}"));
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let rss = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .unwrap_or("VmRSS: ?");
+    eprintln!(
+        "encoder loaded: {} threads; {}",
+        encoder.threads(),
+        rss.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    encoder
+}
+
+fn bench(c: &mut Criterion) {
+    let encoder = load();
+    assert_eq!(REVIEW.split_whitespace().count(), 20);
+
+    let mut group = c.benchmark_group("encoder");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("score/20_words", |b| {
+        b.iter(|| encoder.score(black_box(REVIEW)))
+    });
+    group.bench_function("embed/20_words", |b| {
+        b.iter(|| encoder.embed(black_box(&[REVIEW])))
+    });
+
+    group.throughput(Throughput::Elements(EIGHT.len() as u64));
+    group.bench_function("embed_8/one_pass", |b| {
+        b.iter(|| encoder.embed(black_box(&EIGHT)))
+    });
+    group.bench_function("embed_8/eight_passes", |b| {
+        b.iter(|| {
+            EIGHT
+                .iter()
+                .map(|t| encoder.embed(black_box(&[t])))
+                .collect::<Vec<_>>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
