@@ -276,7 +276,11 @@ fn the_catalog_loads_minilm_from_model_dir_and_refuses_it_without() {
         .find("minilm")
         .is_none());
     let err = Models::load(Some(&names), "vader", None).err().unwrap();
-    assert!(err.to_string().starts_with("MODELS: minilm needs MODEL_DIR"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("MODELS: minilm needs MODEL_DIR"),
+        "{err}"
+    );
     let err = Models::load(Some(&names), "vader", Some(Path::new("/no/such/dir")))
         .err()
         .unwrap();
