@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 use crate::metrics::MetricShard;
-use crate::model::{ModelId, Models, Scores, SentimentModel};
+use crate::model::{Cost, ModelId, Models, Scores, SentimentModel};
 
 /// Work up to this many bytes of text is scored inline on the worker. Measured with
 /// `cargo bench --bench inference` (docs/performance.md, "Where inference runs"): VADER needs
@@ -93,7 +93,7 @@ impl Inference {
 
     /// Scores one text with `model`.
     pub async fn predict(&self, model: ModelId, text: String) -> Result<Scored, InferenceError> {
-        if text.len() <= self.inline_max_bytes {
+        if self.runs_inline(model, text.len()) {
             // The common case, without the batch path's two vectors.
             let started = Instant::now();
             let scored = Scored::of(self.models.get(model), text);
@@ -112,7 +112,7 @@ impl Inference {
     ) -> Result<Vec<Scored>, InferenceError> {
         let started = Instant::now();
         let bytes: usize = texts.iter().map(String::len).sum();
-        let pooled = bytes > self.inline_max_bytes;
+        let pooled = !self.runs_inline(model, bytes);
         let result = if pooled {
             self.on_pool(model, texts, bytes).await
         } else {
@@ -120,6 +120,12 @@ impl Inference {
         };
         self.observe(pooled, started);
         result
+    }
+
+    /// Whether `bytes` of text for `model` are scored on the worker: short texts of a light
+    /// model only (a heavy one, or one still to be built, never holds the event loop).
+    fn runs_inline(&self, model: ModelId, bytes: usize) -> bool {
+        bytes <= self.inline_max_bytes && self.models.get(model).cost() == Cost::Light
     }
 
     /// Records the time since `started` in the inference metrics, if kept.
@@ -170,4 +176,59 @@ impl Inference {
 
 fn score_all(model: &dyn SentimentModel, texts: Vec<String>) -> Vec<Scored> {
     texts.into_iter().map(|t| Scored::of(model, t)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::thread::ThreadId;
+
+    /// Records the thread each text was scored on.
+    struct Recording {
+        cost: Cost,
+        threads: Mutex<Vec<ThreadId>>,
+    }
+
+    impl SentimentModel for Recording {
+        fn name(&self) -> &'static str {
+            "recording"
+        }
+
+        fn score(&self, _: &str) -> Scores {
+            self.threads
+                .lock()
+                .unwrap()
+                .push(std::thread::current().id());
+            Scores {
+                compound: 0.0,
+                positive: 0.0,
+                neutral: 1.0,
+                negative: 0.0,
+            }
+        }
+
+        fn cost(&self) -> Cost {
+            self.cost
+        }
+    }
+
+    async fn scored_on_this_thread(cost: Cost) -> bool {
+        let model = Arc::new(Recording {
+            cost,
+            threads: Mutex::new(Vec::new()),
+        });
+        let models = Models::single(Arc::clone(&model) as Arc<dyn SentimentModel>);
+        let id = models.default_id();
+        let inference = Inference::new(models, 2, Duration::from_secs(10));
+        inference.predict(id, "short".into()).await.unwrap();
+        let threads = model.threads.lock().unwrap();
+        threads.as_slice() == [std::thread::current().id()]
+    }
+
+    #[actix_rt::test]
+    async fn a_short_text_runs_inline_for_a_light_model_and_on_the_pool_for_a_heavy_one() {
+        assert!(scored_on_this_thread(Cost::Light).await);
+        assert!(!scored_on_this_thread(Cost::Heavy).await);
+    }
 }

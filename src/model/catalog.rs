@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use super::{Learned, ModelCard, Scores, SentimentModel, Vader};
+use super::{Cost, Learned, ModelCard, Scores, SentimentModel, Vader};
 
 /// The names of the models compiled into this build, in the order `GET /models` lists them.
 #[cfg(not(feature = "encoder"))]
@@ -100,6 +100,11 @@ impl<M: SentimentModel> SentimentModel for OnFirstUse<M> {
 
     fn card(&self) -> ModelCard {
         self.card
+    }
+
+    /// Heavy until built: the first use, which builds it, runs on the blocking pool.
+    fn cost(&self) -> Cost {
+        self.model.get().map_or(Cost::Heavy, SentimentModel::cost)
     }
 
     fn score(&self, text: &str) -> Scores {

@@ -34,6 +34,20 @@ pub trait SentimentModel: Send + Sync + 'static {
 
     /// Scores one text. Must be total: every string gets an answer.
     fn score(&self, text: &str) -> Scores;
+
+    /// Roughly what scoring a short text costs, so the server knows where it may run.
+    fn cost(&self) -> Cost {
+        Cost::Light
+    }
+}
+
+/// What scoring a short text costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    /// Microseconds: short texts are scored on the worker's event loop.
+    Light,
+    /// Milliseconds: every text goes to the blocking pool, so no connection waits behind it.
+    Heavy,
 }
 
 /// A model's description, as `GET /models` lists it.

@@ -46,7 +46,7 @@ use candle_transformers::models::bert::{BertModel, Config};
 use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationParams};
 
-use super::{ModelCard, Scores, SentimentModel, Vader};
+use super::{Cost, ModelCard, Scores, SentimentModel, Vader};
 
 /// The head, trained by `scripts/encoder/train_head.py`: weights over the embedding, VADER's four
 /// scores and the embedding times VADER's compound, and a bias.
@@ -370,6 +370,10 @@ impl Encoder {
 impl SentimentModel for Encoder {
     fn name(&self) -> &'static str {
         "minilm"
+    }
+
+    fn cost(&self) -> Cost {
+        Cost::Heavy
     }
 
     fn card(&self) -> ModelCard {
