@@ -7,27 +7,17 @@
 
 use std::hint::black_box;
 
+#[path = "common/texts.rs"]
+mod texts;
+
+use texts::{MEDIUM, REVIEW, SHORT};
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sentiment_api::model::{Learned, SentimentModel, Vader};
-
-const SHORT: &str = "The soup was great, but the service was painfully slow!";
-
-/// The twenty-word review the load benchmark posts (as in `benches/model.rs`).
-const REVIEW: &str =
-    "I absolutely loved this little cafe: the coffee was rich, the staff were friendly, \
-and the prices felt very fair.";
 
 /// Twenty words with accents, so VADER takes its exact (slower) non-ASCII path.
 const ACCENTED: &str = "Le café était délicieux, mais le service était très lent et le serveur \
 plutôt désagréable ce soir-là, vraiment dommage.";
-
-const MEDIUM: &str = "We booked this hotel for a long weekend and mostly enjoyed it. \
-The room was spacious, spotless and quiet, and the bed was extremely comfortable. \
-Breakfast was not bad at all: fresh bread, decent coffee, plenty of fruit. \
-The staff at the front desk were friendly and helpful, but the bar closed far too early \
-and the pool was freezing. Parking cost a fortune, which nobody mentioned when we booked. \
-Still, the location is PERFECT for walking to the old town and the river. \
-Would we come back? Probably yes, if the price drops a little :) A good stay.";
 
 fn learned(c: &mut Criterion) {
     let model = Learned::new();

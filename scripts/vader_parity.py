@@ -185,25 +185,32 @@ def check_negations(python: Path) -> None:
     print(f"negations: {NEGATE_FILE.relative_to(REPO)} is the package's NEGATE ({len(ours)} words)")
 
 
-def rust_compounds(texts: list) -> list:
-    # The line number is the ID: ground-truth IDs repeat across sets, and order is kept anyway. No text
-    # holds a "\n" (lines were split on it), so each text reaches Rust whole and byte-identical.
-    payload = "".join(f"{index}\t{text}\n" for index, text in enumerate(texts)).encode("utf-8")
-    # stderr is left to the terminal, so a build failure shows in the log.
+def rust_example_lines(example: str, payload: bytes, count: int) -> list:
+    """Runs `cargo run --quiet --example EXAMPLE` with `payload` on stdin; its `count` output lines.
+
+    stderr is left to the terminal, so a build failure shows in the log."""
     try:
         result = subprocess.run(
-            ["cargo", "run", "--quiet", "--example", "vader_scores"],
+            ["cargo", "run", "--quiet", "--example", example],
             cwd=REPO, input=payload, stdout=subprocess.PIPE,
         )
     except FileNotFoundError as err:
         raise CheckError("cargo is not on PATH") from err
     if result.returncode != 0:
-        raise CheckError(f"cargo run --example vader_scores exited with {result.returncode}")
+        raise CheckError(f"cargo run --example {example} exited with {result.returncode}")
     lines = result.stdout.decode("utf-8").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    if len(lines) != len(texts):
-        raise CheckError(f"the Rust example answered {len(lines)} lines for {len(texts)} texts")
+    if len(lines) != count:
+        raise CheckError(f"the {example} example answered {len(lines)} lines for {count} texts")
+    return lines
+
+
+def rust_compounds(texts: list) -> list:
+    # The line number is the ID: ground-truth IDs repeat across sets, and order is kept anyway. No text
+    # holds a "\n" (lines were split on it), so each text reaches Rust whole and byte-identical.
+    payload = "".join(f"{index}\t{text}\n" for index, text in enumerate(texts)).encode("utf-8")
+    lines = rust_example_lines("vader_scores", payload, len(texts))
     compounds = []
     for index, line in enumerate(lines):
         line_id, _, value = line.partition("\t")

@@ -38,6 +38,9 @@ import sys
 import venv
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from vader_parity import CheckError, rust_example_lines  # noqa: E402  (the path above first)
+
 REPO = Path(__file__).resolve().parent.parent.parent
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA_DIR = Path(os.environ.get("VADER_GROUND_TRUTH_DIR", "vader_ground_truth"))
@@ -61,10 +64,6 @@ VADER_SCALE = 3.0
 COMPOUND_THRESHOLDS = (-0.5, -0.05, 0.0, 0.05, 0.5)  # indicator features compound >= t
 N_STYLE = 4
 MAGIC = b"SALRN001"
-
-
-class CheckError(Exception):
-    """The script could not run."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -159,20 +158,7 @@ def load(data_dir: Path):
 def vader_scores(texts: list) -> list:
     """(compound, pos, neu, neg) of each text, from the service's Rust VADER."""
     payload = "".join(json.dumps(text) + "\n" for text in texts).encode("ascii")
-    try:
-        result = subprocess.run(
-            ["cargo", "run", "--quiet", "--example", "vader_features"],
-            cwd=REPO, input=payload, stdout=subprocess.PIPE,
-        )
-    except FileNotFoundError as err:
-        raise CheckError("cargo is not on PATH") from err
-    if result.returncode != 0:
-        raise CheckError(f"cargo run --example vader_features exited with {result.returncode}")
-    lines = result.stdout.decode("utf-8").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    if len(lines) != len(texts):
-        raise CheckError(f"vader_features answered {len(lines)} lines for {len(texts)} texts")
+    lines = rust_example_lines("vader_features", payload, len(texts))
     scores = []
     for index, line in enumerate(lines):
         fields = line.split("\t")
