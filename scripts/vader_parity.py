@@ -136,8 +136,8 @@ def reference_python() -> Path:
     return python
 
 
-def read_set(path: Path) -> list:
-    """The (id, text) items of one ground-truth file."""
+def read_records(path: Path) -> list:
+    """The (id, mean rating, text) records of one ground-truth file, the rating as written."""
     # split("\n"), not splitlines(): the latter also breaks on \x0b, \x1c, \x85, \u2028 and others,
     # which can sit inside a text. Only the CR of each CRLF goes; the text is otherwise untouched.
     content = path.read_bytes().decode("utf-8-sig", errors="replace")
@@ -150,8 +150,13 @@ def read_set(path: Path) -> list:
         fields = line.split("\t", 2)
         if len(fields) != 3:
             raise CheckError(f"{path.name}:{number}: expected ID<TAB>MEAN_RATING<TAB>TEXT")
-        items.append((fields[0], fields[2]))
+        items.append((fields[0], fields[1], fields[2]))
     return items
+
+
+def read_set(path: Path) -> list:
+    """The (id, text) items of one ground-truth file."""
+    return [(item_id, text) for item_id, _, text in read_records(path)]
 
 
 def python_compounds(python: Path, texts: list) -> list:

@@ -39,7 +39,7 @@ import venv
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from vader_parity import CheckError, rust_example_lines  # noqa: E402  (the path above first)
+from vader_parity import CheckError, read_records, rust_example_lines  # noqa: E402  (the path above first)
 
 REPO = Path(__file__).resolve().parent.parent.parent
 HERE = Path(__file__).resolve().parent
@@ -125,19 +125,11 @@ def enter_venv() -> None:
 
 def read_set(path: Path) -> list:
     """The (text, label) binary items of one set: |mean| >= 0.5, label 1 when mean > 0."""
-    content = path.read_bytes().decode("utf-8-sig", errors="replace")
     items = []
-    for number, line in enumerate(content.split("\n"), start=1):
-        if line.endswith("\r"):
-            line = line[:-1]
-        if not line.strip():
-            continue
-        fields = line.split("\t", 2)
-        if len(fields) != 3:
-            raise CheckError(f"{path.name}:{number}: expected ID<TAB>MEAN_RATING<TAB>TEXT")
-        mean = float(fields[1])
+    for _, mean, text in read_records(path):
+        mean = float(mean)
         if abs(mean) >= 0.5:
-            items.append((fields[2], 1 if mean > 0 else 0))
+            items.append((text, 1 if mean > 0 else 0))
     return items
 
 
