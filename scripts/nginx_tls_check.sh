@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tests the README's nginx TLS-termination snippet (docs/nginx-tls.conf) as written: Debian's nginx
+# Tests the nginx TLS-termination snippet (docs/nginx-tls.conf) as written: Debian's nginx
 # runs it in the foreground on loopback with a throwaway certificate, in front of the plain-HTTP
 # binary (TRUSTED_PROXIES=127.0.0.1); requests through it over HTTPS (HTTP/2 and HTTP/1.1) must get
 # the service's answers. Only the ports and the certificate paths of the snippet are replaced.
@@ -45,10 +45,10 @@ server_pid=$BINARY_PID
 upstream=${BINARY_URL#http://}
 grep -q INSECURE "$work/server.log" && fail "the service warned about plain HTTP on loopback"
 
-# The README quotes the snippet: the two must not drift apart.
-python3 - <<'PY' || fail "README.md's nginx block differs from docs/nginx-tls.conf"
+# docs/https.md quotes the snippet: the two must not drift apart.
+python3 - <<'PY' || fail "docs/https.md's nginx block differs from docs/nginx-tls.conf"
 import re
-readme = re.search(r"```nginx\n(.*?)```", open("README.md").read(), re.S).group(1)
+readme = re.search(r"```nginx\n(.*?)```", open("docs/https.md").read(), re.S).group(1)
 snippet = "".join(l for l in open("docs/nginx-tls.conf").readlines() if not l.startswith("#"))
 raise SystemExit(readme.strip() != snippet.strip())
 PY
