@@ -34,3 +34,6 @@ pub mod routes;
 pub mod startup;
 
 pub mod cli;
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -14,4 +14,5 @@ mod predict;
 mod routes;
 mod shutdown;
 mod startup;
+mod testing;
 mod tls;
