@@ -35,5 +35,7 @@ pub mod startup;
 
 pub mod cli;
 
+#[cfg(feature = "client")]
+pub mod client;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -3,6 +3,7 @@
 mod api_doc;
 mod auth;
 mod batch;
+mod client;
 mod cors;
 mod docs;
 mod helpers;
