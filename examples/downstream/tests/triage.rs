@@ -25,28 +25,17 @@ async fn the_negative_reviews_are_found() {
 async fn a_wrong_key_is_a_403_invalid_key() {
     let server = TestServer::start().await.unwrap();
     let triage = Triage::new(Client::new(server.url(), "sk_not-the-servers-key").unwrap());
-    assert!(matches!(
-        triage.negative(&REVIEWS).await,
-        Err(Error::InvalidKey)
-    ));
+    assert!(matches!(triage.negative(&REVIEWS).await, Err(Error::InvalidKey)));
 }
 
 #[tokio::test]
 async fn a_tiny_limit_is_a_429_saying_when_to_retry() {
     // Four units a minute: the first batch of four spends them all.
-    let server = TestServer::builder()
-        .rate_limit(4, 4)
-        .start()
-        .await
-        .unwrap();
+    let server = TestServer::builder().rate_limit(4, 4).start().await.unwrap();
     let triage = Triage::new(Client::new(server.url(), server.key()).unwrap());
     triage.negative(&REVIEWS).await.unwrap();
     match triage.negative(&REVIEWS).await {
-        Err(Error::RateLimited {
-            retry_after,
-            limit,
-            remaining,
-        }) => {
+        Err(Error::RateLimited { retry_after, limit, remaining }) => {
             // None is left, and one returns every 15 s: the request is refused on arrival.
             assert_eq!(retry_after, Duration::from_secs(15));
             assert_eq!((limit, remaining), (Some(4), Some(0)));
@@ -59,8 +48,5 @@ async fn a_tiny_limit_is_a_429_saying_when_to_retry() {
 async fn a_background_job_finds_the_same_reviews() {
     let server = TestServer::start().await.unwrap();
     let triage = Triage::new(Client::new(server.url(), server.key()).unwrap());
-    assert_eq!(
-        triage.negative_in_background(&REVIEWS).await.unwrap(),
-        [1, 3]
-    );
+    assert_eq!(triage.negative_in_background(&REVIEWS).await.unwrap(), [1, 3]);
 }
