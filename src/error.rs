@@ -3,7 +3,9 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::auth::KeyRefusal;
@@ -181,13 +183,13 @@ impl Overload {
 }
 
 /// One Pydantic v2 validation error item: `{"type","loc","msg","input"}` and, where Pydantic has it, `ctx`.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = ValidationError)]
 pub struct ValidationItem {
     /// Machine-readable error type, such as `missing` or `string_too_long`.
     #[serde(rename = "type")]
     #[schema(value_type = String)]
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
     /// Where the error is: `["body","text"]`, `["query","text"]`, `["body","texts",3]`.
     #[schema(value_type = Vec<LocItem>)]
     pub loc: Vec<Value>,
@@ -196,7 +198,7 @@ pub struct ValidationItem {
     /// The offending input (any JSON value); boxed to keep the error small.
     pub input: Box<Value>,
     /// Extra context, such as the limit that was exceeded.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>, nullable = false)]
     pub ctx: Option<Box<Value>>,
 }
@@ -215,7 +217,7 @@ impl ValidationItem {
     /// A required field that is absent; `input` is what held it (the body, or null for a query).
     pub fn missing(loc: Vec<Value>, input: Value) -> Self {
         Self {
-            kind: "missing",
+            kind: Cow::Borrowed("missing"),
             loc,
             msg: "Field required".into(),
             input: Box::new(input),
@@ -226,7 +228,7 @@ impl ValidationItem {
     /// A value that should have been a string.
     pub fn string_type(loc: Vec<Value>, input: Value) -> Self {
         Self {
-            kind: "string_type",
+            kind: Cow::Borrowed("string_type"),
             loc,
             msg: "Input should be a valid string".into(),
             input: Box::new(input),
@@ -237,7 +239,7 @@ impl ValidationItem {
     /// A string over `max` characters.
     pub fn string_too_long(loc: Vec<Value>, input: Value, max: usize) -> Self {
         Self {
-            kind: "string_too_long",
+            kind: Cow::Borrowed("string_too_long"),
             loc,
             msg: format!("String should have at most {max} characters"),
             input: Box::new(input),
@@ -248,7 +250,7 @@ impl ValidationItem {
     /// A body that is not valid JSON; `position` is the byte offset of the error.
     pub fn json_invalid(position: usize, error: String) -> Self {
         Self {
-            kind: "json_invalid",
+            kind: Cow::Borrowed("json_invalid"),
             loc: vec!["body".into(), position.into()],
             msg: "JSON decode error".into(),
             input: Box::new(json!({})),
@@ -259,7 +261,7 @@ impl ValidationItem {
     /// A JSON body that is not an object.
     pub fn not_an_object(input: Value) -> Self {
         Self {
-            kind: "model_attributes_type",
+            kind: Cow::Borrowed("model_attributes_type"),
             loc: vec!["body".into()],
             msg: "Input should be a valid dictionary or object to extract fields from".into(),
             input: Box::new(input),
@@ -270,7 +272,7 @@ impl ValidationItem {
     /// A value that should have been a list.
     pub fn list_type(loc: Vec<Value>, input: Value) -> Self {
         Self {
-            kind: "list_type",
+            kind: Cow::Borrowed("list_type"),
             loc,
             msg: "Input should be a valid list".into(),
             input: Box::new(input),
@@ -309,7 +311,7 @@ impl ValidationItem {
         ctx.insert(bound_name.into(), bound.into());
         ctx.insert("actual_length".into(), actual.into());
         Self {
-            kind,
+            kind: Cow::Borrowed(kind),
             loc,
             msg: format!(
                 "List should have at {word} {bound} item{} after validation, not {actual}",
@@ -329,7 +331,7 @@ impl ValidationItem {
             Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
         };
         Self {
-            kind: "literal_error",
+            kind: Cow::Borrowed("literal_error"),
             loc,
             msg: format!("Input should be {expected}"),
             input: Box::new(input),
@@ -340,7 +342,7 @@ impl ValidationItem {
     /// A request that is invalid as a whole, such as one giving the same input twice.
     pub fn value_error(loc: Vec<Value>, input: Value, reason: &str) -> Self {
         Self {
-            kind: "value_error",
+            kind: Cow::Borrowed("value_error"),
             loc,
             msg: format!("Value error, {reason}"),
             input: Box::new(input),

@@ -34,3 +34,8 @@ pub mod routes;
 pub mod startup;
 
 pub mod cli;
+
+#[cfg(feature = "client")]
+pub mod client;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,6 +1,12 @@
 //! The JSON of requests and answers, and how they appear in the OpenAPI document.
+//!
+//! The answers are also what `crate::client` reads (hence `Deserialize`): the server writes them
+//! borrowed (`Cow::Borrowed`, no copy), the client reads them owned (`'static`), and the two sides
+//! share one definition that cannot drift.
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -30,10 +36,11 @@ pub struct BatchRequest {
 }
 
 /// The answer for one text.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Prediction<'a> {
     /// The text as received.
-    pub text: &'a str,
+    #[schema(value_type = String)]
+    pub text: Cow<'a, str>,
     /// `positive`, `neutral` or `negative`.
     pub sentiment: Sentiment,
     /// The compound score in [-1, 1].
@@ -41,12 +48,13 @@ pub struct Prediction<'a> {
     /// Positive, neutral and negative proportions.
     pub scores: Scores,
     /// The model that scored the text.
-    pub model: &'a str,
+    #[schema(value_type = String)]
+    pub model: Cow<'a, str>,
     /// `"success"` on `/predict`; absent inside a batch (and from this schema: `/predict`'s
     /// answer is documented as [`PredictResponse`], where it is required).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(ignore)]
-    pub status: Option<&'static str>,
+    pub status: Option<Cow<'static, str>>,
 }
 
 /// The answer of `POST /predict` (for the document: [`Prediction`] writes it, with `status`).
@@ -72,11 +80,11 @@ impl<'a> Prediction<'a> {
     pub fn of(scored: &'a Scored) -> Self {
         let scores = scored.scores;
         Prediction {
-            text: &scored.text,
+            text: Cow::Borrowed(&scored.text),
             sentiment: Sentiment::of(scores.compound),
             score: scores.compound,
             scores,
-            model: scored.model,
+            model: Cow::Borrowed(scored.model),
             status: None,
         }
     }
@@ -112,8 +120,8 @@ impl<'a> Prediction<'a> {
         out.extend_from_slice(b",\"negative\":");
         serde_json::to_writer(&mut out, &self.scores.negative)?;
         out.extend_from_slice(b"},\"model\":");
-        serde_json::to_writer(&mut out, self.model)?;
-        if let Some(status) = self.status {
+        serde_json::to_writer(&mut out, &self.model)?;
+        if let Some(status) = &self.status {
             out.extend_from_slice(b",\"status\":");
             serde_json::to_writer(&mut out, status)?;
         }
@@ -147,30 +155,32 @@ fn needs_json_escape(bytes: &[u8]) -> bool {
 }
 
 /// The answer of `POST /predict/batch`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BatchResponse<'a> {
     /// One prediction per text, in input order.
     pub results: Vec<Prediction<'a>>,
     /// Always `success`.
-    pub status: &'static str,
+    #[schema(value_type = String)]
+    pub status: Cow<'static, str>,
 }
 
 /// The JSON of `GET /jobs/{id}` and of the 202 answer.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct JobView<'a> {
     /// The job's id.
     #[schema(value_type = String)]
     pub job_id: Uuid,
     /// `processing`, `done` or `failed`.
-    pub status: &'static str,
+    #[schema(value_type = String)]
+    pub status: Cow<'static, str>,
     /// The predictions, once done (absent before).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Prediction>>, nullable = false)]
     pub results: Option<Vec<Prediction<'a>>>,
     /// Why it failed, if it did (absent otherwise).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub detail: Option<&'a str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
+    pub detail: Option<Cow<'a, str>>,
 }
 
 impl<'a> JobView<'a> {
@@ -183,33 +193,35 @@ impl<'a> JobView<'a> {
         };
         JobView {
             job_id,
-            status,
+            status: Cow::Borrowed(status),
             results,
-            detail,
+            detail: detail.map(Cow::Borrowed),
         }
     }
 }
 
 /// What `/me` tells a caller about its own key.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Me<'a> {
     /// The key's id.
-    pub key_id: &'a str,
+    #[schema(value_type = String)]
+    pub key_id: Cow<'a, str>,
     /// Who holds it, or null.
-    #[schema(required = true)]
-    pub owner: Option<&'a str>,
+    #[schema(value_type = Option<String>, required = true)]
+    pub owner: Option<Cow<'a, str>>,
     /// When it expires (RFC 3339), or null.
     #[schema(required = true)]
     pub expires_at: Option<String>,
     /// The route groups it may use: `predict` (`/predict`, `/predict/batch`), `jobs`
     /// (`/analyze_batch`, `/jobs/{job_id}`).
-    pub scopes: Vec<&'static str>,
+    #[schema(value_type = Vec<String>)]
+    pub scopes: Vec<Cow<'static, str>>,
     /// The key's rate limit and what is left of it.
     pub rate_limit: RateLimitView,
 }
 
 /// A key's rate limit, as `/me` shows it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RateLimitView {
     /// Units per window.
     pub limit: u32,
@@ -224,27 +236,31 @@ pub struct RateLimitView {
 }
 
 /// The answer of `GET /models`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ModelList {
     /// Every loaded model, the default included.
     pub models: Vec<ModelView>,
 }
 
 /// One loaded model, as `GET /models` describes it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ModelView {
     /// The name a request's `model` gives.
-    pub name: &'static str,
+    #[schema(value_type = String)]
+    pub name: Cow<'static, str>,
     /// How it works: `lexicon`, `linear`, `encoder`.
-    pub kind: &'static str,
+    #[schema(value_type = String)]
+    pub kind: Cow<'static, str>,
     /// Whether a request that names no model gets this one.
     pub default: bool,
     /// The labels it answers with.
     pub labels: [Sentiment; 3],
     /// The licence of its data or weights (SPDX).
-    pub licence: &'static str,
+    #[schema(value_type = String)]
+    pub licence: Cow<'static, str>,
     /// One line about it.
-    pub description: &'static str,
+    #[schema(value_type = String)]
+    pub description: Cow<'static, str>,
 }
 
 impl ModelList {
@@ -256,12 +272,12 @@ impl ModelList {
                 .map(|(model, default)| {
                     let card = model.card();
                     ModelView {
-                        name: model.name(),
-                        kind: card.kind,
+                        name: model.name().into(),
+                        kind: card.kind.into(),
                         default,
                         labels: LABELS,
-                        licence: card.licence,
-                        description: card.description,
+                        licence: card.licence.into(),
+                        description: card.description.into(),
                     }
                 })
                 .collect(),
@@ -270,21 +286,22 @@ impl ModelList {
 }
 
 /// The answer of `/health` (`ok`) and `/health/ready` (`ready` or `draining`).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Health {
     /// `ok` on `/health` whenever the process serves; `ready` or `draining` on `/health/ready`.
-    pub status: &'static str,
+    #[schema(value_type = String)]
+    pub status: Cow<'static, str>,
 }
 
 /// The body of every error but 422: `{"detail": "..."}`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// What went wrong.
     pub detail: String,
 }
 
 /// The body of a 422: Pydantic v2 error items (FastAPI's `HTTPValidationError`).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(as = HTTPValidationError)]
 pub struct HttpValidationError {
     /// One item per problem.
@@ -297,7 +314,7 @@ mod tests {
 
     fn prediction<'a>(text: &'a str, status: Option<&'static str>) -> Prediction<'a> {
         Prediction {
-            text,
+            text: text.into(),
             sentiment: Sentiment::Negative,
             score: -0.5423,
             scores: Scores {
@@ -306,8 +323,8 @@ mod tests {
                 neutral: 0.623,
                 negative: 0.377,
             },
-            model: "vader",
-            status,
+            model: "vader".into(),
+            status: status.map(Cow::Borrowed),
         }
     }
 

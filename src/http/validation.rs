@@ -293,7 +293,10 @@ mod tests {
     fn every_bad_batch_item_is_reported_with_its_index() {
         let body = json!({"texts": ["ok", 5, "way too long", null]});
         let errors = texts_field(body, 10, 5).unwrap_err();
-        let kinds: Vec<_> = errors.iter().map(|e| (e.kind, e.loc[2].clone())).collect();
+        let kinds: Vec<_> = errors
+            .iter()
+            .map(|e| (e.kind.as_ref(), e.loc[2].clone()))
+            .collect();
         assert_eq!(
             kinds,
             vec![

@@ -15,7 +15,7 @@ pub use vader::Vader;
 #[cfg(feature = "encoder")]
 pub use encoder::{Encoder, EncoderError};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A model that scores the sentiment of one text; built once and shared by every worker.
 pub trait SentimentModel: Send + Sync + 'static {
@@ -65,7 +65,9 @@ pub struct ModelCard {
 pub const LABELS: [Sentiment; 3] = [Sentiment::Positive, Sentiment::Neutral, Sentiment::Negative];
 
 /// The scores of one text: a compound in [-1, 1] and the positive/neutral/negative proportions.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+// `compound` is not in the JSON (it travels as the prediction's `score`): `crate::client` fills
+// it in from there when it reads an answer back.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Scores {
     /// Overall polarity in [-1, 1] (VADER's compound).
     #[serde(skip)]
@@ -79,7 +81,7 @@ pub struct Scores {
 }
 
 /// The label given to a compound score, with VADER's customary ±0.05 thresholds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Sentiment {
     /// compound >= 0.05

@@ -30,6 +30,6 @@ pub async fn predict_batch(
     let scored = inference.predict_all(input.model, input.texts).await?;
     Ok(HttpResponse::Ok().json(BatchResponse {
         results: Prediction::all(&scored),
-        status: "success",
+        status: "success".into(),
     }))
 }

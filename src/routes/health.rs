@@ -12,7 +12,9 @@ use crate::readiness::Readiness;
     responses((status = 200, description = "Serving", body = Health), crate::http::PublicErrors),
 )]
 pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok" })
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// `GET /health/ready`: whether to send this process traffic (no key needed, never limited).
@@ -30,8 +32,12 @@ pub async fn health() -> HttpResponse {
 )]
 pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
     if readiness.is_ready() {
-        HttpResponse::Ok().json(Health { status: "ready" })
+        HttpResponse::Ok().json(Health {
+            status: "ready".into(),
+        })
     } else {
-        HttpResponse::ServiceUnavailable().json(Health { status: "draining" })
+        HttpResponse::ServiceUnavailable().json(Health {
+            status: "draining".into(),
+        })
     }
 }

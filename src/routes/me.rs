@@ -19,10 +19,14 @@ pub async fn me(key: ApiKey, req: HttpRequest) -> Result<HttpResponse, ApiError>
     let entry = key.entry();
     let state = show_quota(&req, entry).ok_or(ApiError::Internal)?;
     Ok(HttpResponse::Ok().json(Me {
-        key_id: &entry.id,
-        owner: entry.owner.as_deref(),
+        key_id: entry.id.as_str().into(),
+        owner: entry.owner.as_deref().map(Into::into),
         expires_at: entry.expires_at.and_then(|t| t.format(&Rfc3339).ok()),
-        scopes: entry.scopes().into_iter().map(|s| s.as_str()).collect(),
+        scopes: entry
+            .scopes()
+            .into_iter()
+            .map(|s| s.as_str().into())
+            .collect(),
         rate_limit: RateLimitView {
             limit: state.policy.limit,
             burst: state.policy.burst,

@@ -42,7 +42,7 @@ pub async fn predict(
     drop(body);
     let scored = inference.predict(input.model, input.text).await?;
     let body = Prediction {
-        status: Some("success"),
+        status: Some("success".into()),
         ..Prediction::of(&scored)
     }
     .to_json()

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -11,71 +11,61 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Response};
-use sentiment_api::auth::{KeyEntry, KeySource, Secret};
 use sentiment_api::config::Settings;
 use sentiment_api::model::{Models, SentimentModel, Vader};
-use sentiment_api::startup::{run, Listener};
-use sentiment_api::tls::CertificateStore;
+use sentiment_api::testing::{TestKey, TestServer, TestServerBuilder};
 use serde_json::Value;
 
 /// The key every in-process test server accepts.
 pub const TEST_KEY: &str = "test-key-0123456789abcdef";
 
-/// A server started in this process on 127.0.0.1:0.
+/// A server and a client to talk to it: a [`TestServer`] started in this process (stopped when
+/// this is dropped), or the real binary ([`RunningBinary::app`]).
 pub struct TestApp {
     pub address: String,
     pub client: Client,
+    /// The in-process server, if this is one.
+    pub server: Option<TestServer>,
 }
 
-/// Settings for an in-process test server, and the keys it serves.
-pub struct TestSettings {
-    settings: Settings,
-    keys: Vec<KeyEntry>,
-}
+/// How an in-process test server is to be started: a [`TestServerBuilder`] whose settings read
+/// and write as `Settings`.
+pub struct TestSettings(TestServerBuilder);
 
 impl Deref for TestSettings {
     type Target = Settings;
 
     fn deref(&self) -> &Settings {
-        &self.settings
+        self.0.settings()
     }
 }
 
 impl DerefMut for TestSettings {
     fn deref_mut(&mut self) -> &mut Settings {
-        &mut self.settings
+        self.0.settings_mut()
     }
 }
 
 /// Settings for tests: the test key (id `default`), two workers, defaults elsewhere, and nothing
 /// read from the environment.
 pub fn test_settings() -> TestSettings {
-    let mut settings = Settings::from_lookup(|_| Ok(None)).expect("test settings");
-    settings.host = "127.0.0.1".into();
-    settings.port = 0;
-    settings.workers = 2;
-    TestSettings {
-        settings,
-        keys: vec![KeyEntry::from_secret("default", &Secret::new(TEST_KEY))],
-    }
+    TestSettings(TestServer::builder().default_key(TEST_KEY))
 }
 
-/// Test settings serving the given `(id, key)` pairs instead of the test key.
+/// Test settings serving the given `(id, key)` pairs instead of the test key (the server's own
+/// key, id `default`, is then one nobody knows).
 pub fn settings_with_keys(keys: &[(&str, &str)]) -> TestSettings {
-    let mut settings = test_settings();
-    settings.keys = keys
+    let builder = keys
         .iter()
-        .map(|(id, key)| KeyEntry::from_secret(*id, &Secret::new(*key)))
-        .collect();
-    settings
+        .fold(TestServer::builder(), |builder, (id, key)| {
+            builder.key(TestKey::new(*id).secret(*key))
+        });
+    TestSettings(builder)
 }
 
 /// Test settings whose key gets `limit` units a minute, all of them available at once.
 pub fn settings_with_limit(limit: u32) -> TestSettings {
-    let mut settings = test_settings();
-    settings.rate_limit.limit = limit;
-    settings.rate_limit.burst = limit;
-    settings
+    TestSettings(test_settings().0.rate_limit(limit, limit))
 }
 
 /// A response's `Retry-After`, in seconds.
@@ -115,31 +105,26 @@ pub async fn spawn_app_with(settings: TestSettings, model: Arc<dyn SentimentMode
 
 /// A server offering several models; HTTPS when `settings.tls` names certificate files.
 pub async fn spawn_app_with_models(settings: TestSettings, models: Models) -> TestApp {
-    install_crypto_provider();
-    let tcp = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    let local = tcp.local_addr().unwrap();
-    let (address, listener) = match settings.tls.clone() {
-        Some(files) => {
-            let certificates = CertificateStore::load(files).expect("test certificate loads");
-            (
-                format!("https://{local}"),
-                Listener::https(tcp, certificates),
-            )
-        }
-        None => (format!("http://{local}"), Listener::from(tcp)),
-    };
-    let keys = KeySource::fixed(settings.keys)
-        .into_keys()
-        .expect("test keys load");
-    let running = run(listener, settings.settings, keys, models).expect("server starts");
-    actix_rt::spawn(running.server);
-    TestApp {
-        address,
-        client: Client::new(),
-    }
+    let server = settings
+        .0
+        .models(models)
+        .start()
+        .await
+        .expect("test server starts");
+    TestApp::of(server)
 }
 
 impl TestApp {
+    /// The request helpers, for a server started with [`TestServer`]'s own builder.
+    pub fn of(server: TestServer) -> TestApp {
+        install_crypto_provider();
+        TestApp {
+            address: server.url().to_owned(),
+            client: Client::new(),
+            server: Some(server),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -467,6 +452,7 @@ impl RunningBinary {
         TestApp {
             address: format!("http://{}", self.address),
             client: Client::new(),
+            server: None,
         }
     }
 

@@ -3,6 +3,7 @@
 mod api_doc;
 mod auth;
 mod batch;
+mod client;
 mod cors;
 mod docs;
 mod helpers;
@@ -14,4 +15,5 @@ mod predict;
 mod routes;
 mod shutdown;
 mod startup;
+mod testing;
 mod tls;
