@@ -10,6 +10,7 @@ use crate::auth::KeyRefusal;
 use crate::inference::InferenceError;
 use crate::jobs::JobsFull;
 use crate::metrics::Refusal;
+use crate::redis_backend::Unavailable;
 
 /// Every way a request can fail, each mapped to one status code and a `{"detail": ...}` body.
 /// `Display` is the body's `detail` (and what the access log writes).
@@ -118,6 +119,15 @@ impl From<JobsFull> for ApiError {
     }
 }
 
+impl From<Unavailable> for ApiError {
+    fn from(_: Unavailable) -> Self {
+        ApiError::Overloaded {
+            cause: Overload::RateLimitBackend,
+            retry_after: 1,
+        }
+    }
+}
+
 fn describe(items: &[ValidationItem]) -> String {
     items
         .iter()
@@ -156,16 +166,20 @@ pub enum Overload {
     PendingJobs,
     /// `MAX_STORED_JOBS` kept.
     StoredJobs,
+    /// Redis, where the limits are kept, cannot be asked (`REDIS_FAILURE_MODE=closed`).
+    RateLimitBackend,
 }
 
 impl Overload {
-    /// A short label: `in_flight`, `inference_timeout`, `pending_jobs`, `stored_jobs`.
+    /// A short label: `in_flight`, `inference_timeout`, `pending_jobs`, `stored_jobs`,
+    /// `rate_limit_backend`.
     pub fn label(self) -> &'static str {
         match self {
             Overload::InFlight => "in_flight",
             Overload::InferenceTimeout => "inference_timeout",
             Overload::PendingJobs => "pending_jobs",
             Overload::StoredJobs => "stored_jobs",
+            Overload::RateLimitBackend => "rate_limit_backend",
         }
     }
 
@@ -176,6 +190,7 @@ impl Overload {
             Overload::InferenceTimeout => "Inference timed out",
             Overload::PendingJobs => "Too many pending jobs",
             Overload::StoredJobs => "Too many stored jobs",
+            Overload::RateLimitBackend => "Rate limit backend unavailable",
         }
     }
 }

@@ -13,11 +13,12 @@ use crate::config::Settings;
 use crate::error::{ApiError, ValidationItem};
 use crate::inference::Inference;
 use crate::jobs::{InMemoryJobStore, JobStore};
-use crate::limits::{spawn_sweeper, AuthThrottle, InFlight, RateLimits};
+use crate::limits::{spawn_sweeper, AuthThrottle, InFlight, RateLimits, SharedLimits};
 use crate::metrics::Metrics;
 use crate::middleware::Frontdoor;
 use crate::model::Models;
 use crate::readiness::Readiness;
+use crate::redis_backend::Redis;
 use crate::routes;
 use crate::routes::docs::{ApiDocument, SwaggerConfig};
 use crate::routes::openapi;
@@ -92,6 +93,19 @@ pub fn run(
         settings.auth_failure_window,
     ));
     spawn_sweeper(throttle.clone().into_inner());
+    // With `REDIS_URL`, the limits and the throttle above are only the fallback of
+    // `REDIS_FAILURE_MODE=open`; each worker talks to Redis on its own connection.
+    let redis = settings.redis.clone().map(|redis| {
+        log::info!(
+            "limits and the failed-key throttle are shared through Redis at {} (prefix {}, \
+             timeout {} ms, failure mode {})",
+            redis.redacted_url(),
+            redis.key_prefix,
+            redis.timeout.as_millis(),
+            redis.failure_mode.as_str()
+        );
+        Redis::new(redis, metrics.redis())
+    });
     let proxies = web::Data::new(settings.trusted_proxies.clone());
     let in_flight = web::Data::new(InFlight::new(settings.max_concurrent_requests));
     let readiness = web::Data::new(Readiness::new());
@@ -113,6 +127,13 @@ pub fn run(
         let inference = web::Data::new(inference.clone().with_metrics(Arc::clone(&shard)));
         let limits = web::Data::new(limits);
         let certificates = certificates.clone();
+        let shared = redis.as_ref().map(|redis| {
+            web::Data::new(SharedLimits::new(
+                redis.connect(),
+                rate_limits.clone().into_inner(),
+                throttle.clone().into_inner(),
+            ))
+        });
         App::new()
             .app_data(store.clone())
             .app_data(metrics.clone())
@@ -133,6 +154,10 @@ pub fn run(
                 // Only a server with TLS has a certificate store (the metrics look for one).
                 if let Some(certificates) = certificates {
                     app.app_data(certificates);
+                }
+                // Only a server with REDIS_URL has shared limits (the extractors look for them).
+                if let Some(shared) = shared {
+                    app.app_data(shared);
                 }
             })
             .app_data(web::QueryConfig::default().error_handler(|err, _| {

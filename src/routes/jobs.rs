@@ -41,7 +41,7 @@ pub async fn analyze_batch(
         .create(key.id(), footprint(&texts))
         .inspect_err(|full| log::warn!("job refused for key id {}: {full}", key.id()))?;
     // Paid once the job has room: a job the server has no room for costs only its arrival unit.
-    if let Err(refused) = metered.charge_total(texts.len()) {
+    if let Err(refused) = metered.charge_total(texts.len()).await {
         jobs.abandon(&job_id);
         return Err(refused);
     }
