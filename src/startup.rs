@@ -128,8 +128,15 @@ pub fn run(
         let limits = web::Data::new(limits);
         let certificates = certificates.clone();
         let shared = redis.as_ref().map(|redis| {
+            let conn = redis.connect();
+            // Connect now rather than on the first request: a burst arriving at a cold
+            // connection would spend REDIS_TIMEOUT_MS waiting for the handshake.
+            let warm = conn.clone();
+            actix_rt::spawn(async move {
+                let _ = warm.ping().await;
+            });
             web::Data::new(SharedLimits::new(
-                redis.connect(),
+                conn,
                 rate_limits.clone().into_inner(),
                 throttle.clone().into_inner(),
             ))

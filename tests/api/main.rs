@@ -11,6 +11,7 @@ mod limits;
 mod logging;
 mod models;
 mod predict;
+mod replicas;
 mod routes;
 mod shutdown;
 mod startup;
