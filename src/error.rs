@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::auth::KeyRefusal;
 use crate::inference::InferenceError;
-use crate::jobs::JobsFull;
+use crate::jobs::{JobsError, JobsFull};
 use crate::metrics::Refusal;
 use crate::redis_backend::Unavailable;
 
@@ -119,6 +119,18 @@ impl From<JobsFull> for ApiError {
     }
 }
 
+impl From<JobsError> for ApiError {
+    fn from(e: JobsError) -> Self {
+        match e {
+            JobsError::Full(full) => full.into(),
+            JobsError::Unavailable(_) => ApiError::Overloaded {
+                cause: Overload::JobBackend,
+                retry_after: 1,
+            },
+        }
+    }
+}
+
 impl From<Unavailable> for ApiError {
     fn from(_: Unavailable) -> Self {
         ApiError::Overloaded {
@@ -168,11 +180,13 @@ pub enum Overload {
     StoredJobs,
     /// Redis, where the limits are kept, cannot be asked (`REDIS_FAILURE_MODE=closed`).
     RateLimitBackend,
+    /// Redis, where the jobs are kept, cannot be asked (whatever `REDIS_FAILURE_MODE`).
+    JobBackend,
 }
 
 impl Overload {
     /// A short label: `in_flight`, `inference_timeout`, `pending_jobs`, `stored_jobs`,
-    /// `rate_limit_backend`.
+    /// `rate_limit_backend`, `job_backend`.
     pub fn label(self) -> &'static str {
         match self {
             Overload::InFlight => "in_flight",
@@ -180,6 +194,7 @@ impl Overload {
             Overload::PendingJobs => "pending_jobs",
             Overload::StoredJobs => "stored_jobs",
             Overload::RateLimitBackend => "rate_limit_backend",
+            Overload::JobBackend => "job_backend",
         }
     }
 
@@ -191,6 +206,7 @@ impl Overload {
             Overload::PendingJobs => "Too many pending jobs",
             Overload::StoredJobs => "Too many stored jobs",
             Overload::RateLimitBackend => "Rate limit backend unavailable",
+            Overload::JobBackend => "Job store unavailable",
         }
     }
 }

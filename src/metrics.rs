@@ -142,7 +142,7 @@ impl Metrics {
             ),
             overloaded: counter(
                 "overloaded_total",
-                "Answers of 503, by cause (in_flight, inference_timeout, pending_jobs, stored_jobs, rate_limit_backend).",
+                "Answers of 503, by cause (in_flight, inference_timeout, pending_jobs, stored_jobs, rate_limit_backend, job_backend).",
                 &["cause"],
             ),
         };
@@ -159,6 +159,7 @@ impl Metrics {
             "pending_jobs",
             "stored_jobs",
             "rate_limit_backend",
+            "job_backend",
         ] {
             refusals.overloaded.with_label_values(&[cause]);
         }

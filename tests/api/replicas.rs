@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use sentiment_api::model::Vader;
+use sentiment_api::model::{Scores, SentimentModel, Vader};
 use sentiment_api::redis_backend::{FailureMode, RedisSettings};
 use serde_json::json;
 
@@ -159,11 +159,20 @@ async fn replica_with(
     mode: FailureMode,
     adjust: impl FnOnce(&mut sentiment_api::config::Settings),
 ) -> TestApp {
+    replica_serving(url, mode, adjust, Arc::new(Vader::new())).await
+}
+
+async fn replica_serving(
+    url: &str,
+    mode: FailureMode,
+    adjust: impl FnOnce(&mut sentiment_api::config::Settings),
+    model: Arc<dyn SentimentModel>,
+) -> TestApp {
     let mut settings = settings_with_keys(&[("a", KEY_A), ("b", KEY_B)]);
     settings.workers = 2;
     settings.redis = Some(RedisSettings::new(url, "test:".into(), TIMEOUT, mode).unwrap());
     adjust(&mut settings);
-    let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
+    let app = spawn_app_with(settings, model).await;
     eventually("readiness", Duration::from_secs(10), || async {
         (app.get("/health/ready", None).await.status() == 200).then_some(())
     })
@@ -385,6 +394,15 @@ async fn a_killed_redis_open_falls_back_to_each_replicas_own_limit_and_counts_it
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no fallback count in {metrics}"));
     assert_eq!(fallbacks, 8);
+    // Jobs have no per-process store another replica could read: 503 whatever the mode.
+    let job = json!({"texts": ["good"]});
+    let (status, body) =
+        status_and_json(one.post_json("/analyze_batch", &job, Some(KEY_B)).await).await;
+    assert_eq!((status, body), error_json(503, "Job store unavailable"));
+    let res = one
+        .get("/jobs/0b6f2a3e-1c1d-4a5e-9f00-1234567890ab", Some(KEY_B))
+        .await;
+    assert_eq!(res.status(), 503);
     let errors: u64 = metrics
         .lines()
         .filter_map(|l| l.strip_prefix("redis_errors_total{reason="))
@@ -437,4 +455,123 @@ async fn a_hung_redis_costs_a_request_the_timeout_not_a_stall() {
         },
     )
     .await;
+}
+
+/// VADER, slowly, on texts that start with "slow": holds a job pending.
+struct Slow(Vader);
+
+impl SentimentModel for Slow {
+    fn name(&self) -> &'static str {
+        "vader"
+    }
+
+    fn score(&self, text: &str) -> Scores {
+        if text.starts_with("slow") {
+            std::thread::sleep(Duration::from_millis(800));
+        }
+        self.0.score(text)
+    }
+}
+
+async fn start_job(app: &TestApp, texts: &[&str], key: &str) -> (u16, String) {
+    let res = app
+        .post_json("/analyze_batch", &json!({ "texts": texts }), Some(key))
+        .await;
+    let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, location)
+}
+
+async fn finished(app: &TestApp, location: &str, key: &str) -> serde_json::Value {
+    eventually("the job to finish", Duration::from_secs(10), || async {
+        let (status, body) = status_and_json(app.get(location, Some(key)).await).await;
+        assert_eq!(status, 200, "{body}");
+        (body["status"] != "processing").then_some(body)
+    })
+    .await
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_job_made_on_one_replica_is_read_on_the_other_and_is_a_404_to_another_key() {
+    let redis = RedisServer::start();
+    let one = replica_with(&redis.url(), FailureMode::Closed, |_| {}).await;
+    let two = replica_with(&redis.url(), FailureMode::Closed, |_| {}).await;
+    let texts = ["I love it", "This is terrible", "ok \u{1F600}"];
+    let (status, location) = start_job(&one, &texts, KEY_A).await;
+    assert_eq!(status, 202);
+    let job = finished(&two, &location, KEY_A).await;
+    assert_eq!(job["status"], "done");
+    // The same results as scoring the texts directly.
+    let direct = one
+        .post_json("/predict/batch", &json!({ "texts": texts }), Some(KEY_A))
+        .await;
+    let (_, direct) = status_and_json(direct).await;
+    assert_eq!(job["results"], direct["results"]);
+    for app in [&one, &two] {
+        let (status, body) = status_and_json(app.get(&location, Some(KEY_B)).await).await;
+        assert_eq!((status, body), error_json(404, "Not Found"));
+    }
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn the_pending_jobs_cap_holds_across_replicas() {
+    let redis = RedisServer::start();
+    let one_pending = |settings: &mut sentiment_api::config::Settings| {
+        settings.max_pending_jobs = 1;
+    };
+    let slow = || Arc::new(Slow(Vader::new()));
+    let one = replica_serving(&redis.url(), FailureMode::Closed, one_pending, slow()).await;
+    let two = replica_serving(&redis.url(), FailureMode::Closed, one_pending, slow()).await;
+    let long = format!("slow {}", "x".repeat(4000));
+    let (status, first) = start_job(&one, &[&long], KEY_A).await;
+    assert_eq!(status, 202);
+    let refused = two
+        .post_json("/analyze_batch", &json!({"texts": ["quick"]}), Some(KEY_A))
+        .await;
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(
+        status_and_json(refused).await,
+        error_json(503, "Too many pending jobs")
+    );
+    finished(&two, &first, KEY_A).await;
+    assert_eq!(start_job(&two, &["quick"], KEY_A).await.0, 202);
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_job_whose_replica_died_reads_failed_and_gives_its_pending_place_back() {
+    let redis = RedisServer::start();
+    let app = replica_with(&redis.url(), FailureMode::Closed, |settings| {
+        settings.max_pending_jobs = 1;
+    })
+    .await;
+    // What a replica that died mid-job leaves: a pending job whose deadline has passed.
+    let id = "0b6f2a3e-1c1d-4a5e-9f00-1234567890ab";
+    let cli = |args: &[&str]| {
+        let out = Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        assert!(out.status.success());
+    };
+    cli(&[
+        "HSET",
+        &format!("test:{{jobs}}:job:{id}"),
+        "owner",
+        "a",
+        "state",
+        "processing",
+    ]);
+    cli(&["ZADD", "test:{jobs}:pending", "1", id]);
+    // Whoever looks first (a read here; the next job's creation otherwise) heals it.
+    let (status, body) = status_and_json(app.get(&format!("/jobs/{id}"), Some(KEY_A)).await).await;
+    assert_eq!((status, body["status"].clone()), (200, json!("failed")));
+    assert_eq!(start_job(&app, &["quick"], KEY_A).await.0, 202);
 }
