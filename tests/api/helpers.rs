@@ -299,6 +299,10 @@ const CONFIG_VARS: &[&str] = &[
     "TLS_CERT_FILE",
     "TLS_KEY_FILE",
     "HSTS_MAX_AGE",
+    "REDIS_URL",
+    "REDIS_KEY_PREFIX",
+    "REDIS_TIMEOUT_MS",
+    "REDIS_FAILURE_MODE",
 ];
 
 /// Writes the way an operator's tooling should: a new file renamed over the old, so that a
