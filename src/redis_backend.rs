@@ -159,8 +159,9 @@ impl Redis {
         }
     }
 
+    /// Milliseconds since `epoch`, from 1: 0 is kept for "closed".
     fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+        self.epoch.elapsed().as_millis() as u64 + 1
     }
 
     /// Whether a call may go to Redis now. While the breaker is open, one call per cooldown is
@@ -286,6 +287,27 @@ mod tests {
             Duration::from_millis(50),
             FailureMode::Closed,
         )
+    }
+
+    #[test]
+    fn after_a_failure_calls_are_skipped_then_one_tries_again_and_success_closes_the_breaker() {
+        let metrics = crate::metrics::Metrics::new().redis();
+        let redis = Redis::new(settings("redis://127.0.0.1:1").unwrap(), metrics.clone());
+        assert!(
+            redis.admit_call() && redis.admit_call(),
+            "closed: every call goes"
+        );
+        redis.failed("timeout", &"test");
+        assert_eq!(metrics.circuit_open.get(), 1);
+        assert_eq!(metrics.errors.with_label_values(&["timeout"]).get(), 1);
+        assert!(!redis.admit_call(), "open: skipped");
+        // As if the cooldown had passed: exactly one call may try.
+        redis.open_until_ms.store(1, Ordering::Release);
+        assert!(redis.admit_call());
+        assert!(!redis.admit_call(), "the others still wait");
+        redis.succeeded(Duration::from_millis(1));
+        assert_eq!(metrics.circuit_open.get(), 0);
+        assert!(redis.admit_call() && redis.admit_call());
     }
 
     #[test]
