@@ -132,8 +132,8 @@ class Redis:
             self.proc.wait()
 
 
-def start_replica(binary: Path, work: Path, name: str, redis_port: int, mode: str,
-                  timeout_ms: int) -> tuple[subprocess.Popen, int]:
+def start_replica(binary: Path, work: Path, name: str, redis_port: int | None, mode: str,
+                  timeout_ms: int, **extra: str) -> tuple[subprocess.Popen, int]:
     env = {
         "PATH": os.environ["PATH"], "API_SECRET_KEY": KEY, "API_KEYS_FILE": str(work / "keys.toml"),
         "MAX_PENDING_JOBS": "2", "HOST": "127.0.0.1", "PORT": "0",
@@ -141,7 +141,10 @@ def start_replica(binary: Path, work: Path, name: str, redis_port: int, mode: st
         "RATE_LIMIT_BURST": str(LIMIT), "AUTH_FAILURES_PER_MINUTE": str(AUTH_FAILURES),
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}", "REDIS_TIMEOUT_MS": str(timeout_ms),
         "REDIS_FAILURE_MODE": mode, "RUST_LOG": "info,sentiment_api::access=warn",
+        **extra,
     }
+    if redis_port is None:
+        del env["REDIS_URL"]
     log_path = work / f"{name}.log"
     proc = subprocess.Popen([str(binary)], cwd=work, env=env, stdout=open(log_path, "w"),
                             stderr=subprocess.STDOUT)
@@ -162,8 +165,9 @@ def start_nginx(work: Path, ports: list[int]) -> tuple[subprocess.Popen, int]:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     port = free_port()
     conf = (REPO / "docs/nginx-replicas.conf").read_text()
-    for i, upstream in enumerate(ports, start=1):
-        conf = conf.replace(f"server 127.0.0.1:800{i};", f"server 127.0.0.1:{upstream};")
+    for i in range(1, 4):
+        line = f"server 127.0.0.1:800{i};"
+        conf = conf.replace(line, f"server 127.0.0.1:{ports[i - 1]};" if i <= len(ports) else f"# {line}")
     conf = conf.replace("listen 127.0.0.1:8000;", f"listen 127.0.0.1:{port};")
     if f"127.0.0.1:{port};" not in conf or any(f":{p};" not in conf for p in ports):
         fail("docs/nginx-replicas.conf no longer has the lines this script adapts")
