@@ -60,6 +60,13 @@ pub fn test_settings() -> TestSettings {
     }
 }
 
+impl TestSettings {
+    /// The keys served, for a test that gives one its own limits or scopes.
+    pub fn keys_mut(&mut self) -> &mut Vec<KeyEntry> {
+        &mut self.keys
+    }
+}
+
 /// Test settings serving the given `(id, key)` pairs instead of the test key.
 pub fn settings_with_keys(keys: &[(&str, &str)]) -> TestSettings {
     let mut settings = test_settings();

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::helpers::{
     error_json, eventually, remaining, retry_after, settings_with_keys, spawn_app_with,
-    status_and_json, TestApp,
+    status_and_json, TestApp, TestSettings,
 };
 
 const KEY_A: &str = "key-a-0123456789abcdef";
@@ -157,7 +157,7 @@ async fn replica(url: &str, limit: u32, window: Duration, mode: FailureMode) -> 
 async fn replica_with(
     url: &str,
     mode: FailureMode,
-    adjust: impl FnOnce(&mut sentiment_api::config::Settings),
+    adjust: impl FnOnce(&mut TestSettings),
 ) -> TestApp {
     replica_serving(url, mode, adjust, Arc::new(Vader::new())).await
 }
@@ -165,7 +165,7 @@ async fn replica_with(
 async fn replica_serving(
     url: &str,
     mode: FailureMode,
-    adjust: impl FnOnce(&mut sentiment_api::config::Settings),
+    adjust: impl FnOnce(&mut TestSettings),
     model: Arc<dyn SentimentModel>,
 ) -> TestApp {
     let mut settings = settings_with_keys(&[("a", KEY_A), ("b", KEY_B)]);
@@ -210,7 +210,7 @@ async fn two_replicas_sharing_redis_grant_exactly_the_limit_between_them() {
     let redis = RedisServer::start();
     // A long window, so no unit returns during the test: the count must be exact.
     let hour = Duration::from_secs(3600);
-    let limited = |settings: &mut sentiment_api::config::Settings| {
+    let limited = |settings: &mut TestSettings| {
         settings.rate_limit.limit = 50;
         settings.rate_limit.burst = 50;
         settings.rate_limit.window = hour;
@@ -227,6 +227,32 @@ async fn two_replicas_sharing_redis_grant_exactly_the_limit_between_them() {
     // Each replica on its own would have granted 50: the other key is untouched.
     let other = statuses(&[&two, &one], KEY_B, 60).await;
     assert_eq!(count(&other, 200), 50);
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_keys_own_limit_holds_across_replicas() {
+    let redis = RedisServer::start();
+    let own_limit = |settings: &mut TestSettings| {
+        settings.rate_limit.window = Duration::from_secs(3600);
+        let key = settings
+            .keys_mut()
+            .iter_mut()
+            .find(|k| k.id == "b")
+            .unwrap();
+        key.rate_limit_per_minute = Some(7);
+        key.rate_limit_burst = Some(3);
+        patient(settings);
+    };
+    let one = replica_with(&redis.url(), FailureMode::Closed, own_limit).await;
+    let two = replica_with(&redis.url(), FailureMode::Closed, own_limit).await;
+    let outcome = statuses(&[&one, &two], KEY_B, 12).await;
+    assert_eq!((count(&outcome, 200), count(&outcome, 429)), (3, 9));
+    let res = two.get("/me", Some(KEY_B)).await;
+    assert_eq!(res.headers()["ratelimit-policy"], "\"default\";q=7;w=3600");
+    assert_eq!(remaining(&res), 0);
+    // Key a keeps the default.
+    assert_eq!(remaining(&one.get("/me", Some(KEY_A)).await), 60);
 }
 
 #[actix_rt::test]
@@ -291,7 +317,7 @@ async fn a_client_that_waits_retry_after_then_passes_on_the_other_replica() {
 #[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
 async fn failed_keys_on_both_replicas_trip_one_throttle_at_exactly_the_limit() {
     let redis = RedisServer::start();
-    let throttled = |settings: &mut sentiment_api::config::Settings| {
+    let throttled = |settings: &mut TestSettings| {
         settings.auth_failures_per_window = 5;
     };
     let one = replica_with(&redis.url(), FailureMode::Closed, throttled).await;
@@ -522,7 +548,7 @@ async fn a_job_made_on_one_replica_is_read_on_the_other_and_is_a_404_to_another_
 #[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
 async fn the_pending_jobs_cap_holds_across_replicas() {
     let redis = RedisServer::start();
-    let one_pending = |settings: &mut sentiment_api::config::Settings| {
+    let one_pending = |settings: &mut TestSettings| {
         settings.max_pending_jobs = 1;
     };
     let slow = || Arc::new(Slow(Vader::new()));
