@@ -17,7 +17,9 @@
 # Knobs (environment): ROUNDS=7 DURATION=6 (seconds per run) WARMUP=2 CONNECTIONS=32 THREADS=2,
 # WORKERS (passed to both servers; unset, both default to the number of cores), PGO=1 (build both with
 # scripts/build-pgo.sh, profile-guided, instead of the plain release profile), BUILD=0 (measure the
-# binaries already built, to repeat a run without building again).
+# binaries already built, to repeat a run without building again), REDIS=1 (also run the same service
+# binary with REDIS_URL, against a redis-server started here, as a fourth contender in every round, and
+# report its req/s over the in-memory service's: target >= 0.6x; docs/replicas.md).
 # Traffic goes to 127.0.0.1 only. After the build, the run is bounded by a deadline (BUDGET=170 s);
 # every process this script started is stopped on exit. Exit status: 0 when it ran (met or missed
 # targets are printed), 1 when something failed. The machine's load average is printed before and
@@ -155,6 +157,28 @@ BASELINE_START_MS=$(wait_ready "$BASELINE_PID" "$BASELINE_PORT" "$T0" \
 sleep 1
 BASELINE_IDLE_KIB=$(rss_kib "$BASELINE_PID")
 
+# REDIS=1: the same binary, limits and throttle in a local redis-server (no persistence).
+CONTENDERS=(service baseline modelbase)
+if [[ ${REDIS:-0} == 1 ]]; then
+    bash scripts/redis/install.sh
+    REDIS_PORT=$(free_port)
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis-server.log" 2>&1 &
+    PIDS+=("$!")
+    for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+    REDISSVC_PORT=$(free_port)
+    say "== starting the service with REDIS_URL on 127.0.0.1:$REDISSVC_PORT (redis-server on $REDIS_PORT)"
+    T0=$(now_ms)
+    env "${WORKER_ENV[@]}" API_SECRET_KEY="$API_KEY" HOST=127.0.0.1 PORT="$REDISSVC_PORT" \
+        RATE_LIMIT_PER_MINUTE=1000000000 RATE_LIMIT_BURST=1000000000 RUST_LOG=warn \
+        REDIS_URL="redis://127.0.0.1:$REDIS_PORT" "$SERVICE_BIN" >"$WORK/redis.log" 2>&1 &
+    REDISSVC_PID=$!
+    PIDS+=("$REDISSVC_PID")
+    wait_ready "$REDISSVC_PID" "$REDISSVC_PORT" "$T0" "GET /health/ready HTTP/1.1" >/dev/null
+    [[ $(http_status "$REDISSVC_PORT" "POST /predict HTTP/1.1"$'\r\n'"Content-Type: application/json"$'\r\n'"X-API-Key: $API_KEY" "$BODY") == 200 ]] ||
+        die "the service with REDIS_URL does not answer the benchmark request with 200"
+    CONTENDERS+=(redis)
+fi
+
 # Both must answer the benchmark's request with 200 before any figure counts.
 [[ $(http_status "$SERVICE_PORT" "POST /predict HTTP/1.1"$'\r\n'"Content-Type: application/json"$'\r\n'"X-API-Key: $API_KEY" "$BODY") == 200 ]] ||
     die "the service does not answer the benchmark request with 200"
@@ -174,6 +198,7 @@ wrk.body = '$BODY'
 wrk.headers["Content-Type"] = "application/json"
 EOF
 cp "$WORK/baseline.lua" "$WORK/modelbase.lua"
+cp "$WORK/service.lua" "$WORK/redis.lua"
 
 # Latency as wrk prints it (850.00us, 1.23ms, 2.00s) in milliseconds.
 to_ms() {
@@ -212,7 +237,8 @@ run_wrk() { # $1 name, $2 port, $3 seconds, $4 record (1) or warm-up (0), $5 ser
         "$1" "$rps" "$p50" "$p99" "$cpu_us" >&2
 }
 
-check_budget $((3 * WARMUP + 3 * ROUNDS * DURATION + 10)) "the load runs"
+N=${#CONTENDERS[@]}
+check_budget $((N * WARMUP + N * ROUNDS * DURATION + 10)) "the load runs"
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 LOAD_BEFORE=$(loadavg)
 if awk -v l="$LOAD_BEFORE" 'BEGIN { exit !(l > 1.0) }'; then
@@ -222,12 +248,14 @@ say "== warm-up: ${WARMUP}s each"
 run_wrk service "$SERVICE_PORT" "$WARMUP" 0 "$SERVICE_PID"
 run_wrk baseline "$BASELINE_PORT" "$WARMUP" 0 "$BASELINE_PID"
 run_wrk modelbase "$MODELBASE_PORT" "$WARMUP" 0 "$MODELBASE_PID"
+[[ ${REDIS:-0} == 1 ]] && run_wrk redis "$REDISSVC_PORT" "$WARMUP" 0 "$REDISSVC_PID"
 
 for ((round = 1; round <= ROUNDS; round++)); do
-    check_budget $((3 * DURATION + 5)) "round $round"
+    check_budget $((N * DURATION + 5)) "round $round"
     say "== round $round/$ROUNDS: ${DURATION}s each, $CONNECTIONS connections, $THREADS wrk threads"
     # Alternate who goes first, so a drift in the machine's load does not favour one side.
     if ((round % 2)); then
+        [[ ${REDIS:-0} == 1 ]] && run_wrk redis "$REDISSVC_PORT" "$DURATION" 1 "$REDISSVC_PID"
         run_wrk service "$SERVICE_PORT" "$DURATION" 1 "$SERVICE_PID"
         run_wrk baseline "$BASELINE_PORT" "$DURATION" 1 "$BASELINE_PID"
         run_wrk modelbase "$MODELBASE_PORT" "$DURATION" 1 "$MODELBASE_PID"
@@ -235,6 +263,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         run_wrk modelbase "$MODELBASE_PORT" "$DURATION" 1 "$MODELBASE_PID"
         run_wrk baseline "$BASELINE_PORT" "$DURATION" 1 "$BASELINE_PID"
         run_wrk service "$SERVICE_PORT" "$DURATION" 1 "$SERVICE_PID"
+        [[ ${REDIS:-0} == 1 ]] && run_wrk redis "$REDISSVC_PORT" "$DURATION" 1 "$REDISSVC_PID"
     fi
 done
 
@@ -290,3 +319,16 @@ baseline RSS idle: $(mib "$BASELINE_IDLE_KIB") MiB, after load: $(mib "$BASELINE
 load average (1 min) before the load runs: $LOAD_BEFORE, after: $LOAD_AFTER
 run time after the build: $((SECONDS - STARTED_AT)) s
 EOF
+if [[ ${REDIS:-0} == 1 ]]; then
+    read -r R_RPS R_P50 R_P99 R_CPU <<<"$(medians "$WORK/redis.results")"
+    REDIS_ROUNDS=$(paste -d' ' "$WORK/redis.results" "$WORK/service.results" | awk '{ printf "%.3f\n", $1 / $5 }')
+    REDIS_RATIO=$(sort -g <<<"$REDIS_ROUNDS" | awk '{v[NR] = $1} END {
+        if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    cat <<EOF
+REDIS=1: the same binary with REDIS_URL (limits and throttle in a local redis-server, one round trip a request)
+  redis          $(printf '%10.0f %11.3f %9.3f %12.2f' "$R_RPS" "$R_P50" "$R_P99" "$R_CPU")   (server CPU excludes redis-server's)
+  redis/service  $(printf '%10s %11s %9s %12s' "$(ratio "$R_RPS" "$S_RPS")x" "$(ratio "$R_P50" "$S_P50")x" "$(ratio "$R_P99" "$S_P99")x" "$(ratio "$R_CPU" "$S_CPU")x")
+  req/s round by round: $(paste -sd' ' <<<"$REDIS_ROUNDS")   median ${REDIS_RATIO}x
+target req/s >= 0.6x the in-memory service (median of the rounds' ratios): $(verdict "$(awk -v r="$REDIS_RATIO" 'BEGIN { print (r >= 0.6) }')")
+EOF
+fi

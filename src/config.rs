@@ -10,6 +10,7 @@ use crate::auth::{validate_key, Secret};
 use crate::cors::CorsOrigins;
 use crate::limits::{Policy, TrustedProxies};
 use crate::logging::LogFormat;
+use crate::redis_backend::{FailureMode, RedisSettings};
 use crate::tls::{TlsFiles, CERT_FILE, KEY_FILE};
 
 /// Everything the service can be told, validated.
@@ -75,6 +76,9 @@ pub struct Settings {
     pub tls_poll: Duration,
     /// `Strict-Transport-Security: max-age=N`, sent over HTTPS only (`HSTS_MAX_AGE`, seconds).
     pub hsts_max_age: Option<u64>,
+    /// The Redis that replicas share limits through (`REDIS_URL` and the other `REDIS_*`);
+    /// `None`, every limit is this process's own.
+    pub redis: Option<RedisSettings>,
 }
 
 /// Input limits applied before the model sees anything.
@@ -191,7 +195,9 @@ impl Settings {
                 ),
             });
         }
+        let redis = redis_settings(&env)?;
         Ok(Settings {
+            redis,
             host: env.raw("HOST")?.unwrap_or_else(|| "127.0.0.1".into()),
             port: env.parse("PORT", 8000)?,
             workers: env.positive("WORKERS", default_workers().get())?,
@@ -374,6 +380,35 @@ impl Settings {
             ),
             ("SHUTDOWN_DELAY_SECONDS", secs(self.shutdown_delay)),
             ("SHUTDOWN_TIMEOUT_SECONDS", secs(self.shutdown_timeout)),
+            (
+                "REDIS_URL",
+                or_none(
+                    self.redis.as_ref().map(RedisSettings::redacted_url),
+                    "(not set: limits, throttle and jobs are this process's own)",
+                ),
+            ),
+            (
+                "REDIS_KEY_PREFIX",
+                self.redis
+                    .as_ref()
+                    .map_or(DEFAULT_REDIS_PREFIX, |r| r.key_prefix.as_str())
+                    .to_owned(),
+            ),
+            (
+                "REDIS_TIMEOUT_MS",
+                self.redis
+                    .as_ref()
+                    .map_or(DEFAULT_REDIS_TIMEOUT_MS as u128, |r| r.timeout.as_millis())
+                    .to_string(),
+            ),
+            (
+                "REDIS_FAILURE_MODE",
+                self.redis
+                    .as_ref()
+                    .map_or(FailureMode::Closed, |r| r.failure_mode)
+                    .as_str()
+                    .to_owned(),
+            ),
             ("RUST_LOG", or_none(self.rust_log.clone(), "info")),
         ]
     }
@@ -457,6 +492,54 @@ fn too_big(variable: &'static str) -> ConfigError {
         variable,
         problem: format!("must be at most {}", u32::MAX),
     }
+}
+
+const DEFAULT_REDIS_PREFIX: &str = "sentiment-api:";
+const DEFAULT_REDIS_TIMEOUT_MS: usize = 50;
+
+/// The `REDIS_*` settings, each validated even while `REDIS_URL` is unset (a typo should not wait
+/// for the day Redis is turned on to be found).
+fn redis_settings<F>(env: &Env<F>) -> Result<Option<RedisSettings>, ConfigError>
+where
+    F: Fn(&'static str) -> Result<Option<String>, ConfigError>,
+{
+    let key_prefix = match env.raw("REDIS_KEY_PREFIX")? {
+        None => DEFAULT_REDIS_PREFIX.to_owned(),
+        Some(prefix) => {
+            let bad = |c: char| c.is_whitespace() || c.is_control() || c == '{' || c == '}';
+            if prefix.is_empty() || prefix.contains(bad) {
+                return Err(ConfigError {
+                    variable: "REDIS_KEY_PREFIX",
+                    problem: format!(
+                        "cannot use {prefix:?}: give a non-empty prefix without spaces or braces \
+                         (braces would change the keys' hash tags)"
+                    ),
+                });
+            }
+            prefix
+        }
+    };
+    let timeout =
+        Duration::from_millis(env.positive("REDIS_TIMEOUT_MS", DEFAULT_REDIS_TIMEOUT_MS)? as u64);
+    let failure_mode = match env.raw("REDIS_FAILURE_MODE")?.as_deref().map(str::trim) {
+        None | Some("closed") => FailureMode::Closed,
+        Some("open") => FailureMode::Open,
+        Some(other) => {
+            return Err(ConfigError {
+                variable: "REDIS_FAILURE_MODE",
+                problem: format!("cannot use {other:?}: give open or closed"),
+            })
+        }
+    };
+    let Some(url) = env.raw("REDIS_URL")?.filter(|url| !url.trim().is_empty()) else {
+        return Ok(None);
+    };
+    RedisSettings::new(&url, key_prefix, timeout, failure_mode)
+        .map(Some)
+        .map_err(|problem| ConfigError {
+            variable: "REDIS_URL",
+            problem,
+        })
 }
 
 fn default_workers() -> NonZeroUsize {
@@ -659,5 +742,42 @@ mod tests {
     fn ipv6_hosts_are_bracketed() {
         let s = settings(&[("HOST", "::1"), ("PORT", "0")]).unwrap();
         assert_eq!(s.address(), "[::1]:0");
+    }
+
+    #[test]
+    fn redis_is_off_by_default_and_its_settings_are_checked_even_then() {
+        let s = settings(&[]).unwrap();
+        assert!(s.redis.is_none());
+        let described: HashMap<_, _> = s.describe().into_iter().collect();
+        assert_eq!(described["REDIS_KEY_PREFIX"], "sentiment-api:");
+        assert_eq!(described["REDIS_TIMEOUT_MS"], "50");
+        assert_eq!(described["REDIS_FAILURE_MODE"], "closed");
+        for (variable, value) in [
+            ("REDIS_FAILURE_MODE", "sometimes"),
+            ("REDIS_TIMEOUT_MS", "0"),
+            ("REDIS_KEY_PREFIX", "a {b}"),
+            ("REDIS_URL", "http://example.com"),
+        ] {
+            let err = settings(&[(variable, value)]).unwrap_err();
+            assert_eq!(err.variable, variable, "{err}");
+        }
+    }
+
+    #[test]
+    fn redis_settings_are_read_and_a_password_is_never_shown() {
+        let s = settings(&[
+            ("REDIS_URL", "redis://:s3cret-pass@10.1.2.3:6380/1"),
+            ("REDIS_KEY_PREFIX", "blue:"),
+            ("REDIS_TIMEOUT_MS", "20"),
+            ("REDIS_FAILURE_MODE", "open"),
+        ])
+        .unwrap();
+        let redis = s.redis.as_ref().unwrap();
+        assert_eq!(redis.key_prefix, "blue:");
+        assert_eq!(redis.timeout, Duration::from_millis(20));
+        assert_eq!(redis.failure_mode, FailureMode::Open);
+        let described = format!("{:?} {:?}", s.describe(), s);
+        assert!(!described.contains("s3cret"), "{described}");
+        assert!(described.contains("10.1.2.3:6380"));
     }
 }

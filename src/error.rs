@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 
 use crate::auth::KeyRefusal;
 use crate::inference::InferenceError;
-use crate::jobs::JobsFull;
+use crate::jobs::{JobsError, JobsFull};
 use crate::metrics::Refusal;
+use crate::redis_backend::Unavailable;
 
 /// Every way a request can fail, each mapped to one status code and a `{"detail": ...}` body.
 /// `Display` is the body's `detail` (and what the access log writes).
@@ -120,6 +121,27 @@ impl From<JobsFull> for ApiError {
     }
 }
 
+impl From<JobsError> for ApiError {
+    fn from(e: JobsError) -> Self {
+        match e {
+            JobsError::Full(full) => full.into(),
+            JobsError::Unavailable(_) => ApiError::Overloaded {
+                cause: Overload::JobBackend,
+                retry_after: 1,
+            },
+        }
+    }
+}
+
+impl From<Unavailable> for ApiError {
+    fn from(_: Unavailable) -> Self {
+        ApiError::Overloaded {
+            cause: Overload::RateLimitBackend,
+            retry_after: 1,
+        }
+    }
+}
+
 fn describe(items: &[ValidationItem]) -> String {
     items
         .iter()
@@ -158,16 +180,23 @@ pub enum Overload {
     PendingJobs,
     /// `MAX_STORED_JOBS` kept.
     StoredJobs,
+    /// Redis, where the limits are kept, cannot be asked (`REDIS_FAILURE_MODE=closed`).
+    RateLimitBackend,
+    /// Redis, where the jobs are kept, cannot be asked (whatever `REDIS_FAILURE_MODE`).
+    JobBackend,
 }
 
 impl Overload {
-    /// A short label: `in_flight`, `inference_timeout`, `pending_jobs`, `stored_jobs`.
+    /// A short label: `in_flight`, `inference_timeout`, `pending_jobs`, `stored_jobs`,
+    /// `rate_limit_backend`, `job_backend`.
     pub fn label(self) -> &'static str {
         match self {
             Overload::InFlight => "in_flight",
             Overload::InferenceTimeout => "inference_timeout",
             Overload::PendingJobs => "pending_jobs",
             Overload::StoredJobs => "stored_jobs",
+            Overload::RateLimitBackend => "rate_limit_backend",
+            Overload::JobBackend => "job_backend",
         }
     }
 
@@ -178,6 +207,8 @@ impl Overload {
             Overload::InferenceTimeout => "Inference timed out",
             Overload::PendingJobs => "Too many pending jobs",
             Overload::StoredJobs => "Too many stored jobs",
+            Overload::RateLimitBackend => "Rate limit backend unavailable",
+            Overload::JobBackend => "Job store unavailable",
         }
     }
 }

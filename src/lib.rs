@@ -19,6 +19,7 @@ pub mod auth;
 pub mod limits;
 pub mod metrics;
 pub mod readiness;
+pub mod redis_backend;
 pub mod tls;
 
 pub mod inference;

@@ -46,7 +46,23 @@ pub struct Metrics {
     pub keys_loaded: IntGauge,
     /// The serving certificate's `notAfter` (registered on first use: only a server with TLS has one).
     certificate_expiry: OnceLock<IntGauge>,
+    /// The Redis series (registered on first use: only a server with `REDIS_URL` has them).
+    redis: OnceLock<RedisMetrics>,
     shards: Arc<Shards>,
+}
+
+/// The series of a server that shares its limits through Redis (`REDIS_URL`).
+#[derive(Clone)]
+pub struct RedisMetrics {
+    /// `redis_errors_total{reason}`: `timeout`, `error` (connection refused, reset, a script error).
+    pub errors: IntCounterVec,
+    /// `redis_call_duration_seconds`: the time of each Redis call that got an answer.
+    pub latency: Histogram,
+    /// `rate_limit_fallback_total{limit}`: decisions taken in this process because Redis could not
+    /// be asked (`REDIS_FAILURE_MODE=open`), by limit (`key_quota`, `auth_failures`).
+    pub fallback: IntCounterVec,
+    /// `redis_circuit_open`: 1 while calls to Redis are skipped after a failure, else 0.
+    pub circuit_open: IntGauge,
 }
 
 /// The per-request series of one worker. Get one with [`Metrics::new_shard`].
@@ -126,7 +142,7 @@ impl Metrics {
             ),
             overloaded: counter(
                 "overloaded_total",
-                "Answers of 503, by cause (in_flight, inference_timeout, pending_jobs, stored_jobs).",
+                "Answers of 503, by cause (in_flight, inference_timeout, pending_jobs, stored_jobs, rate_limit_backend, job_backend).",
                 &["cause"],
             ),
         };
@@ -142,6 +158,8 @@ impl Metrics {
             "inference_timeout",
             "pending_jobs",
             "stored_jobs",
+            "rate_limit_backend",
+            "job_backend",
         ] {
             refusals.overloaded.with_label_values(&[cause]);
         }
@@ -157,6 +175,7 @@ impl Metrics {
             jobs_pending: gauge("jobs_pending", "Background jobs queued or running."),
             keys_loaded: gauge("api_keys_loaded", "API keys in force."),
             certificate_expiry: OnceLock::new(),
+            redis: OnceLock::new(),
             auth_failures: refusals.auth_failures,
             rate_limited: refusals.rate_limited,
             overloaded: refusals.overloaded,
@@ -192,6 +211,65 @@ impl Metrics {
                 g
             })
             .set(not_after_unix);
+    }
+
+    /// The Redis series, registered on the first call.
+    pub fn redis(&self) -> RedisMetrics {
+        self.redis
+            .get_or_init(|| {
+                let errors = IntCounterVec::new(
+                    Opts::new(
+                        "redis_errors_total",
+                        "Redis calls that failed, by reason (timeout, error).",
+                    ),
+                    &["reason"],
+                )
+                .expect("valid metric");
+                let fallback = IntCounterVec::new(
+                    Opts::new(
+                        "rate_limit_fallback_total",
+                        "Limit decisions taken in this process because Redis was unavailable \
+                         (REDIS_FAILURE_MODE=open), by limit (key_quota, auth_failures).",
+                    ),
+                    &["limit"],
+                )
+                .expect("valid metric");
+                for reason in ["timeout", "error"] {
+                    errors.with_label_values(&[reason]);
+                }
+                for limit in ["key_quota", "auth_failures"] {
+                    fallback.with_label_values(&[limit]);
+                }
+                let latency = Histogram::with_opts(
+                    HistogramOpts::new(
+                        "redis_call_duration_seconds",
+                        "Time of each Redis call that was answered.",
+                    )
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                )
+                .expect("valid metric");
+                let circuit_open = IntGauge::new(
+                    "redis_circuit_open",
+                    "1 while calls to Redis are skipped after a failure, else 0.",
+                )
+                .expect("valid metric");
+                let metrics = RedisMetrics {
+                    errors,
+                    latency,
+                    fallback,
+                    circuit_open,
+                };
+                for c in [
+                    Box::new(metrics.errors.clone()) as Box<dyn Collector>,
+                    Box::new(metrics.latency.clone()),
+                    Box::new(metrics.fallback.clone()),
+                    Box::new(metrics.circuit_open.clone()),
+                ] {
+                    self.registry.register(c).expect("unique metric");
+                }
+                metrics
+            })
+            .clone()
     }
 
     /// The Prometheus text exposition of every metric.

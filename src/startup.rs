@@ -12,12 +12,13 @@ use crate::auth::{spawn_reloader, KeyStore, Keys};
 use crate::config::Settings;
 use crate::error::{ApiError, ValidationItem};
 use crate::inference::Inference;
-use crate::jobs::{InMemoryJobStore, JobStore};
-use crate::limits::{spawn_sweeper, AuthThrottle, InFlight, RateLimits};
+use crate::jobs::{InMemoryJobStore, JobLimits, JobStore, Jobs, SharedJobs};
+use crate::limits::{spawn_sweeper, AuthThrottle, InFlight, RateLimits, SharedLimits};
 use crate::metrics::Metrics;
 use crate::middleware::Frontdoor;
 use crate::model::Models;
 use crate::readiness::Readiness;
+use crate::redis_backend::Redis;
 use crate::routes;
 use crate::routes::docs::{ApiDocument, SwaggerConfig};
 use crate::routes::openapi;
@@ -69,6 +70,7 @@ pub fn run(
     let store = web::Data::new(KeyStore::new(keys.set));
     spawn_reloader(store.clone().into_inner(), keys.source, settings.keys_poll);
     let metrics = web::Data::new(Metrics::new());
+    let model_names = models.names();
     let document = web::Data::new(ApiDocument(openapi::document(
         &settings.limits,
         &models.names(),
@@ -78,12 +80,22 @@ pub fn run(
         settings.inference_threads,
         settings.inference_timeout,
     );
-    let jobs: web::Data<dyn JobStore> = web::Data::from(Arc::new(InMemoryJobStore::new(
-        settings.max_pending_jobs,
-        settings.max_stored_jobs,
-        settings.max_job_store_bytes,
-        settings.job_ttl,
-    )) as Arc<dyn JobStore>);
+    let job_limits = JobLimits {
+        max_pending: settings.max_pending_jobs,
+        max_stored: settings.max_stored_jobs,
+        max_bytes: settings.max_job_store_bytes,
+        ttl: settings.job_ttl,
+        // A job's inference is bounded by INFERENCE_TIMEOUT_MS; the rest is a margin for a busy
+        // blocking pool and a slow Redis.
+        run_deadline: settings.inference_timeout * 2 + Duration::from_secs(5),
+    };
+    // Without Redis, one store in this process's memory, shared by the workers.
+    let local_jobs: Arc<dyn JobStore> = Arc::new(InMemoryJobStore::new(
+        job_limits.max_pending,
+        job_limits.max_stored,
+        job_limits.max_bytes,
+        job_limits.ttl,
+    ));
     let limits = settings.limits;
     let swagger = web::Data::new(SwaggerConfig::default());
     let rate_limits = web::Data::new(RateLimits::new(settings.rate_limit));
@@ -92,6 +104,19 @@ pub fn run(
         settings.auth_failure_window,
     ));
     spawn_sweeper(throttle.clone().into_inner());
+    // With `REDIS_URL`, the limits and the throttle above are only the fallback of
+    // `REDIS_FAILURE_MODE=open`; each worker talks to Redis on its own connection.
+    let redis = settings.redis.clone().map(|redis| {
+        log::info!(
+            "limits and the failed-key throttle are shared through Redis at {} (prefix {}, \
+             timeout {} ms, failure mode {})",
+            redis.redacted_url(),
+            redis.key_prefix,
+            redis.timeout.as_millis(),
+            redis.failure_mode.as_str()
+        );
+        Redis::new(redis, metrics.redis())
+    });
     let proxies = web::Data::new(settings.trusted_proxies.clone());
     let in_flight = web::Data::new(InFlight::new(settings.max_concurrent_requests));
     let readiness = web::Data::new(Readiness::new());
@@ -113,11 +138,38 @@ pub fn run(
         let inference = web::Data::new(inference.clone().with_metrics(Arc::clone(&shard)));
         let limits = web::Data::new(limits);
         let certificates = certificates.clone();
+        // One connection per worker (its driver task lives on this worker's runtime), for
+        // the limits and the jobs alike.
+        let conn = redis.as_ref().map(|redis| {
+            let conn = redis.connect();
+            // Connect now rather than on the first request: a burst arriving at a cold
+            // connection would spend REDIS_TIMEOUT_MS waiting for the handshake.
+            let warm = conn.clone();
+            actix_rt::spawn(async move {
+                let _ = warm.ping().await;
+            });
+            conn
+        });
+        let jobs = web::Data::new(match &conn {
+            None => Jobs::Local(Arc::clone(&local_jobs)),
+            Some(conn) => Jobs::Shared(SharedJobs::new(
+                conn.clone(),
+                job_limits.clone(),
+                model_names.clone(),
+            )),
+        });
+        let shared = conn.map(|conn| {
+            web::Data::new(SharedLimits::new(
+                conn,
+                rate_limits.clone().into_inner(),
+                throttle.clone().into_inner(),
+            ))
+        });
         App::new()
             .app_data(store.clone())
             .app_data(metrics.clone())
             .app_data(inference)
-            .app_data(jobs.clone())
+            .app_data(jobs)
             .app_data(limits)
             .app_data(document.clone())
             .app_data(swagger.clone())
@@ -133,6 +185,10 @@ pub fn run(
                 // Only a server with TLS has a certificate store (the metrics look for one).
                 if let Some(certificates) = certificates {
                     app.app_data(certificates);
+                }
+                // Only a server with REDIS_URL has shared limits (the extractors look for them).
+                if let Some(shared) = shared {
+                    app.app_data(shared);
                 }
             })
             .app_data(web::QueryConfig::default().error_handler(|err, _| {

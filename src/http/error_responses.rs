@@ -55,7 +55,10 @@ impl IntoResponses for ProtectedErrors {
             ("422", "Invalid input"),
             ("429", "Rate limit exceeded (`Retry-After`)"),
             ("500", "A bug; details in the server log only"),
-            ("503", "Overloaded or inference timed out (`Retry-After`)"),
+            (
+                "503",
+                "Overloaded, inference timed out, or (with `REDIS_URL`) Redis unreachable (`Retry-After`)",
+            ),
         ])
     }
 }

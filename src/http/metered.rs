@@ -2,20 +2,23 @@
 //! quota a request leaves for the `RateLimit` headers of its answer.
 
 use std::cell::Cell;
-use std::future::{ready, Ready};
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::Either;
 
 use super::AuthenticatedKey;
 use crate::auth::KeyEntry;
 use crate::error::{ApiError, Limit};
-use crate::limits::{retry_after_secs, Decision, Overrides, QuotaState, RateLimits};
+use crate::limits::{retry_after_secs, Decision, Overrides, QuotaState, RateLimits, SharedLimits};
 use crate::paths::loggable_path;
 
 /// A key's own limits, as the limiter takes them.
-fn overrides(key: &KeyEntry) -> Overrides {
+pub(super) fn overrides(key: &KeyEntry) -> Overrides {
     Overrides {
         limit: key.rate_limit_per_minute,
         burst: key.rate_limit_burst,
@@ -25,6 +28,11 @@ fn overrides(key: &KeyEntry) -> Overrides {
 /// Shows `key`'s quota on this response (the `RateLimit` headers) without spending any, for
 /// routes that only read the caller's own state (`/me`, `/jobs/{id}`).
 pub fn show_quota(req: &HttpRequest, key: &KeyEntry) -> Option<QuotaState> {
+    if req.app_data::<web::Data<SharedLimits>>().is_some() {
+        // Shared limits: `ApiKey` already looked the quota up, in the call that checked the
+        // throttle, and left it here.
+        return req.extensions().get::<QuotaSlot>().and_then(QuotaSlot::get);
+    }
     let limits = req.app_data::<web::Data<RateLimits>>()?;
     let state = limits.peek(&key.id, overrides(key));
     leave_quota(req, state);
@@ -46,7 +54,7 @@ impl QuotaSlot {
 }
 
 /// Leaves `state` for the `RateLimit` headers of the answer to `req`.
-fn leave_quota(req: &HttpRequest, state: QuotaState) {
+pub(super) fn leave_quota(req: &HttpRequest, state: QuotaState) {
     if let Some(slot) = req.extensions().get::<QuotaSlot>() {
         slot.0.set(Some(state));
     }
@@ -59,13 +67,57 @@ pub struct Metered {
     req: HttpRequest,
 }
 
+/// Left by `Metered` for `ApiKey` when the limits are shared: this route spends a unit on arrival,
+/// and `ApiKey` spends it in the same Redis call as its throttle check.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WantsUnit;
+
+/// Left by `ApiKey` for `Metered` when the limits are shared: the arrival unit's decision.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SharedCharge(pub Decision);
+
 impl FromRequest for Metered {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = Either<Ready<Result<Self, ApiError>>, ChargedByApiKey>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let metered = Metered { req: req.clone() };
-        ready(metered.charge(1).map(|()| metered))
+        if req.app_data::<web::Data<SharedLimits>>().is_some() {
+            // Every extractor is built before any is polled: `ApiKey`'s future sees this.
+            req.extensions_mut().insert(WantsUnit);
+            return Either::Right(ChargedByApiKey(Some(metered)));
+        }
+        Either::Left(ready(metered.charge(1).map(|()| metered)))
+    }
+}
+
+/// With shared limits, `Metered` waits for the decision `ApiKey` leaves. actix polls a handler's
+/// extractors in the order they are listed, each time any of them wakes, and stops at the first
+/// error: once `ApiKey` (listed first) is done, this finds its decision in the same pass.
+pub struct ChargedByApiKey(Option<Metered>);
+
+impl Future for ChargedByApiKey {
+    type Output = Result<Metered, ApiError>;
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(metered) = self.0.take() else {
+            return Poll::Ready(Err(ApiError::Internal));
+        };
+        let charge = metered.req.extensions_mut().remove::<SharedCharge>();
+        if let Some(SharedCharge(decision)) = charge {
+            let outcome = metered.with_key(|key| metered.record(key, decision, 1));
+            return Poll::Ready(outcome.map(|()| metered));
+        }
+        if metered.req.extensions().contains::<AuthenticatedKey>() {
+            log::error!(
+                "Metered found no decision after ApiKey on {}: list ApiKey first",
+                loggable_path(metered.req.path())
+            );
+            return Poll::Ready(Err(ApiError::Internal));
+        }
+        // `ApiKey` is still waiting for Redis; its wake-up polls this again.
+        self.0 = Some(metered);
+        Poll::Pending
     }
 }
 
@@ -73,11 +125,19 @@ impl Metered {
     /// Makes this request cost `units` in all, the one unit paid on arrival included, as one
     /// purchase (so a batch larger than the burst can pass on a full quota); or answers 429, and the
     /// arrival unit stays spent.
-    pub fn charge_total(&self, units: usize) -> Result<(), ApiError> {
+    pub async fn charge_total(&self, units: usize) -> Result<(), ApiError> {
         if units <= 1 {
             return Ok(());
         }
         let units = u32::try_from(units).unwrap_or(u32::MAX);
+        if let Some(shared) = self.req.app_data::<web::Data<SharedLimits>>() {
+            let (id, own) = self.with_key(|key| Ok((key.id.clone(), overrides(key))))?;
+            let decision = shared
+                .settle(&id, own, units, 1)
+                .await
+                .inspect_err(|e| log::debug!("{e}: refusing (REDIS_FAILURE_MODE=closed)"))?;
+            return self.with_key(|key| self.record(key, decision, units));
+        }
         let limits = self.limits()?;
         self.with_key(|key| {
             let decision = limits.settle(&key.id, overrides(key), units, 1);

@@ -59,6 +59,16 @@ impl<C: Clock> AuthThrottle<C> {
         }
     }
 
+    /// Failures an address may have per window.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// The window failures are counted over.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
     /// Whether any address has failures on record (while none has, no request is throttled).
     pub fn is_tracking(&self) -> bool {
         self.tracked.load(Ordering::Acquire) != 0
@@ -166,7 +176,7 @@ pub fn spawn_sweeper<C: Clock>(throttle: Arc<AuthThrottle<C>>) {
 
 /// What is counted: an IPv4 address, or an IPv6 /64 (one host usually holds a whole /64, so
 /// counting single IPv6 addresses would let one attacker rotate past the throttle).
-fn subject(ip: IpAddr) -> IpAddr {
+pub(super) fn subject(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),

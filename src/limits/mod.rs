@@ -1,15 +1,18 @@
 //! Limits, with no HTTP in them: per-key rate limits (GCRA), throttling of addresses that keep
-//! presenting wrong keys, the in-flight cap, and which address a request counts against.
+//! presenting wrong keys, the in-flight cap, and which address a request counts against; in one
+//! process, or shared by replicas through Redis (`SharedLimits`).
 
 mod auth_throttle;
 mod overload;
 mod proxies;
 mod rate_limiter;
+mod shared;
 
 pub use auth_throttle::{spawn_sweeper, AuthThrottle, MAX_TRACKED_CLIENTS};
 pub use overload::{Admission, InFlight};
 pub use proxies::TrustedProxies;
 pub use rate_limiter::{Decision, Policy, QuotaState, RateLimiter};
+pub use shared::{KeyAdmission, SharedLimits};
 
 use std::time::Duration;
 

@@ -22,6 +22,11 @@ impl Policy {
         (self.window.as_nanos() / u128::from(self.limit.max(1))).max(1) as u64
     }
 
+    /// One unit's worth of time in whole microseconds (Redis `TIME`'s resolution), at least one.
+    pub(super) fn interval_us(&self) -> u64 {
+        (self.window.as_micros() / u128::from(self.limit.max(1))).max(1) as u64
+    }
+
     fn capacity_ns(&self) -> u64 {
         self.interval_ns().saturating_mul(u64::from(self.burst))
     }
@@ -61,6 +66,15 @@ pub enum Decision {
         /// How long until the request could succeed.
         retry_after: Duration,
     },
+}
+
+impl Decision {
+    /// The quota the decision leaves (unchanged when refused).
+    pub fn state(&self) -> QuotaState {
+        match *self {
+            Decision::Allowed(state) | Decision::Denied { state, .. } => state,
+        }
+    }
 }
 
 /// Per-key rate limits (GCRA), shared by every worker, exact under concurrency.
@@ -214,8 +228,20 @@ impl<C: Clock> RateLimiter<C> {
 }
 
 fn state_at(policy: Policy, tat: u64, now: u64) -> QuotaState {
-    let interval = policy.interval_ns();
-    let capacity = policy.capacity_ns();
+    state_in(policy, policy.interval_ns(), tat, now, 1)
+}
+
+/// The quota of a key whose theoretical arrival time is `tat` at time `now`, both counted in
+/// ticks of `tick_ns` nanoseconds, as is `interval` (one unit's worth of time): nanoseconds here,
+/// the microseconds of Redis `TIME` in the shared limiter.
+pub(super) fn state_in(
+    policy: Policy,
+    interval: u64,
+    tat: u64,
+    now: u64,
+    tick_ns: u64,
+) -> QuotaState {
+    let capacity = interval.saturating_mul(u64::from(policy.burst));
     // Above `capacity` after a batch larger than the burst: the key is in debt.
     let used = tat.saturating_sub(now);
     let remaining = (capacity.saturating_sub(used) / interval).min(u64::from(policy.burst)) as u32;
@@ -224,7 +250,7 @@ fn state_at(policy: Policy, tat: u64, now: u64) -> QuotaState {
     } else {
         // The next unit is back when the debt falls to the level of one more free unit.
         let level = u64::from(policy.burst - remaining - 1).saturating_mul(interval);
-        Duration::from_nanos(used.saturating_sub(level))
+        Duration::from_nanos(used.saturating_sub(level).saturating_mul(tick_ns))
     };
     QuotaState {
         policy,

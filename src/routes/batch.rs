@@ -26,7 +26,7 @@ pub async fn predict_batch(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let input = batch_input(body, &limits, inference.models())?;
-    metered.charge_total(input.texts.len())?;
+    metered.charge_total(input.texts.len()).await?;
     let scored = inference.predict_all(input.model, input.texts).await?;
     Ok(HttpResponse::Ok().json(BatchResponse {
         results: Prediction::all(&scored),

@@ -1,6 +1,7 @@
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::http::types::Health;
+use crate::limits::SharedLimits;
 use crate::readiness::Readiness;
 
 /// `GET /health`: the process is up and serving (no key needed).
@@ -23,21 +24,27 @@ pub async fn health() -> HttpResponse {
     path = "/health/ready",
     summary = "Readiness",
     tag = "monitoring",
-    description = "200 `{\"status\":\"ready\"}` while the service takes traffic; 503 `{\"status\":\"draining\"}` from the moment it is told to stop (SIGTERM), while `SHUTDOWN_DELAY_SECONDS` lets a load balancer notice.",
+    description = "200 `{\"status\":\"ready\"}` while the service takes traffic; 503 `{\"status\":\"draining\"}` from the moment it is told to stop (SIGTERM), while `SHUTDOWN_DELAY_SECONDS` lets a load balancer notice; with `REDIS_URL`, 503 `{\"status\":\"redis_unavailable\"}` while Redis does not answer within `REDIS_TIMEOUT_MS`.",
     responses(
         (status = 200, description = "Ready", body = Health),
-        (status = 503, description = "Draining: stopping, send no new traffic", body = Health),
+        (status = 503, description = "Draining (stopping), or Redis unreachable: send no new traffic", body = Health),
         crate::http::PublicErrors,
     ),
 )]
-pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
-    if readiness.is_ready() {
-        HttpResponse::Ok().json(Health {
-            status: "ready".into(),
-        })
-    } else {
-        HttpResponse::ServiceUnavailable().json(Health {
+pub async fn ready(readiness: web::Data<Readiness>, req: HttpRequest) -> HttpResponse {
+    if !readiness.is_ready() {
+        return HttpResponse::ServiceUnavailable().json(Health {
             status: "draining".into(),
-        })
+        });
     }
+    if let Some(shared) = req.app_data::<web::Data<SharedLimits>>() {
+        if !shared.reachable().await {
+            return HttpResponse::ServiceUnavailable().json(Health {
+                status: "redis_unavailable".into(),
+            });
+        }
+    }
+    HttpResponse::Ok().json(Health {
+        status: "ready".into(),
+    })
 }

@@ -10,7 +10,7 @@ use crate::http::types::{BatchRequest, ErrorDetail, JobView};
 use crate::http::validation::{batch_input, BatchInput};
 use crate::http::{show_quota, ApiKey, JobId, JsonBody, Metered};
 use crate::inference::{Inference, InferenceError};
-use crate::jobs::{footprint, JobState, JobStore};
+use crate::jobs::{footprint, JobState, Jobs};
 use crate::log_context::{current_request_id, InRequest};
 
 /// `POST /analyze_batch`: starts a background job; 202 with its id and `Location`.
@@ -32,17 +32,18 @@ pub async fn analyze_batch(
     key: ApiKey,
     metered: Metered,
     inference: web::Data<Inference>,
-    jobs: web::Data<dyn JobStore>,
+    jobs: web::Data<Jobs>,
     limits: web::Data<InputLimits>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let BatchInput { texts, model } = batch_input(body, &limits, inference.models())?;
     let job_id = jobs
         .create(key.id(), footprint(&texts))
+        .await
         .inspect_err(|full| log::warn!("job refused for key id {}: {full}", key.id()))?;
     // Paid once the job has room: a job the server has no room for costs only its arrival unit.
-    if let Err(refused) = metered.charge_total(texts.len()) {
-        jobs.abandon(&job_id);
+    if let Err(refused) = metered.charge_total(texts.len()).await {
+        jobs.abandon(&job_id).await;
         return Err(refused);
     }
     let count = texts.len();
@@ -64,7 +65,7 @@ pub async fn analyze_batch(
                     JobState::Failed(e.to_string())
                 }
             };
-            store.finish(&job_id, state);
+            store.finish(&job_id, state).await;
         }),
     ));
     log::info!(
@@ -94,7 +95,7 @@ pub async fn analyze_batch(
 )]
 pub async fn get_job(
     key: ApiKey,
-    jobs: web::Data<dyn JobStore>,
+    jobs: web::Data<Jobs>,
     JobId(job_id): JobId,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -102,6 +103,10 @@ pub async fn get_job(
     // results does not use up the quota meant for texts.
     show_quota(&req, key.entry());
     let job_id = job_id.ok_or(ApiError::NotFound)?;
-    let state = jobs.get(&job_id, key.id()).ok_or(ApiError::NotFound)?;
+    let state = jobs
+        .get(&job_id, key.id())
+        .await
+        .inspect_err(|e| log::warn!("job {job_id} not read for key id {}: {e}", key.id()))?
+        .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(JobView::new(job_id, &state)))
 }

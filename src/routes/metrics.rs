@@ -1,7 +1,7 @@
 use actix_web::{web, HttpResponse};
 
 use crate::auth::KeyStore;
-use crate::jobs::JobStore;
+use crate::jobs::Jobs;
 use crate::limits::InFlight;
 use crate::metrics::{Metrics, CONTENT_TYPE};
 use crate::tls::CertificateStore;
@@ -20,12 +20,15 @@ use crate::tls::CertificateStore;
 pub async fn metrics(
     metrics: web::Data<Metrics>,
     in_flight: web::Data<InFlight>,
-    jobs: web::Data<dyn JobStore>,
+    jobs: web::Data<Jobs>,
     keys: web::Data<KeyStore>,
     certificates: Option<web::Data<CertificateStore>>,
 ) -> HttpResponse {
     metrics.in_flight.set(in_flight.current() as i64);
-    metrics.jobs_pending.set(jobs.pending() as i64);
+    // With Redis unreachable, the gauge keeps its last value.
+    if let Ok(pending) = jobs.pending().await {
+        metrics.jobs_pending.set(pending as i64);
+    }
     metrics.keys_loaded.set(keys.snapshot().len() as i64);
     if let Some(certificates) = certificates {
         metrics.set_certificate_expiry(certificates.current().not_after_unix());

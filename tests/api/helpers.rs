@@ -55,12 +55,19 @@ pub fn test_settings() -> TestSettings {
 /// Test settings serving the given `(id, key)` pairs instead of the test key (the server's own
 /// key, id `default`, is then one nobody knows).
 pub fn settings_with_keys(keys: &[(&str, &str)]) -> TestSettings {
-    let builder = keys
-        .iter()
-        .fold(TestServer::builder(), |builder, (id, key)| {
-            builder.key(TestKey::new(*id).secret(*key))
-        });
-    TestSettings(builder)
+    settings_with_test_keys(
+        keys.iter()
+            .map(|(id, key)| TestKey::new(*id).secret(*key))
+            .collect(),
+    )
+}
+
+/// Test settings serving exactly `keys` (with their own limits, scopes or expiry).
+pub fn settings_with_test_keys(keys: Vec<TestKey>) -> TestSettings {
+    TestSettings(
+        keys.into_iter()
+            .fold(TestServer::builder(), TestServerBuilder::key),
+    )
 }
 
 /// Test settings whose key gets `limit` units a minute, all of them available at once.

@@ -12,6 +12,7 @@ mod limits;
 mod logging;
 mod models;
 mod predict;
+mod replicas;
 mod routes;
 mod shutdown;
 mod startup;

@@ -1,0 +1,202 @@
+use std::net::IpAddr;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use redis::Script;
+
+use super::auth_throttle::subject;
+use super::rate_limiter::state_in;
+use super::{AuthThrottle, Decision, Overrides, RateLimits};
+use crate::redis_backend::{FailureMode, RedisConn, Unavailable};
+
+static GCRA: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("gcra.lua")));
+static AUTH_FAILURE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("auth_failure.lua")));
+
+/// Nanoseconds in one tick of Redis `TIME` as the scripts count it (a microsecond).
+const TICK_NS: u64 = 1_000;
+
+/// What a request with a valid key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAdmission {
+    /// Its address is throttled after too many failed keys, for this long.
+    Throttled(Duration),
+    /// The rate limit's decision (for zero units, only the quota as it stands).
+    Decided(Decision),
+}
+
+/// The per-key limits and the failed-key throttle, kept in Redis so that every replica sharing it
+/// enforces one limit: each decision is one atomic script on Redis's clock. One per worker.
+///
+/// While Redis cannot be asked, `REDIS_FAILURE_MODE=open` decides with this process's own
+/// limiter and throttle (counted in `rate_limit_fallback_total`); `closed` returns
+/// [`Unavailable`].
+pub struct SharedLimits {
+    conn: RedisConn,
+    local: Arc<RateLimits>,
+    throttle: Arc<AuthThrottle>,
+}
+
+impl SharedLimits {
+    /// Limits kept through `conn`, with `local` and `throttle` as the fallback (and `local`'s
+    /// policies).
+    pub fn new(conn: RedisConn, local: Arc<RateLimits>, throttle: Arc<AuthThrottle>) -> Self {
+        SharedLimits {
+            conn,
+            local,
+            throttle,
+        }
+    }
+
+    /// For a valid key `id` from `client`: whether the address is throttled and, if not, spends
+    /// `units` (0 or 1) of the key's quota, in one round trip.
+    pub async fn admit(
+        &self,
+        client: Option<IpAddr>,
+        id: &str,
+        overrides: Overrides,
+        units: u32,
+    ) -> Result<KeyAdmission, Unavailable> {
+        let policy = self.local.policy_for(overrides);
+        let interval = policy.interval_us();
+        let mut invocation = GCRA.key(self.quota_key(id));
+        if let Some(ip) = client {
+            invocation.key(self.failures_key(ip));
+        }
+        invocation
+            .arg(interval)
+            .arg(policy.burst)
+            .arg(units)
+            .arg(0)
+            .arg(self.throttle.limit());
+        let answer = self
+            .conn
+            .call(|mut conn| async move { invocation.invoke_async::<[i64; 4]>(&mut conn).await })
+            .await;
+        match answer {
+            Ok([-1, left_ms, ..]) => Ok(KeyAdmission::Throttled(millis(left_ms))),
+            Ok(answer) => Ok(KeyAdmission::Decided(decision(policy, interval, answer))),
+            Err(e) => {
+                self.fall_back(e, "key_quota")?;
+                if let Some(wait) = client.and_then(|ip| self.throttle.blocked(ip)) {
+                    return Ok(KeyAdmission::Throttled(wait));
+                }
+                Ok(KeyAdmission::Decided(if units == 0 {
+                    Decision::Allowed(self.local.peek(id, overrides))
+                } else {
+                    self.local.acquire(id, overrides, units)
+                }))
+            }
+        }
+    }
+
+    /// Makes a request of key `id` that paid `paid` units cost `units` in all, or changes
+    /// nothing (the shared form of [`RateLimits::settle`]).
+    pub async fn settle(
+        &self,
+        id: &str,
+        overrides: Overrides,
+        units: u32,
+        paid: u32,
+    ) -> Result<Decision, Unavailable> {
+        let policy = self.local.policy_for(overrides);
+        let interval = policy.interval_us();
+        let mut invocation = GCRA.key(self.quota_key(id));
+        invocation
+            .arg(interval)
+            .arg(policy.burst)
+            .arg(units)
+            .arg(paid);
+        let answer = self
+            .conn
+            .call(|mut conn| async move { invocation.invoke_async::<[i64; 4]>(&mut conn).await })
+            .await;
+        match answer {
+            Ok(answer) => Ok(decision(policy, interval, answer)),
+            Err(e) => {
+                self.fall_back(e, "key_quota")?;
+                Ok(self.local.settle(id, overrides, units, paid))
+            }
+        }
+    }
+
+    /// Counts a failed key from `client`, unless the address is throttled already: then, how
+    /// long it still is.
+    pub async fn record_failure(&self, client: IpAddr) -> Result<Option<Duration>, Unavailable> {
+        let invocation = {
+            let mut i = AUTH_FAILURE.key(self.failures_key(client));
+            i.arg(self.throttle.limit())
+                .arg(self.throttle.window().as_millis() as u64);
+            i
+        };
+        let answer = self
+            .conn
+            .call(|mut conn| async move { invocation.invoke_async::<[i64; 2]>(&mut conn).await })
+            .await;
+        match answer {
+            Ok([1, left_ms]) => Ok(Some(millis(left_ms))),
+            Ok(_) => Ok(None),
+            Err(e) => {
+                self.fall_back(e, "auth_failures")?;
+                if let Some(wait) = self.throttle.blocked(client) {
+                    return Ok(Some(wait));
+                }
+                self.throttle.record_failure(client);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Whether Redis answers now (for readiness).
+    pub async fn reachable(&self) -> bool {
+        self.conn.ping().await.is_ok()
+    }
+
+    /// In `open` mode, counts a decision about to be taken in process; in `closed`, the error.
+    fn fall_back(&self, e: Unavailable, limit: &'static str) -> Result<(), Unavailable> {
+        let redis = self.conn.redis();
+        match redis.settings().failure_mode {
+            FailureMode::Closed => Err(e),
+            FailureMode::Open => {
+                redis.metrics().fallback.with_label_values(&[limit]).inc();
+                log::debug!("{e}: {limit} decided by this process alone");
+                Ok(())
+            }
+        }
+    }
+
+    /// A key id's quota. Every limit key carries the hash tag `{rl}`: a script touches a quota
+    /// and an address counter at once, and under Redis Cluster both must live on one node.
+    fn quota_key(&self, id: &str) -> String {
+        self.conn.key(format_args!("{{rl}}:quota:{id}"))
+    }
+
+    /// An address's failed keys (an IPv6 address counts as its /64).
+    fn failures_key(&self, client: IpAddr) -> String {
+        self.conn
+            .key(format_args!("{{rl}}:fail:{}", subject(client)))
+    }
+}
+
+/// A script's `{granted, tat, now, retry}` (microseconds) as the limiter's decision.
+fn decision(
+    policy: super::Policy,
+    interval: u64,
+    [granted, tat, now, retry]: [i64; 4],
+) -> Decision {
+    let (tat, now) = (tat.max(0) as u64, now.max(0) as u64);
+    let state = state_in(policy, interval, tat, now, TICK_NS);
+    if granted == 1 {
+        Decision::Allowed(state)
+    } else {
+        Decision::Denied {
+            state,
+            retry_after: Duration::from_micros(retry.max(1) as u64),
+        }
+    }
+}
+
+/// A `PTTL` answer as a wait: at least a millisecond (it may have just run out).
+fn millis(ms: i64) -> Duration {
+    Duration::from_millis(ms.max(1) as u64)
+}

@@ -1,0 +1,329 @@
+//! The Redis that replicas share (`REDIS_URL`): its settings, one connection per worker, and the
+//! guard every call goes through (a timeout, a short circuit breaker, the metrics). No HTTP here,
+//! and nothing about limits: `limits::SharedLimits` runs its scripts through [`RedisConn::call`].
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, RedisResult};
+
+use crate::metrics::RedisMetrics;
+
+/// What happens to limit decisions while Redis cannot be asked (`REDIS_FAILURE_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureMode {
+    /// Fall back to this process's own limiter and throttle (each replica then enforces the
+    /// full limit on its own).
+    Open,
+    /// Refuse: 503 with `Retry-After`.
+    Closed,
+}
+
+impl FailureMode {
+    /// `open` or `closed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureMode::Open => "open",
+            FailureMode::Closed => "closed",
+        }
+    }
+}
+
+/// The Redis settings (`REDIS_URL`, `REDIS_KEY_PREFIX`, `REDIS_TIMEOUT_MS`, `REDIS_FAILURE_MODE`).
+#[derive(Clone)]
+pub struct RedisSettings {
+    /// The server, `redis://[user:password@]host:port[/db]`; parsed, not yet connected.
+    pub client: Client,
+    /// The URL as given, kept for [`RedisSettings::redacted_url`] only.
+    url: String,
+    /// Put before every key this service writes.
+    pub key_prefix: String,
+    /// Bound on every call, connecting included.
+    pub timeout: Duration,
+    /// What to do while Redis cannot be asked.
+    pub failure_mode: FailureMode,
+}
+
+impl RedisSettings {
+    /// Parses `url` (no connection is made); the error says what is wrong, never echoing the
+    /// URL, which may hold a password.
+    pub fn new(
+        url: &str,
+        key_prefix: String,
+        timeout: Duration,
+        failure_mode: FailureMode,
+    ) -> Result<Self, String> {
+        let url = url.trim();
+        if !(url.starts_with("redis://") || url.starts_with("redis+unix://")) {
+            return Err(
+                "must be redis://[user:password@]host:port[/db] or redis+unix:///path \
+                 (rediss:// is not built in: end TLS in a local proxy)"
+                    .into(),
+            );
+        }
+        let client = Client::open(url)
+            .map_err(|_| "cannot be parsed as a Redis URL: redis://host:port[/db]".to_owned())?;
+        Ok(RedisSettings {
+            client,
+            url: url.to_owned(),
+            key_prefix,
+            timeout,
+            failure_mode,
+        })
+    }
+
+    /// The URL with any password replaced, fit for `sentiment-api config` and logs.
+    pub fn redacted_url(&self) -> String {
+        match (self.url.find("://"), self.url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}[REDACTED]{}", &self.url[..scheme + 3], &self.url[at..])
+            }
+            _ => self.url.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &self.redacted_url())
+            .field("key_prefix", &self.key_prefix)
+            .field("timeout", &self.timeout)
+            .field("failure_mode", &self.failure_mode)
+            .finish()
+    }
+}
+
+/// Redis could not be asked: it did not answer in time, refused, failed, or the circuit
+/// breaker is open after a recent failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Redis unavailable ({0})")]
+pub struct Unavailable(pub &'static str);
+
+/// How long calls are skipped after a failure before one is let through to try again. Short:
+/// it only has to stop a dead Redis from holding every request for a timeout, and a Redis that
+/// came back is used again within this long.
+const BREAKER_COOLDOWN: Duration = Duration::from_millis(250);
+
+/// The Redis of this server, shared by its workers: settings, the circuit breaker, metrics.
+pub struct Redis {
+    settings: RedisSettings,
+    metrics: RedisMetrics,
+    /// Milliseconds since `epoch` until which calls are skipped (0: closed, calls go through).
+    open_until_ms: AtomicU64,
+    epoch: Instant,
+}
+
+impl Redis {
+    /// The shared part; each worker then makes its own connection with [`Redis::connect`].
+    pub fn new(settings: RedisSettings, metrics: RedisMetrics) -> Arc<Self> {
+        Arc::new(Redis {
+            settings,
+            metrics,
+            open_until_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        })
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &RedisSettings {
+        &self.settings
+    }
+
+    /// The metrics calls are counted in.
+    pub fn metrics(&self) -> &RedisMetrics {
+        &self.metrics
+    }
+
+    /// A connection for the calling worker: it must run on that worker's runtime (the
+    /// connection's driver task lives there). It connects on first use and reconnects by itself.
+    pub fn connect(self: &Arc<Self>) -> RedisConn {
+        let timeout = self.settings.timeout;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        // Only a misused configuration can fail here; should it, every call fails and the
+        // failure mode decides, as for a Redis that is down.
+        let manager = ConnectionManager::new_lazy_with_config(self.settings.client.clone(), config)
+            .inspect_err(|e| log::error!("cannot set up the Redis connection: {e}"))
+            .ok();
+        RedisConn {
+            redis: Arc::clone(self),
+            manager,
+        }
+    }
+
+    /// Milliseconds since `epoch`, from 1: 0 is kept for "closed".
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64 + 1
+    }
+
+    /// Whether a call may go to Redis now. While the breaker is open, one call per cooldown is
+    /// let through (the first to claim it) to see whether Redis is back.
+    fn admit_call(&self) -> bool {
+        let open_until = self.open_until_ms.load(Ordering::Acquire);
+        if open_until == 0 {
+            return true;
+        }
+        let now = self.now_ms();
+        now >= open_until
+            && self
+                .open_until_ms
+                .compare_exchange(
+                    open_until,
+                    now + BREAKER_COOLDOWN.as_millis() as u64,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+    }
+
+    fn succeeded(&self, elapsed: Duration) {
+        self.metrics.latency.observe(elapsed.as_secs_f64());
+        if self.open_until_ms.swap(0, Ordering::AcqRel) != 0 {
+            self.metrics.circuit_open.set(0);
+            log::warn!("Redis answers again: shared limits are exact again");
+        }
+    }
+
+    fn failed(&self, reason: &'static str, detail: &dyn fmt::Display) {
+        self.metrics.errors.with_label_values(&[reason]).inc();
+        let until = self.now_ms() + BREAKER_COOLDOWN.as_millis() as u64;
+        if self.open_until_ms.swap(until, Ordering::AcqRel) == 0 {
+            self.metrics.circuit_open.set(1);
+            log::error!(
+                "Redis call failed ({reason}: {detail}); skipping Redis for {} ms at a time \
+                 until it answers (REDIS_FAILURE_MODE={})",
+                BREAKER_COOLDOWN.as_millis(),
+                self.settings.failure_mode.as_str()
+            );
+        } else {
+            log::debug!("Redis call failed again ({reason}: {detail})");
+        }
+    }
+}
+
+/// One worker's connection to the shared Redis.
+#[derive(Clone)]
+pub struct RedisConn {
+    redis: Arc<Redis>,
+    manager: Option<ConnectionManager>,
+}
+
+impl RedisConn {
+    /// The shared part: settings, breaker, metrics.
+    pub fn redis(&self) -> &Redis {
+        &self.redis
+    }
+
+    /// The key `parts` name, behind the configured prefix.
+    pub fn key(&self, parts: fmt::Arguments<'_>) -> String {
+        format!("{}{parts}", self.redis.settings.key_prefix)
+    }
+
+    /// Runs `call` on the connection, bounded by `REDIS_TIMEOUT_MS`; skipped at once while the
+    /// circuit breaker is open.
+    pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, Unavailable>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        if !self.redis.admit_call() {
+            return Err(Unavailable("circuit open"));
+        }
+        self.timed(call).await
+    }
+
+    /// Whether Redis answers a `PING` now (the breaker is not consulted: readiness must see a
+    /// Redis that came back even when no request has tried it).
+    pub async fn ping(&self) -> Result<(), Unavailable> {
+        self.timed(|mut conn| async move { redis::cmd("PING").query_async::<()>(&mut conn).await })
+            .await
+    }
+
+    async fn timed<T, F, Fut>(&self, call: F) -> Result<T, Unavailable>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let Some(manager) = self.manager.clone() else {
+            return Err(Unavailable("error"));
+        };
+        let started = Instant::now();
+        let outcome = actix_rt::time::timeout(self.redis.settings.timeout, call(manager)).await;
+        match outcome {
+            Ok(Ok(value)) => {
+                self.redis.succeeded(started.elapsed());
+                Ok(value)
+            }
+            Ok(Err(e)) => {
+                let reason = if e.is_timeout() { "timeout" } else { "error" };
+                self.redis.failed(reason, &e);
+                Err(Unavailable(reason))
+            }
+            Err(_) => {
+                self.redis
+                    .failed("timeout", &"no answer within REDIS_TIMEOUT_MS");
+                Err(Unavailable("timeout"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(url: &str) -> Result<RedisSettings, String> {
+        RedisSettings::new(
+            url,
+            "p:".into(),
+            Duration::from_millis(50),
+            FailureMode::Closed,
+        )
+    }
+
+    #[test]
+    fn after_a_failure_calls_are_skipped_then_one_tries_again_and_success_closes_the_breaker() {
+        let metrics = crate::metrics::Metrics::new().redis();
+        let redis = Redis::new(settings("redis://127.0.0.1:1").unwrap(), metrics.clone());
+        assert!(
+            redis.admit_call() && redis.admit_call(),
+            "closed: every call goes"
+        );
+        redis.failed("timeout", &"test");
+        assert_eq!(metrics.circuit_open.get(), 1);
+        assert_eq!(metrics.errors.with_label_values(&["timeout"]).get(), 1);
+        assert!(!redis.admit_call(), "open: skipped");
+        // As if the cooldown had passed: exactly one call may try.
+        redis.open_until_ms.store(1, Ordering::Release);
+        assert!(redis.admit_call());
+        assert!(!redis.admit_call(), "the others still wait");
+        redis.succeeded(Duration::from_millis(1));
+        assert_eq!(metrics.circuit_open.get(), 0);
+        assert!(redis.admit_call() && redis.admit_call());
+    }
+
+    #[test]
+    fn a_password_never_shows() {
+        let s = settings("redis://user:hunter2-secret@10.0.0.5:6379/2").unwrap();
+        assert_eq!(s.redacted_url(), "redis://[REDACTED]@10.0.0.5:6379/2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let plain = settings("redis://127.0.0.1:6379").unwrap();
+        assert_eq!(plain.redacted_url(), "redis://127.0.0.1:6379");
+    }
+
+    #[test]
+    fn only_redis_urls_are_taken_and_the_error_does_not_echo_them() {
+        for bad in ["http://x", "rediss://:pw@host", "localhost:6379", ""] {
+            let problem = settings(bad).unwrap_err();
+            assert!(!problem.contains("pw@"), "{problem}");
+        }
+    }
+}

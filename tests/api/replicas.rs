@@ -1,0 +1,642 @@
+//! Replicas sharing one Redis (`REDIS_URL`): two in-process servers against a real
+//! `redis-server` that each test starts on a free port and stops by PID.
+//!
+//! `#[ignore]`d in a bare `cargo test` (a fresh clone has no redis-server); `.ci/run` installs it
+//! (`scripts/redis/install.sh`) and runs them with `cargo test --test api replicas -- --ignored`.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use sentiment_api::model::{Scores, SentimentModel, Vader};
+use sentiment_api::redis_backend::{FailureMode, RedisSettings};
+use serde_json::json;
+
+use sentiment_api::testing::TestKey;
+
+use crate::helpers::{
+    error_json, eventually, remaining, retry_after, settings_with_test_keys, spawn_app_with,
+    status_and_json, TestApp, TestSettings,
+};
+
+const KEY_A: &str = "key-a-0123456789abcdef";
+const KEY_B: &str = "key-b-0123456789abcdef";
+const WRONG: &str = "not-a-key-0123456789abc";
+
+/// A `redis-server` of this test: no persistence, on a free loopback port, killed by PID.
+struct RedisServer {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    fn start() -> Self {
+        let port = free_port();
+        let mut server = RedisServer { port, child: None };
+        server.restart();
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL: gone at once, as a crashed Redis is.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it (again) on the same port, empty, and waits until it accepts connections.
+    fn restart(&mut self) {
+        self.kill();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (scripts/redis/install.sh installs it)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A TCP relay in front of Redis that can stop forwarding (a hung Redis, a network that drops
+/// everything) while keeping the connections open.
+struct Relay {
+    port: u16,
+    holding: Arc<AtomicBool>,
+}
+
+impl Relay {
+    fn start(upstream: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let holding = Arc::new(AtomicBool::new(false));
+        let hold = Arc::clone(&holding);
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                for (from, to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let hold = Arc::clone(&hold);
+                    std::thread::spawn(move || pipe(from, to, &hold));
+                }
+            }
+        });
+        Relay { port, holding }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// From now on, bytes are held instead of forwarded (or forwarded again).
+    fn hold(&self, on: bool) {
+        self.holding.store(on, Ordering::SeqCst);
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream, holding: &AtomicBool) {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        while holding.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+/// A server with keys `a` and `b`, `limit` units per `window` (burst = limit), sharing `url`;
+/// one worker, so that a test that sees it answer through Redis has seen its only connection.
+async fn replica(url: &str, limit: u32, window: Duration, mode: FailureMode) -> TestApp {
+    replica_with(url, mode, |settings| {
+        settings.workers = 1;
+        settings.rate_limit.limit = limit;
+        settings.rate_limit.burst = limit;
+        settings.rate_limit.window = window;
+    })
+    .await
+}
+
+/// A server sharing `url`, as `adjust` sets it up; returned once ready (its connection to Redis
+/// made).
+async fn replica_with(
+    url: &str,
+    mode: FailureMode,
+    adjust: impl FnOnce(&mut TestSettings),
+) -> TestApp {
+    replica_serving(url, mode, default_keys(), adjust, Arc::new(Vader::new())).await
+}
+
+/// Keys `a` and `b`, with the server's limits.
+fn default_keys() -> Vec<TestKey> {
+    vec![
+        TestKey::new("a").secret(KEY_A),
+        TestKey::new("b").secret(KEY_B),
+    ]
+}
+
+async fn replica_serving(
+    url: &str,
+    mode: FailureMode,
+    keys: Vec<TestKey>,
+    adjust: impl FnOnce(&mut TestSettings),
+    model: Arc<dyn SentimentModel>,
+) -> TestApp {
+    let mut settings = settings_with_test_keys(keys);
+    settings.workers = 2;
+    settings.redis = Some(RedisSettings::new(url, "test:".into(), TIMEOUT, mode).unwrap());
+    adjust(&mut settings);
+    let app = spawn_app_with(settings, model).await;
+    eventually("readiness", Duration::from_secs(10), || async {
+        (app.get("/health/ready", None).await.status() == 200).then_some(())
+    })
+    .await;
+    app
+}
+
+/// `REDIS_TIMEOUT_MS` of the failure tests (the default).
+const TIMEOUT: Duration = Duration::from_millis(50);
+
+/// A generous Redis timeout for the tests that count exactly: 100 requests at once on one
+/// debug-build worker on a shared machine can keep an answer from Redis waiting for the worker
+/// longer than 50 ms, and a 503 is not what those tests are about.
+fn patient(settings: &mut sentiment_api::config::Settings) {
+    if let Some(redis) = &mut settings.redis {
+        redis.timeout = Duration::from_secs(2);
+    }
+}
+
+async fn statuses(apps: &[&TestApp], key: &str, n: usize) -> Vec<u16> {
+    let requests = (0..n).map(|i| async move {
+        let app = apps[i % apps.len()];
+        app.predict_query("good", Some(key)).await.status().as_u16()
+    });
+    join_all(requests).await
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn two_replicas_sharing_redis_grant_exactly_the_limit_between_them() {
+    let redis = RedisServer::start();
+    // A long window, so no unit returns during the test: the count must be exact.
+    let hour = Duration::from_secs(3600);
+    let limited = |settings: &mut TestSettings| {
+        settings.rate_limit.limit = 50;
+        settings.rate_limit.burst = 50;
+        settings.rate_limit.window = hour;
+        patient(settings);
+    };
+    let one = replica_with(&redis.url(), FailureMode::Closed, limited).await;
+    let two = replica_with(&redis.url(), FailureMode::Closed, limited).await;
+    let outcome = statuses(&[&one, &two], KEY_A, 200).await;
+    assert_eq!(
+        (count(&outcome, 200), count(&outcome, 429)),
+        (50, 150),
+        "{outcome:?}"
+    );
+    // Each replica on its own would have granted 50: the other key is untouched.
+    let other = statuses(&[&two, &one], KEY_B, 60).await;
+    assert_eq!(count(&other, 200), 50);
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_keys_own_limit_holds_across_replicas() {
+    let redis = RedisServer::start();
+    let keys = || {
+        vec![
+            TestKey::new("a").secret(KEY_A),
+            TestKey::new("b").secret(KEY_B).rate_limit(7, 3),
+        ]
+    };
+    let own_limit = |settings: &mut TestSettings| {
+        settings.rate_limit.window = Duration::from_secs(3600);
+        patient(settings);
+    };
+    let vader = || Arc::new(Vader::new());
+    let one = replica_serving(
+        &redis.url(),
+        FailureMode::Closed,
+        keys(),
+        own_limit,
+        vader(),
+    )
+    .await;
+    let two = replica_serving(
+        &redis.url(),
+        FailureMode::Closed,
+        keys(),
+        own_limit,
+        vader(),
+    )
+    .await;
+    let outcome = statuses(&[&one, &two], KEY_B, 12).await;
+    assert_eq!((count(&outcome, 200), count(&outcome, 429)), (3, 9));
+    let res = two.get("/me", Some(KEY_B)).await;
+    assert_eq!(res.headers()["ratelimit-policy"], "\"default\";q=7;w=3600");
+    assert_eq!(remaining(&res), 0);
+    // Key a keeps the default.
+    assert_eq!(remaining(&one.get("/me", Some(KEY_A)).await), 60);
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_batch_costs_its_size_across_replicas_and_leaves_a_debt_above_the_burst() {
+    let redis = RedisServer::start();
+    // 10 units an hour: one every 360 s.
+    let hour = Duration::from_secs(3600);
+    let one = replica(&redis.url(), 10, hour, FailureMode::Closed).await;
+    let two = replica(&redis.url(), 10, hour, FailureMode::Closed).await;
+    let batch = |n: usize| json!({ "texts": vec!["good"; n] });
+    let res = one
+        .post_json("/predict/batch", &batch(4), Some(KEY_A))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(remaining(&res), 6);
+    // Seven do not fit in the six left, on the other replica: refused, only the arrival unit
+    // spent.
+    let res = two
+        .post_json("/predict/batch", &batch(7), Some(KEY_A))
+        .await;
+    assert_eq!(res.status(), 429);
+    assert_eq!(remaining(&two.predict_query("good", Some(KEY_A)).await), 4);
+
+    // Key b: a batch of 15, above the burst of 10, passes on a full quota and leaves a debt of
+    // 5 units (plus the next request's own): 6 units of 360 s before anything passes again.
+    let res = two
+        .post_json("/predict/batch", &batch(15), Some(KEY_B))
+        .await;
+    assert_eq!(res.status(), 200);
+    let refused = one.predict_query("good", Some(KEY_B)).await;
+    assert_eq!(refused.status(), 429);
+    let wait = retry_after(&refused);
+    assert!((2159..=2160).contains(&wait), "Retry-After {wait}");
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_client_that_waits_retry_after_then_passes_on_the_other_replica() {
+    let redis = RedisServer::start();
+    // 2 units every 2 s: one a second.
+    let window = Duration::from_secs(2);
+    let one = replica(&redis.url(), 2, window, FailureMode::Closed).await;
+    let two = replica(&redis.url(), 2, window, FailureMode::Closed).await;
+    for _ in 0..3 {
+        assert_eq!(statuses(&[&one, &two], KEY_A, 2).await, [200, 200]);
+        let refused = one.predict_query("good", Some(KEY_A)).await;
+        assert_eq!(refused.status(), 429);
+        let wait = retry_after(&refused);
+        actix_rt::time::sleep(Duration::from_secs(wait)).await;
+        // Never early: after exactly Retry-After, the retry passes wherever it lands.
+        assert_eq!(
+            two.predict_query("good", Some(KEY_A)).await.status(),
+            200,
+            "refused after waiting Retry-After ({wait} s)"
+        );
+        actix_rt::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn failed_keys_on_both_replicas_trip_one_throttle_at_exactly_the_limit() {
+    let redis = RedisServer::start();
+    let throttled = |settings: &mut TestSettings| {
+        settings.auth_failures_per_window = 5;
+    };
+    let one = replica_with(&redis.url(), FailureMode::Closed, throttled).await;
+    let two = replica_with(&redis.url(), FailureMode::Closed, throttled).await;
+    let apps = [&one, &two];
+    let mut answers = Vec::new();
+    for i in 0..5 {
+        answers.push(
+            apps[i % 2]
+                .predict_query("x", Some(WRONG))
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(answers, [403; 5]);
+    for app in apps {
+        let (status, body) = status_and_json(app.predict_query("x", Some(WRONG)).await).await;
+        assert_eq!((status, body), error_json(429, "Rate limit exceeded"));
+        // A right key from the throttled address is not confirmed either.
+        let res = app.get("/me", Some(KEY_A)).await;
+        assert_eq!(res.status(), 429);
+        assert!(retry_after(&res) <= 60);
+    }
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_killed_redis_closed_answers_503_and_limits_are_exact_again_after_a_restart() {
+    let mut redis = RedisServer::start();
+    let hour = Duration::from_secs(3600);
+    let one = replica(&redis.url(), 5, hour, FailureMode::Closed).await;
+    let two = replica(&redis.url(), 5, hour, FailureMode::Closed).await;
+    assert_eq!(count(&statuses(&[&one, &two], KEY_A, 2).await, 200), 2);
+
+    redis.kill();
+    for app in [&one, &two] {
+        let res = app.predict_query("good", Some(KEY_A)).await;
+        assert_eq!(res.status(), 503);
+        assert!(retry_after(&res) >= 1);
+        let (status, body) = status_and_json(res).await;
+        assert_eq!(
+            (status, body),
+            error_json(503, "Rate limit backend unavailable")
+        );
+        let (status, body) = status_and_json(app.get("/health/ready", None).await).await;
+        assert_eq!(
+            (status, body),
+            (503, json!({"status": "redis_unavailable"}))
+        );
+        assert_eq!(app.get("/health", None).await.status(), 200);
+        let metrics = app.get("/metrics", None).await.text().await.unwrap();
+        assert!(
+            metrics.contains("overloaded_total{cause=\"rate_limit_backend\"}"),
+            "{metrics}"
+        );
+    }
+
+    // Back, empty (no persistence): a full quota, shared and exact again, without a restart of
+    // either replica.
+    redis.restart();
+    for app in [&one, &two] {
+        eventually(
+            "readiness after Redis came back",
+            Duration::from_secs(10),
+            || async { (app.get("/health/ready", None).await.status() == 200).then_some(()) },
+        )
+        .await;
+    }
+    eventually(
+        "a request through Redis",
+        Duration::from_secs(10),
+        || async { (one.predict_query("good", Some(KEY_B)).await.status() == 200).then_some(()) },
+    )
+    .await;
+    eventually(
+        "a request through Redis",
+        Duration::from_secs(10),
+        || async { (two.predict_query("good", Some(KEY_B)).await.status() == 200).then_some(()) },
+    )
+    .await;
+    let outcome = statuses(&[&one, &two], KEY_A, 20).await;
+    assert_eq!((count(&outcome, 200), count(&outcome, 429)), (5, 15));
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_killed_redis_open_falls_back_to_each_replicas_own_limit_and_counts_it() {
+    let mut redis = RedisServer::start();
+    let hour = Duration::from_secs(3600);
+    let one = replica(&redis.url(), 5, hour, FailureMode::Open).await;
+    redis.kill();
+    let outcome = statuses(&[&one], KEY_A, 8).await;
+    // The process's own limiter: the full limit, still enforced.
+    assert_eq!((count(&outcome, 200), count(&outcome, 429)), (5, 3));
+    let metrics = one.get("/metrics", None).await.text().await.unwrap();
+    let fallbacks: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("rate_limit_fallback_total{limit=\"key_quota\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no fallback count in {metrics}"));
+    assert_eq!(fallbacks, 8);
+    // Jobs have no per-process store another replica could read: 503 whatever the mode.
+    let job = json!({"texts": ["good"]});
+    let (status, body) =
+        status_and_json(one.post_json("/analyze_batch", &job, Some(KEY_B)).await).await;
+    assert_eq!((status, body), error_json(503, "Job store unavailable"));
+    let res = one
+        .get("/jobs/0b6f2a3e-1c1d-4a5e-9f00-1234567890ab", Some(KEY_B))
+        .await;
+    assert_eq!(res.status(), 503);
+    let errors: u64 = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("redis_errors_total{reason="))
+        .filter_map(|l| l.split_once(' ')?.1.parse::<u64>().ok())
+        .sum();
+    assert!(errors >= 1, "{metrics}");
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_hung_redis_costs_a_request_the_timeout_not_a_stall() {
+    let redis = RedisServer::start();
+    let relay = Relay::start(redis.port);
+    let hour = Duration::from_secs(3600);
+    let open = replica(&relay.url(), 5, hour, FailureMode::Open).await;
+    let closed = replica(&relay.url(), 5, hour, FailureMode::Closed).await;
+    assert_eq!(open.predict_query("good", Some(KEY_A)).await.status(), 200);
+    assert_eq!(
+        closed.predict_query("good", Some(KEY_A)).await.status(),
+        200
+    );
+
+    relay.hold(true);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (a, b) = futures_util::future::join(
+            open.predict_query("good", Some(KEY_B)),
+            closed.predict_query("good", Some(KEY_B)),
+        )
+        .await;
+        // REDIS_TIMEOUT_MS is 50: a stalled call would wait for as long as Redis hangs.
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(2), "took {took:?}");
+        assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 503));
+    }
+    assert_eq!(open.get("/health/ready", None).await.status(), 503);
+
+    relay.hold(false);
+    eventually(
+        "readiness after Redis answers again",
+        Duration::from_secs(10),
+        || async { (closed.get("/health/ready", None).await.status() == 200).then_some(()) },
+    )
+    .await;
+    eventually(
+        "a request through Redis",
+        Duration::from_secs(10),
+        || async {
+            (closed.predict_query("good", Some(KEY_B)).await.status() == 200).then_some(())
+        },
+    )
+    .await;
+}
+
+/// VADER, slowly, on texts that start with "slow": holds a job pending.
+struct Slow(Vader);
+
+impl SentimentModel for Slow {
+    fn name(&self) -> &'static str {
+        "vader"
+    }
+
+    fn score(&self, text: &str) -> Scores {
+        if text.starts_with("slow") {
+            std::thread::sleep(Duration::from_millis(800));
+        }
+        self.0.score(text)
+    }
+}
+
+async fn start_job(app: &TestApp, texts: &[&str], key: &str) -> (u16, String) {
+    let res = app
+        .post_json("/analyze_batch", &json!({ "texts": texts }), Some(key))
+        .await;
+    let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, location)
+}
+
+async fn finished(app: &TestApp, location: &str, key: &str) -> serde_json::Value {
+    eventually("the job to finish", Duration::from_secs(10), || async {
+        let (status, body) = status_and_json(app.get(location, Some(key)).await).await;
+        assert_eq!(status, 200, "{body}");
+        (body["status"] != "processing").then_some(body)
+    })
+    .await
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_job_made_on_one_replica_is_read_on_the_other_and_is_a_404_to_another_key() {
+    let redis = RedisServer::start();
+    let one = replica_with(&redis.url(), FailureMode::Closed, |_| {}).await;
+    let two = replica_with(&redis.url(), FailureMode::Closed, |_| {}).await;
+    let texts = ["I love it", "This is terrible", "ok \u{1F600}"];
+    let (status, location) = start_job(&one, &texts, KEY_A).await;
+    assert_eq!(status, 202);
+    let job = finished(&two, &location, KEY_A).await;
+    assert_eq!(job["status"], "done");
+    // The same results as scoring the texts directly.
+    let direct = one
+        .post_json("/predict/batch", &json!({ "texts": texts }), Some(KEY_A))
+        .await;
+    let (_, direct) = status_and_json(direct).await;
+    assert_eq!(job["results"], direct["results"]);
+    for app in [&one, &two] {
+        let (status, body) = status_and_json(app.get(&location, Some(KEY_B)).await).await;
+        assert_eq!((status, body), error_json(404, "Not Found"));
+    }
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn the_pending_jobs_cap_holds_across_replicas() {
+    let redis = RedisServer::start();
+    let one_pending = |settings: &mut TestSettings| {
+        settings.max_pending_jobs = 1;
+    };
+    let slow = || Arc::new(Slow(Vader::new()));
+    let one = replica_serving(
+        &redis.url(),
+        FailureMode::Closed,
+        default_keys(),
+        one_pending,
+        slow(),
+    )
+    .await;
+    let two = replica_serving(
+        &redis.url(),
+        FailureMode::Closed,
+        default_keys(),
+        one_pending,
+        slow(),
+    )
+    .await;
+    let long = format!("slow {}", "x".repeat(4000));
+    let (status, first) = start_job(&one, &[&long], KEY_A).await;
+    assert_eq!(status, 202);
+    let refused = two
+        .post_json("/analyze_batch", &json!({"texts": ["quick"]}), Some(KEY_A))
+        .await;
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(
+        status_and_json(refused).await,
+        error_json(503, "Too many pending jobs")
+    );
+    finished(&two, &first, KEY_A).await;
+    assert_eq!(start_job(&two, &["quick"], KEY_A).await.0, 202);
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_job_whose_replica_died_reads_failed_and_gives_its_pending_place_back() {
+    let redis = RedisServer::start();
+    let app = replica_with(&redis.url(), FailureMode::Closed, |settings| {
+        settings.max_pending_jobs = 1;
+    })
+    .await;
+    // What a replica that died mid-job leaves: a pending job whose deadline has passed.
+    let id = "0b6f2a3e-1c1d-4a5e-9f00-1234567890ab";
+    let cli = |args: &[&str]| {
+        let out = Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        assert!(out.status.success());
+    };
+    cli(&[
+        "HSET",
+        &format!("test:{{jobs}}:job:{id}"),
+        "owner",
+        "a",
+        "state",
+        "processing",
+    ]);
+    cli(&["ZADD", "test:{jobs}:pending", "1", id]);
+    // Whoever looks first (a read here; the next job's creation otherwise) heals it.
+    let (status, body) = status_and_json(app.get(&format!("/jobs/{id}"), Some(KEY_A)).await).await;
+    assert_eq!((status, body["status"].clone()), (200, json!("failed")));
+    assert_eq!(start_job(&app, &["quick"], KEY_A).await.0, 202);
+}
