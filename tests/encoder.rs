@@ -181,6 +181,30 @@ fn scores_follow_the_documented_mapping() {
 }
 
 #[test]
+fn a_batch_scores_each_text_as_it_scores_alone() {
+    // What the server's coalescing relies on: texts of different lengths in one padded pass, in
+    // the caller's order, each scored as when alone (to float rounding).
+    let encoder = encoder();
+    let texts = [
+        "The soup was good.",
+        "",
+        "Honestly, this is the worst pizza I have ever eaten, and the service was slow and rude.",
+        "Not bad at all!",
+    ];
+    assert_eq!(encoder.batch_size(), 32);
+    let batch = encoder.score_batch(&texts);
+    assert_eq!(batch.len(), texts.len());
+    for (text, scores) in texts.iter().zip(&batch) {
+        let alone = encoder.score(text);
+        assert!(
+            (alone.compound - scores.compound).abs() < 1e-6,
+            "{text:?}: {alone:?} alone, {scores:?} in the batch"
+        );
+        assert_eq!(scores.compound, 2.0 * scores.positive - 1.0);
+    }
+}
+
+#[test]
 fn a_one_thread_encoder_gives_the_same_embeddings() {
     let one = Encoder::load_with_threads(&model_dir(), 1).unwrap();
     assert_eq!(one.threads(), 1);
