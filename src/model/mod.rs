@@ -35,6 +35,18 @@ pub trait SentimentModel: Send + Sync + 'static {
     /// Scores one text. Must be total: every string gets an answer.
     fn score(&self, text: &str) -> Scores;
 
+    /// Scores several texts, in order. A model that computes a batch faster than its texts one
+    /// by one (the encoder: one padded forward pass) overrides this and [`Self::batch_size`].
+    fn score_batch(&self, texts: &[&str]) -> Vec<Scores> {
+        texts.iter().map(|text| self.score(text)).collect()
+    }
+
+    /// How many texts one [`Self::score_batch`] call handles well. Above 1, the server coalesces
+    /// concurrent requests for this model into such calls.
+    fn batch_size(&self) -> usize {
+        1
+    }
+
     /// Roughly what scoring a short text costs, so the server knows where it may run.
     fn cost(&self) -> Cost {
         Cost::Light

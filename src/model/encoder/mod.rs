@@ -14,11 +14,12 @@
 //!    for mean pooling), then **L2 normalisation** (the model's `2_Normalize` module).
 //! 4. **Head** ([`head.json`](head.json), compiled in): a logistic regression on
 //!    [embedding (384) ++ VADER's compound, positive, neutral, negative ++ embedding × compound
-//!    (384)], trained by `scripts/encoder/train_head.py` on the binary items of the VADER ground
-//!    truth. It gives `p`, the probability that the text is positive. The 384 products let the head
-//!    weigh VADER's compound by what kind of text it is (VADER is right on 98% of the tweets and
-//!    on 63-73% of the reviews and editorials): without them the tweets lose 3.3 points against
-//!    VADER, with them 0.8 (docs/encoder.md).
+//!    (384) ++ z], z the decision value of the service's learned model ([`Learned`], `tfidf`): a
+//!    stacked ensemble, trained by `scripts/encoder/train_head.py` on the binary items of the VADER
+//!    ground truth with out-of-fold z. It gives `p`, the probability that the text is positive. The
+//!    384 products let the head weigh VADER's compound by what kind of text it is (VADER is right on
+//!    98% of the tweets and on 63-73% of the reviews and editorials); z brings the n-grams the
+//!    frozen encoder cannot learn (docs/encoder.md).
 //!
 //! **Scores.** The model is binary, so it maps `p` onto the service's scores as:
 //! `compound = 2p − 1` (in [-1, 1]), `positive = p`, `negative = 1 − p`, `neutral = 0`. The label
@@ -46,7 +47,7 @@ use candle_transformers::models::bert::{BertModel, Config};
 use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationParams};
 
-use super::{Cost, ModelCard, Scores, SentimentModel, Vader};
+use super::{Cost, Learned, ModelCard, Scores, SentimentModel, Vader};
 
 /// The head, trained by `scripts/encoder/train_head.py`: weights over the embedding, VADER's four
 /// scores and the embedding times VADER's compound, and a bias.
@@ -85,7 +86,8 @@ pub enum EncoderError {
     Inference(String),
 }
 
-/// The logistic head over [embedding ++ compound, positive, neutral, negative ++ embedding × compound].
+/// The logistic head over [embedding ++ compound, positive, neutral, negative ++ embedding × compound
+/// ++ the learned model's decision value].
 #[derive(Debug, Deserialize)]
 struct Head {
     weights: Vec<f64>,
@@ -96,23 +98,24 @@ impl Head {
     fn parse(hidden: usize) -> Result<Head, EncoderError> {
         let head: Head =
             serde_json::from_str(HEAD_JSON).map_err(|e| EncoderError::Head(e.to_string()))?;
-        if head.weights.len() != 2 * hidden + 4 {
+        if head.weights.len() != 2 * hidden + 5 {
             return Err(EncoderError::Head(format!(
                 "{} weights, but the model's embeddings have {hidden} dimensions \
-                 (the head needs 2 × {hidden} + 4)",
+                 (the head needs 2 × {hidden} + 5)",
                 head.weights.len()
             )));
         }
         Ok(head)
     }
 
-    /// `p = σ(b + w_e · e + w_v · v + w_x · (e × compound))`, features in the order of
-    /// `scripts/encoder/train_head.py`.
-    fn probability(&self, embedding: &[f32], vader: &Scores) -> f64 {
+    /// `p = σ(b + w_e · e + w_v · v + w_x · (e × compound) + w_z · z)`, features in the order of
+    /// `scripts/encoder/train_head.py`; `z` is the learned model's decision value.
+    fn probability(&self, embedding: &[f32], vader: &Scores, z: f64) -> f64 {
         let n = embedding.len();
         let (w_embedding, rest) = self.weights.split_at(n);
-        let (w_vader, w_cross) = rest.split_at(4);
-        let mut logit = self.bias;
+        let (w_vader, rest) = rest.split_at(4);
+        let (w_cross, w_z) = rest.split_at(n);
+        let mut logit = self.bias + w_z[0] * z;
         for ((w, wx), x) in w_embedding.iter().zip(w_cross).zip(embedding) {
             let x = f64::from(*x);
             logit += w * x + wx * (x * vader.compound);
@@ -154,6 +157,7 @@ pub struct Encoder {
     tokenizer: Tokenizer,
     head: Head,
     vader: Vader,
+    learned: Learned,
     pool: rayon::ThreadPool,
     device: Device,
     max_tokens: usize,
@@ -262,6 +266,7 @@ impl Encoder {
             tokenizer,
             head,
             vader: Vader::new(),
+            learned: Learned::new(),
             pool,
             device,
             max_tokens: sentence.max_seq_length,
@@ -355,15 +360,17 @@ impl Encoder {
         mean.broadcast_div(&norm)?.to_vec2::<f32>()
     }
 
-    /// The head's probability that a text is positive, from its embedding and VADER's scores of it.
-    pub fn head_probability(&self, embedding: &[f32], vader: &Scores) -> f64 {
-        self.head.probability(embedding, vader)
+    /// The head's probability that `text`, whose embedding is `embedding`, is positive (VADER's
+    /// scores and the learned model's decision value are computed here).
+    pub fn head_probability(&self, text: &str, embedding: &[f32]) -> f64 {
+        let z = self.learned.decision_function(text);
+        self.head.probability(embedding, &self.vader.score(text), z)
     }
 
     /// The probability that `text` is positive.
     pub fn probability(&self, text: &str) -> f64 {
         let embedding = self.embed(&[text]).pop().unwrap_or_default();
-        self.head.probability(&embedding, &self.vader.score(text))
+        self.head_probability(text, &embedding)
     }
 }
 
@@ -386,12 +393,31 @@ impl SentimentModel for Encoder {
     }
 
     fn score(&self, text: &str) -> Scores {
-        let p = self.probability(text);
-        Scores {
-            compound: 2.0 * p - 1.0,
-            positive: p,
-            neutral: 0.0,
-            negative: 1.0 - p,
-        }
+        scores_of(self.probability(text))
+    }
+
+    /// One forward pass per [`MAX_BATCH`] texts (sorted by length, so padding stays small). The
+    /// embeddings differ from one-at-a-time ones only by float rounding (`tests/encoder.rs`).
+    fn score_batch(&self, texts: &[&str]) -> Vec<Scores> {
+        self.embed(texts)
+            .iter()
+            .zip(texts)
+            .map(|(embedding, text)| scores_of(self.head_probability(text, embedding)))
+            .collect()
+    }
+
+    /// The server coalesces up to this many concurrent requests into one forward pass.
+    fn batch_size(&self) -> usize {
+        MAX_BATCH
+    }
+}
+
+/// The service's scores for a probability `p` of positive (module documentation).
+fn scores_of(p: f64) -> Scores {
+    Scores {
+        compound: 2.0 * p - 1.0,
+        positive: p,
+        neutral: 0.0,
+        negative: 1.0 - p,
     }
 }

@@ -87,6 +87,12 @@ impl Learned {
         }
     }
 
+    /// The logistic regression's decision value for `text` (scikit-learn's `decision_function`:
+    /// the log-odds that it is positive), which the encoder's head stacks as a feature.
+    pub fn decision_function(&self, text: &str) -> f64 {
+        self.decision(text, &self.vader.score(text)).0
+    }
+
     /// The number of word and char n-gram features (for docs and tests).
     pub fn vocabulary_sizes(&self) -> (usize, usize) {
         (self.weights.words.len(), self.weights.chars.len())
