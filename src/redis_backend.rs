@@ -76,14 +76,33 @@ impl RedisSettings {
         })
     }
 
-    /// The URL with any password replaced, fit for `sentiment-api config` and logs.
+    /// The URL with any credential replaced, fit for `sentiment-api config` and logs: the
+    /// `user:password@` part, and every query parameter but `db` and `protocol` (redis-rs also
+    /// takes `user` and `pass` from the query, as in `redis+unix:///sock?pass=secret`).
     pub fn redacted_url(&self) -> String {
-        match (self.url.find("://"), self.url.rfind('@')) {
+        let (base, query) = match self.url.split_once('?') {
+            Some((base, query)) => (base, Some(query)),
+            None => (self.url.as_str(), None),
+        };
+        let mut shown = match (base.find("://"), base.rfind('@')) {
             (Some(scheme), Some(at)) if at > scheme => {
-                format!("{}[REDACTED]{}", &self.url[..scheme + 3], &self.url[at..])
+                format!("{}[REDACTED]{}", &base[..scheme + 3], &base[at..])
             }
-            _ => self.url.clone(),
+            _ => base.to_owned(),
+        };
+        if let Some(query) = query {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|param| match param.split_once('=') {
+                    Some((name @ ("db" | "protocol"), value)) => format!("{name}={value}"),
+                    Some((name, _)) => format!("{name}=[REDACTED]"),
+                    None => "[REDACTED]".to_owned(),
+                })
+                .collect();
+            shown.push('?');
+            shown.push_str(&params.join("&"));
         }
+        shown
     }
 }
 
@@ -315,6 +334,19 @@ mod tests {
         let s = settings("redis://user:hunter2-secret@10.0.0.5:6379/2").unwrap();
         assert_eq!(s.redacted_url(), "redis://[REDACTED]@10.0.0.5:6379/2");
         assert!(!format!("{s:?}").contains("hunter2"));
+        let unix =
+            settings("redis+unix:///run/redis.sock?db=3&user=svc&pass=hunter2-secret").unwrap();
+        assert_eq!(
+            unix.redacted_url(),
+            "redis+unix:///run/redis.sock?db=3&user=[REDACTED]&pass=[REDACTED]"
+        );
+        assert!(!format!("{unix:?}").contains("hunter2"));
+        let both = settings("redis://u:hunter2-a@h:1/0?pass=hunter2-b&hunter2-c").unwrap();
+        assert!(
+            !both.redacted_url().contains("hunter2"),
+            "{}",
+            both.redacted_url()
+        );
         let plain = settings("redis://127.0.0.1:6379").unwrap();
         assert_eq!(plain.redacted_url(), "redis://127.0.0.1:6379");
     }
