@@ -256,17 +256,41 @@ impl RedisConn {
         if !self.redis.admit_call() {
             return Err(Unavailable("circuit open"));
         }
-        self.timed(call).await
+        self.timed(self.redis.settings.timeout, true, call).await
+    }
+
+    /// Runs `call` off the request path, where waiting is cheap and losing the outcome is not:
+    /// bounded by `timeout` instead of `REDIS_TIMEOUT_MS`, and neither stopped by the circuit
+    /// breaker nor tripping it (a slow write of a large job result is no sign of a dead Redis).
+    pub async fn call_patiently<T, F, Fut>(
+        &self,
+        timeout: Duration,
+        call: F,
+    ) -> Result<T, Unavailable>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        self.timed(timeout, false, call).await
     }
 
     /// Whether Redis answers a `PING` now (the breaker is not consulted: readiness must see a
     /// Redis that came back even when no request has tried it).
     pub async fn ping(&self) -> Result<(), Unavailable> {
-        self.timed(|mut conn| async move { redis::cmd("PING").query_async::<()>(&mut conn).await })
-            .await
+        self.timed(self.redis.settings.timeout, true, |mut conn| async move {
+            redis::cmd("PING").query_async::<()>(&mut conn).await
+        })
+        .await
     }
 
-    async fn timed<T, F, Fut>(&self, call: F) -> Result<T, Unavailable>
+    /// Runs `call` within `timeout`; a failure opens the circuit breaker if `trips`, and is only
+    /// counted otherwise.
+    async fn timed<T, F, Fut>(
+        &self,
+        timeout: Duration,
+        trips: bool,
+        call: F,
+    ) -> Result<T, Unavailable>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
@@ -275,23 +299,25 @@ impl RedisConn {
             return Err(Unavailable("error"));
         };
         let started = Instant::now();
-        let outcome = actix_rt::time::timeout(self.redis.settings.timeout, call(manager)).await;
+        let outcome = actix_rt::time::timeout(timeout, call(manager)).await;
+        let (reason, detail): (&'static str, &dyn fmt::Display) = match &outcome {
+            Ok(Ok(_)) => ("", &""),
+            Ok(Err(e)) if e.is_timeout() => ("timeout", e),
+            Ok(Err(e)) => ("error", e),
+            Err(_) => ("timeout", &"no answer in time"),
+        };
         match outcome {
             Ok(Ok(value)) => {
                 self.redis.succeeded(started.elapsed());
-                Ok(value)
+                return Ok(value);
             }
-            Ok(Err(e)) => {
-                let reason = if e.is_timeout() { "timeout" } else { "error" };
-                self.redis.failed(reason, &e);
-                Err(Unavailable(reason))
-            }
-            Err(_) => {
-                self.redis
-                    .failed("timeout", &"no answer within REDIS_TIMEOUT_MS");
-                Err(Unavailable("timeout"))
+            _ if trips => self.redis.failed(reason, detail),
+            _ => {
+                self.redis.metrics.errors.with_label_values(&[reason]).inc();
+                log::debug!("Redis call off the request path failed ({reason}: {detail})");
             }
         }
+        Err(Unavailable(reason))
     }
 }
 

@@ -571,6 +571,36 @@ async fn a_job_made_on_one_replica_is_read_on_the_other_and_is_a_404_to_another_
 
 #[actix_rt::test]
 #[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_job_that_finishes_while_redis_is_held_keeps_its_results() {
+    let redis = RedisServer::start();
+    let relay = Relay::start(redis.port);
+    let app = replica_serving(
+        &relay.url(),
+        FailureMode::Closed,
+        default_keys(),
+        |_| {},
+        Arc::new(Slow(Vader::new())),
+    )
+    .await;
+    let (status, location) = start_job(&app, &["slow but good"], KEY_A).await;
+    assert_eq!(status, 202);
+    // The job finishes after 800 ms, while Redis does not answer: far past REDIS_TIMEOUT_MS, and
+    // with the circuit breaker opened by a request meanwhile.
+    relay.hold(true);
+    assert_eq!(
+        app.predict_query("good", Some(KEY_A)).await.status(),
+        503,
+        "the breaker opens"
+    );
+    actix_rt::time::sleep(Duration::from_millis(1500)).await;
+    relay.hold(false);
+    let job = finished(&app, &location, KEY_A).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["results"][0]["text"], "slow but good");
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
 async fn the_pending_jobs_cap_holds_across_replicas() {
     let redis = RedisServer::start();
     let one_pending = |settings: &mut TestSettings| {
