@@ -355,7 +355,8 @@ class Load:
 
     def __init__(self, port: int, threads: int = 4):
         self.port = port
-        self.answers: list[tuple[float, int, dict[str, str], float]] = []
+        # (finished at, status, headers, took, started at), monotonic seconds.
+        self.answers: list[tuple[float, int, dict[str, str], float, float]] = []
         self.errors: list[str] = []
         self.running = True
         self.lock = threading.Lock()
@@ -365,10 +366,11 @@ class Load:
 
     def run(self) -> None:
         while self.running:
+            started = time.monotonic()
             try:
                 status, headers, _, took = request(self.port, "POST", "/predict?text=good", KEY, timeout=5)
                 with self.lock:
-                    self.answers.append((time.monotonic(), status, headers, took))
+                    self.answers.append((time.monotonic(), status, headers, took, started))
             except OSError as e:
                 with self.lock:
                     self.errors.append(str(e))
@@ -376,6 +378,12 @@ class Load:
     def since(self, t: float):
         with self.lock:
             return [a for a in self.answers if a[0] >= t]
+
+    def started_between(self, start: float, end: float):
+        """The answers to requests sent in [start, end]: call after stop(), so that a request
+        that stalled is among them however late it finished."""
+        with self.lock:
+            return [a for a in self.answers if start <= a[4] <= end]
 
     def stop(self) -> None:
         self.running = False
@@ -392,7 +400,6 @@ def check_outage(port: int, redis: Redis, replicas: list[subprocess.Popen], mode
         t_down = time.monotonic()
         redis.signal(down)
         time.sleep(1.5)
-        during = [a for a in load.since(t_down + 0.3) if a[0] < time.monotonic()]
         if up is None:
             redis.start()
         else:
@@ -400,6 +407,9 @@ def check_outage(port: int, redis: Redis, replicas: list[subprocess.Popen], mode
         t_up = time.monotonic()
         time.sleep(1.5)
         load.stop()
+        # Every request sent while Redis was down, including any that stalled past t_up (or past
+        # the load's end: stop() waits for it).
+        during = load.started_between(t_down, t_up)
         statuses = sorted({a[1] for a in during})
         slowest = max((a[3] for a in during), default=0.0)
         print(f"outage ({mode}, {how}): {len(during)} answers while down, statuses {statuses}, "
