@@ -144,14 +144,20 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, holding: &AtomicBool) {
 
 /// A server with keys `a` and `b`, `limit` units per `window` (burst = limit), sharing `url`;
 /// one worker, so that a test that sees it answer through Redis has seen its only connection.
+/// Its Redis timeout is [`patient`]: the tests that use it count exactly.
 async fn replica(url: &str, limit: u32, window: Duration, mode: FailureMode) -> TestApp {
     replica_with(url, mode, |settings| {
-        settings.workers = 1;
-        settings.rate_limit.limit = limit;
-        settings.rate_limit.burst = limit;
-        settings.rate_limit.window = window;
+        one_worker_limited(settings, limit, window);
+        patient(settings);
     })
     .await
+}
+
+fn one_worker_limited(settings: &mut TestSettings, limit: u32, window: Duration) {
+    settings.workers = 1;
+    settings.rate_limit.limit = limit;
+    settings.rate_limit.burst = limit;
+    settings.rate_limit.window = window;
 }
 
 /// A server sharing `url`, as `adjust` sets it up; returned once ready (its connection to Redis
@@ -197,7 +203,7 @@ const TIMEOUT: Duration = Duration::from_millis(50);
 /// A generous Redis timeout for the tests that count exactly: 100 requests at once on one
 /// debug-build worker on a shared machine can keep an answer from Redis waiting for the worker
 /// longer than 50 ms, and a 503 is not what those tests are about.
-fn patient(settings: &mut sentiment_api::config::Settings) {
+fn patient(settings: &mut TestSettings) {
     if let Some(redis) = &mut settings.redis {
         redis.timeout = Duration::from_secs(2);
     }
@@ -344,6 +350,7 @@ async fn failed_keys_on_both_replicas_trip_one_throttle_at_exactly_the_limit() {
     let redis = RedisServer::start();
     let throttled = |settings: &mut TestSettings| {
         settings.auth_failures_per_window = 5;
+        patient(settings);
     };
     let one = replica_with(&redis.url(), FailureMode::Closed, throttled).await;
     let two = replica_with(&redis.url(), FailureMode::Closed, throttled).await;
@@ -468,8 +475,10 @@ async fn a_hung_redis_costs_a_request_the_timeout_not_a_stall() {
     let redis = RedisServer::start();
     let relay = Relay::start(redis.port);
     let hour = Duration::from_secs(3600);
-    let open = replica(&relay.url(), 5, hour, FailureMode::Open).await;
-    let closed = replica(&relay.url(), 5, hour, FailureMode::Closed).await;
+    // REDIS_TIMEOUT_MS as deployed (50 ms), not `patient`: the timeout is what is tested.
+    let limited = |settings: &mut TestSettings| one_worker_limited(settings, 5, hour);
+    let open = replica_with(&relay.url(), FailureMode::Open, limited).await;
+    let closed = replica_with(&relay.url(), FailureMode::Closed, limited).await;
     assert_eq!(open.predict_query("good", Some(KEY_A)).await.status(), 200);
     assert_eq!(
         closed.predict_query("good", Some(KEY_A)).await.status(),
@@ -562,8 +571,8 @@ async fn finished(app: &TestApp, location: &str, key: &str) -> serde_json::Value
 #[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
 async fn a_job_made_on_one_replica_is_read_on_the_other_and_is_a_404_to_another_key() {
     let redis = RedisServer::start();
-    let one = replica_with(&redis.url(), FailureMode::Closed, |_| {}).await;
-    let two = replica_with(&redis.url(), FailureMode::Closed, |_| {}).await;
+    let one = replica_with(&redis.url(), FailureMode::Closed, patient).await;
+    let two = replica_with(&redis.url(), FailureMode::Closed, patient).await;
     let texts = ["I love it", "This is terrible", "ok \u{1F600}"];
     let (status, location) = start_job(&one, &texts, KEY_A).await;
     assert_eq!(status, 202);
@@ -617,6 +626,7 @@ async fn the_pending_jobs_cap_holds_across_replicas() {
     let redis = RedisServer::start();
     let one_pending = |settings: &mut TestSettings| {
         settings.max_pending_jobs = 1;
+        patient(settings);
     };
     let slow = || Arc::new(Slow(Vader::new()));
     let one = replica_serving(
@@ -656,6 +666,7 @@ async fn a_job_whose_replica_died_reads_failed_and_gives_its_pending_place_back(
     let redis = RedisServer::start();
     let app = replica_with(&redis.url(), FailureMode::Closed, |settings| {
         settings.max_pending_jobs = 1;
+        patient(settings);
     })
     .await;
     // What a replica that died mid-job leaves: a pending job whose deadline has passed.
