@@ -5,11 +5,11 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, RedisResult};
+use redis::{Client, RedisResult, Script};
 
 use crate::metrics::RedisMetrics;
 
@@ -117,6 +117,11 @@ impl fmt::Debug for RedisSettings {
     }
 }
 
+/// Readiness's probe: a write, as every limit decision makes, in a script, as they are.
+static PROBE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new("redis.call('SET', KEYS[1], '1', 'PX', 10000) return redis.status_reply('OK')")
+});
+
 /// Redis could not be asked: it did not answer in time, refused, failed, or the circuit
 /// breaker is open after a recent failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -176,6 +181,20 @@ impl Redis {
             redis: Arc::clone(self),
             manager,
         }
+    }
+
+    /// Whether the circuit breaker is open: calls are skipped but for one per cooldown, until
+    /// one succeeds.
+    pub fn circuit_open(&self) -> bool {
+        self.open_until_ms.load(Ordering::Acquire) != 0
+    }
+
+    /// Sets `redis_circuit_open` from the breaker's state (before a scrape): the updates made
+    /// as it opens and closes can land in the wrong order when a failure and a success race.
+    pub fn publish_circuit_state(&self) {
+        self.metrics
+            .circuit_open
+            .set(i64::from(self.circuit_open()));
     }
 
     /// Milliseconds since `epoch`, from 1: 0 is kept for "closed".
@@ -274,13 +293,14 @@ impl RedisConn {
         self.timed(timeout, false, call).await
     }
 
-    /// Whether Redis answers a `PING` now (the breaker is not consulted: readiness must see a
-    /// Redis that came back even when no request has tried it).
-    pub async fn ping(&self) -> Result<(), Unavailable> {
-        self.timed(self.redis.settings.timeout, true, |mut conn| async move {
-            redis::cmd("PING").query_async::<()>(&mut conn).await
-        })
-        .await
+    /// Whether Redis runs a script that writes, now (for readiness): a Redis that answers `PING`
+    /// but refuses scripts or writes (out of memory) is not usable. Through the circuit breaker:
+    /// while it is open, not ready, but for the one call a cooldown lets through, which closes
+    /// it if Redis is back, even when no request has tried it.
+    pub async fn probe(&self) -> Result<(), Unavailable> {
+        let key = self.key(format_args!("ready"));
+        self.call(|mut conn| async move { PROBE.key(key).invoke_async::<()>(&mut conn).await })
+            .await
     }
 
     /// Runs `call` within `timeout`; a failure opens the circuit breaker if `trips`, and is only
@@ -353,6 +373,21 @@ mod tests {
         redis.succeeded(Duration::from_millis(1));
         assert_eq!(metrics.circuit_open.get(), 0);
         assert!(redis.admit_call() && redis.admit_call());
+    }
+
+    #[test]
+    fn a_scrape_shows_the_breakers_state_whatever_order_the_updates_landed_in() {
+        let metrics = crate::metrics::Metrics::new().redis();
+        let redis = Redis::new(settings("redis://127.0.0.1:1").unwrap(), metrics.clone());
+        // A failure and a success racing: the success closed the breaker, the failure's gauge
+        // update landed last.
+        metrics.circuit_open.set(1);
+        redis.publish_circuit_state();
+        assert_eq!(metrics.circuit_open.get(), 0);
+        redis.failed("timeout", &"test");
+        metrics.circuit_open.set(0);
+        redis.publish_circuit_state();
+        assert_eq!(metrics.circuit_open.get(), 1);
     }
 
     #[test]

@@ -167,9 +167,15 @@ impl SharedLimits {
         }
     }
 
-    /// Whether Redis answers now (for readiness).
+    /// Whether Redis can be used now (for readiness): the circuit breaker is closed, or the
+    /// probe it lets through succeeds.
     pub async fn reachable(&self) -> bool {
-        self.conn.ping().await.is_ok()
+        self.conn.probe().await.is_ok()
+    }
+
+    /// Sets the `redis_circuit_open` gauge from the breaker (before a scrape).
+    pub fn publish_circuit_state(&self) {
+        self.conn.redis().publish_circuit_state();
     }
 
     /// In `open` mode, counts a decision about to be taken in process; in `closed`, the error.

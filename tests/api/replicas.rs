@@ -522,6 +522,37 @@ async fn a_hung_redis_costs_a_request_the_timeout_not_a_stall() {
     .await;
 }
 
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_redis_that_answers_ping_but_refuses_writes_is_not_ready() {
+    let redis = RedisServer::start();
+    let app = replica_with(&redis.url(), FailureMode::Closed, patient).await;
+    let cli = |args: &[&str]| {
+        let out = Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        assert!(out.status.success());
+    };
+    // Out of memory (noeviction): PING still answers, every script that writes is refused.
+    cli(&["CONFIG", "SET", "maxmemory", "1"]);
+    assert_eq!(app.predict_query("good", Some(KEY_A)).await.status(), 503);
+    let (status, body) = status_and_json(app.get("/health/ready", None).await).await;
+    assert_eq!(
+        (status, body),
+        (503, json!({"status": "redis_unavailable"}))
+    );
+    cli(&["CONFIG", "SET", "maxmemory", "0"]);
+    eventually(
+        "readiness once Redis takes writes again",
+        Duration::from_secs(10),
+        || async { (app.get("/health/ready", None).await.status() == 200).then_some(()) },
+    )
+    .await;
+    assert_eq!(app.predict_query("good", Some(KEY_A)).await.status(), 200);
+}
+
 /// The status of one request of key b, and how long it took.
 async fn timed(app: &TestApp) -> (u16, Duration) {
     let started = Instant::now();
