@@ -4,10 +4,11 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwapOption;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisResult, Script};
 
@@ -166,6 +167,15 @@ impl Redis {
     /// A connection for the calling worker: it must run on that worker's runtime (the
     /// connection's driver task lives there). It connects on first use and reconnects by itself.
     pub fn connect(self: &Arc<Self>) -> RedisConn {
+        RedisConn {
+            redis: Arc::clone(self),
+            manager: Arc::new(ArcSwapOption::new(self.new_manager().map(Arc::new))),
+            timeouts_in_a_row: Arc::new(AtomicU32::new(0)),
+        }
+    }
+
+    /// A connection that connects on first use and reconnects by itself after an error.
+    fn new_manager(&self) -> Option<ConnectionManager> {
         let timeout = self.settings.timeout;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
@@ -174,13 +184,9 @@ impl Redis {
             .set_max_delay(Duration::from_millis(200));
         // Only a misused configuration can fail here; should it, every call fails and the
         // failure mode decides, as for a Redis that is down.
-        let manager = ConnectionManager::new_lazy_with_config(self.settings.client.clone(), config)
+        ConnectionManager::new_lazy_with_config(self.settings.client.clone(), config)
             .inspect_err(|e| log::error!("cannot set up the Redis connection: {e}"))
-            .ok();
-        RedisConn {
-            redis: Arc::clone(self),
-            manager,
-        }
+            .ok()
     }
 
     /// Whether the circuit breaker is open: calls are skipped but for one per cooldown, until
@@ -247,11 +253,17 @@ impl Redis {
     }
 }
 
-/// One worker's connection to the shared Redis.
+/// Timeouts in a row after which a worker's connection is replaced: `ConnectionManager` only
+/// reconnects after an error, and a connection whose answers were lost (a network that drops
+/// packets, a Redis restarted behind a NAT) only ever times out.
+const REPLACE_AFTER_TIMEOUTS: u32 = 3;
+
+/// One worker's connection to the shared Redis (its clones share it).
 #[derive(Clone)]
 pub struct RedisConn {
     redis: Arc<Redis>,
-    manager: Option<ConnectionManager>,
+    manager: Arc<ArcSwapOption<ConnectionManager>>,
+    timeouts_in_a_row: Arc<AtomicU32>,
 }
 
 impl RedisConn {
@@ -315,9 +327,10 @@ impl RedisConn {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        let Some(manager) = self.manager.clone() else {
+        let Some(manager) = self.manager.load_full() else {
             return Err(Unavailable("error"));
         };
+        let manager = ConnectionManager::clone(&manager);
         let started = Instant::now();
         let outcome = actix_rt::time::timeout(timeout, call(manager)).await;
         let (reason, detail): (&'static str, &dyn fmt::Display) = match &outcome {
@@ -326,6 +339,11 @@ impl RedisConn {
             Ok(Err(e)) => ("error", e),
             Err(_) => ("timeout", &"no answer in time"),
         };
+        if reason == "timeout" {
+            self.timed_out();
+        } else {
+            self.timeouts_in_a_row.store(0, Ordering::Relaxed);
+        }
         match outcome {
             Ok(Ok(value)) => {
                 self.redis.succeeded(started.elapsed());
@@ -338,6 +356,19 @@ impl RedisConn {
             }
         }
         Err(Unavailable(reason))
+    }
+}
+
+impl RedisConn {
+    /// Counts a timeout; after [`REPLACE_AFTER_TIMEOUTS`] in a row, the next call goes through a
+    /// new connection (the old one closes once its last call is done).
+    fn timed_out(&self) {
+        let in_a_row = self.timeouts_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+        if in_a_row >= REPLACE_AFTER_TIMEOUTS {
+            self.timeouts_in_a_row.store(0, Ordering::Relaxed);
+            self.manager.store(self.redis.new_manager().map(Arc::new));
+            log::warn!("Redis: {in_a_row} timeouts in a row, replacing this worker's connection");
+        }
     }
 }
 

@@ -90,6 +90,7 @@ fn free_port() -> u16 {
 struct Relay {
     port: u16,
     holding: Arc<AtomicBool>,
+    dropping: Arc<AtomicBool>,
 }
 
 impl Relay {
@@ -97,7 +98,8 @@ impl Relay {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let holding = Arc::new(AtomicBool::new(false));
-        let hold = Arc::clone(&holding);
+        let dropping = Arc::new(AtomicBool::new(false));
+        let (hold, drop) = (Arc::clone(&holding), Arc::clone(&dropping));
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
@@ -107,12 +109,16 @@ impl Relay {
                     (client.try_clone().unwrap(), server.try_clone().unwrap()),
                     (server, client),
                 ] {
-                    let hold = Arc::clone(&hold);
-                    std::thread::spawn(move || pipe(from, to, &hold));
+                    let (hold, drop) = (Arc::clone(&hold), Arc::clone(&drop));
+                    std::thread::spawn(move || pipe(from, to, &hold, &drop));
                 }
             }
         });
-        Relay { port, holding }
+        Relay {
+            port,
+            holding,
+            dropping,
+        }
     }
 
     fn url(&self) -> String {
@@ -123,15 +129,24 @@ impl Relay {
     fn hold(&self, on: bool) {
         self.holding.store(on, Ordering::SeqCst);
     }
+
+    /// From now on, bytes are thrown away (or forwarded again): a network that silently loses
+    /// them, with no error and no closed connection for the client to notice.
+    fn drop_bytes(&self, on: bool) {
+        self.dropping.store(on, Ordering::SeqCst);
+    }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream, holding: &AtomicBool) {
+fn pipe(mut from: TcpStream, mut to: TcpStream, holding: &AtomicBool, dropping: &AtomicBool) {
     let mut buf = [0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if dropping.load(Ordering::SeqCst) {
+            continue;
+        }
         while holding.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -551,6 +566,32 @@ async fn a_redis_that_answers_ping_but_refuses_writes_is_not_ready() {
     )
     .await;
     assert_eq!(app.predict_query("good", Some(KEY_A)).await.status(), 200);
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_connection_that_silently_lost_answers_is_replaced() {
+    let redis = RedisServer::start();
+    let relay = Relay::start(redis.port);
+    let limited = |settings: &mut TestSettings| {
+        one_worker_limited(settings, 100, Duration::from_secs(3600));
+    };
+    let app = replica_with(&relay.url(), FailureMode::Closed, limited).await;
+    assert_eq!(app.predict_query("good", Some(KEY_A)).await.status(), 200);
+    // Requests and answers vanish: the connection stays open and only times out.
+    relay.drop_bytes(true);
+    for _ in 0..6 {
+        assert_eq!(app.predict_query("good", Some(KEY_A)).await.status(), 503);
+        // Past the breaker's cooldown, so each request really tries Redis.
+        actix_rt::time::sleep(Duration::from_millis(300)).await;
+    }
+    relay.drop_bytes(false);
+    eventually(
+        "a request through Redis on a new connection",
+        Duration::from_secs(10),
+        || async { (app.predict_query("good", Some(KEY_A)).await.status() == 200).then_some(()) },
+    )
+    .await;
 }
 
 /// The status of one request of key b, and how long it took.
