@@ -11,8 +11,9 @@ in front of them (docs/nginx-replicas.conf, ports replaced). Then, through nginx
   limits     200 parallel requests on one key: exactly 50 granted, plus the units refilled
              during the run (one per 1.2 s); the rest 429, and a client that waits the
              earliest Retry-After then passes (never early);
-  batches    the same with batches of 1-5 texts mixed in: never more units than 50 + refills
-             (a refused batch keeps the unit it paid on arrival, so fewer may be granted);
+  batches    the same with batches of 1-5 texts mixed in: never more units than 50 + refills,
+             and exactly: units granted + arrival units of batches refused when they settled
+             (counted in the replicas' logs) + units left = 50 + refills, within one;
   throttle   wrong keys from one address, spread over the three replicas, trip the throttle at
              exactly AUTH_FAILURES_PER_MINUTE (each replica alone would allow as many again);
   outages    Redis SIGKILLed, then restarted, and SIGSTOPped, then SIGCONTed, under load, with
@@ -263,8 +264,23 @@ def check_limits(port: int, redis: Redis) -> None:
         fail(f"a retry after Retry-After ({wait} s) was refused: Retry-After was early")
 
 
-def check_batches(port: int, redis: Redis) -> None:
+def refused_settlements(logs: list[Path], offsets: list[int]) -> int:
+    """Batches refused after paying their arrival unit, as the replicas logged them since
+    `offsets`: a batch refused on arrival logs "asked for 1 units", one refused when it settles
+    "asked for n units" (n >= 2, the batch's size)."""
+    count = 0
+    for log, offset in zip(logs, offsets):
+        with open(log, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode(errors="replace")
+        count += sum(1 for n in re.findall(r"rate limit exceeded: key id \S+ asked for (\d+) units", text)
+                     if int(n) >= 2)
+    return count
+
+
+def check_batches(port: int, redis: Redis, logs: list[Path]) -> None:
     redis.cli("FLUSHALL")
+    offsets = [log.stat().st_size for log in logs]
     jobs = []
     for i in range(200):
         n = i % 5 + 1
@@ -272,6 +288,7 @@ def check_batches(port: int, redis: Redis) -> None:
             jobs.append(("POST", "/predict?text=good", None))
         else:
             jobs.append(("POST", "/predict/batch", {"texts": ["good"] * n}))
+    started = time.monotonic()
     answers, took = parallel(port, jobs)
     units = [1 if j[2] is None else len(j[2]["texts"]) for j in jobs]
     statuses = [a[0] for a in answers]
@@ -284,12 +301,18 @@ def check_batches(port: int, redis: Redis) -> None:
         fail(f"answers other than 200 and 429: {sorted(set(statuses))}: {other}")
     if granted > LIMIT + refilled:
         fail(f"{granted} units granted, more than {LIMIT} + {refilled} refilled")
-    # A refused batch keeps the unit it paid on arrival (as in one process), so the units granted
-    # alone may fall short of the quota; with what is left, they never exceed it.
+    # Exact: every unit spent is a granted one, or the arrival unit of a batch refused when it
+    # settled (it stays spent, as in one process); with what is left, that is the quota plus the
+    # units refilled until /me was read (one either way for a unit returning meanwhile).
     left = json.loads(request(port, "GET", "/me", KEY)[2])["rate_limit"]["remaining"]
-    print(f"batches: {granted} units granted + {left} left <= {LIMIT} + {refilled} refilled")
-    if granted + left > LIMIT + refilled:
-        fail(f"{granted} units granted and {left} left: more than the quota")
+    refilled = math.floor((time.monotonic() - started) / INTERVAL)
+    time.sleep(0.2)  # the last log lines reach the files
+    paid_refused = refused_settlements(logs, offsets)
+    spent = granted + paid_refused
+    print(f"batches: {granted} units granted + {paid_refused} arrival units of batches refused "
+          f"when settling + {left} left = {spent + left}; quota {LIMIT} + {refilled} refilled")
+    if abs(spent + left - (LIMIT + refilled)) > 1:
+        fail(f"units not accounted for exactly: {spent} spent + {left} left != {LIMIT} + {refilled}")
 
 
 def check_jobs(port: int, redis: Redis, replica_ports: list[int]) -> None:
@@ -355,7 +378,8 @@ class Load:
 
     def __init__(self, port: int, threads: int = 4):
         self.port = port
-        self.answers: list[tuple[float, int, dict[str, str], float]] = []
+        # (finished at, status, headers, took, started at), monotonic seconds.
+        self.answers: list[tuple[float, int, dict[str, str], float, float]] = []
         self.errors: list[str] = []
         self.running = True
         self.lock = threading.Lock()
@@ -365,10 +389,11 @@ class Load:
 
     def run(self) -> None:
         while self.running:
+            started = time.monotonic()
             try:
                 status, headers, _, took = request(self.port, "POST", "/predict?text=good", KEY, timeout=5)
                 with self.lock:
-                    self.answers.append((time.monotonic(), status, headers, took))
+                    self.answers.append((time.monotonic(), status, headers, took, started))
             except OSError as e:
                 with self.lock:
                     self.errors.append(str(e))
@@ -376,6 +401,12 @@ class Load:
     def since(self, t: float):
         with self.lock:
             return [a for a in self.answers if a[0] >= t]
+
+    def started_between(self, start: float, end: float):
+        """The answers to requests sent in [start, end]: call after stop(), so that a request
+        that stalled is among them however late it finished."""
+        with self.lock:
+            return [a for a in self.answers if start <= a[4] <= end]
 
     def stop(self) -> None:
         self.running = False
@@ -392,7 +423,6 @@ def check_outage(port: int, redis: Redis, replicas: list[subprocess.Popen], mode
         t_down = time.monotonic()
         redis.signal(down)
         time.sleep(1.5)
-        during = [a for a in load.since(t_down + 0.3) if a[0] < time.monotonic()]
         if up is None:
             redis.start()
         else:
@@ -400,6 +430,9 @@ def check_outage(port: int, redis: Redis, replicas: list[subprocess.Popen], mode
         t_up = time.monotonic()
         time.sleep(1.5)
         load.stop()
+        # Every request sent while Redis was down, including any that stalled past t_up (or past
+        # the load's end: stop() waits for it).
+        during = load.started_between(t_down, t_up)
         statuses = sorted({a[1] for a in during})
         slowest = max((a[3] for a in during), default=0.0)
         print(f"outage ({mode}, {how}): {len(during)} answers while down, statuses {statuses}, "
@@ -475,7 +508,7 @@ def main() -> None:
                   f"on {ports}, nginx (PID {nginx.pid}) on {port}")
             if phase == "counts":
                 check_limits(port, redis)
-                check_batches(port, redis)
+                check_batches(port, redis, [work / f"replica{i + 1}-{phase}-{mode}.log" for i in range(3)])
                 check_jobs(port, redis, ports)
                 check_throttle(port, redis, ports)
             else:

@@ -4,12 +4,13 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwapOption;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, RedisResult};
+use redis::{Client, RedisResult, Script};
 
 use crate::metrics::RedisMetrics;
 
@@ -76,14 +77,33 @@ impl RedisSettings {
         })
     }
 
-    /// The URL with any password replaced, fit for `sentiment-api config` and logs.
+    /// The URL with any credential replaced, fit for `sentiment-api config` and logs: the
+    /// `user:password@` part, and every query parameter but `db` and `protocol` (redis-rs also
+    /// takes `user` and `pass` from the query, as in `redis+unix:///sock?pass=secret`).
     pub fn redacted_url(&self) -> String {
-        match (self.url.find("://"), self.url.rfind('@')) {
+        let (base, query) = match self.url.split_once('?') {
+            Some((base, query)) => (base, Some(query)),
+            None => (self.url.as_str(), None),
+        };
+        let mut shown = match (base.find("://"), base.rfind('@')) {
             (Some(scheme), Some(at)) if at > scheme => {
-                format!("{}[REDACTED]{}", &self.url[..scheme + 3], &self.url[at..])
+                format!("{}[REDACTED]{}", &base[..scheme + 3], &base[at..])
             }
-            _ => self.url.clone(),
+            _ => base.to_owned(),
+        };
+        if let Some(query) = query {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|param| match param.split_once('=') {
+                    Some((name @ ("db" | "protocol"), value)) => format!("{name}={value}"),
+                    Some((name, _)) => format!("{name}=[REDACTED]"),
+                    None => "[REDACTED]".to_owned(),
+                })
+                .collect();
+            shown.push('?');
+            shown.push_str(&params.join("&"));
         }
+        shown
     }
 }
 
@@ -97,6 +117,11 @@ impl fmt::Debug for RedisSettings {
             .finish()
     }
 }
+
+/// Readiness's probe: a write, as every limit decision makes, in a script, as they are.
+static PROBE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new("redis.call('SET', KEYS[1], '1', 'PX', 10000) return redis.status_reply('OK')")
+});
 
 /// Redis could not be asked: it did not answer in time, refused, failed, or the circuit
 /// breaker is open after a recent failure.
@@ -142,6 +167,15 @@ impl Redis {
     /// A connection for the calling worker: it must run on that worker's runtime (the
     /// connection's driver task lives there). It connects on first use and reconnects by itself.
     pub fn connect(self: &Arc<Self>) -> RedisConn {
+        RedisConn {
+            redis: Arc::clone(self),
+            manager: Arc::new(ArcSwapOption::new(self.new_manager().map(Arc::new))),
+            timeouts_in_a_row: Arc::new(AtomicU32::new(0)),
+        }
+    }
+
+    /// A connection that connects on first use and reconnects by itself after an error.
+    fn new_manager(&self) -> Option<ConnectionManager> {
         let timeout = self.settings.timeout;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
@@ -150,13 +184,23 @@ impl Redis {
             .set_max_delay(Duration::from_millis(200));
         // Only a misused configuration can fail here; should it, every call fails and the
         // failure mode decides, as for a Redis that is down.
-        let manager = ConnectionManager::new_lazy_with_config(self.settings.client.clone(), config)
+        ConnectionManager::new_lazy_with_config(self.settings.client.clone(), config)
             .inspect_err(|e| log::error!("cannot set up the Redis connection: {e}"))
-            .ok();
-        RedisConn {
-            redis: Arc::clone(self),
-            manager,
-        }
+            .ok()
+    }
+
+    /// Whether the circuit breaker is open: calls are skipped but for one per cooldown, until
+    /// one succeeds.
+    pub fn circuit_open(&self) -> bool {
+        self.open_until_ms.load(Ordering::Acquire) != 0
+    }
+
+    /// Sets `redis_circuit_open` from the breaker's state (before a scrape): the updates made
+    /// as it opens and closes can land in the wrong order when a failure and a success race.
+    pub fn publish_circuit_state(&self) {
+        self.metrics
+            .circuit_open
+            .set(i64::from(self.circuit_open()));
     }
 
     /// Milliseconds since `epoch`, from 1: 0 is kept for "closed".
@@ -209,11 +253,17 @@ impl Redis {
     }
 }
 
-/// One worker's connection to the shared Redis.
+/// Timeouts in a row after which a worker's connection is replaced: `ConnectionManager` only
+/// reconnects after an error, and a connection whose answers were lost (a network that drops
+/// packets, a Redis restarted behind a NAT) only ever times out.
+const REPLACE_AFTER_TIMEOUTS: u32 = 3;
+
+/// One worker's connection to the shared Redis (its clones share it).
 #[derive(Clone)]
 pub struct RedisConn {
     redis: Arc<Redis>,
-    manager: Option<ConnectionManager>,
+    manager: Arc<ArcSwapOption<ConnectionManager>>,
+    timeouts_in_a_row: Arc<AtomicU32>,
 }
 
 impl RedisConn {
@@ -237,41 +287,87 @@ impl RedisConn {
         if !self.redis.admit_call() {
             return Err(Unavailable("circuit open"));
         }
-        self.timed(call).await
+        self.timed(self.redis.settings.timeout, true, call).await
     }
 
-    /// Whether Redis answers a `PING` now (the breaker is not consulted: readiness must see a
-    /// Redis that came back even when no request has tried it).
-    pub async fn ping(&self) -> Result<(), Unavailable> {
-        self.timed(|mut conn| async move { redis::cmd("PING").query_async::<()>(&mut conn).await })
-            .await
-    }
-
-    async fn timed<T, F, Fut>(&self, call: F) -> Result<T, Unavailable>
+    /// Runs `call` off the request path, where waiting is cheap and losing the outcome is not:
+    /// bounded by `timeout` instead of `REDIS_TIMEOUT_MS`, and neither stopped by the circuit
+    /// breaker nor tripping it (a slow write of a large job result is no sign of a dead Redis).
+    pub async fn call_patiently<T, F, Fut>(
+        &self,
+        timeout: Duration,
+        call: F,
+    ) -> Result<T, Unavailable>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
-        let Some(manager) = self.manager.clone() else {
+        self.timed(timeout, false, call).await
+    }
+
+    /// Whether Redis runs a script that writes, now (for readiness): a Redis that answers `PING`
+    /// but refuses scripts or writes (out of memory) is not usable. Through the circuit breaker:
+    /// while it is open, not ready, but for the one call a cooldown lets through, which closes
+    /// it if Redis is back, even when no request has tried it.
+    pub async fn probe(&self) -> Result<(), Unavailable> {
+        let key = self.key(format_args!("ready"));
+        self.call(|mut conn| async move { PROBE.key(key).invoke_async::<()>(&mut conn).await })
+            .await
+    }
+
+    /// Runs `call` within `timeout`; a failure opens the circuit breaker if `trips`, and is only
+    /// counted otherwise.
+    async fn timed<T, F, Fut>(
+        &self,
+        timeout: Duration,
+        trips: bool,
+        call: F,
+    ) -> Result<T, Unavailable>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let Some(manager) = self.manager.load_full() else {
             return Err(Unavailable("error"));
         };
+        let manager = ConnectionManager::clone(&manager);
         let started = Instant::now();
-        let outcome = actix_rt::time::timeout(self.redis.settings.timeout, call(manager)).await;
+        let outcome = actix_rt::time::timeout(timeout, call(manager)).await;
+        let (reason, detail): (&'static str, &dyn fmt::Display) = match &outcome {
+            Ok(Ok(_)) => ("", &""),
+            Ok(Err(e)) if e.is_timeout() => ("timeout", e),
+            Ok(Err(e)) => ("error", e),
+            Err(_) => ("timeout", &"no answer in time"),
+        };
+        if reason == "timeout" {
+            self.timed_out();
+        } else {
+            self.timeouts_in_a_row.store(0, Ordering::Relaxed);
+        }
         match outcome {
             Ok(Ok(value)) => {
                 self.redis.succeeded(started.elapsed());
-                Ok(value)
+                return Ok(value);
             }
-            Ok(Err(e)) => {
-                let reason = if e.is_timeout() { "timeout" } else { "error" };
-                self.redis.failed(reason, &e);
-                Err(Unavailable(reason))
+            _ if trips => self.redis.failed(reason, detail),
+            _ => {
+                self.redis.metrics.errors.with_label_values(&[reason]).inc();
+                log::debug!("Redis call off the request path failed ({reason}: {detail})");
             }
-            Err(_) => {
-                self.redis
-                    .failed("timeout", &"no answer within REDIS_TIMEOUT_MS");
-                Err(Unavailable("timeout"))
-            }
+        }
+        Err(Unavailable(reason))
+    }
+}
+
+impl RedisConn {
+    /// Counts a timeout; after [`REPLACE_AFTER_TIMEOUTS`] in a row, the next call goes through a
+    /// new connection (the old one closes once its last call is done).
+    fn timed_out(&self) {
+        let in_a_row = self.timeouts_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+        if in_a_row >= REPLACE_AFTER_TIMEOUTS {
+            self.timeouts_in_a_row.store(0, Ordering::Relaxed);
+            self.manager.store(self.redis.new_manager().map(Arc::new));
+            log::warn!("Redis: {in_a_row} timeouts in a row, replacing this worker's connection");
         }
     }
 }
@@ -311,10 +407,38 @@ mod tests {
     }
 
     #[test]
+    fn a_scrape_shows_the_breakers_state_whatever_order_the_updates_landed_in() {
+        let metrics = crate::metrics::Metrics::new().redis();
+        let redis = Redis::new(settings("redis://127.0.0.1:1").unwrap(), metrics.clone());
+        // A failure and a success racing: the success closed the breaker, the failure's gauge
+        // update landed last.
+        metrics.circuit_open.set(1);
+        redis.publish_circuit_state();
+        assert_eq!(metrics.circuit_open.get(), 0);
+        redis.failed("timeout", &"test");
+        metrics.circuit_open.set(0);
+        redis.publish_circuit_state();
+        assert_eq!(metrics.circuit_open.get(), 1);
+    }
+
+    #[test]
     fn a_password_never_shows() {
         let s = settings("redis://user:hunter2-secret@10.0.0.5:6379/2").unwrap();
         assert_eq!(s.redacted_url(), "redis://[REDACTED]@10.0.0.5:6379/2");
         assert!(!format!("{s:?}").contains("hunter2"));
+        let unix =
+            settings("redis+unix:///run/redis.sock?db=3&user=svc&pass=hunter2-secret").unwrap();
+        assert_eq!(
+            unix.redacted_url(),
+            "redis+unix:///run/redis.sock?db=3&user=[REDACTED]&pass=[REDACTED]"
+        );
+        assert!(!format!("{unix:?}").contains("hunter2"));
+        let both = settings("redis://u:hunter2-a@h:1/0?pass=hunter2-b&hunter2-c").unwrap();
+        assert!(
+            !both.redacted_url().contains("hunter2"),
+            "{}",
+            both.redacted_url()
+        );
         let plain = settings("redis://127.0.0.1:6379").unwrap();
         assert_eq!(plain.redacted_url(), "redis://127.0.0.1:6379");
     }

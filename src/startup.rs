@@ -146,7 +146,7 @@ pub fn run(
             // connection would spend REDIS_TIMEOUT_MS waiting for the handshake.
             let warm = conn.clone();
             actix_rt::spawn(async move {
-                let _ = warm.ping().await;
+                let _ = warm.probe().await;
             });
             conn
         });

@@ -190,9 +190,9 @@ async fn authenticate_shared(
         .admit(client, &entry.id, overrides(&entry), units)
         .await
         .map_err(unavailable)?;
-    let decision = match admission {
+    let (decision, paid_in) = match admission {
         KeyAdmission::Throttled(wait) => return Err(throttled(&req, client, wait)),
-        KeyAdmission::Decided(decision) => decision,
+        KeyAdmission::Decided(decision, paid_in) => (decision, paid_in),
     };
     if let Some(scope) = missing {
         leave_quota(&req, decision.state());
@@ -202,7 +202,7 @@ async fn authenticate_shared(
         // Spent nothing: the quota as it stands, for the headers and `/me`.
         leave_quota(&req, decision.state());
     } else {
-        req.extensions_mut().insert(SharedCharge(decision));
+        req.extensions_mut().insert(SharedCharge(decision, paid_in));
     }
     req.extensions_mut()
         .insert(AuthenticatedKey(Arc::clone(&entry)));

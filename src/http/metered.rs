@@ -14,7 +14,9 @@ use futures_util::future::Either;
 use super::AuthenticatedKey;
 use crate::auth::KeyEntry;
 use crate::error::{ApiError, Limit};
-use crate::limits::{retry_after_secs, Decision, Overrides, QuotaState, RateLimits, SharedLimits};
+use crate::limits::{
+    retry_after_secs, Decision, Overrides, PaidIn, QuotaState, RateLimits, SharedLimits,
+};
 use crate::paths::loggable_path;
 
 /// A key's own limits, as the limiter takes them.
@@ -72,9 +74,14 @@ pub struct Metered {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct WantsUnit;
 
-/// Left by `ApiKey` for `Metered` when the limits are shared: the arrival unit's decision.
+/// Left by `ApiKey` for `Metered` when the limits are shared: the arrival unit's decision, and
+/// where the unit was paid (a batch settles it there).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct SharedCharge(pub Decision);
+pub(super) struct SharedCharge(pub Decision, pub PaidIn);
+
+/// Left by `Metered` for [`Metered::charge_total`]: where the arrival unit was paid.
+#[derive(Debug, Clone, Copy)]
+struct ArrivalPaidIn(PaidIn);
 
 impl FromRequest for Metered {
     type Error = ApiError;
@@ -104,7 +111,8 @@ impl Future for ChargedByApiKey {
             return Poll::Ready(Err(ApiError::Internal));
         };
         let charge = metered.req.extensions_mut().remove::<SharedCharge>();
-        if let Some(SharedCharge(decision)) = charge {
+        if let Some(SharedCharge(decision, paid_in)) = charge {
+            metered.req.extensions_mut().insert(ArrivalPaidIn(paid_in));
             let outcome = metered.with_key(|key| metered.record(key, decision, 1));
             return Poll::Ready(outcome.map(|()| metered));
         }
@@ -132,8 +140,13 @@ impl Metered {
         let units = u32::try_from(units).unwrap_or(u32::MAX);
         if let Some(shared) = self.req.app_data::<web::Data<SharedLimits>>() {
             let (id, own) = self.with_key(|key| Ok((key.id.clone(), overrides(key))))?;
+            let paid_in = self
+                .req
+                .extensions()
+                .get::<ArrivalPaidIn>()
+                .map_or(PaidIn::Redis, |paid| paid.0);
             let decision = shared
-                .settle(&id, own, units, 1)
+                .settle(&id, own, units, 1, paid_in)
                 .await
                 .inspect_err(|e| log::debug!("{e}: refusing (REDIS_FAILURE_MODE=closed)"))?;
             return self.with_key(|key| self.record(key, decision, units));

@@ -65,8 +65,8 @@ impl Jobs {
         }
     }
 
-    /// Records a job's outcome. With Redis unreachable, the outcome is lost and the job reads
-    /// `failed` once its deadline has passed.
+    /// Records a job's outcome. In Redis, tries again until the job's run deadline; with Redis
+    /// unreachable all that time, the outcome is lost and the job reads `failed`.
     pub async fn finish(&self, id: &Uuid, state: JobState) {
         match self {
             Jobs::Local(store) => store.finish(id, state),

@@ -1,5 +1,5 @@
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::Script;
 use serde_json::{json, Value};
@@ -14,6 +14,10 @@ static CREATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua
 static FINISH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/finish.lua")));
 static ABANDON: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/abandon.lua")));
 static GET: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/get.lua")));
+
+/// Bound on one try to store a job's outcome: the results of a large job take a while to send,
+/// and nothing waits on them.
+const FINISH_TRY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The caps and times of a job store, the same on every replica.
 #[derive(Debug, Clone)]
@@ -80,6 +84,10 @@ impl SharedJobs {
         }
     }
 
+    /// Stores a job's outcome. Off the request path and the only copy of a finished job's
+    /// results: each try is bounded by [`FINISH_TRY_TIMEOUT`], not `REDIS_TIMEOUT_MS`, ignores
+    /// the circuit breaker, and tries are repeated with backoff until the job's run deadline
+    /// (past it, the job reads `failed` and the script keeps that).
     pub(super) async fn finish(&self, id: &Uuid, state: &JobState) -> Result<(), JobsError> {
         let (name, payload) = match state {
             JobState::Processing => return Ok(()),
@@ -95,10 +103,24 @@ impl SharedJobs {
             .arg(name)
             .arg(payload)
             .arg(self.ttl_ms());
-        self.conn
-            .call(|mut conn| async move { invocation.invoke_async::<()>(&mut conn).await })
-            .await?;
-        Ok(())
+        let give_up = Instant::now() + self.limits.run_deadline;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let invocation = &invocation;
+            let stored = self
+                .conn
+                .call_patiently(FINISH_TRY_TIMEOUT, |mut conn| async move {
+                    invocation.invoke_async::<()>(&mut conn).await
+                })
+                .await;
+            match stored {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() + backoff >= give_up => return Err(e.into()),
+                Err(e) => log::warn!("job {id}: storing its outcome failed ({e}); trying again"),
+            }
+            actix_rt::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
     }
 
     pub(super) async fn abandon(&self, id: &Uuid) -> Result<(), JobsError> {

@@ -12,7 +12,7 @@ pub use auth_throttle::{spawn_sweeper, AuthThrottle, MAX_TRACKED_CLIENTS};
 pub use overload::{Admission, InFlight};
 pub use proxies::TrustedProxies;
 pub use rate_limiter::{Decision, Policy, QuotaState, RateLimiter};
-pub use shared::{KeyAdmission, SharedLimits};
+pub use shared::{KeyAdmission, PaidIn, SharedLimits};
 
 use std::time::Duration;
 

@@ -21,8 +21,18 @@ const TICK_NS: u64 = 1_000;
 pub enum KeyAdmission {
     /// Its address is throttled after too many failed keys, for this long.
     Throttled(Duration),
-    /// The rate limit's decision (for zero units, only the quota as it stands).
-    Decided(Decision),
+    /// The rate limit's decision (for zero units, only the quota as it stands), and where it was
+    /// taken: a batch settles its arrival unit in the same place.
+    Decided(Decision, PaidIn),
+}
+
+/// Where a decision was taken, and so where a unit it granted was spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaidIn {
+    /// In Redis, shared by every replica.
+    Redis,
+    /// In this process (`REDIS_FAILURE_MODE=open` while Redis could not be asked).
+    Process,
 }
 
 /// The per-key limits and the failed-key throttle, kept in Redis so that every replica sharing it
@@ -75,30 +85,40 @@ impl SharedLimits {
             .await;
         match answer {
             Ok([-1, left_ms, ..]) => Ok(KeyAdmission::Throttled(millis(left_ms))),
-            Ok(answer) => Ok(KeyAdmission::Decided(decision(policy, interval, answer))),
+            Ok(answer) => Ok(KeyAdmission::Decided(
+                decision(policy, interval, answer),
+                PaidIn::Redis,
+            )),
             Err(e) => {
                 self.fall_back(e, "key_quota")?;
                 if let Some(wait) = client.and_then(|ip| self.throttle.blocked(ip)) {
                     return Ok(KeyAdmission::Throttled(wait));
                 }
-                Ok(KeyAdmission::Decided(if units == 0 {
+                let decision = if units == 0 {
                     Decision::Allowed(self.local.peek(id, overrides))
                 } else {
                     self.local.acquire(id, overrides, units)
-                }))
+                };
+                Ok(KeyAdmission::Decided(decision, PaidIn::Process))
             }
         }
     }
 
-    /// Makes a request of key `id` that paid `paid` units cost `units` in all, or changes
-    /// nothing (the shared form of [`RateLimits::settle`]).
+    /// Makes a request of key `id` that paid `paid` units in `paid_in` cost `units` in all, or
+    /// changes nothing (the shared form of [`RateLimits::settle`]). Units paid in this process are
+    /// settled here; units paid in Redis, in Redis, or, should it fail now (`open`), here as a
+    /// purchase of all `units` (this process never saw the paid ones).
     pub async fn settle(
         &self,
         id: &str,
         overrides: Overrides,
         units: u32,
         paid: u32,
+        paid_in: PaidIn,
     ) -> Result<Decision, Unavailable> {
+        if paid_in == PaidIn::Process {
+            return Ok(self.local.settle(id, overrides, units, paid));
+        }
         let policy = self.local.policy_for(overrides);
         let interval = policy.interval_us();
         let mut invocation = GCRA.key(self.quota_key(id));
@@ -115,7 +135,7 @@ impl SharedLimits {
             Ok(answer) => Ok(decision(policy, interval, answer)),
             Err(e) => {
                 self.fall_back(e, "key_quota")?;
-                Ok(self.local.settle(id, overrides, units, paid))
+                Ok(self.local.settle(id, overrides, units, 0))
             }
         }
     }
@@ -147,9 +167,15 @@ impl SharedLimits {
         }
     }
 
-    /// Whether Redis answers now (for readiness).
+    /// Whether Redis can be used now (for readiness): the circuit breaker is closed, or the
+    /// probe it lets through succeeds.
     pub async fn reachable(&self) -> bool {
-        self.conn.ping().await.is_ok()
+        self.conn.probe().await.is_ok()
+    }
+
+    /// Sets the `redis_circuit_open` gauge from the breaker (before a scrape).
+    pub fn publish_circuit_state(&self) {
+        self.conn.redis().publish_circuit_state();
     }
 
     /// In `open` mode, counts a decision about to be taken in process; in `closed`, the error.
@@ -199,4 +225,62 @@ fn decision(
 /// A `PTTL` answer as a wait: at least a millisecond (it may have just run out).
 fn millis(ms: i64) -> Duration {
     Duration::from_millis(ms.max(1) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Policy;
+    use crate::redis_backend::{Redis, RedisSettings};
+
+    /// Limits in `open` mode on a Redis nobody listens on: every call falls back.
+    fn unreachable_open() -> (SharedLimits, Arc<RateLimits>) {
+        let settings = RedisSettings::new(
+            "redis://127.0.0.1:1",
+            "t:".into(),
+            Duration::from_millis(50),
+            FailureMode::Open,
+        )
+        .unwrap();
+        let redis = Redis::new(settings, crate::metrics::Metrics::new().redis());
+        let local = Arc::new(RateLimits::new(Policy {
+            limit: 10,
+            burst: 10,
+            window: Duration::from_secs(3600),
+        }));
+        let throttle = Arc::new(AuthThrottle::new(5, Duration::from_secs(60)));
+        let shared = SharedLimits::new(redis.connect(), Arc::clone(&local), throttle);
+        (shared, local)
+    }
+
+    #[actix_rt::test]
+    async fn a_unit_paid_in_redis_is_not_credited_by_a_settlement_that_falls_back() {
+        let (shared, local) = unreachable_open();
+        let own = Overrides::default();
+        // The arrival unit went to Redis; Redis then fails: this process charges all 4 units.
+        let decision = shared.settle("k", own, 4, 1, PaidIn::Redis).await.unwrap();
+        assert!(matches!(decision, Decision::Allowed(_)));
+        assert_eq!(local.peek("k", own).remaining, 6);
+    }
+
+    #[actix_rt::test]
+    async fn a_unit_paid_in_process_is_settled_in_process() {
+        let (shared, local) = unreachable_open();
+        let own = Overrides::default();
+        let admitted = shared.admit(None, "k", own, 1).await.unwrap();
+        assert!(matches!(
+            admitted,
+            KeyAdmission::Decided(Decision::Allowed(_), PaidIn::Process)
+        ));
+        assert_eq!(local.peek("k", own).remaining, 9);
+        shared
+            .settle("k", own, 4, 1, PaidIn::Process)
+            .await
+            .unwrap();
+        assert_eq!(
+            local.peek("k", own).remaining,
+            6,
+            "4 in all, the paid one included"
+        );
+    }
 }

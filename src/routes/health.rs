@@ -24,7 +24,7 @@ pub async fn health() -> HttpResponse {
     path = "/health/ready",
     summary = "Readiness",
     tag = "monitoring",
-    description = "200 `{\"status\":\"ready\"}` while the service takes traffic; 503 `{\"status\":\"draining\"}` from the moment it is told to stop (SIGTERM), while `SHUTDOWN_DELAY_SECONDS` lets a load balancer notice; with `REDIS_URL`, 503 `{\"status\":\"redis_unavailable\"}` while Redis does not answer within `REDIS_TIMEOUT_MS`.",
+    description = "200 `{\"status\":\"ready\"}` while the service takes traffic; 503 `{\"status\":\"draining\"}` from the moment it is told to stop (SIGTERM), while `SHUTDOWN_DELAY_SECONDS` lets a load balancer notice; with `REDIS_URL`, 503 `{\"status\":\"redis_unavailable\"}` while Redis cannot be used: no answer to a small write script within `REDIS_TIMEOUT_MS` (out of memory counts as down), or the circuit breaker is open after a failed call.",
     responses(
         (status = 200, description = "Ready", body = Health),
         (status = 503, description = "Draining (stopping), or Redis unreachable: send no new traffic", body = Health),

@@ -2,7 +2,7 @@ use actix_web::{web, HttpResponse};
 
 use crate::auth::KeyStore;
 use crate::jobs::Jobs;
-use crate::limits::InFlight;
+use crate::limits::{InFlight, SharedLimits};
 use crate::metrics::{Metrics, CONTENT_TYPE};
 use crate::tls::CertificateStore;
 
@@ -23,8 +23,12 @@ pub async fn metrics(
     jobs: web::Data<Jobs>,
     keys: web::Data<KeyStore>,
     certificates: Option<web::Data<CertificateStore>>,
+    shared: Option<web::Data<SharedLimits>>,
 ) -> HttpResponse {
     metrics.in_flight.set(in_flight.current() as i64);
+    if let Some(shared) = shared {
+        shared.publish_circuit_state();
+    }
     // With Redis unreachable, the gauge keeps its last value.
     if let Ok(pending) = jobs.pending().await {
         metrics.jobs_pending.set(pending as i64);

@@ -90,6 +90,7 @@ fn free_port() -> u16 {
 struct Relay {
     port: u16,
     holding: Arc<AtomicBool>,
+    dropping: Arc<AtomicBool>,
 }
 
 impl Relay {
@@ -97,7 +98,8 @@ impl Relay {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let holding = Arc::new(AtomicBool::new(false));
-        let hold = Arc::clone(&holding);
+        let dropping = Arc::new(AtomicBool::new(false));
+        let (hold, drop) = (Arc::clone(&holding), Arc::clone(&dropping));
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
@@ -107,12 +109,16 @@ impl Relay {
                     (client.try_clone().unwrap(), server.try_clone().unwrap()),
                     (server, client),
                 ] {
-                    let hold = Arc::clone(&hold);
-                    std::thread::spawn(move || pipe(from, to, &hold));
+                    let (hold, drop) = (Arc::clone(&hold), Arc::clone(&drop));
+                    std::thread::spawn(move || pipe(from, to, &hold, &drop));
                 }
             }
         });
-        Relay { port, holding }
+        Relay {
+            port,
+            holding,
+            dropping,
+        }
     }
 
     fn url(&self) -> String {
@@ -123,15 +129,24 @@ impl Relay {
     fn hold(&self, on: bool) {
         self.holding.store(on, Ordering::SeqCst);
     }
+
+    /// From now on, bytes are thrown away (or forwarded again): a network that silently loses
+    /// them, with no error and no closed connection for the client to notice.
+    fn drop_bytes(&self, on: bool) {
+        self.dropping.store(on, Ordering::SeqCst);
+    }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream, holding: &AtomicBool) {
+fn pipe(mut from: TcpStream, mut to: TcpStream, holding: &AtomicBool, dropping: &AtomicBool) {
     let mut buf = [0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if dropping.load(Ordering::SeqCst) {
+            continue;
+        }
         while holding.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -144,14 +159,20 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, holding: &AtomicBool) {
 
 /// A server with keys `a` and `b`, `limit` units per `window` (burst = limit), sharing `url`;
 /// one worker, so that a test that sees it answer through Redis has seen its only connection.
+/// Its Redis timeout is [`patient`]: the tests that use it count exactly.
 async fn replica(url: &str, limit: u32, window: Duration, mode: FailureMode) -> TestApp {
     replica_with(url, mode, |settings| {
-        settings.workers = 1;
-        settings.rate_limit.limit = limit;
-        settings.rate_limit.burst = limit;
-        settings.rate_limit.window = window;
+        one_worker_limited(settings, limit, window);
+        patient(settings);
     })
     .await
+}
+
+fn one_worker_limited(settings: &mut TestSettings, limit: u32, window: Duration) {
+    settings.workers = 1;
+    settings.rate_limit.limit = limit;
+    settings.rate_limit.burst = limit;
+    settings.rate_limit.window = window;
 }
 
 /// A server sharing `url`, as `adjust` sets it up; returned once ready (its connection to Redis
@@ -197,7 +218,7 @@ const TIMEOUT: Duration = Duration::from_millis(50);
 /// A generous Redis timeout for the tests that count exactly: 100 requests at once on one
 /// debug-build worker on a shared machine can keep an answer from Redis waiting for the worker
 /// longer than 50 ms, and a 503 is not what those tests are about.
-fn patient(settings: &mut sentiment_api::config::Settings) {
+fn patient(settings: &mut TestSettings) {
     if let Some(redis) = &mut settings.redis {
         redis.timeout = Duration::from_secs(2);
     }
@@ -344,6 +365,7 @@ async fn failed_keys_on_both_replicas_trip_one_throttle_at_exactly_the_limit() {
     let redis = RedisServer::start();
     let throttled = |settings: &mut TestSettings| {
         settings.auth_failures_per_window = 5;
+        patient(settings);
     };
     let one = replica_with(&redis.url(), FailureMode::Closed, throttled).await;
     let two = replica_with(&redis.url(), FailureMode::Closed, throttled).await;
@@ -468,8 +490,10 @@ async fn a_hung_redis_costs_a_request_the_timeout_not_a_stall() {
     let redis = RedisServer::start();
     let relay = Relay::start(redis.port);
     let hour = Duration::from_secs(3600);
-    let open = replica(&relay.url(), 5, hour, FailureMode::Open).await;
-    let closed = replica(&relay.url(), 5, hour, FailureMode::Closed).await;
+    // REDIS_TIMEOUT_MS as deployed (50 ms), not `patient`: the timeout is what is tested.
+    let limited = |settings: &mut TestSettings| one_worker_limited(settings, 5, hour);
+    let open = replica_with(&relay.url(), FailureMode::Open, limited).await;
+    let closed = replica_with(&relay.url(), FailureMode::Closed, limited).await;
     assert_eq!(open.predict_query("good", Some(KEY_A)).await.status(), 200);
     assert_eq!(
         closed.predict_query("good", Some(KEY_A)).await.status(),
@@ -477,17 +501,22 @@ async fn a_hung_redis_costs_a_request_the_timeout_not_a_stall() {
     );
 
     relay.hold(true);
+    // REDIS_TIMEOUT_MS is 50: a stalled call would wait for as long as Redis hangs (seconds
+    // here). The margin covers a debug build on a loaded machine, and is far below a stall.
+    let bound = TIMEOUT + Duration::from_millis(500);
     for _ in 0..3 {
-        let started = Instant::now();
-        let (a, b) = futures_util::future::join(
-            open.predict_query("good", Some(KEY_B)),
-            closed.predict_query("good", Some(KEY_B)),
-        )
-        .await;
-        // REDIS_TIMEOUT_MS is 50: a stalled call would wait for as long as Redis hangs.
-        let took = started.elapsed();
-        assert!(took < Duration::from_secs(2), "took {took:?}");
-        assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 503));
+        let ((a, a_took), (b, b_took)) =
+            futures_util::future::join(timed(&open), timed(&closed)).await;
+        assert!(a_took < bound, "open took {a_took:?}");
+        assert!(b_took < bound, "closed took {b_took:?}");
+        assert_eq!((a, b), (200, 503));
+    }
+    for app in [&open, &closed] {
+        let metrics = app.get("/metrics", None).await.text().await.unwrap();
+        assert!(
+            metrics.lines().any(|l| l == "redis_circuit_open 1"),
+            "the breaker is open while Redis is held: {metrics}"
+        );
     }
     assert_eq!(open.get("/health/ready", None).await.status(), 503);
 
@@ -506,6 +535,70 @@ async fn a_hung_redis_costs_a_request_the_timeout_not_a_stall() {
         },
     )
     .await;
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_redis_that_answers_ping_but_refuses_writes_is_not_ready() {
+    let redis = RedisServer::start();
+    let app = replica_with(&redis.url(), FailureMode::Closed, patient).await;
+    let cli = |args: &[&str]| {
+        let out = Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        assert!(out.status.success());
+    };
+    // Out of memory (noeviction): PING still answers, every script that writes is refused.
+    cli(&["CONFIG", "SET", "maxmemory", "1"]);
+    assert_eq!(app.predict_query("good", Some(KEY_A)).await.status(), 503);
+    let (status, body) = status_and_json(app.get("/health/ready", None).await).await;
+    assert_eq!(
+        (status, body),
+        (503, json!({"status": "redis_unavailable"}))
+    );
+    cli(&["CONFIG", "SET", "maxmemory", "0"]);
+    eventually(
+        "readiness once Redis takes writes again",
+        Duration::from_secs(10),
+        || async { (app.get("/health/ready", None).await.status() == 200).then_some(()) },
+    )
+    .await;
+    assert_eq!(app.predict_query("good", Some(KEY_A)).await.status(), 200);
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_connection_that_silently_lost_answers_is_replaced() {
+    let redis = RedisServer::start();
+    let relay = Relay::start(redis.port);
+    let limited = |settings: &mut TestSettings| {
+        one_worker_limited(settings, 100, Duration::from_secs(3600));
+    };
+    let app = replica_with(&relay.url(), FailureMode::Closed, limited).await;
+    assert_eq!(app.predict_query("good", Some(KEY_A)).await.status(), 200);
+    // Requests and answers vanish: the connection stays open and only times out.
+    relay.drop_bytes(true);
+    for _ in 0..6 {
+        assert_eq!(app.predict_query("good", Some(KEY_A)).await.status(), 503);
+        // Past the breaker's cooldown, so each request really tries Redis.
+        actix_rt::time::sleep(Duration::from_millis(300)).await;
+    }
+    relay.drop_bytes(false);
+    eventually(
+        "a request through Redis on a new connection",
+        Duration::from_secs(10),
+        || async { (app.predict_query("good", Some(KEY_A)).await.status() == 200).then_some(()) },
+    )
+    .await;
+}
+
+/// The status of one request of key b, and how long it took.
+async fn timed(app: &TestApp) -> (u16, Duration) {
+    let started = Instant::now();
+    let status = app.predict_query("good", Some(KEY_B)).await.status();
+    (status.as_u16(), started.elapsed())
 }
 
 /// VADER, slowly, on texts that start with "slow": holds a job pending.
@@ -550,8 +643,8 @@ async fn finished(app: &TestApp, location: &str, key: &str) -> serde_json::Value
 #[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
 async fn a_job_made_on_one_replica_is_read_on_the_other_and_is_a_404_to_another_key() {
     let redis = RedisServer::start();
-    let one = replica_with(&redis.url(), FailureMode::Closed, |_| {}).await;
-    let two = replica_with(&redis.url(), FailureMode::Closed, |_| {}).await;
+    let one = replica_with(&redis.url(), FailureMode::Closed, patient).await;
+    let two = replica_with(&redis.url(), FailureMode::Closed, patient).await;
     let texts = ["I love it", "This is terrible", "ok \u{1F600}"];
     let (status, location) = start_job(&one, &texts, KEY_A).await;
     assert_eq!(status, 202);
@@ -571,10 +664,41 @@ async fn a_job_made_on_one_replica_is_read_on_the_other_and_is_a_404_to_another_
 
 #[actix_rt::test]
 #[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_job_that_finishes_while_redis_is_held_keeps_its_results() {
+    let redis = RedisServer::start();
+    let relay = Relay::start(redis.port);
+    let app = replica_serving(
+        &relay.url(),
+        FailureMode::Closed,
+        default_keys(),
+        |_| {},
+        Arc::new(Slow(Vader::new())),
+    )
+    .await;
+    let (status, location) = start_job(&app, &["slow but good"], KEY_A).await;
+    assert_eq!(status, 202);
+    // The job finishes after 800 ms, while Redis does not answer: far past REDIS_TIMEOUT_MS, and
+    // with the circuit breaker opened by a request meanwhile.
+    relay.hold(true);
+    assert_eq!(
+        app.predict_query("good", Some(KEY_A)).await.status(),
+        503,
+        "the breaker opens"
+    );
+    actix_rt::time::sleep(Duration::from_millis(1500)).await;
+    relay.hold(false);
+    let job = finished(&app, &location, KEY_A).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["results"][0]["text"], "slow but good");
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
 async fn the_pending_jobs_cap_holds_across_replicas() {
     let redis = RedisServer::start();
     let one_pending = |settings: &mut TestSettings| {
         settings.max_pending_jobs = 1;
+        patient(settings);
     };
     let slow = || Arc::new(Slow(Vader::new()));
     let one = replica_serving(
@@ -614,6 +738,7 @@ async fn a_job_whose_replica_died_reads_failed_and_gives_its_pending_place_back(
     let redis = RedisServer::start();
     let app = replica_with(&redis.url(), FailureMode::Closed, |settings| {
         settings.max_pending_jobs = 1;
+        patient(settings);
     })
     .await;
     // What a replica that died mid-job leaves: a pending job whose deadline has passed.

@@ -8,8 +8,10 @@
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local ttl = tonumber(ARGV[8])
+-- Each cleanup below takes at most 128 entries, so one call stays short however much piled up
+-- (a script blocks Redis while it runs); every creation heals 128 more, faster than jobs arrive.
 -- A job still pending past its deadline: the replica running it stopped. It reads `failed`.
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 128)) do
   local job = ARGV[9] .. id
   if redis.call('HGET', job, 'state') == 'processing' then
     redis.call('HSET', job, 'state', 'failed', 'detail', 'The server running this job stopped before it finished')
@@ -19,7 +21,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
   redis.call('ZREM', KEYS[1], id)
 end
 -- Jobs past their TTL (their hashes expired by themselves): their room back.
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 128)) do
   redis.call('DECRBY', KEYS[4], tonumber(redis.call('HGET', KEYS[3], id) or '0'))
   redis.call('HDEL', KEYS[3], id)
   redis.call('ZREM', KEYS[2], id)
