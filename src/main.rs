@@ -23,6 +23,13 @@ async fn serve() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
+    // The encoder's coalesced batches are large enough for candle's spinning "barrier pool", which
+    // loses to inline element-wise operations on busy cores: 114 against 63 texts/s for 16
+    // concurrent requests (docs/encoder.md). Set before any model loads; an explicit value wins.
+    #[cfg(feature = "encoder")]
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
     // Settings first: they validate RUST_LOG, which the logger would only warn about.
     let settings = match Settings::from_env() {
         Ok(s) => s,

@@ -36,8 +36,9 @@
 //! texts) run on candle 0.11's spin-then-park "barrier pool" of `CANDLE_NUM_THREADS − 1` threads
 //! (else `RAYON_NUM_THREADS − 1`, else physical cores − 1: one thread on a 2-core machine), started
 //! on first use, and one such operation runs at a time. Set `CANDLE_NUM_THREADS` in the process's
-//! environment to bound it (1: none), e.g. to the encoder's thread count. candle also cuts each
-//! matrix product into that many tasks; on a smaller pool the surplus tasks run one after another.
+//! environment to bound it (1: none; the binary sets 1 when it is unset). candle cuts each matrix
+//! product into `RAYON_NUM_THREADS` (else physical cores) tasks; on a smaller pool the surplus tasks
+//! run one after another.
 
 use std::path::{Path, PathBuf};
 
