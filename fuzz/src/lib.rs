@@ -1,5 +1,5 @@
 //! Checks the fuzz targets share: an error as the client sees it keeps the contract's shape
-//! (`/work/shared/API.md`'s error table, the README's "Errors").
+//! ([docs/api.md](../docs/api.md), "Errors: always JSON, FastAPI's shapes").
 
 use actix_web::body::MessageBody;
 use actix_web::ResponseError;
