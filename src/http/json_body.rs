@@ -354,4 +354,21 @@ mod tests {
             assert_eq!(item(body), (position.into(), message.into()), "{body}");
         }
     }
+
+    #[test]
+    fn a_bad_escape_is_worded_and_placed_as_python_does() {
+        // Found by the json_body fuzz target: a bad \u escape followed by multi-byte characters
+        // was placed in bytes (7), past the body's 6 characters. Python 3.11's answers:
+        let cases = [
+            (r#"{"\uЊϓ"#, 3, "Invalid \\uXXXX escape"),
+            (r#"["\u12é4"]"#, 3, "Invalid \\uXXXX escape"),
+            (r#"["\uzzzz"]"#, 3, "Invalid \\uXXXX escape"),
+            (r#""\u""#, 2, "Invalid \\uXXXX escape"),
+            (r#"["é\q"]"#, 3, "Invalid \\escape"),
+            (r#"["é\\", "\x"]"#, 9, "Invalid \\escape"),
+        ];
+        for (body, position, message) in cases {
+            assert_eq!(item(body), (position.into(), message.into()), "{body}");
+        }
+    }
 }
