@@ -70,6 +70,8 @@ BODIES = [
     '{"texts": ["good", "bad"]}', '{"texts": []}', '{"texts": "a"}', '{"texts": ["a", 5, null]}',
     '{"texts": ["a"], "model": "nope"}', '{"text": "\\ud800"}', '{"a": 1e999}', "[[[[[[[[1]]]]]]]]",
     '\ufeff{"text": "bom"}', '{"text": "tab\tinside"}', '{"text": "\\u00e9\\n"}',
+    # Found by the fuzzer: a bad \u escape before multi-byte characters.
+    '{"\\uЊϓ',
 ]
 
 
