@@ -56,8 +56,10 @@ for target in "${targets[@]}"; do
         tail -n 40 "$log"
     fi
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n1)
-    corpus=$(find "fuzz/corpus/$target" -type f | wc -l)
-    summary+=("$(printf '%-20s %12s execs  %6s corpus files  %s' "$target" "${execs:-?}" "$corpus" "$result")")
+    # libFuzzer's own count of the inputs its corpus keeps (the directory also holds superseded ones).
+    corpus=$(grep -o 'corp: [0-9]*/[0-9a-zA-Z]*' "$log" | tail -n1 | cut -d' ' -f2)
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n1 | cut -d' ' -f2)
+    summary+=("$(printf '%-20s %11s execs  corpus %-12s cov %-6s %s' "$target" "${execs:-?}" "${corpus:-?}" "${cov:-?}" "$result")")
 done
 
 echo
