@@ -7,7 +7,7 @@ The head is a logistic regression on [all-MiniLM-L6-v2 sentence embedding e (384
 compound, positive, neutral, negative ++ e × compound (384) ++ z], where z is the decision value of the
 service's learned model (`tfidf`, scripts/learned/train.py): a stacked ensemble. It is trained on the binary items of the VADER ground truth
 (|human mean| >= 0.5, positive when the mean is > 0) of all four sets. DIR defaults to
-$VADER_GROUND_TRUTH_DIR, else ../shared/data/vader_ground_truth beside the repository; the model
+$VADER_GROUND_TRUTH_DIR (the sets are not in the repository; one of the two is needed); the model
 directory to $MODEL_DIR, else target/minilm (scripts/encoder/fetch_model.py).
 
 The features are computed by the Rust side, `cargo run --features encoder --example encoder_embed`
@@ -221,11 +221,14 @@ def table(title: str, rows: dict, names: list) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    default_gt = os.environ.get("VADER_GROUND_TRUTH_DIR", str(ROOT.parent / "shared" / "data" / "vader_ground_truth"))
-    parser.add_argument("--ground-truth", type=Path, default=Path(default_gt))
+    default_gt = os.environ.get("VADER_GROUND_TRUTH_DIR")
+    parser.add_argument("--ground-truth", type=Path, default=Path(default_gt) if default_gt else None)
     parser.add_argument("--model-dir", type=Path, default=Path(os.environ.get("MODEL_DIR", TARGET / "minilm")))
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    if args.ground_truth is None:
+        print("error: no ground truth: pass --ground-truth DIR or set VADER_GROUND_TRUTH_DIR", file=sys.stderr)
+        return 2
 
     import numpy as np
     import sklearn
