@@ -193,6 +193,18 @@ fn default_keys() -> Vec<TestKey> {
     ]
 }
 
+/// Two replicas in closed mode sharing `url`, each serving `keys()` and `model()`, set up by `adjust`.
+async fn two_replicas_serving(
+    url: &str,
+    keys: impl Fn() -> Vec<TestKey>,
+    adjust: impl Fn(&mut TestSettings),
+    model: impl Fn() -> Arc<dyn SentimentModel>,
+) -> (TestApp, TestApp) {
+    let one = replica_serving(url, FailureMode::Closed, keys(), &adjust, model()).await;
+    let two = replica_serving(url, FailureMode::Closed, keys(), &adjust, model()).await;
+    (one, two)
+}
+
 async fn replica_serving(
     url: &str,
     mode: FailureMode,
@@ -275,23 +287,8 @@ async fn a_keys_own_limit_holds_across_replicas() {
         settings.rate_limit.window = Duration::from_secs(3600);
         patient(settings);
     };
-    let vader = || Arc::new(Vader::new());
-    let one = replica_serving(
-        &redis.url(),
-        FailureMode::Closed,
-        keys(),
-        own_limit,
-        vader(),
-    )
-    .await;
-    let two = replica_serving(
-        &redis.url(),
-        FailureMode::Closed,
-        keys(),
-        own_limit,
-        vader(),
-    )
-    .await;
+    let vader = || Arc::new(Vader::new()) as Arc<dyn SentimentModel>;
+    let (one, two) = two_replicas_serving(&redis.url(), keys, own_limit, vader).await;
     let outcome = statuses(&[&one, &two], KEY_B, 12).await;
     assert_eq!((count(&outcome, 200), count(&outcome, 429)), (3, 9));
     let res = two.get("/me", Some(KEY_B)).await;
@@ -700,23 +697,8 @@ async fn the_pending_jobs_cap_holds_across_replicas() {
         settings.max_pending_jobs = 1;
         patient(settings);
     };
-    let slow = || Arc::new(Slow(Vader::new()));
-    let one = replica_serving(
-        &redis.url(),
-        FailureMode::Closed,
-        default_keys(),
-        one_pending,
-        slow(),
-    )
-    .await;
-    let two = replica_serving(
-        &redis.url(),
-        FailureMode::Closed,
-        default_keys(),
-        one_pending,
-        slow(),
-    )
-    .await;
+    let slow = || Arc::new(Slow(Vader::new())) as Arc<dyn SentimentModel>;
+    let (one, two) = two_replicas_serving(&redis.url(), default_keys, one_pending, slow).await;
     let long = format!("slow {}", "x".repeat(4000));
     let (status, first) = start_job(&one, &[&long], KEY_A).await;
     assert_eq!(status, 202);
