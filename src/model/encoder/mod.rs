@@ -364,8 +364,9 @@ impl Encoder {
     /// The head's probability that `text`, whose embedding is `embedding`, is positive (VADER's
     /// scores and the learned model's decision value are computed here).
     pub fn head_probability(&self, text: &str, embedding: &[f32]) -> f64 {
-        let z = self.learned.decision_function(text);
-        self.head.probability(embedding, &self.vader.score(text), z)
+        let vader = self.vader.score(text);
+        let z = self.learned.decision_function(text, &vader);
+        self.head.probability(embedding, &vader, z)
     }
 
     /// The probability that `text` is positive.

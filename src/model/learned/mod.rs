@@ -87,10 +87,11 @@ impl Learned {
         }
     }
 
-    /// The logistic regression's decision value for `text` (scikit-learn's `decision_function`:
-    /// the log-odds that it is positive), which the encoder's head stacks as a feature.
-    pub fn decision_function(&self, text: &str) -> f64 {
-        self.decision(text, &self.vader.score(text)).0
+    /// The logistic regression's decision value for `text`, whose VADER scores are `vader`
+    /// (scikit-learn's `decision_function`: the log-odds that it is positive), which the encoder's
+    /// head stacks as a feature; the caller has VADER's scores already.
+    pub fn decision_function(&self, text: &str, vader: &Scores) -> f64 {
+        self.decision(text, vader).0
     }
 
     /// The number of word and char n-gram features (for docs and tests).
