@@ -5,13 +5,13 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::auth::key_file::{self, hash_hex, FileEntry};
 use crate::auth::{generate_key, hash_key, validate_key, KeySource, Secret, MIN_KEY_CHARS};
-use crate::config::{load_dotenv, Settings};
+use crate::config::{help_text, load_dotenv, Settings};
 use crate::model::Models;
 use crate::paths::Scope;
 use crate::tls::CertificateStore;
@@ -67,6 +67,14 @@ pub struct EntryArgs {
     /// A route group the key may use (`predict`, `jobs`); repeat for several. None given: every one.
     #[arg(long = "scope", value_name = "SCOPE")]
     scopes: Vec<String>,
+}
+
+/// Parses the command line; `--help` ends with every setting, from the declarations in `config`.
+pub fn parse() -> Cli {
+    let command = Cli::command().after_long_help(help_text()).after_help(
+        "Settings come from the environment or .env: `--help` lists them, `config` shows them.",
+    );
+    Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit())
 }
 
 /// The version, and the cargo features this binary was built with.

@@ -13,6 +13,612 @@ use crate::logging::LogFormat;
 use crate::redis_backend::{FailureMode, RedisSettings};
 use crate::tls::{TlsFiles, CERT_FILE, KEY_FILE};
 
+/// The concern a setting belongs to: the sections of `docs/configuration.md` and `.env.example`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Section {
+    /// Where and how to listen.
+    Listen,
+    /// API keys.
+    Keys,
+    /// HTTPS.
+    Tls,
+    /// The models.
+    Models,
+    /// Per-key limits, the failed-key throttle, proxies, browsers and overload.
+    Limits,
+    /// Input limits.
+    Input,
+    /// Inference and background jobs.
+    Jobs,
+    /// Replicas sharing one Redis.
+    Redis,
+    /// Stopping.
+    Shutdown,
+    /// Logs.
+    Logs,
+}
+
+impl Section {
+    /// The section's title in the docs.
+    pub fn title(self) -> &'static str {
+        match self {
+            Section::Listen => "Listening",
+            Section::Keys => "Keys",
+            Section::Tls => "HTTPS",
+            Section::Models => "Models",
+            Section::Limits => "Rate limits, proxies, CORS, overload",
+            Section::Input => "Input limits",
+            Section::Jobs => "Inference and jobs",
+            Section::Redis => "Replicas (Redis)",
+            Section::Shutdown => "Shutdown",
+            Section::Logs => "Logs",
+        }
+    }
+}
+
+/// What a setting is when it is not set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// This value, read as a given one would be.
+    Value(&'static str),
+    /// Nothing; the text says what that means.
+    Unset(&'static str),
+    /// Worked out at start; the text says how.
+    Computed(&'static str),
+}
+
+/// One setting, declared once: its variable, section, default, whether it is a secret, one line of
+/// help, and how `sentiment-api config` shows its value. `from_lookup` reads every variable through
+/// its declaration; `--help`, `config`, `.env.example` and `docs/configuration.md`'s table come from
+/// [`SETTINGS`] (a test holds the last two to it).
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// The environment variable.
+    pub name: &'static str,
+    /// The concern it belongs to.
+    pub section: Section,
+    /// Its value when unset.
+    pub default: Fallback,
+    /// One line: what it does.
+    pub help: &'static str,
+    /// Its value is a secret (shown redacted; `.env.example` gives a placeholder).
+    pub secret: bool,
+    /// A value to show in `.env.example` where the default says nothing.
+    pub example: Option<&'static str>,
+    /// How `config` shows the effective value; `None` for a variable read outside [`Settings`].
+    show: Option<fn(&Settings) -> String>,
+}
+
+impl Setting {
+    const fn new(
+        name: &'static str,
+        section: Section,
+        default: Fallback,
+        help: &'static str,
+        show: fn(&Settings) -> String,
+    ) -> Self {
+        Setting {
+            name,
+            section,
+            default,
+            help,
+            secret: false,
+            example: None,
+            show: Some(show),
+        }
+    }
+
+    const fn secret(mut self) -> Self {
+        self.secret = true;
+        self
+    }
+
+    const fn example(mut self, example: &'static str) -> Self {
+        self.example = Some(example);
+        self
+    }
+
+    /// The default as the docs write it: a value in backticks, or what being unset means.
+    pub fn default_text(&self) -> String {
+        match self.default {
+            Fallback::Value(v) => format!("`{v}`"),
+            Fallback::Unset(meaning) => format!("not set: {meaning}"),
+            Fallback::Computed(how) => how.to_owned(),
+        }
+    }
+
+    /// Whether [`Settings`] holds this setting (and `config` shows it).
+    pub fn in_settings(&self) -> bool {
+        self.show.is_some()
+    }
+
+    /// The declared default, parsed. A declaration whose default does not parse is a bug that the
+    /// unit tests (every default is read once with nothing set) find.
+    fn default_as<T: FromStr>(&self) -> T {
+        match self.default {
+            Fallback::Value(v) => v.parse().ok(),
+            _ => None,
+        }
+        .unwrap_or_else(|| panic!("{}: the declared default does not parse", self.name))
+    }
+}
+
+use Fallback::{Computed, Unset, Value};
+use Section as S;
+
+const DEFAULT_REDIS_PREFIX: &str = "sentiment-api:";
+const DEFAULT_REDIS_TIMEOUT_MS: &str = "50";
+
+fn secs(d: Duration) -> String {
+    d.as_secs().to_string()
+}
+
+fn or_none(v: Option<String>, none: &str) -> String {
+    v.unwrap_or_else(|| none.to_owned())
+}
+
+/// `HOST`
+pub const HOST: Setting = Setting::new(
+    "HOST",
+    S::Listen,
+    Value("127.0.0.1"),
+    "interface to listen on; beyond loopback, serve HTTPS or set TRUSTED_PROXIES (a warning says so)",
+    |s| s.host.clone(),
+);
+/// `PORT`
+pub const PORT: Setting = Setting::new(
+    "PORT",
+    S::Listen,
+    Value("8000"),
+    "port to listen on; 0 lets the system choose",
+    |s| s.port.to_string(),
+);
+/// `WORKERS`
+pub const WORKERS: Setting = Setting::new(
+    "WORKERS",
+    S::Listen,
+    Computed("the number of cores"),
+    "actix worker threads",
+    |s| s.workers.to_string(),
+)
+.example("2");
+/// `API_SECRET_KEY`
+pub const API_SECRET_KEY: Setting = Setting::new(
+    "API_SECRET_KEY",
+    S::Keys,
+    Unset("with no API_KEYS_FILE either, a key is generated for the run and printed once"),
+    "one key, id `default`: at least 16 printable ASCII characters, no spaces (`sentiment-api keys new` makes one); the .env.example placeholder is refused",
+    |s| match &s.api_secret_key {
+        Some(key) => key.to_string(),
+        None => "(not set)".to_owned(),
+    },
+)
+.secret()
+.example(crate::auth::PLACEHOLDER_KEY);
+/// `API_KEYS_FILE`
+pub const API_KEYS_FILE: Setting = Setting::new(
+    "API_KEYS_FILE",
+    S::Keys,
+    Unset("no named keys"),
+    "a TOML file of named keys stored as SHA-256 hashes (docs/deploy.md#keys-and-rotation); reloaded on change and SIGHUP",
+    |s| or_none(s.api_keys_file.as_ref().map(|p| p.display().to_string()), "(not set)"),
+)
+.example("keys.toml");
+/// `API_KEYS_POLL_SECONDS`
+pub const API_KEYS_POLL_SECONDS: Setting = Setting::new(
+    "API_KEYS_POLL_SECONDS",
+    S::Keys,
+    Value("2"),
+    "how often the keys file is checked for changes, in seconds",
+    |s| secs(s.keys_poll),
+);
+/// `MODELS`
+pub const MODELS: Setting = Setting::new(
+    "MODELS",
+    S::Models,
+    Unset("every model compiled in (minilm only with MODEL_DIR)"),
+    "the models to load, comma-separated (`vader`, `tfidf`, `minilm`)",
+    |s| {
+        or_none(
+            s.models.as_ref().map(|m| m.join(",")),
+            "(every model compiled in)",
+        )
+    },
+)
+.example("vader,tfidf");
+/// `DEFAULT_MODEL`
+pub const DEFAULT_MODEL: Setting = Setting::new(
+    "DEFAULT_MODEL",
+    S::Models,
+    Value("vader"),
+    "the model a request that names none gets",
+    |s| s.default_model.clone(),
+);
+/// `MODEL_DIR`
+pub const MODEL_DIR: Setting = Setting::new(
+    "MODEL_DIR",
+    S::Models,
+    Unset("no minilm"),
+    "the minilm encoder's files (a build with `--features encoder`; `scripts/encoder/fetch_model.py` writes them)",
+    |s| or_none(s.model_dir.as_ref().map(|d| d.display().to_string()), "(not set)"),
+)
+.example("target/minilm");
+/// `LOG_FORMAT`
+pub const LOG_FORMAT: Setting = Setting::new(
+    "LOG_FORMAT",
+    S::Logs,
+    Value("text"),
+    "`text`, or `json`: one object a line (time, level, target, message, request id, access fields)",
+    |s| {
+        match s.log_format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+        .to_owned()
+    },
+);
+/// `RATE_LIMIT_PER_MINUTE`
+pub const RATE_LIMIT_PER_MINUTE: Setting = Setting::new(
+    "RATE_LIMIT_PER_MINUTE",
+    S::Limits,
+    Value("60"),
+    "units a key may spend a minute (a text is a unit); a key's own limit in the keys file wins",
+    |s| s.rate_limit.limit.to_string(),
+);
+/// `RATE_LIMIT_BURST`
+pub const RATE_LIMIT_BURST: Setting = Setting::new(
+    "RATE_LIMIT_BURST",
+    S::Limits,
+    Value("60"),
+    "units a key may spend at once; at most RATE_LIMIT_PER_MINUTE",
+    |s| s.rate_limit.burst.to_string(),
+);
+/// `AUTH_FAILURES_PER_MINUTE`
+pub const AUTH_FAILURES_PER_MINUTE: Setting = Setting::new(
+    "AUTH_FAILURES_PER_MINUTE",
+    S::Limits,
+    Value("30"),
+    "wrong keys one address may send a minute before it gets 429",
+    |s| s.auth_failures_per_window.to_string(),
+);
+/// `TRUSTED_PROXIES`
+pub const TRUSTED_PROXIES: Setting = Setting::new(
+    "TRUSTED_PROXIES",
+    S::Limits,
+    Unset("X-Forwarded-For is ignored"),
+    "comma-separated addresses or CIDR blocks whose X-Forwarded-For is believed",
+    |s| {
+        let list = s.trusted_proxies.to_string();
+        if list.is_empty() {
+            "(none)".to_owned()
+        } else {
+            list
+        }
+    },
+)
+.example("127.0.0.1");
+/// `CORS_ALLOWED_ORIGINS`
+pub const CORS_ALLOWED_ORIGINS: Setting = Setting::new(
+    "CORS_ALLOWED_ORIGINS",
+    S::Limits,
+    Unset("no CORS headers"),
+    "comma-separated browser origins, or `*`, that may read answers; credentials are never allowed",
+    |s| or_none(s.cors.as_ref().map(|c| c.to_string()), "(none: no CORS)"),
+)
+.example("https://app.example.com");
+/// `MAX_CONCURRENT_REQUESTS`
+pub const MAX_CONCURRENT_REQUESTS: Setting = Setting::new(
+    "MAX_CONCURRENT_REQUESTS",
+    S::Limits,
+    Value("1024"),
+    "requests in flight before new ones get 503 `Server overloaded`",
+    |s| s.max_concurrent_requests.to_string(),
+);
+/// `INFERENCE_TIMEOUT_MS`
+pub const INFERENCE_TIMEOUT_MS: Setting = Setting::new(
+    "INFERENCE_TIMEOUT_MS",
+    S::Jobs,
+    Value("5000"),
+    "longest a request waits for the model before 503 `Inference timed out`, in milliseconds",
+    |s| s.inference_timeout.as_millis().to_string(),
+);
+/// `MAX_PENDING_JOBS`
+pub const MAX_PENDING_JOBS: Setting = Setting::new(
+    "MAX_PENDING_JOBS",
+    S::Jobs,
+    Value("64"),
+    "background jobs queued or running at once",
+    |s| s.max_pending_jobs.to_string(),
+);
+/// `MAX_STORED_JOBS`
+pub const MAX_STORED_JOBS: Setting = Setting::new(
+    "MAX_STORED_JOBS",
+    S::Jobs,
+    Value("10000"),
+    "jobs kept in all, finished ones included",
+    |s| s.max_stored_jobs.to_string(),
+);
+/// `MAX_JOB_STORE_BYTES`
+pub const MAX_JOB_STORE_BYTES: Setting = Setting::new(
+    "MAX_JOB_STORE_BYTES",
+    S::Jobs,
+    Value("268435456"),
+    "bytes of texts and results all kept jobs may hold (256 MiB)",
+    |s| s.max_job_store_bytes.to_string(),
+);
+/// `JOB_TTL_SECONDS`
+pub const JOB_TTL_SECONDS: Setting = Setting::new(
+    "JOB_TTL_SECONDS",
+    S::Jobs,
+    Value("3600"),
+    "how long a finished job is kept, in seconds",
+    |s| secs(s.job_ttl),
+);
+/// `MAX_TEXT_CHARS`
+pub const MAX_TEXT_CHARS: Setting = Setting::new(
+    "MAX_TEXT_CHARS",
+    S::Input,
+    Value("10000"),
+    "longest text, in Unicode characters (written into /openapi.json)",
+    |s| s.limits.max_text_chars.to_string(),
+);
+/// `MAX_BATCH_SIZE`
+pub const MAX_BATCH_SIZE: Setting = Setting::new(
+    "MAX_BATCH_SIZE",
+    S::Input,
+    Value("256"),
+    "most texts in one batch (written into /openapi.json)",
+    |s| s.limits.max_batch_size.to_string(),
+);
+/// `MAX_BODY_BYTES`
+pub const MAX_BODY_BYTES: Setting = Setting::new(
+    "MAX_BODY_BYTES",
+    S::Input,
+    Value("1048576"),
+    "largest request body in bytes; 413 beyond",
+    |s| s.limits.max_body_bytes.to_string(),
+);
+/// `BODY_TIMEOUT_SECONDS`
+pub const BODY_TIMEOUT_SECONDS: Setting = Setting::new(
+    "BODY_TIMEOUT_SECONDS",
+    S::Input,
+    Value("10"),
+    "longest a client may take to send its body; 408 beyond",
+    |s| secs(s.limits.body_timeout),
+);
+/// `TLS_CERT_FILE`
+pub const TLS_CERT_FILE: Setting = Setting::new(
+    CERT_FILE,
+    S::Tls,
+    Unset("plain HTTP"),
+    "a PEM certificate chain: serve HTTPS (with TLS_KEY_FILE; both or neither); re-read on change and SIGHUP",
+    |s| or_none(s.tls.as_ref().map(|t| t.cert.display().to_string()), "(not set: plain HTTP)"),
+)
+.example("/etc/letsencrypt/live/api.example.com/fullchain.pem");
+/// `TLS_KEY_FILE`
+pub const TLS_KEY_FILE: Setting = Setting::new(
+    KEY_FILE,
+    S::Tls,
+    Unset("plain HTTP"),
+    "the certificate's PEM private key (PKCS#8, RSA or EC)",
+    |s| {
+        or_none(
+            s.tls.as_ref().map(|t| t.key.display().to_string()),
+            "(not set: plain HTTP)",
+        )
+    },
+)
+.example("/etc/letsencrypt/live/api.example.com/privkey.pem");
+/// `HSTS_MAX_AGE`
+pub const HSTS_MAX_AGE: Setting = Setting::new(
+    "HSTS_MAX_AGE",
+    S::Tls,
+    Unset("no Strict-Transport-Security header"),
+    "seconds; over HTTPS, `Strict-Transport-Security: max-age=<seconds>` on every answer",
+    |s| or_none(s.hsts_max_age.map(|a| a.to_string()), "(not set)"),
+)
+.example("31536000");
+/// `SHUTDOWN_DELAY_SECONDS`
+pub const SHUTDOWN_DELAY_SECONDS: Setting = Setting::new(
+    "SHUTDOWN_DELAY_SECONDS",
+    S::Shutdown,
+    Value("0"),
+    "after SIGTERM, how long /health/ready answers 503 before the listener closes (rolling restarts)",
+    |s| secs(s.shutdown_delay),
+);
+/// `SHUTDOWN_TIMEOUT_SECONDS`
+pub const SHUTDOWN_TIMEOUT_SECONDS: Setting = Setting::new(
+    "SHUTDOWN_TIMEOUT_SECONDS",
+    S::Shutdown,
+    Value("30"),
+    "then, how long requests in flight have to finish",
+    |s| secs(s.shutdown_timeout),
+);
+/// `REDIS_URL`
+pub const REDIS_URL: Setting = Setting::new(
+    "REDIS_URL",
+    S::Redis,
+    Unset("limits, throttle and jobs are this process's own"),
+    "`redis://` or `rediss://` URL of the Redis that replicas share limits, the failed-key throttle and jobs through",
+    |s| {
+        or_none(
+            s.redis.as_ref().map(RedisSettings::redacted_url),
+            "(not set: limits, throttle and jobs are this process's own)",
+        )
+    },
+)
+.secret()
+.example("redis://127.0.0.1:6379/0");
+/// `REDIS_KEY_PREFIX`
+pub const REDIS_KEY_PREFIX: Setting = Setting::new(
+    "REDIS_KEY_PREFIX",
+    S::Redis,
+    Value(DEFAULT_REDIS_PREFIX),
+    "prefix of every Redis key; replicas that share limits share it",
+    |s| {
+        s.redis
+            .as_ref()
+            .map_or(DEFAULT_REDIS_PREFIX, |r| r.key_prefix.as_str())
+            .to_owned()
+    },
+);
+/// `REDIS_TIMEOUT_MS`
+pub const REDIS_TIMEOUT_MS: Setting = Setting::new(
+    "REDIS_TIMEOUT_MS",
+    S::Redis,
+    Value(DEFAULT_REDIS_TIMEOUT_MS),
+    "bound on every Redis call, in milliseconds",
+    |s| {
+        s.redis.as_ref().map_or_else(
+            || DEFAULT_REDIS_TIMEOUT_MS.to_owned(),
+            |r| r.timeout.as_millis().to_string(),
+        )
+    },
+);
+/// `REDIS_FAILURE_MODE`
+pub const REDIS_FAILURE_MODE: Setting = Setting::new(
+    "REDIS_FAILURE_MODE",
+    S::Redis,
+    Value("closed"),
+    "while Redis cannot be asked: `closed` answers 503, `open` falls back to this process's own limits (jobs answer 503 either way)",
+    |s| {
+        s.redis
+            .as_ref()
+            .map_or(FailureMode::Closed, |r| r.failure_mode)
+            .as_str()
+            .to_owned()
+    },
+);
+/// `RUST_LOG`
+pub const RUST_LOG: Setting = Setting::new(
+    "RUST_LOG",
+    S::Logs,
+    Value("info"),
+    "log filter (env_logger syntax); a malformed filter stops the start; keys are never logged, at any level",
+    |s| or_none(s.rust_log.clone(), "info"),
+);
+/// `CANDLE_NUM_THREADS`, read by candle itself (the binary sets it when unset).
+pub const CANDLE_NUM_THREADS: Setting = Setting {
+    show: None,
+    ..Setting::new(
+        "CANDLE_NUM_THREADS",
+        S::Models,
+        Computed("`1` (set by the server when unset)"),
+        "threads candle uses inside one minilm forward pass (a build with `--features encoder`)",
+        |_| String::new(),
+    )
+};
+
+/// Every setting, in the order `sentiment-api config` prints them.
+pub const SETTINGS: &[&Setting] = &[
+    &HOST,
+    &PORT,
+    &WORKERS,
+    &API_SECRET_KEY,
+    &API_KEYS_FILE,
+    &API_KEYS_POLL_SECONDS,
+    &MODELS,
+    &DEFAULT_MODEL,
+    &MODEL_DIR,
+    &CANDLE_NUM_THREADS,
+    &LOG_FORMAT,
+    &RATE_LIMIT_PER_MINUTE,
+    &RATE_LIMIT_BURST,
+    &AUTH_FAILURES_PER_MINUTE,
+    &TRUSTED_PROXIES,
+    &CORS_ALLOWED_ORIGINS,
+    &MAX_CONCURRENT_REQUESTS,
+    &INFERENCE_TIMEOUT_MS,
+    &MAX_PENDING_JOBS,
+    &MAX_STORED_JOBS,
+    &MAX_JOB_STORE_BYTES,
+    &JOB_TTL_SECONDS,
+    &MAX_TEXT_CHARS,
+    &MAX_BATCH_SIZE,
+    &MAX_BODY_BYTES,
+    &BODY_TIMEOUT_SECONDS,
+    &TLS_CERT_FILE,
+    &TLS_KEY_FILE,
+    &HSTS_MAX_AGE,
+    &SHUTDOWN_DELAY_SECONDS,
+    &SHUTDOWN_TIMEOUT_SECONDS,
+    &REDIS_URL,
+    &REDIS_KEY_PREFIX,
+    &REDIS_TIMEOUT_MS,
+    &REDIS_FAILURE_MODE,
+    &RUST_LOG,
+];
+
+/// The settings grouped by section, in declaration order within each.
+fn by_section() -> Vec<&'static Setting> {
+    let mut sorted = SETTINGS.to_vec();
+    sorted.sort_by_key(|s| s.section);
+    sorted
+}
+
+/// `docs/configuration.md`'s variable table, from the declarations.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| section | variable | default | what |\n|---|---|---|---|\n");
+    for s in by_section() {
+        let secret = if s.secret { " (a secret)" } else { "" };
+        out.push_str(&format!(
+            "| {} | `{}` | {} | {}{secret} |\n",
+            s.section.title(),
+            s.name,
+            s.default_text(),
+            s.help.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
+/// `.env.example`, from the declarations: every setting commented out at its default (or an
+/// example), except `API_SECRET_KEY`'s placeholder, which the server refuses until it is changed.
+pub fn env_example() -> String {
+    let mut out = String::from(
+        "# Copy to .env (git-ignored) and edit; every variable is optional. Generated from the declarations\n\
+         # in src/config.rs (`UPDATE_DOCS=1 cargo test --test api settings_docs` rewrites it); the\n\
+         # table with defaults is docs/configuration.md. Real secrets belong in .env, never here.\n",
+    );
+    let mut section = None;
+    for s in by_section() {
+        if section != Some(s.section) {
+            section = Some(s.section);
+            out.push_str(&format!("\n# == {} ==\n", s.section.title()));
+        }
+        out.push_str(&format!("# {}\n", s.help));
+        let value = match (s.default, s.example) {
+            (_, Some(example)) => example,
+            (Value(v), None) => v,
+            (_, None) => "",
+        };
+        let comment = if s.name == API_SECRET_KEY.name {
+            ""
+        } else {
+            "# "
+        };
+        out.push_str(&format!("{comment}{}={value}\n", s.name));
+    }
+    out
+}
+
+/// The settings as `--help` lists them, one line each with its default.
+pub fn help_text() -> String {
+    let mut out = String::from(
+        "Settings (environment variables, or a .env file in the working directory; \
+         docs/configuration.md):\n",
+    );
+    for s in by_section() {
+        out.push_str(&format!(
+            "  {:<26} {} [default: {}]\n",
+            s.name,
+            s.help,
+            s.default_text().replace('`', "")
+        ));
+    }
+    out
+}
+
 /// Everything the service can be told, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -97,10 +703,10 @@ pub struct InputLimits {
 impl Default for InputLimits {
     fn default() -> Self {
         InputLimits {
-            max_text_chars: 10_000,
-            max_batch_size: 256,
-            max_body_bytes: 1_048_576,
-            body_timeout: Duration::from_secs(10),
+            max_text_chars: MAX_TEXT_CHARS.default_as(),
+            max_batch_size: MAX_BATCH_SIZE.default_as(),
+            max_body_bytes: MAX_BODY_BYTES.default_as(),
+            body_timeout: Duration::from_secs(BODY_TIMEOUT_SECONDS.default_as()),
         }
     }
 }
@@ -141,54 +747,53 @@ impl Settings {
         F: Fn(&'static str) -> Result<Option<String>, ConfigError>,
     {
         let env = Env(lookup);
-        let rust_log = env.raw("RUST_LOG")?;
+        let rust_log = env.raw(&RUST_LOG)?;
         if let Some(spec) = &rust_log {
             env_filter::Builder::new()
                 .try_parse(spec)
                 .map_err(|e| ConfigError {
-                    variable: "RUST_LOG",
+                    variable: RUST_LOG.name,
                     problem: format!("cannot use {spec:?}: {e}"),
                 })?;
         }
         let api_secret_key = env
-            .raw("API_SECRET_KEY")?
+            .raw(&API_SECRET_KEY)?
             .map(|key| {
                 validate_key(key.trim()).map_err(|problem| ConfigError {
-                    variable: "API_SECRET_KEY",
+                    variable: API_SECRET_KEY.name,
                     problem,
                 })
             })
             .transpose()?;
-        let api_keys_file = env.path("API_KEYS_FILE")?;
-        let tls = match (env.path(CERT_FILE)?, env.path(KEY_FILE)?) {
+        let api_keys_file = env.path(&API_KEYS_FILE)?;
+        let tls = match (env.path(&TLS_CERT_FILE)?, env.path(&TLS_KEY_FILE)?) {
             (None, None) => None,
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             (Some(_), None) => return Err(only_one(KEY_FILE, CERT_FILE)),
             (None, Some(_)) => return Err(only_one(CERT_FILE, KEY_FILE)),
         };
-        let hsts_max_age = match env.raw("HSTS_MAX_AGE")? {
+        let hsts_max_age = match env.raw(&HSTS_MAX_AGE)? {
             None => None,
             Some(raw) => Some(raw.trim().parse::<u64>().map_err(|_| ConfigError {
-                variable: "HSTS_MAX_AGE",
+                variable: HSTS_MAX_AGE.name,
                 problem: format!("cannot use {raw:?}: must be a whole number of seconds"),
             })?),
         };
-        let defaults = InputLimits::default();
         let rate_limit = Policy {
             limit: env
-                .positive("RATE_LIMIT_PER_MINUTE", 60)?
+                .positive(&RATE_LIMIT_PER_MINUTE)?
                 .try_into()
-                .map_err(|_| too_big("RATE_LIMIT_PER_MINUTE"))?,
+                .map_err(|_| too_big(RATE_LIMIT_PER_MINUTE.name))?,
             burst: env
-                .positive("RATE_LIMIT_BURST", 60)?
+                .positive(&RATE_LIMIT_BURST)?
                 .try_into()
-                .map_err(|_| too_big("RATE_LIMIT_BURST"))?,
+                .map_err(|_| too_big(RATE_LIMIT_BURST.name))?,
             window: Duration::from_secs(60),
         };
         if rate_limit.burst > rate_limit.limit {
             // Otherwise a key could spend more at once than RateLimit-Policy advertises per minute.
             return Err(ConfigError {
-                variable: "RATE_LIMIT_BURST",
+                variable: RATE_LIMIT_BURST.name,
                 problem: format!(
                     "is {} but must not exceed RATE_LIMIT_PER_MINUTE ({})",
                     rate_limit.burst, rate_limit.limit
@@ -198,81 +803,79 @@ impl Settings {
         let redis = redis_settings(&env)?;
         Ok(Settings {
             redis,
-            host: env.raw("HOST")?.unwrap_or_else(|| "127.0.0.1".into()),
-            port: env.parse("PORT", 8000)?,
-            workers: env.positive("WORKERS", default_workers().get())?,
+            host: env.raw(&HOST)?.unwrap_or_else(|| HOST.default_as()),
+            port: env.parse(&PORT)?,
+            workers: env.positive_or(&WORKERS, || default_workers().get())?,
             api_secret_key,
             api_keys_file,
-            keys_poll: Duration::from_secs(env.positive("API_KEYS_POLL_SECONDS", 2)? as u64),
+            keys_poll: Duration::from_secs(env.positive(&API_KEYS_POLL_SECONDS)? as u64),
             rust_log,
-            log_format: match env.raw("LOG_FORMAT")?.as_deref().map(str::trim) {
+            log_format: match env.raw(&LOG_FORMAT)?.as_deref().map(str::trim) {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
                 Some(other) => {
                     return Err(ConfigError {
-                        variable: "LOG_FORMAT",
+                        variable: LOG_FORMAT.name,
                         problem: format!("cannot use {other:?}: give text or json"),
                     })
                 }
             },
-            models: match env.raw("MODELS")? {
+            models: match env.raw(&MODELS)? {
                 None => None,
-                Some(list) => Some(names("MODELS", &list)?),
+                Some(list) => Some(names(MODELS.name, &list)?),
             },
-            default_model: match env.raw("DEFAULT_MODEL")? {
-                None => "vader".to_owned(),
-                Some(name) => names("DEFAULT_MODEL", &name)?
+            default_model: match env.raw(&DEFAULT_MODEL)? {
+                None => DEFAULT_MODEL.default_as(),
+                Some(name) => names(DEFAULT_MODEL.name, &name)?
                     .into_iter()
                     .next()
                     .filter(|_| !name.contains(','))
                     .ok_or_else(|| ConfigError {
-                        variable: "DEFAULT_MODEL",
+                        variable: DEFAULT_MODEL.name,
                         problem: format!("cannot use {name:?}: name one model"),
                     })?,
             },
             model_dir: env
-                .raw("MODEL_DIR")?
+                .raw(&MODEL_DIR)?
                 .filter(|dir| !dir.trim().is_empty())
                 .map(PathBuf::from),
             limits: InputLimits {
-                max_text_chars: env.positive("MAX_TEXT_CHARS", defaults.max_text_chars)?,
-                max_batch_size: env.positive("MAX_BATCH_SIZE", defaults.max_batch_size)?,
-                max_body_bytes: env.positive("MAX_BODY_BYTES", defaults.max_body_bytes)?,
-                body_timeout: Duration::from_secs(env.positive("BODY_TIMEOUT_SECONDS", 10)? as u64),
+                max_text_chars: env.positive(&MAX_TEXT_CHARS)?,
+                max_batch_size: env.positive(&MAX_BATCH_SIZE)?,
+                max_body_bytes: env.positive(&MAX_BODY_BYTES)?,
+                body_timeout: Duration::from_secs(env.positive(&BODY_TIMEOUT_SECONDS)? as u64),
             },
             rate_limit,
             auth_failures_per_window: env
-                .positive("AUTH_FAILURES_PER_MINUTE", 30)?
+                .positive(&AUTH_FAILURES_PER_MINUTE)?
                 .try_into()
-                .map_err(|_| too_big("AUTH_FAILURES_PER_MINUTE"))?,
+                .map_err(|_| too_big(AUTH_FAILURES_PER_MINUTE.name))?,
             auth_failure_window: Duration::from_secs(60),
-            trusted_proxies: match env.raw("TRUSTED_PROXIES")? {
+            trusted_proxies: match env.raw(&TRUSTED_PROXIES)? {
                 None => TrustedProxies::default(),
                 Some(list) => TrustedProxies::parse(&list).map_err(|problem| ConfigError {
-                    variable: "TRUSTED_PROXIES",
+                    variable: TRUSTED_PROXIES.name,
                     problem,
                 })?,
             },
             cors: env
-                .raw("CORS_ALLOWED_ORIGINS")?
+                .raw(&CORS_ALLOWED_ORIGINS)?
                 .map(|list| {
                     CorsOrigins::parse(&list).map_err(|problem| ConfigError {
-                        variable: "CORS_ALLOWED_ORIGINS",
+                        variable: CORS_ALLOWED_ORIGINS.name,
                         problem,
                     })
                 })
                 .transpose()?,
-            max_concurrent_requests: env.positive("MAX_CONCURRENT_REQUESTS", 1024)?,
-            inference_timeout: Duration::from_millis(
-                env.positive("INFERENCE_TIMEOUT_MS", 5000)? as u64
-            ),
+            max_concurrent_requests: env.positive(&MAX_CONCURRENT_REQUESTS)?,
+            inference_timeout: Duration::from_millis(env.positive(&INFERENCE_TIMEOUT_MS)? as u64),
             inference_threads: default_workers().get(),
-            max_pending_jobs: env.positive("MAX_PENDING_JOBS", 64)?,
-            max_stored_jobs: env.positive("MAX_STORED_JOBS", 10_000)?,
-            max_job_store_bytes: env.positive("MAX_JOB_STORE_BYTES", 256 * 1024 * 1024)?,
-            job_ttl: Duration::from_secs(env.positive("JOB_TTL_SECONDS", 3600)? as u64),
-            shutdown_timeout: Duration::from_secs(env.parse("SHUTDOWN_TIMEOUT_SECONDS", 30)?),
-            shutdown_delay: Duration::from_secs(env.parse("SHUTDOWN_DELAY_SECONDS", 0)?),
+            max_pending_jobs: env.positive(&MAX_PENDING_JOBS)?,
+            max_stored_jobs: env.positive(&MAX_STORED_JOBS)?,
+            max_job_store_bytes: env.positive(&MAX_JOB_STORE_BYTES)?,
+            job_ttl: Duration::from_secs(env.positive(&JOB_TTL_SECONDS)? as u64),
+            shutdown_timeout: Duration::from_secs(env.parse(&SHUTDOWN_TIMEOUT_SECONDS)?),
+            shutdown_delay: Duration::from_secs(env.parse(&SHUTDOWN_DELAY_SECONDS)?),
             tls,
             tls_poll: Duration::from_secs(2),
             hsts_max_age,
@@ -282,135 +885,10 @@ impl Settings {
     /// The effective value of every setting, by variable, defaults included and secrets redacted,
     /// as `sentiment-api config` prints them.
     pub fn describe(&self) -> Vec<(&'static str, String)> {
-        let secs = |d: Duration| d.as_secs().to_string();
-        let or_none = |v: Option<String>, none: &str| v.unwrap_or_else(|| none.to_owned());
-        vec![
-            ("HOST", self.host.clone()),
-            ("PORT", self.port.to_string()),
-            ("WORKERS", self.workers.to_string()),
-            (
-                "API_SECRET_KEY",
-                match &self.api_secret_key {
-                    Some(key) => key.to_string(),
-                    None => "(not set)".to_owned(),
-                },
-            ),
-            (
-                "API_KEYS_FILE",
-                or_none(
-                    self.api_keys_file.as_ref().map(|p| p.display().to_string()),
-                    "(not set)",
-                ),
-            ),
-            ("API_KEYS_POLL_SECONDS", secs(self.keys_poll)),
-            (
-                "MODELS",
-                or_none(
-                    self.models.as_ref().map(|m| m.join(",")),
-                    "(every model compiled in)",
-                ),
-            ),
-            ("DEFAULT_MODEL", self.default_model.clone()),
-            (
-                "MODEL_DIR",
-                or_none(
-                    self.model_dir.as_ref().map(|d| d.display().to_string()),
-                    "(not set)",
-                ),
-            ),
-            (
-                "LOG_FORMAT",
-                match self.log_format {
-                    LogFormat::Text => "text",
-                    LogFormat::Json => "json",
-                }
-                .to_owned(),
-            ),
-            ("RATE_LIMIT_PER_MINUTE", self.rate_limit.limit.to_string()),
-            ("RATE_LIMIT_BURST", self.rate_limit.burst.to_string()),
-            (
-                "AUTH_FAILURES_PER_MINUTE",
-                self.auth_failures_per_window.to_string(),
-            ),
-            ("TRUSTED_PROXIES", {
-                let list = self.trusted_proxies.to_string();
-                if list.is_empty() {
-                    "(none)".to_owned()
-                } else {
-                    list
-                }
-            }),
-            (
-                "CORS_ALLOWED_ORIGINS",
-                or_none(self.cors.as_ref().map(|c| c.to_string()), "(none: no CORS)"),
-            ),
-            (
-                "MAX_CONCURRENT_REQUESTS",
-                self.max_concurrent_requests.to_string(),
-            ),
-            (
-                "INFERENCE_TIMEOUT_MS",
-                self.inference_timeout.as_millis().to_string(),
-            ),
-            ("MAX_PENDING_JOBS", self.max_pending_jobs.to_string()),
-            ("MAX_STORED_JOBS", self.max_stored_jobs.to_string()),
-            ("MAX_JOB_STORE_BYTES", self.max_job_store_bytes.to_string()),
-            ("JOB_TTL_SECONDS", secs(self.job_ttl)),
-            ("MAX_TEXT_CHARS", self.limits.max_text_chars.to_string()),
-            ("MAX_BATCH_SIZE", self.limits.max_batch_size.to_string()),
-            ("MAX_BODY_BYTES", self.limits.max_body_bytes.to_string()),
-            ("BODY_TIMEOUT_SECONDS", secs(self.limits.body_timeout)),
-            (
-                "TLS_CERT_FILE",
-                or_none(
-                    self.tls.as_ref().map(|t| t.cert.display().to_string()),
-                    "(not set: plain HTTP)",
-                ),
-            ),
-            (
-                "TLS_KEY_FILE",
-                or_none(
-                    self.tls.as_ref().map(|t| t.key.display().to_string()),
-                    "(not set: plain HTTP)",
-                ),
-            ),
-            (
-                "HSTS_MAX_AGE",
-                or_none(self.hsts_max_age.map(|a| a.to_string()), "(not set)"),
-            ),
-            ("SHUTDOWN_DELAY_SECONDS", secs(self.shutdown_delay)),
-            ("SHUTDOWN_TIMEOUT_SECONDS", secs(self.shutdown_timeout)),
-            (
-                "REDIS_URL",
-                or_none(
-                    self.redis.as_ref().map(RedisSettings::redacted_url),
-                    "(not set: limits, throttle and jobs are this process's own)",
-                ),
-            ),
-            (
-                "REDIS_KEY_PREFIX",
-                self.redis
-                    .as_ref()
-                    .map_or(DEFAULT_REDIS_PREFIX, |r| r.key_prefix.as_str())
-                    .to_owned(),
-            ),
-            (
-                "REDIS_TIMEOUT_MS",
-                self.redis
-                    .as_ref()
-                    .map_or(DEFAULT_REDIS_TIMEOUT_MS as u128, |r| r.timeout.as_millis())
-                    .to_string(),
-            ),
-            (
-                "REDIS_FAILURE_MODE",
-                self.redis
-                    .as_ref()
-                    .map_or(FailureMode::Closed, |r| r.failure_mode)
-                    .as_str()
-                    .to_owned(),
-            ),
-            ("RUST_LOG", or_none(self.rust_log.clone(), "info")),
-        ]
+        SETTINGS
+            .iter()
+            .filter_map(|s| s.show.map(|show| (s.name, show(self))))
+            .collect()
     }
 
     /// `host:port`, as given to bind.
@@ -494,22 +972,19 @@ fn too_big(variable: &'static str) -> ConfigError {
     }
 }
 
-const DEFAULT_REDIS_PREFIX: &str = "sentiment-api:";
-const DEFAULT_REDIS_TIMEOUT_MS: usize = 50;
-
 /// The `REDIS_*` settings, each validated even while `REDIS_URL` is unset (a typo should not wait
 /// for the day Redis is turned on to be found).
 fn redis_settings<F>(env: &Env<F>) -> Result<Option<RedisSettings>, ConfigError>
 where
     F: Fn(&'static str) -> Result<Option<String>, ConfigError>,
 {
-    let key_prefix = match env.raw("REDIS_KEY_PREFIX")? {
-        None => DEFAULT_REDIS_PREFIX.to_owned(),
+    let key_prefix = match env.raw(&REDIS_KEY_PREFIX)? {
+        None => REDIS_KEY_PREFIX.default_as(),
         Some(prefix) => {
             let bad = |c: char| c.is_whitespace() || c.is_control() || c == '{' || c == '}';
             if prefix.is_empty() || prefix.contains(bad) {
                 return Err(ConfigError {
-                    variable: "REDIS_KEY_PREFIX",
+                    variable: REDIS_KEY_PREFIX.name,
                     problem: format!(
                         "cannot use {prefix:?}: give a non-empty prefix without spaces or braces \
                          (braces would change the keys' hash tags)"
@@ -519,25 +994,24 @@ where
             prefix
         }
     };
-    let timeout =
-        Duration::from_millis(env.positive("REDIS_TIMEOUT_MS", DEFAULT_REDIS_TIMEOUT_MS)? as u64);
-    let failure_mode = match env.raw("REDIS_FAILURE_MODE")?.as_deref().map(str::trim) {
+    let timeout = Duration::from_millis(env.positive(&REDIS_TIMEOUT_MS)? as u64);
+    let failure_mode = match env.raw(&REDIS_FAILURE_MODE)?.as_deref().map(str::trim) {
         None | Some("closed") => FailureMode::Closed,
         Some("open") => FailureMode::Open,
         Some(other) => {
             return Err(ConfigError {
-                variable: "REDIS_FAILURE_MODE",
+                variable: REDIS_FAILURE_MODE.name,
                 problem: format!("cannot use {other:?}: give open or closed"),
             })
         }
     };
-    let Some(url) = env.raw("REDIS_URL")?.filter(|url| !url.trim().is_empty()) else {
+    let Some(url) = env.raw(&REDIS_URL)?.filter(|url| !url.trim().is_empty()) else {
         return Ok(None);
     };
     RedisSettings::new(&url, key_prefix, timeout, failure_mode)
         .map(Some)
         .map_err(|problem| ConfigError {
-            variable: "REDIS_URL",
+            variable: REDIS_URL.name,
             problem,
         })
 }
@@ -552,42 +1026,53 @@ impl<F> Env<F>
 where
     F: Fn(&'static str) -> Result<Option<String>, ConfigError>,
 {
-    fn raw(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
-        (self.0)(name)
+    fn raw(&self, setting: &Setting) -> Result<Option<String>, ConfigError> {
+        (self.0)(setting.name)
     }
 
     /// A file's path; set but empty is an error, as it is more likely a mistake than a choice.
-    fn path(&self, name: &'static str) -> Result<Option<PathBuf>, ConfigError> {
-        match self.raw(name)? {
+    fn path(&self, setting: &Setting) -> Result<Option<PathBuf>, ConfigError> {
+        match self.raw(setting)? {
             Some(path) if path.trim().is_empty() => Err(ConfigError {
-                variable: name,
+                variable: setting.name,
                 problem: "is set but empty; give the path of a file or unset it".into(),
             }),
             path => Ok(path.map(PathBuf::from)),
         }
     }
 
-    fn parse<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    /// The value, or the declared default.
+    fn parse<T>(&self, setting: &Setting) -> Result<T, ConfigError>
     where
         T: FromStr,
         T::Err: fmt::Display,
     {
-        match self.raw(name)? {
-            None => Ok(default),
+        match self.raw(setting)? {
+            None => Ok(setting.default_as()),
             Some(raw) => raw.trim().parse().map_err(|e| ConfigError {
-                variable: name,
+                variable: setting.name,
                 problem: format!("cannot use {raw:?}: {e}"),
             }),
         }
     }
 
-    fn positive(&self, name: &'static str, default: usize) -> Result<usize, ConfigError> {
-        match self.raw(name)? {
-            None => Ok(default),
+    /// A whole number of at least 1, or the declared default.
+    fn positive(&self, setting: &Setting) -> Result<usize, ConfigError> {
+        self.positive_or(setting, || setting.default_as())
+    }
+
+    /// A whole number of at least 1, or `default()` (for a default worked out at start).
+    fn positive_or(
+        &self,
+        setting: &Setting,
+        default: impl FnOnce() -> usize,
+    ) -> Result<usize, ConfigError> {
+        match self.raw(setting)? {
+            None => Ok(default()),
             Some(raw) => match raw.trim().parse::<usize>() {
                 Ok(n) if n >= 1 => Ok(n),
                 _ => Err(ConfigError {
-                    variable: name,
+                    variable: setting.name,
                     problem: format!("cannot use {raw:?}: must be a whole number of at least 1"),
                 }),
             },
@@ -612,6 +1097,78 @@ mod tests {
         assert!(s.api_secret_key.is_none() && s.api_keys_file.is_none());
         assert_eq!(s.limits, InputLimits::default());
         assert!(s.workers >= 1);
+    }
+
+    #[test]
+    fn every_variable_read_is_declared_and_every_declared_one_is_read() {
+        let read = std::cell::RefCell::new(Vec::new());
+        Settings::from_lookup(|name| {
+            read.borrow_mut().push(name);
+            Ok(None)
+        })
+        .unwrap();
+        let read = read.into_inner();
+        for name in &read {
+            let declared = SETTINGS.iter().find(|s| s.name == *name);
+            assert!(
+                declared.is_some_and(|s| s.in_settings()),
+                "{name} is read but not declared in SETTINGS (src/config.rs)"
+            );
+        }
+        for s in SETTINGS.iter().filter(|s| s.in_settings()) {
+            assert_eq!(
+                read.iter().filter(|n| **n == s.name).count(),
+                1,
+                "{} is declared but read {} times",
+                s.name,
+                read.iter().filter(|n| **n == s.name).count()
+            );
+        }
+        let described: Vec<_> = settings(&[]).unwrap().describe();
+        let shown: Vec<_> = SETTINGS
+            .iter()
+            .filter(|s| s.in_settings())
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(described.iter().map(|(n, _)| *n).collect::<Vec<_>>(), shown);
+    }
+
+    #[test]
+    fn declared_defaults_are_the_defaults_in_force() {
+        let described: HashMap<_, _> = settings(&[]).unwrap().describe().into_iter().collect();
+        for s in SETTINGS.iter().filter(|s| s.in_settings()) {
+            match s.default {
+                Value(v) => assert_eq!(described[s.name], v, "{}", s.name),
+                Unset(_) => assert!(described[s.name].starts_with('('), "{}", s.name),
+                Computed(_) => {}
+            }
+            // A declared default, given explicitly, is accepted and changes nothing.
+            if let Value(v) = s.default {
+                let explicit: HashMap<_, _> = settings(&[(s.name, v)])
+                    .unwrap()
+                    .describe()
+                    .into_iter()
+                    .collect();
+                assert_eq!(explicit, described, "{}={v}", s.name);
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_help_is_one_line() {
+        let mut names: Vec<_> = SETTINGS.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), SETTINGS.len());
+        for s in SETTINGS {
+            assert!(!s.help.contains('\n') && !s.help.is_empty(), "{}", s.name);
+        }
+        let table = markdown_table();
+        assert_eq!(table.lines().count(), SETTINGS.len() + 2);
+        assert!(env_example().contains(&format!(
+            "\nAPI_SECRET_KEY={}\n",
+            crate::auth::PLACEHOLDER_KEY
+        )));
     }
 
     #[test]

@@ -84,6 +84,40 @@ impl ApiError {
         ApiError::Validation(vec![item])
     }
 
+    /// One error of every kind a client can receive (the limits at their defaults), so that each
+    /// `detail` and status can be checked against `docs/api.md` (`tests/api/api_doc.rs`). A new
+    /// variant does not compile in the unit test `every_kind_lists_every_variant` until listed here.
+    pub fn every_kind() -> Vec<ApiError> {
+        let mut all = vec![
+            ApiError::MissingKey,
+            ApiError::InvalidKey(KeyRefusal::Unknown),
+            ApiError::NotEnoughPermissions,
+            ApiError::OriginNotAllowed,
+            ApiError::DuplicateKey,
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed("POST"),
+            ApiError::PayloadTooLarge {
+                limit: crate::config::InputLimits::default().max_body_bytes,
+            },
+            ApiError::UnsupportedMediaType,
+            ApiError::MalformedBody,
+            ApiError::BodyTimeout,
+            ApiError::Validation(Vec::new()),
+            ApiError::Internal,
+        ];
+        all.extend(
+            [Limit::KeyQuota, Limit::AuthFailures].map(|cause| ApiError::RateLimited {
+                cause,
+                retry_after: 1,
+            }),
+        );
+        all.extend(Overload::ALL.map(|cause| ApiError::Overloaded {
+            cause,
+            retry_after: 1,
+        }));
+        all
+    }
+
     /// What the refusal counters count this error as, if it is a refusal.
     pub fn refusal(&self) -> Option<Refusal> {
         match self {
@@ -187,6 +221,16 @@ pub enum Overload {
 }
 
 impl Overload {
+    /// Every capacity, in the order the docs list them.
+    pub const ALL: [Overload; 6] = [
+        Overload::InFlight,
+        Overload::InferenceTimeout,
+        Overload::PendingJobs,
+        Overload::StoredJobs,
+        Overload::RateLimitBackend,
+        Overload::JobBackend,
+    ];
+
     /// A short label: `in_flight`, `inference_timeout`, `pending_jobs`, `stored_jobs`,
     /// `rate_limit_backend`, `job_backend`.
     pub fn label(self) -> &'static str {
@@ -245,6 +289,24 @@ pub enum LocItem {
 }
 
 impl ValidationItem {
+    /// One item of every type this service answers 422 with (what `docs/api.md` is checked
+    /// against); a new constructor belongs here too.
+    pub fn every_type() -> Vec<ValidationItem> {
+        let loc = || vec![Value::from("body"), Value::from("texts")];
+        vec![
+            Self::missing(loc(), Value::Null),
+            Self::string_type(loc(), Value::Null),
+            Self::string_too_long(loc(), Value::Null, 10),
+            Self::json_invalid(0, "EOF while parsing".into()),
+            Self::not_an_object(Value::Null),
+            Self::list_type(loc(), Value::Null),
+            Self::too_short(loc(), Value::Null, 1, 0),
+            Self::too_long(loc(), Value::Null, 2, 3),
+            Self::literal_error(loc(), Value::Null, &["vader", "tfidf"]),
+            Self::value_error(loc(), Value::Null, "give the text once"),
+        ]
+    }
+
     /// A required field that is absent; `input` is what held it (the body, or null for a query).
     pub fn missing(loc: Vec<Value>, input: Value) -> Self {
         Self {
@@ -436,6 +498,48 @@ struct Detail<T: Serialize> {
 mod tests {
     use super::*;
     use actix_web::body::to_bytes;
+
+    #[test]
+    fn every_kind_lists_every_variant() {
+        // Exhaustive on purpose: a new variant stops this compiling until `every_kind` has it.
+        let index = |e: &ApiError| match e {
+            ApiError::MissingKey => 0,
+            ApiError::InvalidKey(_) => 1,
+            ApiError::NotEnoughPermissions => 2,
+            ApiError::OriginNotAllowed => 3,
+            ApiError::DuplicateKey => 4,
+            ApiError::NotFound => 5,
+            ApiError::MethodNotAllowed(_) => 6,
+            ApiError::PayloadTooLarge { .. } => 7,
+            ApiError::UnsupportedMediaType => 8,
+            ApiError::MalformedBody => 9,
+            ApiError::BodyTimeout => 10,
+            ApiError::Validation(_) => 11,
+            ApiError::RateLimited { .. } => 12,
+            ApiError::Overloaded { .. } => 13,
+            ApiError::Internal => 14,
+        };
+        let mut seen: Vec<usize> = ApiError::every_kind().iter().map(index).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen, (0..15).collect::<Vec<_>>());
+        let slot = |o: Overload| match o {
+            Overload::InFlight => 0,
+            Overload::InferenceTimeout => 1,
+            Overload::PendingJobs => 2,
+            Overload::StoredJobs => 3,
+            Overload::RateLimitBackend => 4,
+            Overload::JobBackend => 5,
+        };
+        let mut slots = Overload::ALL.map(slot).to_vec();
+        slots.sort_unstable();
+        slots.dedup();
+        assert_eq!(
+            slots,
+            (0..6).collect::<Vec<_>>(),
+            "Overload::ALL lists every capacity"
+        );
+    }
 
     async fn body_of(err: ApiError) -> Value {
         serde_json::from_str(&raw_body_of(err).await).unwrap()

@@ -4,7 +4,7 @@
 //! route data, time and the reload loop; the model; the key store, the limits, the metrics and
 //! the TLS certificates, which know nothing of HTTP; inference and jobs; configuration; the one
 //! error type; the HTTP extractors and types; the middleware; the handlers; and the server's
-//! assembly.
+//! assembly, and the one start that the binary and the test kit share.
 #![forbid(unsafe_code)]
 
 pub mod clock;
@@ -33,6 +33,8 @@ pub mod logging;
 pub mod middleware;
 pub mod routes;
 pub mod startup;
+
+pub mod application;
 
 pub mod cli;
 

@@ -1,7 +1,7 @@
 //! An in-process test server for integration test suites (cargo feature `testing`).
 //!
-//! [`TestServer::start`] runs the real server — the one the binary runs, built by
-//! [`startup::run`](crate::startup::run) — on `127.0.0.1` and a port the OS chooses, and hands
+//! [`TestServer::start`] runs the real server — the one the binary runs, started by
+//! [`Application::build_with`](crate::application::Application::build_with) — on `127.0.0.1` and a port the OS chooses, and hands
 //! back its base URL and a key generated for it. Nothing is read from the environment or a
 //! `.env` file: two servers in one test binary never share settings, so tests can run in
 //! parallel and in any order. The server runs on a thread of its own (its own actix system), so
@@ -40,7 +40,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
@@ -48,12 +47,11 @@ use std::time::{Duration, SystemTime};
 use actix_web::dev::ServerHandle;
 use time::OffsetDateTime;
 
+use crate::application::{Application, Parts};
 use crate::auth::{generate_key, KeyEntry, KeySource, Secret};
 use crate::config::{InputLimits, Settings};
 use crate::model::{Models, SentimentModel};
 use crate::paths::Scope;
-use crate::startup::{run, Listener};
-use crate::tls::CertificateStore;
 
 /// The real server, running in this process on `127.0.0.1`; stops gracefully when dropped.
 pub struct TestServer {
@@ -347,48 +345,35 @@ impl TestServerBuilder {
         let keys = KeySource::fixed(entries)
             .into_keys()
             .map_err(|e| invalid(&e))?;
-        let models = match models {
-            Some(models) => models,
-            None => Models::load(
-                settings.models.as_deref(),
-                &settings.default_model,
-                settings.model_dir.as_deref(),
-            )
-            .map_err(|e| invalid(&e))?,
-        };
-        let tcp = TcpListener::bind("127.0.0.1:0")?;
-        let local = tcp.local_addr()?;
-        let (url, listener) = match settings.tls.clone() {
-            Some(files) => {
-                let certificates = CertificateStore::load(files).map_err(|e| invalid(&e))?;
-                (
-                    format!("https://{local}"),
-                    Listener::https(tcp, certificates),
-                )
-            }
-            None => (format!("http://{local}"), Listener::from(tcp)),
-        };
+        // Whatever `configure` did, the test server listens on loopback, on a free port.
+        let mut settings = settings;
+        settings.host = "127.0.0.1".into();
+        settings.port = 0;
         // The server gets an actix system of its own, on its own thread: the caller's runtime
         // (tokio's, actix's, single- or multi-threaded) need not be an actix one, nor be free.
         let (started, on_start) = tokio::sync::oneshot::channel();
         let thread = std::thread::Builder::new()
-            .name(format!("test-server-{}", local.port()))
+            .name("test-server".into())
             .spawn(move || {
                 actix_rt::System::new().block_on(async move {
-                    match run(listener, settings, keys, models) {
-                        Ok(running) => {
-                            let _ = started.send(Ok(running.server.handle()));
-                            if let Err(e) = running.server.await {
+                    let parts = Parts {
+                        keys: Some(keys),
+                        models,
+                    };
+                    match Application::build_with(settings, parts) {
+                        Ok(app) => {
+                            let _ = started.send(Ok((app.url().to_owned(), app.handle())));
+                            if let Err(e) = app.run_until_stopped().await {
                                 log::error!("test server stopped with an error: {e}");
                             }
                         }
                         Err(e) => {
-                            let _ = started.send(Err(e));
+                            let _ = started.send(Err(std::io::Error::from(e)));
                         }
                     }
                 });
             })?;
-        let handle = on_start.await.map_err(|_| {
+        let (url, handle) = on_start.await.map_err(|_| {
             std::io::Error::other("the test server's thread ended before starting")
         })??;
         Ok(TestServer {

@@ -75,3 +75,89 @@ async fn api_md_lists_every_documented_route_and_status() {
          statuses missing: {missing_statuses:?}"
     );
 }
+
+fn read_api_md() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/api.md");
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+}
+
+#[test]
+fn api_md_gives_every_status_and_detail_the_code_can_answer() {
+    use actix_web::ResponseError;
+    use sentiment_api::error::ApiError;
+
+    let api_md = read_api_md();
+    let mut missing = Vec::new();
+    for error in ApiError::every_kind() {
+        if matches!(error, ApiError::Validation(_)) {
+            continue; // 422's detail is a list of items: the next test.
+        }
+        let status = error.status_code().as_u16().to_string();
+        let detail = error.to_string();
+        // On one line (a table row): the status, then the exact detail as JSON.
+        let quoted = format!("\"detail\":\"{detail}\"");
+        let found = api_md
+            .lines()
+            .any(|l| mentions(l, &status, |c| c.is_ascii_alphanumeric()) && l.contains(&quoted));
+        if !found {
+            missing.push(format!("{status} {{{quoted}}}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/api.md lacks a line giving each of these status and body pairs (write the status \
+         and the exact body on one line, as a row of its error table):\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+#[test]
+fn api_md_gives_every_validation_type_with_its_ctx() {
+    use sentiment_api::error::ValidationItem;
+
+    let api_md = read_api_md();
+    let mut missing = Vec::new();
+    for item in ValidationItem::every_type() {
+        let kind = format!("`{}`", item.kind);
+        let Some(line) = api_md.lines().find(|l| l.contains(&kind)) else {
+            missing.push(format!("{kind}: no line names it"));
+            continue;
+        };
+        let value = serde_json::to_value(&item).unwrap();
+        if let Some(ctx) = value["ctx"].as_object() {
+            for key in ctx.keys() {
+                if !line.contains(&format!("`{key}`")) {
+                    missing.push(format!("{kind}: its line lacks ctx key `{key}`"));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/api.md's 422 table (one line per type, its ctx keys in backticks):\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+#[test]
+fn api_md_gives_every_failed_job_detail() {
+    use sentiment_api::inference::InferenceError;
+
+    // Exhaustive on purpose: a new way for a job to fail must be documented.
+    let all = [InferenceError::TimedOut, InferenceError::Failed];
+    for e in all {
+        match e {
+            InferenceError::TimedOut | InferenceError::Failed => {}
+        }
+    }
+    let api_md = read_api_md();
+    let missing: Vec<_> = all
+        .iter()
+        .map(|e| format!("\"detail\":\"{e}\""))
+        .filter(|quoted| !api_md.contains(quoted.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/api.md does not give these `detail`s of a failed job: {missing:?}"
+    );
+}

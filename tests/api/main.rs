@@ -14,6 +14,7 @@ mod models;
 mod predict;
 mod replicas;
 mod routes;
+mod settings_docs;
 mod shutdown;
 mod startup;
 mod testing;
