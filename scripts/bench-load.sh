@@ -19,7 +19,7 @@
 # scripts/build-pgo.sh, profile-guided, instead of the plain release profile), BUILD=0 (measure the
 # binaries already built, to repeat a run without building again), REDIS=1 (also run the same service
 # binary with REDIS_URL, against a redis-server started here, as a fourth contender in every round, and
-# report its req/s over the in-memory service's: target >= 0.6x; docs/deploy.md).
+# report its req/s over the in-memory service's: target >= 0.6x; docs/internals/redis.md).
 # Traffic goes to 127.0.0.1 only. After the build, the run is bounded by a deadline (BUDGET=170 s);
 # every process this script started is stopped on exit. Exit status: 0 when it ran (met or missed
 # targets are printed), 1 when something failed. The machine's load average is printed before and

@@ -4,7 +4,7 @@
     python3 scripts/bench_replicas.py [--binary target/release/sentiment-api] [--seconds 8]
 
 Starts a redis-server and, for N = 1, 2, 3, N replicas of the binary (REDIS_URL, WORKERS=1, limits out
-of reach) behind nginx round-robin (docs/nginx-replicas.conf), plus, as the reference, one replica
+of reach) behind nginx round-robin (docs/nginx.conf), plus, as the reference, one replica
 without REDIS_URL behind the same nginx; drives each with wrk (POST /predict, a 20-word review,
 32 connections, 2 threads) and prints req/s and p99. Everything shares this machine's cores with
 nginx, Redis and wrk: the figures show the cost of the hops, not a cluster's scaling. Every process

@@ -8,7 +8,7 @@
 # Each target starts from its committed seeds (fuzz/seeds/<target>) and the corpus earlier runs
 # grew (fuzz/corpus/<target>, not committed). A crash stops that target, leaves its input in
 # fuzz/artifacts/<target>/, and makes the script exit 1 after the others have run. Prints one
-# line per target: executions, corpus size, result (docs/reliability.md records them).
+# line per target: executions, corpus size, result (docs/internals/reliability.md records them).
 #
 # Built without a sanitizer: the service's crate forbids `unsafe`, and what the targets look for
 # (panics, the targets' own assertions, overflows: debug assertions are on) needs none, while

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tests the nginx TLS-termination snippet (docs/nginx-tls.conf) as written: Debian's nginx
+# Tests the nginx configuration (docs/nginx.conf) as written, with one replica: Debian's nginx
 # runs it in the foreground on loopback with a throwaway certificate, in front of the plain-HTTP
 # binary (TRUSTED_PROXIES=127.0.0.1); requests through it over HTTPS (HTTP/2 and HTTP/1.1) must get
 # the service's answers. Only the ports and the certificate paths of the snippet are replaced.
@@ -45,21 +45,21 @@ server_pid=$BINARY_PID
 upstream=${BINARY_URL#http://}
 grep -q INSECURE "$work/server.log" && fail "the service warned about plain HTTP on loopback"
 
-# docs/https.md quotes the snippet: the two must not drift apart.
-python3 - <<'PY' || fail "docs/https.md's nginx block differs from docs/nginx-tls.conf"
+# docs/deploy.md quotes the file: the two must not drift apart.
+python3 - <<'PY' || fail "docs/deploy.md's nginx block differs from docs/nginx.conf"
 import re
-readme = re.search(r"```nginx\n(.*?)```", open("docs/https.md").read(), re.S).group(1)
-snippet = "".join(l for l in open("docs/nginx-tls.conf").readlines() if not l.startswith("#"))
+readme = re.search(r"```nginx\n(.*?)```", open("docs/deploy.md").read(), re.S).group(1)
+snippet = "".join(l for l in open("docs/nginx.conf").readlines() if not l.startswith("#"))
 raise SystemExit(readme.strip() != snippet.strip())
 PY
 
 # nginx: the snippet, with this run's ports and certificate.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-sed -e "s|server 127.0.0.1:8000;|server $upstream;|" \
+sed -e "s|server 127.0.0.1:8001;|server $upstream;|" -e "/server 127.0.0.1:800[23];/d" \
     -e "s|listen 443 ssl http2;|listen 127.0.0.1:$port ssl http2;|" \
     -e "s|/etc/letsencrypt/live/api.example.com/fullchain.pem|$work/cert.pem|" \
     -e "s|/etc/letsencrypt/live/api.example.com/privkey.pem|$work/key.pem|" \
-    docs/nginx-tls.conf >"$work/sentiment-api.conf"
+    docs/nginx.conf >"$work/sentiment-api.conf"
 grep -q "$port ssl" "$work/sentiment-api.conf" && grep -q "$upstream" "$work/sentiment-api.conf" \
     || fail "the snippet no longer has the lines this script adapts"
 mkdir -p "$work/tmp"

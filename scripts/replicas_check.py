@@ -6,7 +6,7 @@
 Installs Debian's redis-server and nginx if missing (scripts/redis/install.sh, apt), starts a
 redis-server (no persistence), three sentiment-api replicas (WORKERS=1, TRUSTED_PROXIES=127.0.0.1,
 RATE_LIMIT_PER_MINUTE=50, RATE_LIMIT_BURST=50, AUTH_FAILURES_PER_MINUTE=10) and nginx round-robin
-in front of them (docs/nginx-replicas.conf, ports replaced). Then, through nginx:
+in front of them (docs/nginx.conf, ports replaced, TLS lines dropped). Then, through nginx:
 
   limits     200 parallel requests on one key: exactly 50 granted, plus the units refilled
              during the run (one per 1.2 s); the rest 429, and a client that waits the
@@ -165,13 +165,15 @@ def start_replica(binary: Path, work: Path, name: str, redis_port: int | None, m
 def start_nginx(work: Path, ports: list[int]) -> tuple[subprocess.Popen, int]:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     port = free_port()
-    conf = (REPO / "docs/nginx-replicas.conf").read_text()
+    # docs/nginx.conf without its TLS: plain HTTP on a free port (the TLS is nginx_tls_check.sh's).
+    conf = "".join(l for l in (REPO / "docs/nginx.conf").read_text().splitlines(keepends=True)
+                   if not l.strip().startswith(("ssl_", "add_header Strict-Transport-Security")))
     for i in range(1, 4):
         line = f"server 127.0.0.1:800{i};"
         conf = conf.replace(line, f"server 127.0.0.1:{ports[i - 1]};" if i <= len(ports) else f"# {line}")
-    conf = conf.replace("listen 127.0.0.1:8000;", f"listen 127.0.0.1:{port};")
+    conf = conf.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{port};")
     if f"127.0.0.1:{port};" not in conf or any(f":{p};" not in conf for p in ports):
-        fail("docs/nginx-replicas.conf no longer has the lines this script adapts")
+        fail("docs/nginx.conf no longer has the lines this script adapts")
     (work / "replicas.conf").write_text(conf)
     (work / "tmp").mkdir(exist_ok=True)
     (work / "nginx.conf").write_text(f"""

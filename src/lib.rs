@@ -1,6 +1,6 @@
 //! sentiment-api: a sentiment model served over HTTP behind API-key authentication.
 //!
-//! The modules are layers, each using only those listed before it (`docs/architecture.md`):
+//! The modules are layers, each using only those listed before it (`docs/internals/architecture.md`):
 //! route data, time and the reload loop; the model; the key store, the limits, the metrics and
 //! the TLS certificates, which know nothing of HTTP; inference and jobs; configuration; the one
 //! error type; the HTTP extractors and types; the middleware; the handlers; and the server's

@@ -15,7 +15,7 @@ use crate::metrics::MetricShard;
 use crate::model::{Cost, ModelId, Models, Scores, SentimentModel};
 
 /// Work up to this many bytes of text is scored inline on the worker. Measured with
-/// `cargo bench --bench inference` (docs/performance.md, "Where inference runs"): VADER needs
+/// `cargo bench --bench inference` (docs/internals/performance-history.md, "Where inference runs"): VADER needs
 /// ~0.6 µs for 64 bytes and ~15 µs for 2 KiB, and a hand-off to the blocking pool adds ~15–20 µs.
 /// Below 2 KiB the hand-off is most of the work; above it, scoring would hold the worker's event
 /// loop (and every connection on it) for longer than ~15 µs.

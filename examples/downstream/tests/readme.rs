@@ -1,5 +1,5 @@
-//! The README's example (section "Testing your code against sentiment-api") as written: the first
-//! test is its code, and the second holds the README to it.
+//! docs/testing.md's first example (section "Rust: a first test") as written: the first test is
+//! its code, and the second holds docs/testing.md to it.
 
 use sentiment_api::client::{Client, Error};
 use sentiment_api::{model::Sentiment, testing::TestServer};
@@ -14,11 +14,11 @@ async fn classifies_and_refuses_bad_keys() {
 }
 
 #[test]
-fn the_readme_shows_the_test_above_as_it_is() {
-    let readme = include_str!("../../../README.md");
-    let section = &readme[readme
-        .find("## Testing your code against sentiment-api")
-        .expect("the README's section")..];
+fn the_testing_doc_shows_the_test_above_as_it_is() {
+    let doc = include_str!("../../../docs/testing.md");
+    let section = &doc[doc
+        .find("## Rust: a first test")
+        .expect("docs/testing.md's section \"Rust: a first test\"")..];
     let shown = section
         .split("```rust\n")
         .nth(1)
