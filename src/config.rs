@@ -108,6 +108,25 @@ impl Setting {
         }
     }
 
+    /// A variable that a library reads itself (candle, an exporter): documented with the others,
+    /// but not held in [`Settings`] nor shown by `config`.
+    const fn read_elsewhere(
+        name: &'static str,
+        section: Section,
+        default: Fallback,
+        help: &'static str,
+    ) -> Self {
+        Setting {
+            name,
+            section,
+            default,
+            help,
+            secret: false,
+            example: None,
+            show: None,
+        }
+    }
+
     const fn secret(mut self) -> Self {
         self.secret = true;
         self
@@ -498,16 +517,12 @@ pub const RUST_LOG: Setting = Setting::new(
     |s| or_none(s.rust_log.clone(), "info"),
 );
 /// `CANDLE_NUM_THREADS`, read by candle itself (the binary sets it when unset).
-pub const CANDLE_NUM_THREADS: Setting = Setting {
-    show: None,
-    ..Setting::new(
-        "CANDLE_NUM_THREADS",
-        S::Models,
-        Computed("`1` (set by the server when unset)"),
-        "threads candle uses inside one minilm forward pass (a build with `--features encoder`)",
-        |_| String::new(),
-    )
-};
+pub const CANDLE_NUM_THREADS: Setting = Setting::read_elsewhere(
+    "CANDLE_NUM_THREADS",
+    S::Models,
+    Computed("`1` (set by the server when unset)"),
+    "threads candle uses inside one minilm forward pass (a build with `--features encoder`)",
+);
 
 /// Every setting, in the order `sentiment-api config` prints them.
 pub const SETTINGS: &[&Setting] = &[

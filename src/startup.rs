@@ -237,7 +237,7 @@ pub fn transport_warnings(bound: SocketAddr, settings: &Settings) -> Vec<String>
             "INSECURE: listening on {bound}, beyond this machine, over plain HTTP: every API key \
              crosses the network in clear text. Set TLS_CERT_FILE and TLS_KEY_FILE to serve \
              HTTPS, or put a TLS-terminating proxy in front and set TRUSTED_PROXIES to its \
-             address (README, \"HTTPS\")"
+             address (docs/deploy.md#https)"
         ));
     }
     if settings.hsts_max_age.is_some() {

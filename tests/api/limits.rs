@@ -321,7 +321,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .expect("VmHWM in /proc/PID/status")
 }
 
-/// The bound the README documents for a flood of bad keys.
+/// The bound docs/internals/reliability.md documents for a flood of bad keys.
 const FLOOD_RSS_BOUND_KIB: u64 = 64 * 1024;
 
 #[actix_rt::test]
