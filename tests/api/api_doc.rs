@@ -161,3 +161,42 @@ fn api_md_gives_every_failed_job_detail() {
         "docs/api.md does not give these `detail`s of a failed job: {missing:?}"
     );
 }
+
+/// Every string in `value`, depth first.
+fn strings<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+#[actix_rt::test]
+async fn api_md_gives_every_status_body_the_routes_document() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    let mut texts = Vec::new();
+    strings(&doc, &mut texts);
+    // The health routes' bodies, as their descriptions give them: `{"status":"draining"}`, ...
+    let mut bodies: Vec<&str> = texts
+        .iter()
+        .flat_map(|t| {
+            t.match_indices("{\"status\":\"")
+                .map(move |(at, _)| &t[at..])
+        })
+        .filter_map(|rest| rest.find("\"}").map(|end| &rest[..end + 2]))
+        .collect();
+    bodies.sort_unstable();
+    bodies.dedup();
+    assert!(
+        bodies.len() >= 3,
+        "/openapi.json no longer describes the health bodies: {bodies:?}"
+    );
+    let api_md = read_api_md();
+    let missing: Vec<_> = bodies.iter().filter(|b| !api_md.contains(**b)).collect();
+    assert!(
+        missing.is_empty(),
+        "docs/api.md lacks these bodies that /openapi.json describes: {missing:?}"
+    );
+}
