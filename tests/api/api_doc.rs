@@ -200,3 +200,28 @@ async fn api_md_gives_every_status_body_the_routes_document() {
         "docs/api.md lacks these bodies that /openapi.json describes: {missing:?}"
     );
 }
+
+#[test]
+fn api_md_names_exactly_the_routes_never_refused_for_overload() {
+    use sentiment_api::paths::NEVER_SHED;
+
+    let api_md = read_api_md();
+    let paragraph = api_md
+        .split("\n\n")
+        .find(|p| p.replace('\n', " ").contains("never refused for overload"))
+        .expect("docs/api.md says which routes are \"never refused for overload\"");
+    let named: Vec<&str> = paragraph
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| s.starts_with('/'))
+        .collect();
+    let mut expected = NEVER_SHED.to_vec();
+    expected.sort_unstable();
+    let mut named_sorted = named.clone();
+    named_sorted.sort_unstable();
+    assert_eq!(
+        named_sorted, expected,
+        "docs/api.md's paragraph on overload must name exactly the routes of paths::NEVER_SHED"
+    );
+}
