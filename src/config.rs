@@ -522,7 +522,8 @@ pub const CANDLE_NUM_THREADS: Setting = Setting::read_elsewhere(
     S::Models,
     Computed("`1` (set by the server when unset)"),
     "threads candle uses inside one minilm forward pass (a build with `--features encoder`)",
-);
+)
+.example("1");
 
 /// Every setting, in the order `sentiment-api config` prints them.
 pub const SETTINGS: &[&Setting] = &[
@@ -599,7 +600,7 @@ pub fn env_example() -> String {
     for s in by_section() {
         if section != Some(s.section) {
             section = Some(s.section);
-            out.push_str(&format!("\n# == {} ==\n", s.section.title()));
+            out.push_str(&format!("\n# -- {} --\n", s.section.title()));
         }
         out.push_str(&format!("# {}\n", s.help));
         let value = match (s.default, s.example) {
