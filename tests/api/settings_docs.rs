@@ -107,3 +107,27 @@ fn every_setting_is_named_in_the_configuration_doc_and_env_example() {
         "settings not named in docs/configuration.md or .env.example: {absent:?}"
     );
 }
+
+#[test]
+fn help_lists_every_setting_with_its_default() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sentiment-api"))
+        .arg("--help")
+        .env_clear()
+        .output()
+        .expect("the binary runs");
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    let absent: Vec<_> = SETTINGS
+        .iter()
+        .filter(|s| {
+            !help.lines().any(|l| {
+                l.trim_start().starts_with(&format!("{} ", s.name)) && l.contains("[default: ")
+            })
+        })
+        .map(|s| s.name)
+        .collect();
+    assert!(
+        absent.is_empty(),
+        "`sentiment-api --help` lacks: {absent:?}"
+    );
+}
