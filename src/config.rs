@@ -79,6 +79,10 @@ pub struct Settings {
     /// The Redis that replicas share limits through (`REDIS_URL` and the other `REDIS_*`);
     /// `None`, every limit is this process's own.
     pub redis: Option<RedisSettings>,
+    /// Where traces go (`OTEL_EXPORTER_OTLP_ENDPOINT` and the other standard `OTEL_*`; the cargo
+    /// feature `otel`); `None`, none are recorded.
+    #[cfg(feature = "otel")]
+    pub otel: Option<crate::telemetry::OtelSettings>,
 }
 
 /// Input limits applied before the model sees anything.
@@ -196,7 +200,14 @@ impl Settings {
             });
         }
         let redis = redis_settings(&env)?;
+        #[cfg(feature = "otel")]
+        let otel = crate::telemetry::OtelSettings::from_lookup(|name| {
+            env.raw(name).map_err(|e| (e.variable, e.problem))
+        })
+        .map_err(|(variable, problem)| ConfigError { variable, problem })?;
         Ok(Settings {
+            #[cfg(feature = "otel")]
+            otel,
             redis,
             host: env.raw("HOST")?.unwrap_or_else(|| "127.0.0.1".into()),
             port: env.parse("PORT", 8000)?,

@@ -39,6 +39,17 @@ async fn serve() -> ExitCode {
         }
     };
     logging::init(settings.log_format);
+    #[cfg(feature = "otel")]
+    if let Some(otel) = settings.otel.clone() {
+        let endpoint = otel.endpoint_for_log();
+        match sentiment_api::telemetry::install(otel) {
+            Ok(_) => log::info!("traces exported to {endpoint} (OTLP/HTTP JSON)"),
+            Err(e) => {
+                eprintln!("error: OTEL_EXPORTER_OTLP_ENDPOINT: cannot start the exporter: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     // The keys next: the server never starts open, and a bad keys file stops it here.
     let (source, generated_key) = match KeySource::configured(
         settings.api_secret_key.as_ref(),
