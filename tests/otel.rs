@@ -201,6 +201,40 @@ fn attributes(span: &Value) -> HashMap<String, String> {
         .collect()
 }
 
+fn server_span(spans: &[(String, Value)], trace: &str) -> Option<(String, Value)> {
+    spans
+        .iter()
+        .find(|(_, s)| s["traceId"] == trace && s["kind"] == 2)
+        .cloned()
+}
+
+/// Every span exported until the server spans of `traces` have all arrived, and the raw exports.
+fn gather(collector: &Collector, traces: &[&str]) -> (Vec<(String, Value)>, String) {
+    let mut spans = Vec::new();
+    let mut raw = String::new();
+    let deadline = Instant::now() + PATIENCE;
+    while traces.iter().any(|t| server_span(&spans, t).is_none()) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (path, body) = collector
+            .bodies
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no complete export; spans so far: {spans:?}"));
+        assert_eq!(path, "/v1/traces");
+        raw.push_str(&body.to_string());
+        spans.extend(spans_of(&body));
+    }
+    (spans, raw)
+}
+
+/// The spans of `trace` whose parent is `parent`, by name.
+fn children_of(spans: &[(String, Value)], trace: &str, parent: &Value) -> HashMap<String, Value> {
+    spans
+        .iter()
+        .filter(|(_, s)| s["traceId"] == trace && s["parentSpanId"] == *parent)
+        .map(|(_, s)| (s["name"].as_str().unwrap().to_owned(), s.clone()))
+        .collect()
+}
+
 #[test]
 fn request_spans_continue_the_callers_trace_and_never_hold_the_key() {
     let collector = collector();
@@ -235,26 +269,7 @@ fn request_spans_continue_the_callers_trace_and_never_hold_the_key() {
     );
     assert_eq!(status, 403);
 
-    // Gather exports until both server spans have arrived.
-    let mut spans = Vec::new();
-    let mut raw = String::new();
-    let deadline = Instant::now() + PATIENCE;
-    let server_span = |spans: &[(String, Value)], trace: &str| {
-        spans
-            .iter()
-            .find(|(_, s)| s["traceId"] == trace && s["kind"] == 2)
-            .cloned()
-    };
-    while server_span(&spans, trace).is_none() || server_span(&spans, refused_trace).is_none() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let (path, body) = collector
-            .bodies
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no complete export; spans so far: {spans:?}"));
-        assert_eq!(path, "/v1/traces");
-        raw.push_str(&body.to_string());
-        spans.extend(spans_of(&body));
-    }
+    let (spans, raw) = gather(&collector, &[trace, refused_trace]);
 
     // The server span: a child of the caller's span, named and labelled by the route template.
     let (service, root) = server_span(&spans, trace).unwrap();
@@ -269,12 +284,7 @@ fn request_spans_continue_the_callers_trace_and_never_hold_the_key() {
     assert_eq!(attrs["sentiment.model"], "vader");
 
     // Its children: the key check and inference, in the same trace.
-    let root_id = root["spanId"].as_str().unwrap();
-    let children: HashMap<String, Value> = spans
-        .iter()
-        .filter(|(_, s)| s["traceId"] == trace && s["parentSpanId"] == root_id)
-        .map(|(_, s)| (s["name"].as_str().unwrap().to_owned(), s.clone()))
-        .collect();
+    let children = children_of(&spans, trace, &root["spanId"]);
     assert!(children.contains_key("auth.key_check"), "{children:?}");
     assert_eq!(
         attributes(&children["inference"])["sentiment.model"],
@@ -337,4 +347,63 @@ fn a_collector_that_never_answers_costs_requests_nothing_and_lost_spans_are_coun
     assert!(dropped >= 100, "{metrics}");
     assert_eq!(value("otel_spans_exported_total"), 0, "{metrics}");
     drop(hung);
+}
+
+/// A `redis-server` on a free loopback port, no persistence, killed by PID when dropped.
+struct Redis(Child);
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+fn with_redis_each_call_is_a_client_span_of_its_request() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server runs (scripts/redis/install.sh installs it)");
+    let _redis = Redis(child);
+    let deadline = Instant::now() + PATIENCE;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let collector = collector();
+    let redis_url = format!("redis://127.0.0.1:{port}");
+    let server = start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint),
+        ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+        ("REDIS_URL", &redis_url),
+        ("REDIS_TIMEOUT_MS", "1000"),
+    ]);
+    let trace = "5bf92f3577b34da6a3ce929d0e0e4737";
+    let (status, body) = request(
+        server.addr,
+        "POST",
+        "/predict?text=fine",
+        &[
+            ("X-API-Key", KEY),
+            ("traceparent", &format!("00-{trace}-10f067aa0ba902b7-01")),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    let (spans, raw) = gather(&collector, &[trace]);
+    let (_, root) = server_span(&spans, trace).unwrap();
+    let children = children_of(&spans, trace, &root["spanId"]);
+    let redis = &children["redis"];
+    assert_eq!(redis["kind"], 3, "a client span");
+    assert_eq!(attributes(redis)["db.system.name"], "redis");
+    assert!(children.contains_key("auth.key_check") && children.contains_key("inference"));
+    assert!(!raw.contains(KEY) && !raw.contains(&redis_url));
 }

@@ -3,10 +3,11 @@
 # only it (Containerfile). Installs what it needs (rustup's musl target; Debian's musl-tools, podman
 # and runc) when missing.
 #
-# Usage: bash scripts/deploy/build_image.sh [--variant default|encoder] [--tag NAME]
+# Usage: bash scripts/deploy/build_image.sh [--variant default|encoder|otel] [--tag NAME]
 #   default: the default features, tagged localhost/sentiment-api:latest
 #   encoder: --features encoder, MODEL_DIR=/models (mount the model files there), tagged
 #            localhost/sentiment-api:encoder
+#   otel:    --features otel (traces to OTEL_EXPORTER_OTLP_ENDPOINT), tagged localhost/sentiment-api:otel
 # Prints the binary's path and the image's size. CONTAINER_ENGINE=docker builds with docker instead.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,13 +18,14 @@ while [[ $# -gt 0 ]]; do
     case $1 in
         --variant) variant=$2; shift 2 ;;
         --tag) tag=$2; shift 2 ;;
-        *) echo "usage: $0 [--variant default|encoder] [--tag NAME]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--variant default|encoder|otel] [--tag NAME]" >&2; exit 2 ;;
     esac
 done
 case $variant in
     default) features=(); model_dir=""; tag=${tag:-localhost/sentiment-api:latest} ;;
     encoder) features=(--features encoder); model_dir=/models; tag=${tag:-localhost/sentiment-api:encoder} ;;
-    *) echo "unknown variant $variant (default or encoder)" >&2; exit 2 ;;
+    otel) features=(--features otel); model_dir=""; tag=${tag:-localhost/sentiment-api:otel} ;;
+    *) echo "unknown variant $variant (default, encoder or otel)" >&2; exit 2 ;;
 esac
 engine=${CONTAINER_ENGINE:-podman}
 target=x86_64-unknown-linux-musl

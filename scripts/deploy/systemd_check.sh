@@ -9,6 +9,9 @@
 #      environment file, serving HTTPS with the keys file and TLS key as credentials; then
 #      ExecReload's SIGHUP must bring in a changed keys file (keys-file polling is turned off, so
 #      only the signal can) and a renewed certificate (which the 2 s poll would also notice).
+#      That run is traced with strace: every system call the binary made must be allowed by the
+#      unit's SystemCallFilter= (each group expanded by `systemd-analyze syscall-filter`), since
+#      a call the filter refuses would fail only on a real host.
 # Whatever it started is stopped by PID.
 #
 # SENTIMENT_API_BIN picks the binary (default: the static one build_image.sh makes, else
@@ -27,7 +30,9 @@ bin=$(readlink -f "$bin")
 
 work=$(mktemp -d)
 server_pid=""
+main_pid=""
 cleanup() {
+    [[ -n $main_pid ]] && kill "$main_pid" 2>/dev/null
     [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
     rm -rf "$work"
 }
@@ -93,9 +98,15 @@ while IFS= read -r line; do
 done < <(sed -n 's/^Environment=//p' "$unit")
 vars+=(HOST=127.0.0.1 PORT=0 API_KEYS_POLL_SECONDS=3600 LOG_FORMAT=text)
 read -r -a args <<<"$(sed -n 's/^ExecStart=[^ ]*//p' "$unit")"
-(cd "$work" && exec env -i PATH="$PATH" "${vars[@]}" "$bin" "${args[@]}" >server.log 2>&1) &
+command -v strace >/dev/null || { apt-get install -y -qq strace >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq strace >/dev/null; }; }
+(cd "$work" && exec strace -f -qq -o syscalls env -i PATH="$PATH" "${vars[@]}" "$bin" "${args[@]}" >server.log 2>&1) &
 server_pid=$!
 url=""
+for _ in $(seq 1 100); do
+    main_pid=$(pgrep -P "$server_pid" || true)
+    [[ -n $main_pid ]] && break
+    sleep 0.05
+done
 for _ in $(seq 1 100); do
     url=$(grep -o 'listening on https://[0-9.:]*' "$work/server.log" | head -1 | cut -d' ' -f3 || true)
     [[ -n $url ]] && break
@@ -120,7 +131,7 @@ cert renewed
 rm -f "$creds"/*
 load_credentials
 reload=$(sed -n 's/^ExecReload=//p' "$unit")
-MAINPID=$server_pid
+MAINPID=$main_pid
 eval "${reload//\$MAINPID/$MAINPID}"
 for _ in $(seq 1 50); do
     [[ $(status "$key_b") == 200 ]] && break
@@ -135,8 +146,29 @@ done
 echo "ok: ExecReload (SIGHUP) brought in the new keys file and the renewed certificate"
 if grep -qF -e "$key_a" -e "$key_b" "$work/server.log"; then fail "the log holds a key"; fi
 
-kill -TERM "$server_pid"
+kill -TERM "$main_pid"
 wait "$server_pid" && code=0 || code=$?
 server_pid=""
+main_pid=""
 [[ $code == 0 ]] || fail "exit status $code after SIGTERM"
+
+# Every system call made, against the unit's filter: allowed groups minus refused ones.
+expand() { # expand @group...: the system calls of the groups, nested groups expanded
+    systemd-analyze syscall-filter "$@" | sed -n 's/^ \{1,\}\([@a-z0-9_-]*\)$/\1/p' | while read -r name; do
+        case $name in
+            @*) expand "$name" ;;
+            *) echo "$name" ;;
+        esac
+    done | sort -u
+}
+allow=$(sed -n 's/^SystemCallFilter=\([^~].*\)/\1/p' "$unit")
+deny=$(sed -n 's/^SystemCallFilter=~//p' "$unit")
+read -r -a allow <<<"$allow"
+read -r -a deny <<<"$deny"
+expand "${allow[@]}" >"$work/allowed"
+expand "${deny[@]}" >"$work/denied"
+sed -n 's/^[0-9]* *\([a-z0-9_]*\)(.*/\1/p' "$work/syscalls" | sort -u >"$work/used"
+refused=$(comm -23 "$work/used" <(comm -23 "$work/allowed" "$work/denied"))
+[[ -z $refused ]] || fail "system calls the unit's SystemCallFilter= would refuse: $(echo $refused)"
+echo "ok: all $(wc -l <"$work/used") system calls the binary made are allowed by SystemCallFilter="
 echo "systemd unit check: ok (exposure $score)"
