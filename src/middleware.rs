@@ -139,7 +139,7 @@ where
         };
         #[cfg(feature = "otel")]
         let trace = (
-            crate::telemetry::RequestSpan::start(req.headers()),
+            crate::telemetry::RequestSpan::start(req.headers(), NEVER_SHED.contains(&req.path())),
             req.method().clone(),
         );
         let future = Box::pin(async move {

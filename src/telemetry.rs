@@ -465,14 +465,17 @@ pub struct RequestSpan {
 
 impl RequestSpan {
     /// Starts the span of a request with these headers: a child of the caller's `traceparent`
-    /// when there is one (and dropped when the caller did not sample it), else a new trace.
-    pub fn start(headers: &HeaderMap) -> Self {
+    /// when there is one (and dropped when the caller did not sample it), else a new trace. A
+    /// `probe` (health checks, scrapes: several a second from orchestrators) is traced only
+    /// when its caller sends a `traceparent`.
+    pub fn start(headers: &HeaderMap, probe: bool) -> Self {
         if !enabled() {
             return RequestSpan { inner: None };
         }
         let (trace_id, parent) = match parse_traceparent(headers) {
             Some((_, false)) => return RequestSpan { inner: None },
             Some((caller, true)) => (caller.trace_id, Some(caller.span_id)),
+            None if probe => return RequestSpan { inner: None },
             None => (new_trace_id(), None),
         };
         let current = Current {

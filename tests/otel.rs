@@ -243,6 +243,8 @@ fn request_spans_continue_the_callers_trace_and_never_hold_the_key() {
         ("OTEL_SERVICE_NAME", "sentiment-test"),
         ("OTEL_BSP_SCHEDULE_DELAY", "50"),
     ]);
+    // A probe without a traceparent is not traced (orchestrators send several a second).
+    assert_eq!(request(server.addr, "GET", "/health", &[]).0, 200);
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let parent = "00f067aa0ba902b7";
     let traceparent = format!("00-{trace}-{parent}-01");
@@ -299,6 +301,12 @@ fn request_spans_continue_the_callers_trace_and_never_hold_the_key() {
     let attrs = attributes(&refused);
     assert_eq!(attrs["http.response.status_code"], "403");
     assert!(!attrs.contains_key("sentiment.key_id"), "{attrs:?}");
+
+    // The probe, sent and ended before the others, is in no export (spans leave in order).
+    assert!(
+        !spans.iter().any(|(_, s)| s["name"] == "/health"),
+        "{spans:?}"
+    );
 
     // Nothing exported holds a key or the text.
     for secret in [KEY, wrong_key, "love", "hello"] {
