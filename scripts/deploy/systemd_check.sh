@@ -49,6 +49,13 @@ awk -v s="$score" -v m="$max_exposure" 'BEGIN { exit !(s <= m) }' \
     || fail "exposure $score is above $max_exposure"
 echo "ok: exposure $score <= $max_exposure"
 
+# Stopping drains: the example's SHUTDOWN_DELAY_SECONDS + SHUTDOWN_TIMEOUT_SECONDS must end
+# before systemd's TimeoutStopSec sends SIGKILL.
+stop_sec=$(sed -n 's/^TimeoutStopSec=//p' "$unit")
+drain=$(( $(sed -n 's/^SHUTDOWN_DELAY_SECONDS=//p' "$env_example") + $(sed -n 's/^SHUTDOWN_TIMEOUT_SECONDS=//p' "$env_example") ))
+(( drain < stop_sec )) || fail "SHUTDOWN_DELAY_SECONDS + SHUTDOWN_TIMEOUT_SECONDS ($drain) >= TimeoutStopSec ($stop_sec)"
+echo "ok: draining ($drain s at most) ends before TimeoutStopSec=$stop_sec"
+
 # 2. verify, in a root of its own.
 root=$work/root
 mkdir -p "$root/usr/bin" "$root/usr/local/bin" "$root/usr/lib/systemd" "$root/etc/systemd/system"
