@@ -53,7 +53,7 @@ CARGO_PROFILE_RELEASE_STRIP=symbols cargo build --locked --release --target "$ta
 binary=$CARGO_TARGET_DIR/$target/release/sentiment-api
 
 # Static: no interpreter, no shared library (a scratch image has neither).
-if file "$binary" | grep -q 'dynamically linked'; then
+if readelf --program-headers --dynamic "$binary" | grep -q -e 'program interpreter' -e '(NEEDED)'; then
     echo "$binary is dynamically linked; a scratch image cannot run it" >&2
     exit 1
 fi
