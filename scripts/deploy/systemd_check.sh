@@ -177,5 +177,8 @@ expand "${deny[@]}" >"$work/denied"
 sed -n 's/^[0-9]* *\([a-z0-9_]*\)(.*/\1/p' "$work/syscalls" | sort -u >"$work/used"
 refused=$(comm -23 "$work/used" <(comm -23 "$work/allowed" "$work/denied"))
 [[ -z $refused ]] || fail "system calls the unit's SystemCallFilter= would refuse: $(echo $refused)"
+# The negative control: a filter that also refuses @network-io must refuse some of them.
+comm -23 "$work/allowed" <(sort -u "$work/denied" <(expand @network-io)) >"$work/narrower"
+[[ -n $(comm -23 "$work/used" "$work/narrower") ]] || fail "the system-call check refuses nothing"
 echo "ok: all $(wc -l <"$work/used") system calls the binary made are allowed by SystemCallFilter="
 echo "systemd unit check: ok (exposure $score)"
