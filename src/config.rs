@@ -36,6 +36,8 @@ pub enum Section {
     Shutdown,
     /// Logs.
     Logs,
+    /// Traces (the cargo feature `otel`).
+    Traces,
 }
 
 impl Section {
@@ -52,6 +54,7 @@ impl Section {
             Section::Redis => "Replicas (Redis)",
             Section::Shutdown => "Shutdown",
             Section::Logs => "Logs",
+            Section::Traces => "Traces (a build with `--features otel`)",
         }
     }
 }
@@ -526,6 +529,76 @@ pub const CANDLE_NUM_THREADS: Setting = Setting::read_elsewhere(
 .example("1");
 
 /// Every setting, in the order `sentiment-api config` prints them.
+// The standard OpenTelemetry variables, read by `telemetry` in a build with `--features otel`.
+pub const OTEL_EXPORTER_OTLP_ENDPOINT: Setting = Setting::read_elsewhere(
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    S::Traces,
+    Unset("no traces"),
+    "the collector's OTLP/HTTP base URL; spans go to `<it>/v1/traces`",
+)
+.example("http://127.0.0.1:4318");
+pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Setting = Setting::read_elsewhere(
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    S::Traces,
+    Unset("from `OTEL_EXPORTER_OTLP_ENDPOINT`"),
+    "the full URL spans are posted to, used as given (wins over `OTEL_EXPORTER_OTLP_ENDPOINT`)",
+);
+pub const OTEL_EXPORTER_OTLP_PROTOCOL: Setting = Setting::read_elsewhere(
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    S::Traces,
+    Value("http/json"),
+    "only `http/json` is supported (also `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`); others stop the start",
+);
+pub const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Setting = Setting::read_elsewhere(
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    S::Traces,
+    Unset("`OTEL_EXPORTER_OTLP_PROTOCOL`"),
+    "the protocol for traces alone; only `http/json`",
+);
+pub const OTEL_EXPORTER_OTLP_HEADERS: Setting = Setting::read_elsewhere(
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    S::Traces,
+    Unset("none"),
+    "request headers for the collector, `name=value,name=value`",
+)
+.secret();
+pub const OTEL_EXPORTER_OTLP_TIMEOUT: Setting = Setting::read_elsewhere(
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    S::Traces,
+    Value("10000"),
+    "milliseconds one export may take",
+);
+pub const OTEL_SERVICE_NAME: Setting = Setting::read_elsewhere(
+    "OTEL_SERVICE_NAME",
+    S::Traces,
+    Value("sentiment-api"),
+    "the spans' `service.name`",
+);
+pub const OTEL_SDK_DISABLED: Setting = Setting::read_elsewhere(
+    "OTEL_SDK_DISABLED",
+    S::Traces,
+    Value("false"),
+    "`true` turns traces off even with an endpoint set",
+);
+pub const OTEL_BSP_MAX_QUEUE_SIZE: Setting = Setting::read_elsewhere(
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    S::Traces,
+    Value("2048"),
+    "finished spans waiting for export; past it new ones are dropped and counted",
+);
+pub const OTEL_BSP_SCHEDULE_DELAY: Setting = Setting::read_elsewhere(
+    "OTEL_BSP_SCHEDULE_DELAY",
+    S::Traces,
+    Value("5000"),
+    "milliseconds a span may wait before its batch is sent",
+);
+pub const OTEL_BSP_MAX_EXPORT_BATCH_SIZE: Setting = Setting::read_elsewhere(
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    S::Traces,
+    Value("512"),
+    "most spans in one export",
+);
+
 pub const SETTINGS: &[&Setting] = &[
     &HOST,
     &PORT,
@@ -563,6 +636,17 @@ pub const SETTINGS: &[&Setting] = &[
     &REDIS_TIMEOUT_MS,
     &REDIS_FAILURE_MODE,
     &RUST_LOG,
+    &OTEL_EXPORTER_OTLP_ENDPOINT,
+    &OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    &OTEL_EXPORTER_OTLP_PROTOCOL,
+    &OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+    &OTEL_EXPORTER_OTLP_HEADERS,
+    &OTEL_EXPORTER_OTLP_TIMEOUT,
+    &OTEL_SERVICE_NAME,
+    &OTEL_SDK_DISABLED,
+    &OTEL_BSP_MAX_QUEUE_SIZE,
+    &OTEL_BSP_SCHEDULE_DELAY,
+    &OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
 ];
 
 /// The settings grouped by section, in declaration order within each.
@@ -701,6 +785,10 @@ pub struct Settings {
     /// The Redis that replicas share limits through (`REDIS_URL` and the other `REDIS_*`);
     /// `None`, every limit is this process's own.
     pub redis: Option<RedisSettings>,
+    /// Where traces go (`OTEL_EXPORTER_OTLP_ENDPOINT` and the other standard `OTEL_*`; the cargo
+    /// feature `otel`); `None`, none are recorded.
+    #[cfg(feature = "otel")]
+    pub otel: Option<crate::telemetry::OtelSettings>,
 }
 
 /// Input limits applied before the model sees anything.
@@ -817,7 +905,14 @@ impl Settings {
             });
         }
         let redis = redis_settings(&env)?;
+        #[cfg(feature = "otel")]
+        let otel = crate::telemetry::OtelSettings::from_lookup(|name| {
+            (env.0)(name).map_err(|e| (e.variable, e.problem))
+        })
+        .map_err(|(variable, problem)| ConfigError { variable, problem })?;
         Ok(Settings {
+            #[cfg(feature = "otel")]
+            otel,
             redis,
             host: env.raw(&HOST)?.unwrap_or_else(|| HOST.default_as()),
             port: env.parse(&PORT)?,
@@ -1127,7 +1222,9 @@ mod tests {
         for name in &read {
             let declared = SETTINGS.iter().find(|s| s.name == *name);
             assert!(
-                declared.is_some_and(|s| s.in_settings()),
+                // `telemetry` reads its standard OTEL_* variables (declared `read_elsewhere`)
+                // through the same lookup in a build with `--features otel`.
+                declared.is_some_and(|s| s.in_settings() || cfg!(feature = "otel")),
                 "{name} is read but not declared in SETTINGS (src/config.rs)"
             );
         }

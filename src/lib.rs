@@ -12,6 +12,9 @@ pub mod cors;
 pub mod log_context;
 pub mod paths;
 pub mod reload;
+// Traces (cargo feature `otel`): the request's span is current on its thread, as its id is.
+#[cfg(feature = "otel")]
+pub mod telemetry;
 
 pub mod model;
 

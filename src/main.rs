@@ -38,6 +38,17 @@ async fn serve() -> ExitCode {
         }
     };
     logging::init(settings.log_format);
+    #[cfg(feature = "otel")]
+    if let Some(otel) = settings.otel.clone() {
+        let endpoint = otel.endpoint_for_log();
+        match sentiment_api::telemetry::install(otel) {
+            Ok(_) => log::info!("traces exported to {endpoint} (OTLP/HTTP JSON)"),
+            Err(e) => {
+                eprintln!("error: OTEL_EXPORTER_OTLP_ENDPOINT: cannot start the exporter: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let shutdown_delay = settings.shutdown_delay;
     let app = match Application::build(settings) {
         Ok(app) => app,

@@ -115,6 +115,10 @@ impl Metrics {
     /// Creates and registers every metric.
     pub fn new() -> Self {
         let registry = Registry::new();
+        #[cfg(feature = "otel")]
+        registry
+            .register(Box::new(crate::telemetry::SpanCounters::new()))
+            .expect("unique metric");
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
             registry

@@ -137,6 +137,11 @@ where
             vary_origin: matches!(shared.cors.as_deref(), Some(CorsOrigins::Only(_))),
             quota: None,
         };
+        #[cfg(feature = "otel")]
+        let trace = (
+            crate::telemetry::RequestSpan::start(req.headers(), NEVER_SHED.contains(&req.path())),
+            req.method().clone(),
+        );
         let future = Box::pin(async move {
             if replaced {
                 log::info!(
@@ -179,8 +184,38 @@ where
                 },
             )
         });
+        #[cfg(feature = "otel")]
+        let future = Box::pin(traced(trace, future));
         InRequest::new(id, future)
     }
+}
+
+/// `future` under the request's server span, ended with the answer's route template, status and
+/// key id (`src/telemetry.rs`).
+#[cfg(feature = "otel")]
+async fn traced<B, F>(
+    (span, method): (crate::telemetry::RequestSpan, Method),
+    future: F,
+) -> Result<ServiceResponse<B>, Error>
+where
+    F: std::future::Future<Output = Result<ServiceResponse<B>, Error>>,
+{
+    let result = span.scope(future).await;
+    let (status, route, key_id) = match &result {
+        Ok(res) => (
+            res.status(),
+            res.request()
+                .app_data::<RouteLabel>()
+                .map(|label| label.0.path),
+            res.request()
+                .extensions()
+                .get::<AuthenticatedKey>()
+                .map(|k| k.0.id.clone()),
+        ),
+        Err(err) => (err.as_response_error().status_code(), None, None),
+    };
+    span.end(method.as_str(), route, status.as_u16(), key_id.as_deref());
+    result
 }
 
 /// The header that names a request, the client's or one made for it.

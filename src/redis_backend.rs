@@ -331,6 +331,8 @@ impl RedisConn {
             return Err(Unavailable("error"));
         };
         let manager = ConnectionManager::clone(&manager);
+        #[cfg(feature = "otel")]
+        let mut span = crate::telemetry::client_span("redis");
         let started = Instant::now();
         let outcome = actix_rt::time::timeout(timeout, call(manager)).await;
         let (reason, detail): (&'static str, &dyn fmt::Display) = match &outcome {
@@ -339,6 +341,14 @@ impl RedisConn {
             Ok(Err(e)) => ("error", e),
             Err(_) => ("timeout", &"no answer in time"),
         };
+        #[cfg(feature = "otel")]
+        {
+            span.set("db.system.name", "redis");
+            if !reason.is_empty() {
+                span.set("error.type", reason);
+                span.fail();
+            }
+        }
         if reason == "timeout" {
             self.timed_out();
         } else {

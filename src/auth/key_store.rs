@@ -158,6 +158,9 @@ impl KeySet {
     /// Checks a presented key: hashed once, then compared in constant time. The clock is read
     /// (`now()`) only for a key that has an expiry.
     pub fn verify(&self, presented: &[u8], now: impl FnOnce() -> OffsetDateTime) -> Verdict {
+        // Names the check only: never the key, its hash or the verdict's entry.
+        #[cfg(feature = "otel")]
+        let _span = crate::telemetry::span("auth.key_check");
         let digest = hash_key(presented);
         let mut found = None;
         for candidate in self.by_prefix.get(&prefix(&digest)).into_iter().flatten() {

@@ -114,6 +114,8 @@ impl Inference {
     /// Scores one text with `model`.
     pub async fn predict(&self, model: ModelId, text: String) -> Result<Scored, InferenceError> {
         if self.runs_inline(model, text.len()) {
+            #[cfg(feature = "otel")]
+            let _span = self.span(model);
             // The common case, without the batch path's two vectors.
             let started = Instant::now();
             let scored = Scored::of(self.models.get(model), text);
@@ -130,6 +132,8 @@ impl Inference {
         model: ModelId,
         texts: Vec<String>,
     ) -> Result<Vec<Scored>, InferenceError> {
+        #[cfg(feature = "otel")]
+        let _span = self.span(model);
         let started = Instant::now();
         let bytes: usize = texts.iter().map(String::len).sum();
         let pooled = !self.runs_inline(model, bytes);
@@ -140,6 +144,16 @@ impl Inference {
         };
         self.observe(pooled, started);
         result
+    }
+
+    /// The trace span of scoring with `model`, which also names the model on the request's span.
+    #[cfg(feature = "otel")]
+    fn span(&self, model: ModelId) -> crate::telemetry::Span {
+        let name = self.models.get(model).name();
+        crate::telemetry::record_model(name);
+        let mut span = crate::telemetry::span("inference");
+        span.set("sentiment.model", name);
+        span
     }
 
     /// Whether `bytes` of text for `model` are scored on the worker: short texts of a light

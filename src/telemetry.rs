@@ -1,0 +1,808 @@
+//! OpenTelemetry traces (cargo feature `otel`, off by default): a server span per request that
+//! continues the caller's W3C `traceparent`, child spans around the key check, Redis calls and
+//! inference, exported as OTLP/HTTP JSON to `OTEL_EXPORTER_OTLP_ENDPOINT`.
+//!
+//! Hand-written rather than the `opentelemetry` SDK: the SDK's batch processor drops spans when
+//! its queue is full but exposes no count of them for `/metrics`, and its context must be attached
+//! around every poll of an actix future anyway (as `log_context` does for the request id). What is
+//! left is a bounded queue, one exporter thread and a JSON document; the only client is reqwest,
+//! already in the tree for the `client` feature.
+//!
+//! A request never waits on tracing: a finished span is offered to a bounded queue
+//! (`OTEL_BSP_MAX_QUEUE_SIZE`) and dropped, and counted, when it is full; the exporter thread
+//! posts batches on its own runtime. Attributes are route templates, statuses, key ids and model
+//! names only: never a key, a text or a raw path.
+
+use std::cell::{Cell, RefCell};
+use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix_web::http::header::HeaderMap;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::{IntCounter, IntCounterVec, Opts};
+
+/// The `OTEL_*` settings this service reads (the standard names).
+#[derive(Clone, PartialEq, Eq)]
+pub struct OtelSettings {
+    /// Where spans are posted: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as given, else
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`.
+    pub traces_endpoint: String,
+    /// `service.name` (`OTEL_SERVICE_NAME`, default `sentiment-api`).
+    pub service_name: String,
+    /// Extra request headers for the collector (`OTEL_EXPORTER_OTLP_HEADERS`, `k=v,k=v`); may
+    /// hold credentials, so never shown.
+    pub headers: Vec<(String, String)>,
+    /// Bound on one export (`OTEL_EXPORTER_OTLP_TIMEOUT`, ms, default 10000).
+    pub timeout: Duration,
+    /// Finished spans waiting for export before new ones are dropped (`OTEL_BSP_MAX_QUEUE_SIZE`).
+    pub max_queue: usize,
+    /// Longest a span waits before its batch is sent (`OTEL_BSP_SCHEDULE_DELAY`, ms, default 5000).
+    pub schedule_delay: Duration,
+    /// Most spans in one export (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default 512).
+    pub max_batch: usize,
+}
+
+impl std::fmt::Debug for OtelSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtelSettings")
+            .field("traces_endpoint", &redacted(&self.traces_endpoint))
+            .field("service_name", &self.service_name)
+            .field(
+                "headers",
+                &format_args!("[{} redacted]", self.headers.len()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl OtelSettings {
+    /// The settings `lookup` gives; `None` when no endpoint is set or `OTEL_SDK_DISABLED=true`.
+    /// An error names the variable and the problem (never a header's value).
+    pub fn from_lookup<F>(lookup: F) -> Result<Option<Self>, (&'static str, String)>
+    where
+        F: Fn(&'static str) -> Result<Option<String>, (&'static str, String)>,
+    {
+        let set = |name| -> Result<Option<String>, (&'static str, String)> {
+            Ok(lookup(name)?.filter(|v| !v.trim().is_empty()))
+        };
+        if set("OTEL_SDK_DISABLED")?.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+            return Ok(None);
+        }
+        let traces_endpoint = match (
+            set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")?,
+            set("OTEL_EXPORTER_OTLP_ENDPOINT")?,
+        ) {
+            (Some(url), _) => url.trim().to_owned(),
+            (None, Some(base)) => format!("{}/v1/traces", base.trim().trim_end_matches('/')),
+            (None, None) => return Ok(None),
+        };
+        if !(traces_endpoint.starts_with("http://") || traces_endpoint.starts_with("https://")) {
+            return Err((
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!(
+                    "cannot use {:?}: give an http:// or https:// URL",
+                    redacted(&traces_endpoint)
+                ),
+            ));
+        }
+        for name in [
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+        ] {
+            if let Some(protocol) = set(name)? {
+                if protocol.trim() != "http/json" {
+                    return Err((
+                        name,
+                        format!("cannot use {protocol:?}: this service exports http/json only"),
+                    ));
+                }
+            }
+        }
+        let headers = match set("OTEL_EXPORTER_OTLP_HEADERS")? {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .filter(|h| !h.trim().is_empty())
+                .map(|h| {
+                    let (k, v) = h.split_once('=').ok_or((
+                        "OTEL_EXPORTER_OTLP_HEADERS",
+                        "give key=value pairs separated by commas".to_owned(),
+                    ))?;
+                    Ok((k.trim().to_owned(), v.trim().to_owned()))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let number = |name: &'static str, default: u64| -> Result<u64, (&'static str, String)> {
+            match set(name)? {
+                None => Ok(default),
+                Some(raw) => raw.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or((
+                    name,
+                    format!("cannot use {raw:?}: give a whole number above 0"),
+                )),
+            }
+        };
+        Ok(Some(OtelSettings {
+            traces_endpoint,
+            service_name: set("OTEL_SERVICE_NAME")?.unwrap_or_else(|| "sentiment-api".into()),
+            headers,
+            timeout: Duration::from_millis(number("OTEL_EXPORTER_OTLP_TIMEOUT", 10_000)?),
+            max_queue: number("OTEL_BSP_MAX_QUEUE_SIZE", 2048)? as usize,
+            schedule_delay: Duration::from_millis(number("OTEL_BSP_SCHEDULE_DELAY", 5000)?),
+            max_batch: number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512)? as usize,
+        }))
+    }
+
+    /// The endpoint without user info or query, for the start's log line.
+    pub fn endpoint_for_log(&self) -> String {
+        redacted(&self.traces_endpoint)
+    }
+}
+
+/// `url` without `user:password@` and without its query string.
+fn redacted(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit('@').next().unwrap_or_default();
+            format!("{scheme}://{host}{path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// A span's identity: the trace it belongs to and its own id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanContext {
+    /// The trace id (16 bytes, never all zero).
+    pub trace_id: [u8; 16],
+    /// The span id (8 bytes, never all zero).
+    pub span_id: [u8; 8],
+}
+
+/// The caller's span from a W3C `traceparent` header (`00-<trace>-<span>-<flags>`), and whether
+/// it was sampled; `None` when absent or malformed (a new trace starts then).
+pub fn parse_traceparent(headers: &HeaderMap) -> Option<(SpanContext, bool)> {
+    let mut values = headers.get_all("traceparent");
+    let value = values.next()?.to_str().ok()?.trim();
+    if values.next().is_some() {
+        return None;
+    }
+    let mut parts = value.split('-');
+    let (version, trace, span, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    // Version 00 has exactly four fields; a later version may append more (W3C, 4.3).
+    if version.len() != 2 || version == "ff" || (version == "00" && parts.next().is_some()) {
+        return None;
+    }
+    let _ = hex::<1>(version)?;
+    let trace_id = hex::<16>(trace)?;
+    let span_id = hex::<8>(span)?;
+    let flags = hex::<1>(flags)?;
+    if trace_id == [0; 16] || span_id == [0; 8] {
+        return None;
+    }
+    Some((SpanContext { trace_id, span_id }, flags[0] & 1 == 1))
+}
+
+/// `N` bytes from exactly `2N` lowercase hex digits.
+fn hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let digits = text.as_bytes();
+    if digits.len() != 2 * N {
+        return None;
+    }
+    let nibble = |d: u8| match d {
+        b'0'..=b'9' => Some(d - b'0'),
+        b'a'..=b'f' => Some(d - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; N];
+    for (i, pair) in digits.chunks(2).enumerate() {
+        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+fn new_trace_id() -> [u8; 16] {
+    *uuid::Uuid::new_v4().as_bytes()
+}
+
+fn new_span_id() -> [u8; 8] {
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    // The first 6 bytes of a v4 UUID are random; never all zero, as W3C forbids that id.
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&bytes[..8]);
+    id[7] |= 1;
+    id
+}
+
+/// An attribute value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string (route templates, key ids, model names: never a key or a text).
+    Str(String),
+    /// An integer (statuses).
+    Int(i64),
+}
+
+/// A span that has ended, waiting for export.
+#[derive(Debug, Clone)]
+struct Finished {
+    name: &'static str,
+    kind: u8,
+    context: SpanContext,
+    parent: Option<[u8; 8]>,
+    start: SystemTime,
+    end: SystemTime,
+    attributes: Vec<(&'static str, Value)>,
+    error: bool,
+}
+
+/// The exporter, once `OTEL_EXPORTER_OTLP_ENDPOINT` has installed it.
+struct Exporter {
+    queue: SyncSender<Finished>,
+}
+
+static EXPORTER: OnceLock<Exporter> = OnceLock::new();
+static EXPORTED: AtomicU64 = AtomicU64::new(0);
+static DROPPED_QUEUE_FULL: AtomicU64 = AtomicU64::new(0);
+static DROPPED_EXPORT_FAILED: AtomicU64 = AtomicU64::new(0);
+
+/// Starts exporting spans per `settings` (once per process; a second call changes nothing and
+/// returns false). Until this is called, spans cost nothing and go nowhere.
+pub fn install(settings: OtelSettings) -> std::io::Result<bool> {
+    if EXPORTER.get().is_some() {
+        return Ok(false);
+    }
+    let (queue, spans) = sync_channel(settings.max_queue);
+    std::thread::Builder::new()
+        .name("otel-export".into())
+        .spawn(move || export_loop(settings, spans))?;
+    Ok(EXPORTER.set(Exporter { queue }).is_ok())
+}
+
+fn enabled() -> bool {
+    EXPORTER.get().is_some()
+}
+
+fn offer(span: Finished) {
+    if let Some(exporter) = EXPORTER.get() {
+        match exporter.queue.try_send(span) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                DROPPED_QUEUE_FULL.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// The exporter thread: gathers spans into batches (full, or `schedule_delay` after the first)
+/// and posts each on a runtime of its own.
+fn export_loop(settings: OtelSettings, spans: Receiver<Finished>) {
+    let runtime = match actix_rt::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            log::error!("traces: cannot start the exporter's runtime, no span is exported: {e}");
+            return;
+        }
+    };
+    let client = match http_client(settings.timeout) {
+        Ok(client) => client,
+        Err(e) => {
+            log::error!(
+                "traces: cannot build the exporter's HTTP client, no span is exported: {e}"
+            );
+            return;
+        }
+    };
+    let resource = resource_json(&settings.service_name);
+    let mut warned = false;
+    loop {
+        let Ok(first) = spans.recv() else {
+            return;
+        };
+        let deadline = Instant::now() + settings.schedule_delay;
+        let mut batch = vec![first];
+        while batch.len() < settings.max_batch {
+            match spans.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(span) => batch.push(span),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let body = document(&resource, &batch);
+        let count = batch.len() as u64;
+        let mut request = client
+            .post(&settings.traces_endpoint)
+            .header("content-type", "application/json")
+            .body(body);
+        for (k, v) in &settings.headers {
+            request = request.header(k.as_str(), v.as_str());
+        }
+        let outcome = runtime.block_on(async move {
+            let res = request.send().await?;
+            res.error_for_status().map(drop)
+        });
+        match outcome {
+            Ok(()) => {
+                EXPORTED.fetch_add(count, Ordering::Relaxed);
+                warned = false;
+            }
+            Err(e) => {
+                DROPPED_EXPORT_FAILED.fetch_add(count, Ordering::Relaxed);
+                // One line per outage, not one per batch. The error names the host, not the
+                // headers.
+                if !warned {
+                    log::warn!(
+                        "traces: export to {} failed, {count} spans dropped (counted in \
+                         otel_spans_dropped_total): {}",
+                        redacted(&settings.traces_endpoint),
+                        e.without_url()
+                    );
+                    warned = true;
+                }
+            }
+        }
+    }
+}
+
+fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let verifier = rustls_platform_verifier::Verifier::new(provider).map_err(|e| e.to_string())?;
+    let tls = tls
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(timeout)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn resource_json(service_name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "attributes": [
+            {"key": "service.name", "value": {"stringValue": service_name}},
+            {"key": "service.version", "value": {"stringValue": env!("CARGO_PKG_VERSION")}},
+            {"key": "telemetry.sdk.name", "value": {"stringValue": "sentiment-api"}},
+            {"key": "telemetry.sdk.language", "value": {"stringValue": "rust"}},
+        ]
+    })
+}
+
+fn nanos(t: SystemTime) -> String {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+        .to_string()
+}
+
+/// The OTLP/JSON `ExportTraceServiceRequest` of `spans` (ids in hex, times as decimal strings,
+/// as the OTLP JSON mapping says).
+fn document(resource: &serde_json::Value, spans: &[Finished]) -> String {
+    let spans: Vec<serde_json::Value> = spans
+        .iter()
+        .map(|s| {
+            let attributes: Vec<serde_json::Value> = s
+                .attributes
+                .iter()
+                .map(|(key, value)| {
+                    let value = match value {
+                        Value::Str(v) => serde_json::json!({"stringValue": v}),
+                        Value::Int(v) => serde_json::json!({"intValue": v.to_string()}),
+                    };
+                    serde_json::json!({"key": key, "value": value})
+                })
+                .collect();
+            let mut span = serde_json::json!({
+                "traceId": to_hex(&s.context.trace_id),
+                "spanId": to_hex(&s.context.span_id),
+                "name": s.name,
+                "kind": s.kind,
+                "startTimeUnixNano": nanos(s.start),
+                "endTimeUnixNano": nanos(s.end),
+                "attributes": attributes,
+                "status": {"code": if s.error { 2 } else { 0 }},
+            });
+            if let Some(parent) = s.parent {
+                span["parentSpanId"] = to_hex(&parent).into();
+            }
+            span
+        })
+        .collect();
+    serde_json::json!({
+        "resourceSpans": [{
+            "resource": resource,
+            "scopeSpans": [{
+                "scope": {"name": "sentiment-api", "version": env!("CARGO_PKG_VERSION")},
+                "spans": spans,
+            }],
+        }]
+    })
+    .to_string()
+}
+
+const KIND_INTERNAL: u8 = 1;
+const KIND_SERVER: u8 = 2;
+const KIND_CLIENT: u8 = 3;
+
+/// What the request being polled on this thread lets its child spans see and add to.
+#[derive(Clone)]
+struct Current {
+    context: SpanContext,
+    /// The model the request was scored with, for the server span.
+    model: Rc<Cell<Option<&'static str>>>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+}
+
+/// A request's server span, from arrival to answer. Made by the middleware; a no-op (no
+/// allocation, nothing recorded) while no exporter is installed or the caller did not sample.
+pub struct RequestSpan {
+    inner: Option<(Current, Option<[u8; 8]>, SystemTime)>,
+}
+
+impl RequestSpan {
+    /// Starts the span of a request with these headers: a child of the caller's `traceparent`
+    /// when there is one (and dropped when the caller did not sample it), else a new trace. A
+    /// `probe` (health checks, scrapes: several a second from orchestrators) is traced only
+    /// when its caller sends a `traceparent`.
+    pub fn start(headers: &HeaderMap, probe: bool) -> Self {
+        if !enabled() {
+            return RequestSpan { inner: None };
+        }
+        let (trace_id, parent) = match parse_traceparent(headers) {
+            Some((_, false)) => return RequestSpan { inner: None },
+            Some((caller, true)) => (caller.trace_id, Some(caller.span_id)),
+            None if probe => return RequestSpan { inner: None },
+            None => (new_trace_id(), None),
+        };
+        let current = Current {
+            context: SpanContext {
+                trace_id,
+                span_id: new_span_id(),
+            },
+            model: Rc::default(),
+        };
+        RequestSpan {
+            inner: Some((current, parent, SystemTime::now())),
+        }
+    }
+
+    /// Runs `future` with this span as the parent of every span started while it is polled.
+    pub async fn scope<F: Future>(&self, future: F) -> F::Output {
+        let Some((current, _, _)) = &self.inner else {
+            return future.await;
+        };
+        let mut future = pin!(future);
+        std::future::poll_fn(|cx| {
+            let outer = CURRENT.with_borrow_mut(|c| c.replace(current.clone()));
+            let _restore = Restore(outer);
+            future.as_mut().poll(cx)
+        })
+        .await
+    }
+
+    /// Ends the span with what the answer says: method, route template (never the raw path),
+    /// status, key id and model.
+    pub fn end(self, method: &str, route: Option<&'static str>, status: u16, key_id: Option<&str>) {
+        let Some((current, parent, start)) = self.inner else {
+            return;
+        };
+        let mut attributes = vec![
+            ("http.request.method", Value::Str(method.to_owned())),
+            ("http.response.status_code", Value::Int(i64::from(status))),
+        ];
+        if let Some(route) = route {
+            attributes.push(("http.route", Value::Str(route.to_owned())));
+        }
+        if let Some(key_id) = key_id {
+            attributes.push(("sentiment.key_id", Value::Str(key_id.to_owned())));
+        }
+        if let Some(model) = current.model.get() {
+            attributes.push(("sentiment.model", Value::Str(model.to_owned())));
+        }
+        offer(Finished {
+            name: route.unwrap_or("unmatched"),
+            kind: KIND_SERVER,
+            context: current.context,
+            parent,
+            start,
+            end: SystemTime::now(),
+            attributes,
+            error: status >= 500,
+        });
+    }
+}
+
+/// Puts the outer request's context back when a poll ends (even by a panic).
+struct Restore(Option<Current>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let outer = self.0.take();
+        CURRENT.with_borrow_mut(|c| *c = outer);
+    }
+}
+
+/// A child span of the request being polled on this thread, ended when dropped: hold it around
+/// the call it times. Outside a traced request it is a no-op.
+#[must_use = "the span ends when this is dropped"]
+pub struct Span {
+    inner: Option<Box<Finished>>,
+}
+
+/// Starts a child span `name` of the current request (internal work).
+pub fn span(name: &'static str) -> Span {
+    start(name, KIND_INTERNAL)
+}
+
+/// Starts a child span `name` of the current request for a call to another service (Redis).
+pub fn client_span(name: &'static str) -> Span {
+    start(name, KIND_CLIENT)
+}
+
+fn start(name: &'static str, kind: u8) -> Span {
+    let inner = CURRENT.with_borrow(|current| {
+        current.as_ref().map(|current| {
+            Box::new(Finished {
+                name,
+                kind,
+                context: SpanContext {
+                    trace_id: current.context.trace_id,
+                    span_id: new_span_id(),
+                },
+                parent: Some(current.context.span_id),
+                start: SystemTime::now(),
+                end: SystemTime::UNIX_EPOCH,
+                attributes: Vec::new(),
+                error: false,
+            })
+        })
+    });
+    Span { inner }
+}
+
+impl Span {
+    /// Adds an attribute (never a key or a text).
+    pub fn set(&mut self, key: &'static str, value: &str) {
+        if let Some(span) = &mut self.inner {
+            span.attributes.push((key, Value::Str(value.to_owned())));
+        }
+    }
+
+    /// Marks the span failed.
+    pub fn fail(&mut self) {
+        if let Some(span) = &mut self.inner {
+            span.error = true;
+        }
+    }
+}
+
+impl Drop for Span {
+    fn drop(&mut self) {
+        if let Some(mut span) = self.inner.take() {
+            span.end = SystemTime::now();
+            offer(*span);
+        }
+    }
+}
+
+/// Records the model the current request is scored with, on its server span.
+pub fn record_model(name: &'static str) {
+    CURRENT.with_borrow(|current| {
+        if let Some(current) = current {
+            current.model.set(Some(name));
+        }
+    });
+}
+
+/// The exporter's counters as Prometheus series: `otel_spans_exported_total` and
+/// `otel_spans_dropped_total{reason="queue_full"|"export_failed"}`.
+pub struct SpanCounters {
+    exported: IntCounter,
+    dropped: IntCounterVec,
+}
+
+impl SpanCounters {
+    /// The collector; register it once.
+    pub fn new() -> Self {
+        SpanCounters {
+            exported: IntCounter::new(
+                "otel_spans_exported_total",
+                "Spans the trace collector accepted.",
+            )
+            .expect("valid metric"),
+            dropped: IntCounterVec::new(
+                Opts::new(
+                    "otel_spans_dropped_total",
+                    "Spans dropped: the export queue was full, or the collector refused or did \
+                     not answer.",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric"),
+        }
+    }
+}
+
+impl Default for SpanCounters {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Collector for SpanCounters {
+    fn desc(&self) -> Vec<&Desc> {
+        let mut desc = self.exported.desc();
+        desc.extend(self.dropped.desc());
+        desc
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let sync = |counter: &IntCounter, total: &AtomicU64| {
+            let total = total.load(Ordering::Relaxed);
+            counter.inc_by(total.saturating_sub(counter.get()));
+        };
+        sync(&self.exported, &EXPORTED);
+        sync(
+            &self.dropped.with_label_values(&["queue_full"]),
+            &DROPPED_QUEUE_FULL,
+        );
+        sync(
+            &self.dropped.with_label_values(&["export_failed"]),
+            &DROPPED_EXPORT_FAILED,
+        );
+        let mut families = self.exported.collect();
+        families.extend(self.dropped.collect());
+        families
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn headers(traceparent: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            HeaderName::from_static("traceparent"),
+            HeaderValue::from_str(traceparent).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn a_valid_traceparent_is_continued() {
+        let (ctx, sampled) = parse_traceparent(&headers(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ))
+        .unwrap();
+        assert_eq!(to_hex(&ctx.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(to_hex(&ctx.span_id), "00f067aa0ba902b7");
+        assert!(sampled);
+    }
+
+    #[test]
+    fn malformed_traceparents_start_a_new_trace() {
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+        ] {
+            assert_eq!(parse_traceparent(&headers(bad)), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn settings_follow_the_standard_variables() {
+        let lookup = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &'static str| {
+                Ok(vars
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string()))
+            }
+        };
+        assert_eq!(OtelSettings::from_lookup(lookup(&[])).unwrap(), None);
+        let s = OtelSettings::from_lookup(lookup(&[
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "http://user:pw@collector:4318/",
+            ),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer s3cret"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.traces_endpoint, "http://user:pw@collector:4318/v1/traces");
+        assert_eq!(s.endpoint_for_log(), "http://collector:4318/v1/traces");
+        assert_eq!(s.service_name, "sentiment-api");
+        assert!(!format!("{s:?}").contains("s3cret") && !format!("{s:?}").contains("pw"));
+        let off = OtelSettings::from_lookup(lookup(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_SDK_DISABLED", "true"),
+        ]));
+        assert_eq!(off.unwrap(), None);
+        for (vars, variable) in [
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"),
+                    ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ][..],
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")][..],
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ),
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"),
+                    ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
+                ][..],
+                "OTEL_BSP_MAX_QUEUE_SIZE",
+            ),
+        ] {
+            let vars: &'static [(&'static str, &'static str)] = vars;
+            assert_eq!(
+                OtelSettings::from_lookup(lookup(vars)).unwrap_err().0,
+                variable
+            );
+        }
+    }
+
+    #[test]
+    fn the_document_uses_otlp_json_ids_and_times() {
+        let span = Finished {
+            name: "/predict",
+            kind: KIND_SERVER,
+            context: SpanContext {
+                trace_id: [0xab; 16],
+                span_id: [0x01; 8],
+            },
+            parent: Some([0x02; 8]),
+            start: UNIX_EPOCH + Duration::from_nanos(5),
+            end: UNIX_EPOCH + Duration::from_nanos(7),
+            attributes: vec![("http.response.status_code", Value::Int(200))],
+            error: false,
+        };
+        let doc: serde_json::Value =
+            serde_json::from_str(&document(&resource_json("svc"), &[span])).unwrap();
+        let s = &doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+        assert_eq!(s["traceId"], "abababababababababababababababab");
+        assert_eq!(s["parentSpanId"], "0202020202020202");
+        assert_eq!(s["startTimeUnixNano"], "5");
+        assert_eq!(s["attributes"][0]["value"]["intValue"], "200");
+        assert_eq!(
+            doc["resourceSpans"][0]["resource"]["attributes"][0]["value"]["stringValue"],
+            "svc"
+        );
+    }
+}
