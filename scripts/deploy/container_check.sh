@@ -59,9 +59,15 @@ done
 [[ $(podman inspect --format '{{.HostConfig.ReadonlyRootfs}}' "$name") == true ]] || fail "root is writable"
 pid=$(podman inspect --format '{{.State.Pid}}' "$name")
 uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
-caps=$(awk '/^CapEff:/ {print $2}' "/proc/$pid/status")
 [[ $uid == "${user%%:*}" ]] || fail "the process runs as uid $uid"
-[[ $caps == 0000000000000000 ]] || fail "the process has capabilities $caps"
+# Every set, not only the effective one: a non-root process starts with no effective capability
+# even when the container keeps podman's default bounding set, so CapEff alone would pass a run
+# without --cap-drop=ALL.
+for set in CapInh CapPrm CapEff CapBnd CapAmb; do
+    caps=$(awk -v f="$set:" '$1 == f {print $2}' "/proc/$pid/status")
+    [[ $caps == 0000000000000000 ]] || fail "the process's $set is $caps, not empty"
+done
+[[ $(awk '/^NoNewPrivs:/ {print $2}' "/proc/$pid/status") == 1 ]] || fail "no_new_privs is not set"
 
 # answer METHOD PATH [curl args...]: prints "<status> <body>".
 answer() {
