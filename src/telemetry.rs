@@ -519,7 +519,10 @@ impl RequestSpan {
             return;
         };
         let mut attributes = vec![
-            ("http.request.method", Value::Str(method.to_owned())),
+            (
+                "http.request.method",
+                Value::Str(known_method(method).to_owned()),
+            ),
             ("http.response.status_code", Value::Int(i64::from(status))),
         ];
         if let Some(route) = route {
@@ -542,6 +545,18 @@ impl RequestSpan {
             error: status >= 500,
         });
     }
+}
+
+/// `method` if it is one of HTTP's registered methods, else `_OTHER` (OpenTelemetry's semantic
+/// conventions): any token is a valid method, and the caller's own must not reach the collector.
+fn known_method(method: &str) -> &str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method)
+        .unwrap_or("_OTHER")
 }
 
 /// Puts the outer request's context back when a poll ends (even by a panic).

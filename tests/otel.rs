@@ -293,7 +293,25 @@ fn request_spans_continue_the_callers_trace_and_never_hold_the_key() {
     );
     assert_eq!(status, 403);
 
-    let (spans, raw) = gather(&collector, &[trace, refused_trace]);
+    // A method of the caller's invention (any token is a valid HTTP method) is not exported as
+    // sent: OpenTelemetry's `_OTHER`.
+    let odd_trace = "1af7651916cd43dd8448eb211c80319d";
+    let odd_method = "XSECRETMETHOD";
+    let (status, _) = request(
+        server.addr,
+        odd_method,
+        "/predict?text=hello",
+        &[(
+            "traceparent",
+            &format!("00-{odd_trace}-c7ad6b7169203331-01"),
+        )],
+    );
+    assert!((400..500).contains(&status), "{status}");
+
+    let (spans, raw) = gather(&collector, &[trace, refused_trace, odd_trace]);
+    let (_, odd) = server_span(&spans, odd_trace).unwrap();
+    assert_eq!(attributes(&odd)["http.request.method"], "_OTHER");
+    assert!(!raw.contains(odd_method));
 
     // The server span: a child of the caller's span, named and labelled by the route template.
     let (service, root) = server_span(&spans, trace).unwrap();
