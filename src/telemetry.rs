@@ -336,8 +336,12 @@ fn export_loop(settings: OtelSettings, spans: Receiver<Finished>) {
             request = request.header(k.as_str(), v.as_str());
         }
         let outcome = runtime.block_on(async move {
-            let res = request.send().await?;
-            res.error_for_status().map(drop)
+            match request.send().await {
+                Ok(res) if res.status().is_success() => Ok(()),
+                // Not followed (see `http_client`): a 3xx is a failed export too.
+                Ok(res) => Err(format!("the collector answered {}", res.status())),
+                Err(e) => Err(e.without_url().to_string()),
+            }
         });
         match outcome {
             Ok(()) => {
@@ -353,7 +357,7 @@ fn export_loop(settings: OtelSettings, spans: Receiver<Finished>) {
                         "traces: export to {} failed, {count} spans dropped (counted in \
                          otel_spans_dropped_total): {}",
                         redacted(&settings.traces_endpoint),
-                        e.without_url()
+                        e
                     );
                     warned = true;
                 }
@@ -374,6 +378,10 @@ fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
         .with_no_client_auth();
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
+        // A redirect is never followed: reqwest would re-send the spans, and every header of
+        // OTEL_EXPORTER_OTLP_HEADERS but `authorization`, to whatever host it names, over plain
+        // HTTP too. A collector's URL is configured, not discovered.
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .build()
         .map_err(|e| e.to_string())
@@ -511,7 +519,10 @@ impl RequestSpan {
             return;
         };
         let mut attributes = vec![
-            ("http.request.method", Value::Str(method.to_owned())),
+            (
+                "http.request.method",
+                Value::Str(known_method(method).to_owned()),
+            ),
             ("http.response.status_code", Value::Int(i64::from(status))),
         ];
         if let Some(route) = route {
@@ -534,6 +545,18 @@ impl RequestSpan {
             error: status >= 500,
         });
     }
+}
+
+/// `method` if it is one of HTTP's registered methods, else `_OTHER` (OpenTelemetry's semantic
+/// conventions): any token is a valid method, and the caller's own must not reach the collector.
+fn known_method(method: &str) -> &str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method)
+        .unwrap_or("_OTHER")
 }
 
 /// Puts the outer request's context back when a poll ends (even by a panic).

@@ -23,24 +23,44 @@ const PATIENCE: Duration = Duration::from_secs(60);
 struct Collector {
     endpoint: String,
     bodies: mpsc::Receiver<(String, Value)>,
+    /// Every request's header lines (lowercased names), in arrival order.
+    headers: mpsc::Receiver<Vec<String>>,
 }
 
+const OK: &[u8] =
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+
 fn collector() -> Collector {
+    answering(OK.to_vec())
+}
+
+/// A receiver that gives every request `answer` (raw HTTP/1.1).
+fn answering(answer: Vec<u8>) -> Collector {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let (tx, bodies) = mpsc::channel();
+    let (htx, headers) = mpsc::channel();
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(conn) = conn else { return };
-            let tx = tx.clone();
-            std::thread::spawn(move || serve_otlp(conn, tx));
+            let (tx, htx, answer) = (tx.clone(), htx.clone(), answer.clone());
+            std::thread::spawn(move || serve_otlp(conn, tx, htx, &answer));
         }
     });
-    Collector { endpoint, bodies }
+    Collector {
+        endpoint,
+        bodies,
+        headers,
+    }
 }
 
 /// One connection of the receiver, kept alive for as many requests as the exporter sends.
-fn serve_otlp(conn: TcpStream, tx: mpsc::Sender<(String, Value)>) {
+fn serve_otlp(
+    conn: TcpStream,
+    tx: mpsc::Sender<(String, Value)>,
+    htx: mpsc::Sender<Vec<String>>,
+    answer: &[u8],
+) {
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut writer = conn;
     loop {
@@ -49,6 +69,7 @@ fn serve_otlp(conn: TcpStream, tx: mpsc::Sender<(String, Value)>) {
             return;
         }
         let mut length = 0;
+        let mut headers = Vec::new();
         loop {
             let mut line = String::new();
             reader.read_line(&mut line).unwrap();
@@ -60,21 +81,22 @@ fn serve_otlp(conn: TcpStream, tx: mpsc::Sender<(String, Value)>) {
                 if name.eq_ignore_ascii_case("content-length") {
                     length = value.trim().parse().unwrap();
                 }
+                headers.push(format!("{}:{}", name.to_ascii_lowercase(), value));
             }
         }
         let mut body = vec![0; length];
         reader.read_exact(&mut body).unwrap();
-        writer
-            .write_all(
-                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
-            )
-            .unwrap();
         let path = request_line
             .split(' ')
             .nth(1)
             .unwrap_or_default()
             .to_owned();
+        // Handed on before the answer, so that whatever the exporter does next comes after.
+        let _ = htx.send(headers);
         let _ = tx.send((path, serde_json::from_slice(&body).unwrap()));
+        if writer.write_all(answer).is_err() {
+            return;
+        }
     }
 }
 
@@ -271,7 +293,25 @@ fn request_spans_continue_the_callers_trace_and_never_hold_the_key() {
     );
     assert_eq!(status, 403);
 
-    let (spans, raw) = gather(&collector, &[trace, refused_trace]);
+    // A method of the caller's invention (any token is a valid HTTP method) is not exported as
+    // sent: OpenTelemetry's `_OTHER`.
+    let odd_trace = "1af7651916cd43dd8448eb211c80319d";
+    let odd_method = "XSECRETMETHOD";
+    let (status, _) = request(
+        server.addr,
+        odd_method,
+        "/predict?text=hello",
+        &[(
+            "traceparent",
+            &format!("00-{odd_trace}-c7ad6b7169203331-01"),
+        )],
+    );
+    assert!((400..500).contains(&status), "{status}");
+
+    let (spans, raw) = gather(&collector, &[trace, refused_trace, odd_trace]);
+    let (_, odd) = server_span(&spans, odd_trace).unwrap();
+    assert_eq!(attributes(&odd)["http.request.method"], "_OTHER");
+    assert!(!raw.contains(odd_method));
 
     // The server span: a child of the caller's span, named and labelled by the route template.
     let (service, root) = server_span(&spans, trace).unwrap();
@@ -343,18 +383,85 @@ fn a_collector_that_never_answers_costs_requests_nothing_and_lost_spans_are_coun
     }
     let (status, metrics) = request(server.addr, "GET", "/metrics", &[]);
     assert_eq!(status, 200);
-    let value = |series: &str| -> u64 {
-        metrics
-            .lines()
-            .find(|l| l.starts_with(series))
-            .and_then(|l| l.rsplit(' ').next())
-            .map_or(0, |v| v.parse().unwrap())
-    };
+    let value = |name: &str| series(&metrics, name);
     // 40 requests of 3 spans each; the exporter holds one batch, the queue 4 more.
     let dropped = value("otel_spans_dropped_total{reason=\"queue_full\"}");
     assert!(dropped >= 100, "{metrics}");
     assert_eq!(value("otel_spans_exported_total"), 0, "{metrics}");
     drop(hung);
+}
+
+/// The value of the Prometheus series `series` (its exact name and labels) in `metrics`.
+fn series(metrics: &str, series: &str) -> u64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .map_or(0, |v| v.parse().unwrap())
+}
+
+#[test]
+fn a_collector_redirect_is_not_followed_and_the_headers_never_leave_for_another_host() {
+    // The legitimate collector's endpoint answers 307 towards another host (here another port),
+    // which would accept anything: the exporter must neither follow it nor hand that host the
+    // credentials of OTEL_EXPORTER_OTLP_HEADERS (a custom header, which a redirect keeps).
+    let elsewhere = collector();
+    let redirect = format!(
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: {}/v1/traces\r\ncontent-length: 0\r\n\r\n",
+        elsewhere.endpoint
+    );
+    let redirecting = answering(redirect.into_bytes());
+    let token = "collector-token-s3cret";
+    let headers = format!("x-collector-token={token}");
+    let server = start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &redirecting.endpoint),
+        ("OTEL_EXPORTER_OTLP_HEADERS", &headers),
+        ("OTEL_BSP_SCHEDULE_DELAY", "10"),
+    ]);
+    let (status, _) = request(
+        server.addr,
+        "POST",
+        "/predict?text=fine",
+        &[("X-API-Key", KEY)],
+    );
+    assert_eq!(status, 200);
+    // The redirecting collector got the export, with its credentials.
+    let seen = redirecting.headers.recv_timeout(PATIENCE).unwrap();
+    assert!(seen.iter().any(|h| h.contains(token)), "{seen:?}");
+    // Wait until the exporter has settled that export one way or the other.
+    let deadline = Instant::now() + PATIENCE;
+    let metrics = loop {
+        let (_, metrics) = request(server.addr, "GET", "/metrics", &[]);
+        let failed = series(
+            &metrics,
+            "otel_spans_dropped_total{reason=\"export_failed\"}",
+        );
+        if failed + series(&metrics, "otel_spans_exported_total") > 0 {
+            break metrics;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the export never ended: {metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if let Ok(headers) = elsewhere.headers.try_recv() {
+        panic!("the exporter followed the redirect to another host, sending {headers:?}");
+    }
+    // A redirect is not an accepted export: its spans are counted as lost.
+    assert_eq!(
+        series(&metrics, "otel_spans_exported_total"),
+        0,
+        "{metrics}"
+    );
+    assert!(
+        series(
+            &metrics,
+            "otel_spans_dropped_total{reason=\"export_failed\"}"
+        ) > 0
+    );
+    // Neither the token nor the collector's answer reach the log.
+    assert!(!server.log.lock().unwrap().iter().any(|l| l.contains(token)));
 }
 
 /// A `redis-server` on a free loopback port, no persistence, killed by PID when dropped.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The container image, as docs/deploy-artifacts.md runs it: built (scripts/deploy/build_image.sh),
-# then run read-only with no capabilities and API_SECRET_KEY from a podman secret, and checked over
-# HTTP: /health, /health/ready, an authenticated /predict, a 403, draining on SIGTERM (readiness 503
-# within SHUTDOWN_DELAY_SECONDS, then exit 0), and a container log that never holds the key.
-# Removes the container and the secret it made, whatever happens.
+# then run read-only with no capabilities and the key as a keys file (its SHA-256 only) mounted
+# read-only, and checked over HTTP: /health, /health/ready, an authenticated /predict, a 403,
+# draining on SIGTERM (readiness 503 within SHUTDOWN_DELAY_SECONDS, then exit 0), and that neither
+# the container log nor `podman inspect` ever holds the key.
+# Removes the container it made, whatever happens.
 #
 # podman here runs as root with deploy/container/containers.conf and --runtime runc (crun's defaults
 # fail on this kind of machine; see that file).
@@ -19,10 +20,8 @@ export CONTAINERS_CONF=$PWD/deploy/container/containers.conf
 
 work=$(mktemp -d)
 name=sentiment-api-check-$$
-secret=sentiment-api-key-$$
 cleanup() {
     podman rm --force --ignore "$name" >/dev/null 2>&1 || true
-    podman secret rm "$secret" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -37,14 +36,20 @@ env=$(podman image inspect --format '{{range .Config.Env}}{{.}} {{end}}' "$image
 [[ " $env " == *" HOST=0.0.0.0 "* && " $env " == *" PORT=8000 "* ]] || fail "image env is '$env'"
 echo "image $image: $size bytes, user $user"
 
-# The key: random, in a file only root can read, handed to podman as a secret (never on a command line).
+# The key: random, never on a command line and never in the container's environment (`podman
+# inspect` prints a container's environment, type=env secrets included, to whoever may run it):
+# the container gets a keys file holding only its SHA-256, bind-mounted read-only. (A podman
+# secret of type mount cannot be used: on a read-only root, podman 4.3 cannot create its mount
+# point under /run/secrets.) The file is readable by the image's user, inside the 0700 $work.
 key=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
-(umask 077 && printf '%s' "$key" >"$work/api-key")
-podman secret create "$secret" "$work/api-key" >/dev/null
+binary=target/musl/x86_64-unknown-linux-musl/release/sentiment-api
+printf '%s' "$key" | "$binary" keys hash --id container-check >"$work/keys.toml"
+chmod 0444 "$work/keys.toml"
 
 podman run --runtime runc --detach --name "$name" \
     --read-only --cap-drop=ALL --security-opt no-new-privileges \
-    --secret "$secret,type=env,target=API_SECRET_KEY" \
+    --volume "$work/keys.toml:/run/secrets/keys.toml:ro" \
+    --env API_KEYS_FILE=/run/secrets/keys.toml \
     --env SHUTDOWN_DELAY_SECONDS=$delay --env RUST_LOG=debug \
     --publish 127.0.0.1::8000 \
     "$image" >/dev/null
@@ -55,13 +60,23 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
+# What `podman inspect` shows of the container (environment, secrets, command) holds no key.
+if podman inspect "$name" | grep -qF "$key"; then fail "podman inspect shows the key"; fi
+echo "ok: podman inspect never shows the key"
+
 # Running as the image's user, with no capability, on a read-only root.
 [[ $(podman inspect --format '{{.HostConfig.ReadonlyRootfs}}' "$name") == true ]] || fail "root is writable"
 pid=$(podman inspect --format '{{.State.Pid}}' "$name")
 uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
-caps=$(awk '/^CapEff:/ {print $2}' "/proc/$pid/status")
 [[ $uid == "${user%%:*}" ]] || fail "the process runs as uid $uid"
-[[ $caps == 0000000000000000 ]] || fail "the process has capabilities $caps"
+# Every set, not only the effective one: a non-root process starts with no effective capability
+# even when the container keeps podman's default bounding set, so CapEff alone would pass a run
+# without --cap-drop=ALL.
+for set in CapInh CapPrm CapEff CapBnd CapAmb; do
+    caps=$(awk -v f="$set:" '$1 == f {print $2}' "/proc/$pid/status")
+    [[ $caps == 0000000000000000 ]] || fail "the process's $set is $caps, not empty"
+done
+[[ $(awk '/^NoNewPrivs:/ {print $2}' "/proc/$pid/status") == 1 ]] || fail "no_new_privs is not set"
 
 # answer METHOD PATH [curl args...]: prints "<status> <body>".
 answer() {
