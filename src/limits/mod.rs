@@ -3,6 +3,7 @@
 //! process, or shared by replicas through Redis (`SharedLimits`).
 
 mod auth_throttle;
+pub mod gcra;
 mod overload;
 mod proxies;
 mod rate_limiter;

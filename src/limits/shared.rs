@@ -48,7 +48,12 @@ pub struct SharedLimits {
     local: Arc<RateLimits>,
     throttle: Arc<AuthThrottle>,
     fallback: LocalLimits,
+    /// Tests only: the time the scripts take as now, instead of Redis `TIME`.
+    clock: Option<TestClock>,
 }
+
+/// A test's clock, read as microseconds since it was handed over.
+type TestClock = Box<dyn Fn() -> u64 + Send + Sync>;
 
 impl SharedLimits {
     /// Limits kept through `conn`, with `fallback` as the `REDIS_FAILURE_MODE=open` fallback (and
@@ -59,6 +64,26 @@ impl SharedLimits {
             local: Arc::clone(&fallback.quotas),
             throttle: Arc::clone(&fallback.throttle),
             fallback,
+            clock: None,
+        }
+    }
+
+    /// Tests only: the scripts take `clock`'s time (counted from now) instead of Redis's, so a
+    /// test can run the same arrivals through this and an in-process limiter on one clock.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn with_clock(mut self, clock: Arc<crate::clock::ManualClock>) -> Self {
+        use crate::clock::Clock;
+        let epoch = clock.now();
+        self.clock = Some(Box::new(move || {
+            clock.now().saturating_duration_since(epoch).as_micros() as u64
+        }));
+        self
+    }
+
+    /// Passes the test clock's time to a script, if there is one (after the five arguments).
+    fn at_now(&self, invocation: &mut redis::ScriptInvocation<'_>) {
+        if let Some(clock) = &self.clock {
+            invocation.arg(clock());
         }
     }
 
@@ -83,6 +108,7 @@ impl SharedLimits {
             .arg(units)
             .arg(0)
             .arg(self.throttle.limit());
+        self.at_now(&mut invocation);
         let answer = self
             .conn
             .call(|mut conn| async move { invocation.invoke_async::<[i64; 4]>(&mut conn).await })
@@ -122,7 +148,9 @@ impl SharedLimits {
             .arg(interval)
             .arg(policy.burst)
             .arg(units)
-            .arg(paid);
+            .arg(paid)
+            .arg(self.throttle.limit());
+        self.at_now(&mut invocation);
         let answer = self
             .conn
             .call(|mut conn| async move { invocation.invoke_async::<[i64; 4]>(&mut conn).await })
