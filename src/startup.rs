@@ -238,19 +238,43 @@ pub fn run(
 }
 
 /// The warnings a start on `bound` deserves, one line each: keys sent in clear over the network
-/// (a non-loopback address, no TLS, and no `TRUSTED_PROXIES` saying a proxy ends TLS in front),
-/// and an `HSTS_MAX_AGE` that plain HTTP cannot send.
+/// (plain HTTP on an address that more than the trusted proxies can reach: anything but loopback
+/// or an address inside a `TRUSTED_PROXIES` block; `0.0.0.0` and `::` are every interface), an
+/// `HSTS_MAX_AGE` that plain HTTP cannot send, and a `TLS_KEY_FILE` others may read.
 pub fn transport_warnings(bound: SocketAddr, settings: &Settings) -> Vec<String> {
     let mut warnings = Vec::new();
-    if settings.tls.is_some() {
+    if let Some(files) = &settings.tls {
+        if let Some(mode) = readable_by_others(&files.key) {
+            warnings.push(format!(
+                "TLS_KEY_FILE {} can be read by its group or others (mode {mode:o}): anyone who \
+                 reads it can impersonate this server; chmod 600 it",
+                files.key.display()
+            ));
+        }
         return warnings;
     }
-    if !bound.ip().to_canonical().is_loopback() && settings.trusted_proxies.is_empty() {
+    let ip = bound.ip().to_canonical();
+    let proxies_only = !ip.is_unspecified() && settings.trusted_proxies.contains(ip);
+    if !ip.is_loopback() && !proxies_only {
+        let who = if settings.trusted_proxies.is_empty() {
+            "no TRUSTED_PROXIES are set".to_owned()
+        } else if ip.is_unspecified() {
+            format!(
+                "TRUSTED_PROXIES ({}) are set, but {ip} is every interface: any host that \
+                 reaches this one can send keys in clear past the proxy",
+                settings.trusted_proxies
+            )
+        } else {
+            format!(
+                "TRUSTED_PROXIES ({}) are set, but {ip} is not in their network",
+                settings.trusted_proxies
+            )
+        };
         warnings.push(format!(
-            "INSECURE: listening on {bound}, beyond this machine, over plain HTTP: every API key \
-             crosses the network in clear text. Set TLS_CERT_FILE and TLS_KEY_FILE to serve \
-             HTTPS, or put a TLS-terminating proxy in front and set TRUSTED_PROXIES to its \
-             address (README, \"HTTPS\")"
+            "INSECURE: listening on {bound}, beyond this machine, over plain HTTP ({who}): every \
+             API key crosses the network in clear text. Set TLS_CERT_FILE and TLS_KEY_FILE to \
+             serve HTTPS, or put a TLS-terminating proxy in front, set TRUSTED_PROXIES to its \
+             address and HOST to loopback or an address only it reaches (README, \"HTTPS\")"
         ));
     }
     if settings.hsts_max_age.is_some() {
@@ -261,6 +285,21 @@ pub fn transport_warnings(bound: SocketAddr, settings: &Settings) -> Vec<String>
         );
     }
     warnings
+}
+
+/// The file's permission bits when its group or others may read it (Unix only).
+fn readable_by_others(path: &std::path::Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o044 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// Stops the server gracefully on SIGTERM or SIGINT (Ctrl-C elsewhere than Unix): readiness
@@ -377,10 +416,38 @@ mod tests {
                 "{loopback}"
             );
         }
-        let proxied = settings(&[("TRUSTED_PROXIES", "10.0.0.1")]);
-        assert!(transport_warnings(any, &proxied).is_empty());
+        // A proxy is trusted, but 0.0.0.0 is every interface: still insecure, and said why.
+        let proxied = settings(&[("TRUSTED_PROXIES", "127.0.0.1")]);
+        let warnings = transport_warnings(any, &proxied);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("every interface"), "{warnings:?}");
+        assert_eq!(transport_warnings(lan, &proxied).len(), 1);
+        // Bound to the proxy's own network: only the proxies can reach it.
+        let on_proxy_net = settings(&[("TRUSTED_PROXIES", "192.168.1.0/24")]);
+        assert!(transport_warnings(lan, &on_proxy_net).is_empty());
+        assert!(transport_warnings(local, &proxied).is_empty());
         let tls = settings(&[("TLS_CERT_FILE", "c"), ("TLS_KEY_FILE", "k")]);
         assert!(transport_warnings(any, &tls).is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_tls_key_file_others_can_read_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("tls-key-mode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("key.pem");
+        std::fs::write(&key, "not really a key").unwrap();
+        let key_path = key.to_str().unwrap().to_owned();
+        let tls = settings(&[("TLS_CERT_FILE", "c"), ("TLS_KEY_FILE", &key_path)]);
+        let any: SocketAddr = "0.0.0.0:8443".parse().unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let warnings = transport_warnings(any, &tls);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("TLS_KEY_FILE"), "{warnings:?}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(transport_warnings(any, &tls).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
