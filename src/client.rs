@@ -186,14 +186,20 @@ impl Client {
             Err(e) => return Err(Error::Setup(format!("TLS: {e}"))),
         };
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // No redirects: reqwest keeps custom headers such as `X-API-Key` on a redirect (it strips
+        // only `Authorization` and cookies across hosts), so following one could hand the key to
+        // another origin, or send it in clear after an HTTPS -> HTTP hop. A 3xx is an answer.
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(Self::with_http(http, base_url, key))
     }
 
     /// A client sending through `http`, a reqwest client set up by the caller (its own TLS
-    /// roots, timeouts, proxy).
+    /// roots, timeouts, proxy). Build it with `redirect(reqwest::redirect::Policy::none())`, as
+    /// [`Client::new`] does: a client that follows redirects sends `X-API-Key` wherever it is
+    /// sent.
     pub fn with_http(
         http: reqwest::Client,
         base_url: impl Into<String>,

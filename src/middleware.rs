@@ -239,12 +239,15 @@ fn request_id_of(headers: &HeaderMap) -> (String, bool) {
     }
 }
 
-/// Whether `id` is the request's own `X-API-Key` (a client or proxy template that sends its key
-/// as the id): such an id is replaced, or the key would reach every log line of the request.
+/// Whether `id` holds the request's own `X-API-Key` (a client or proxy template that sends its
+/// key as the id, or in it, as `retry1-<key>`): such an id is replaced, or the key would reach
+/// the answer's headers and every log line of the request.
 fn is_the_key(headers: &HeaderMap, id: &[u8]) -> bool {
     headers
         .get_all(crate::http::API_KEY_HEADER)
-        .any(|key| constant_time_eq::constant_time_eq(key.as_bytes().trim_ascii(), id))
+        .map(|key| key.as_bytes().trim_ascii())
+        .filter(|key| !key.is_empty() && key.len() <= id.len())
+        .any(|key| id.windows(key.len()).any(|part| part == key))
 }
 
 fn is_request_id(bytes: &[u8]) -> bool {
@@ -504,7 +507,7 @@ fn finish<B>(
         res.request()
             .extensions()
             .get::<AuthenticatedKey>()
-            .map(|k| k.0.id.clone())
+            .map(|k| k.entry.id.clone())
     });
     log_line(peer, seen, route, status, elapsed, key_id, error);
 }
@@ -548,6 +551,20 @@ fn log_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_holding_the_key_anywhere_is_the_key() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_static("x-api-key"),
+            HeaderValue::from_static(" secret-key-123 "),
+        );
+        assert!(is_the_key(&headers, b"secret-key-123"));
+        assert!(is_the_key(&headers, b"retry1-secret-key-123"));
+        assert!(is_the_key(&headers, b"secret-key-123-2"));
+        assert!(!is_the_key(&headers, b"secret-key-12"));
+        assert!(!is_the_key(&HeaderMap::new(), b"anything"));
+    }
 
     #[test]
     fn quota_headers_read_as_the_ietf_draft_writes_them() {

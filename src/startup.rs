@@ -2,6 +2,7 @@
 //! or HTTPS; the warning against serving keys in clear; and the signals that stop it.
 
 use std::net::{SocketAddr, TcpListener};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,9 +12,13 @@ use actix_web::{web, App, HttpServer};
 use crate::auth::{spawn_reloader, KeyStore, Keys};
 use crate::config::Settings;
 use crate::error::{ApiError, ValidationItem};
+use crate::http::Gate;
 use crate::inference::Inference;
-use crate::jobs::{InMemoryJobStore, JobLimits, JobStore, Jobs, SharedJobs};
-use crate::limits::{spawn_sweeper, AuthThrottle, InFlight, RateLimits, SharedLimits};
+use crate::jobs::{InMemoryJobStore, JobLimits, JobStore, RedisJobStore};
+use crate::limits::{
+    spawn_sweeper, AuthThrottle, InFlight, Limits, LocalLimits, RateLimiter, RateLimits,
+    SharedLimits,
+};
 use crate::metrics::Metrics;
 use crate::middleware::Frontdoor;
 use crate::model::Models;
@@ -22,6 +27,7 @@ use crate::redis_backend::Redis;
 use crate::routes;
 use crate::routes::docs::{ApiDocument, SwaggerConfig};
 use crate::routes::openapi;
+use crate::state::AppState;
 use crate::tls::{self, CertificateStore};
 
 /// A server that is running: await `server`; `readiness` turns to draining when it is told to stop.
@@ -90,7 +96,7 @@ pub fn run(
         run_deadline: settings.inference_timeout * 2 + Duration::from_secs(5),
     };
     // Without Redis, one store in this process's memory, shared by the workers.
-    let local_jobs: Arc<dyn JobStore> = Arc::new(InMemoryJobStore::new(
+    let local_jobs = Arc::new(InMemoryJobStore::new(
         job_limits.max_pending,
         job_limits.max_stored,
         job_limits.max_bytes,
@@ -98,12 +104,16 @@ pub fn run(
     ));
     let limits = settings.limits;
     let swagger = web::Data::new(SwaggerConfig::default());
-    let rate_limits = web::Data::new(RateLimits::new(settings.rate_limit));
-    let throttle = web::Data::new(AuthThrottle::new(
-        settings.auth_failures_per_window,
-        settings.auth_failure_window,
-    ));
-    spawn_sweeper(throttle.clone().into_inner());
+    // In this process: the limits without Redis, and the `REDIS_FAILURE_MODE=open` fallback with.
+    let local_limits = LocalLimits {
+        quotas: Arc::new(RateLimits::new(settings.rate_limit)),
+        throttle: Arc::new(AuthThrottle::new(
+            settings.auth_failures_per_window,
+            settings.auth_failure_window,
+        )),
+    };
+    spawn_sweeper(Arc::clone(&local_limits.throttle));
+    let polls = Arc::new(RateLimiter::new());
     // With `REDIS_URL`, the limits and the throttle above are only the fallback of
     // `REDIS_FAILURE_MODE=open`; each worker talks to Redis on its own connection.
     let redis = settings.redis.clone().map(|redis| {
@@ -117,7 +127,15 @@ pub fn run(
         );
         Redis::new(redis, metrics.redis())
     });
-    let proxies = web::Data::new(settings.trusted_proxies.clone());
+    let proxies = Arc::new(settings.trusted_proxies.clone());
+    // With Redis, one job store for the workers, on a thread of its own (see `RedisJobStore`).
+    let shared_jobs = redis.as_ref().map(|redis| {
+        Arc::new(RedisJobStore::new(
+            redis,
+            job_limits.clone(),
+            model_names.clone(),
+        ))
+    });
     let in_flight = web::Data::new(InFlight::new(settings.max_concurrent_requests));
     let readiness = web::Data::new(Readiness::new());
     let cors = settings.cors.clone().map(Arc::new);
@@ -138,44 +156,43 @@ pub fn run(
         let inference = web::Data::new(inference.clone().with_metrics(Arc::clone(&shard)));
         let limits = web::Data::new(limits);
         let certificates = certificates.clone();
-        // One connection per worker (its driver task lives on this worker's runtime), for
-        // the limits and the jobs alike.
-        let conn = redis.as_ref().map(|redis| {
-            let conn = redis.connect();
-            // Connect now rather than on the first request: a burst arriving at a cold
-            // connection would spend REDIS_TIMEOUT_MS waiting for the handshake.
-            let warm = conn.clone();
-            actix_rt::spawn(async move {
-                let _ = warm.probe().await;
-            });
-            conn
-        });
-        let jobs = web::Data::new(match &conn {
-            None => Jobs::Local(Arc::clone(&local_jobs)),
-            Some(conn) => Jobs::Shared(SharedJobs::new(
-                conn.clone(),
-                job_limits.clone(),
-                model_names.clone(),
-            )),
-        });
-        let shared = conn.map(|conn| {
-            web::Data::new(SharedLimits::new(
-                conn,
-                rate_limits.clone().into_inner(),
-                throttle.clone().into_inner(),
-            ))
+        // The backends, chosen here once. Each worker talks to Redis about limits on its own
+        // connection (its driver task lives on this worker's runtime); the jobs have their own
+        // connection and thread, so a megabyte of results never holds the limits' calls.
+        let (key_limits, jobs): (Rc<dyn Limits>, Arc<dyn JobStore>) = match &redis {
+            None => (Rc::new(local_limits.clone()), local_jobs.clone()),
+            Some(redis) => {
+                let conn = redis.connect();
+                // Connect now rather than on the first request: a burst arriving at a cold
+                // connection would spend REDIS_TIMEOUT_MS waiting for the handshake.
+                let warm = conn.clone();
+                actix_rt::spawn(async move {
+                    let _ = warm.probe().await;
+                });
+                let jobs = shared_jobs
+                    .clone()
+                    .expect("a job store wherever there is Redis");
+                (Rc::new(SharedLimits::new(conn, local_limits.clone())), jobs)
+            }
+        };
+        let gate = Rc::new(Gate::new(
+            store.clone(),
+            key_limits,
+            Arc::clone(&proxies),
+            Arc::clone(&polls),
+        ));
+        let state = web::Data::new(AppState {
+            jobs,
+            gate: Rc::clone(&gate),
         });
         App::new()
             .app_data(store.clone())
             .app_data(metrics.clone())
             .app_data(inference)
-            .app_data(jobs)
+            .app_data(state)
             .app_data(limits)
             .app_data(document.clone())
             .app_data(swagger.clone())
-            .app_data(rate_limits.clone())
-            .app_data(throttle.clone())
-            .app_data(proxies.clone())
             .app_data(in_flight.clone())
             .app_data(readiness.clone())
             .configure(|app| {
@@ -185,10 +202,6 @@ pub fn run(
                 // Only a server with TLS has a certificate store (the metrics look for one).
                 if let Some(certificates) = certificates {
                     app.app_data(certificates);
-                }
-                // Only a server with REDIS_URL has shared limits (the extractors look for them).
-                if let Some(shared) = shared {
-                    app.app_data(shared);
                 }
             })
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
@@ -200,7 +213,7 @@ pub fn run(
                 ApiError::invalid(item).into()
             }))
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-            .configure(routes::configure)
+            .configure(routes::configure(gate))
             .default_service(web::to(routes::not_found))
             .wrap(
                 Frontdoor::new(shard, in_flight.clone().into_inner(), cors.clone())
@@ -225,19 +238,43 @@ pub fn run(
 }
 
 /// The warnings a start on `bound` deserves, one line each: keys sent in clear over the network
-/// (a non-loopback address, no TLS, and no `TRUSTED_PROXIES` saying a proxy ends TLS in front),
-/// and an `HSTS_MAX_AGE` that plain HTTP cannot send.
+/// (plain HTTP on an address that more than the trusted proxies can reach: anything but loopback
+/// or an address inside a `TRUSTED_PROXIES` block; `0.0.0.0` and `::` are every interface), an
+/// `HSTS_MAX_AGE` that plain HTTP cannot send, and a `TLS_KEY_FILE` others may read.
 pub fn transport_warnings(bound: SocketAddr, settings: &Settings) -> Vec<String> {
     let mut warnings = Vec::new();
-    if settings.tls.is_some() {
+    if let Some(files) = &settings.tls {
+        if let Some(mode) = readable_by_others(&files.key) {
+            warnings.push(format!(
+                "TLS_KEY_FILE {} can be read by its group or others (mode {mode:o}): anyone who \
+                 reads it can impersonate this server; chmod 600 it",
+                files.key.display()
+            ));
+        }
         return warnings;
     }
-    if !bound.ip().to_canonical().is_loopback() && settings.trusted_proxies.is_empty() {
+    let ip = bound.ip().to_canonical();
+    let proxies_only = !ip.is_unspecified() && settings.trusted_proxies.contains(ip);
+    if !ip.is_loopback() && !proxies_only {
+        let who = if settings.trusted_proxies.is_empty() {
+            "no TRUSTED_PROXIES are set".to_owned()
+        } else if ip.is_unspecified() {
+            format!(
+                "TRUSTED_PROXIES ({}) are set, but {ip} is every interface: any host that \
+                 reaches this one can send keys in clear past the proxy",
+                settings.trusted_proxies
+            )
+        } else {
+            format!(
+                "TRUSTED_PROXIES ({}) are set, but {ip} is not in their network",
+                settings.trusted_proxies
+            )
+        };
         warnings.push(format!(
-            "INSECURE: listening on {bound}, beyond this machine, over plain HTTP: every API key \
-             crosses the network in clear text. Set TLS_CERT_FILE and TLS_KEY_FILE to serve \
-             HTTPS, or put a TLS-terminating proxy in front and set TRUSTED_PROXIES to its \
-             address (docs/deploy.md#https)"
+            "INSECURE: listening on {bound}, beyond this machine, over plain HTTP ({who}): every \
+             API key crosses the network in clear text. Set TLS_CERT_FILE and TLS_KEY_FILE to \
+             serve HTTPS, or put a TLS-terminating proxy in front, set TRUSTED_PROXIES to its \
+             address and HOST to loopback or an address only it reaches (docs/deploy.md#https)"
         ));
     }
     if settings.hsts_max_age.is_some() {
@@ -248,6 +285,21 @@ pub fn transport_warnings(bound: SocketAddr, settings: &Settings) -> Vec<String>
         );
     }
     warnings
+}
+
+/// The file's permission bits when its group or others may read it (Unix only).
+fn readable_by_others(path: &std::path::Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o044 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// Stops the server gracefully on SIGTERM or SIGINT (Ctrl-C elsewhere than Unix): readiness
@@ -364,10 +416,38 @@ mod tests {
                 "{loopback}"
             );
         }
-        let proxied = settings(&[("TRUSTED_PROXIES", "10.0.0.1")]);
-        assert!(transport_warnings(any, &proxied).is_empty());
+        // A proxy is trusted, but 0.0.0.0 is every interface: still insecure, and said why.
+        let proxied = settings(&[("TRUSTED_PROXIES", "127.0.0.1")]);
+        let warnings = transport_warnings(any, &proxied);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("every interface"), "{warnings:?}");
+        assert_eq!(transport_warnings(lan, &proxied).len(), 1);
+        // Bound to the proxy's own network: only the proxies can reach it.
+        let on_proxy_net = settings(&[("TRUSTED_PROXIES", "192.168.1.0/24")]);
+        assert!(transport_warnings(lan, &on_proxy_net).is_empty());
+        assert!(transport_warnings(local, &proxied).is_empty());
         let tls = settings(&[("TLS_CERT_FILE", "c"), ("TLS_KEY_FILE", "k")]);
         assert!(transport_warnings(any, &tls).is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_tls_key_file_others_can_read_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("tls-key-mode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("key.pem");
+        std::fs::write(&key, "not really a key").unwrap();
+        let key_path = key.to_str().unwrap().to_owned();
+        let tls = settings(&[("TLS_CERT_FILE", "c"), ("TLS_KEY_FILE", &key_path)]);
+        let any: SocketAddr = "0.0.0.0:8443".parse().unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let warnings = transport_warnings(any, &tls);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("TLS_KEY_FILE"), "{warnings:?}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(transport_warnings(any, &tls).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -7,23 +7,12 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use sentiment_api::clock::ManualClock;
-use sentiment_api::limits::{AuthThrottle, Decision, Policy, RateLimiter};
+use sentiment_api::limits::{AuthThrottle, Decision, RateLimiter};
 
-fn policy() -> impl Strategy<Value = Policy> {
-    (1u32..=120, 1u64..=120).prop_flat_map(|(limit, window)| {
-        (1..=limit).prop_map(move |burst| Policy {
-            limit,
-            burst,
-            window: Duration::from_secs(window),
-        })
-    })
-}
+#[path = "common/arrivals.rs"]
+mod arrivals;
 
-/// Arrivals: how long after the previous one (ms), and how many units (batches larger than any
-/// burst included).
-fn arrivals() -> impl Strategy<Value = Vec<(u64, u32)>> {
-    prop::collection::vec((0u64..=5_000, 1u32..=150), 1..60)
-}
+use arrivals::{arrivals, policy};
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]

@@ -2,6 +2,7 @@
 //! validation into Pydantic-shaped errors, and the JSON types of requests and answers.
 
 mod api_key;
+mod authorize;
 mod error_responses;
 mod job_id;
 mod json_body;
@@ -9,8 +10,9 @@ mod metered;
 pub mod types;
 pub mod validation;
 
-pub use api_key::{client_address, ApiKey, AuthenticatedKey, API_KEY_HEADER, AUTH_LOG};
+pub use api_key::{ApiKey, API_KEY_HEADER, AUTH_LOG};
+pub use authorize::{AuthenticatedKey, Authorize, Gate};
 pub use error_responses::{ProtectedErrors, PublicErrors};
 pub use job_id::JobId;
 pub use json_body::JsonBody;
-pub use metered::{show_quota, Metered, QuotaSlot};
+pub use metered::{Metered, QuotaSlot};

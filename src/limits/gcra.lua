@@ -4,7 +4,10 @@
 -- quota and leaves a debt; a refused request changes nothing.
 -- KEYS[1]: the key id's theoretical arrival time (absent: the quota is full).
 -- KEYS[2], optional: the failed-key counter of the client's address, checked first.
--- ARGV: interval (microseconds per unit), burst, units, paid, failures allowed (with KEYS[2]).
+-- ARGV: interval (microseconds per unit), burst, units, paid, failures allowed (with KEYS[2]),
+-- and, from tests only, the time now (microseconds) instead of Redis's.
+-- The rule is limits/gcra.rs's `decide`, line for line; tests/limits_conformance.rs holds the two
+-- to the same decisions.
 -- Returns {1, tat, now, 0} granted (units 0: only looked at), {0, tat, now, retry} refused,
 -- {-1, milliseconds left, 0, 0} the address is throttled.
 local interval = tonumber(ARGV[1])
@@ -17,8 +20,13 @@ if KEYS[2] then
     return {-1, redis.call('PTTL', KEYS[2]), 0, 0}
   end
 end
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local now
+if ARGV[6] then
+  now = tonumber(ARGV[6])
+else
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+end
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if units == 0 then
   return {1, tat, now, 0}

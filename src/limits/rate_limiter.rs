@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
+use super::gcra::{self, Gcra};
 use crate::clock::{Clock, SystemClock};
 
 /// A rate-limit policy: `limit` units per `window`, at most `burst` at once.
@@ -18,17 +19,9 @@ pub struct Policy {
 }
 
 impl Policy {
-    fn interval_ns(&self) -> u64 {
-        (self.window.as_nanos() / u128::from(self.limit.max(1))).max(1) as u64
-    }
-
     /// One unit's worth of time in whole microseconds (Redis `TIME`'s resolution), at least one.
-    pub(super) fn interval_us(&self) -> u64 {
+    pub fn interval_us(&self) -> u64 {
         (self.window.as_micros() / u128::from(self.limit.max(1))).max(1) as u64
-    }
-
-    fn capacity_ns(&self) -> u64 {
-        self.interval_ns().saturating_mul(u64::from(self.burst))
     }
 }
 
@@ -89,7 +82,7 @@ pub struct RateLimiter<C: Clock = SystemClock> {
     shards: Box<[Shard]>,
 }
 
-/// Per key id, the theoretical arrival time: nanoseconds since `epoch` at which its quota is
+/// Per key id, the theoretical arrival time: microseconds since `epoch` at which its quota is
 /// full again. The policy is not stored: it is given on every call, so a changed limit (a keys
 /// file reload) applies at once to the same state.
 type Shard = RwLock<HashMap<Box<str>, AtomicU64, BuildHasherDefault<KeyIdHasher>>>;
@@ -154,46 +147,31 @@ impl<C: Clock> RateLimiter<C> {
         self.with_bucket(key, |tat_cell| self.buy(tat_cell, policy, units, paid))
     }
 
-    /// [`RateLimiter::settle`] on the key's state.
+    /// [`RateLimiter::settle`] on the key's state: the rule of [`gcra::decide`], applied by
+    /// compare-and-swap.
     fn buy(&self, tat_cell: &AtomicU64, policy: Policy, units: u32, paid: u32) -> Decision {
-        let interval = policy.interval_ns();
-        let capacity = policy.capacity_ns();
-        let cost = interval.saturating_mul(u64::from(units));
-        let credit = interval.saturating_mul(u64::from(paid));
+        let interval = policy.interval_us();
         let mut tat = tat_cell.load(Ordering::Acquire);
         loop {
             // Read the clock after every load: a thread that lost the race must not judge the
             // winner's state with an older clock, or it would refuse a unit that is there.
-            let now = self.now_ns();
-            let base = tat.saturating_sub(credit).max(now);
-            let new_tat = base.saturating_add(cost);
-            // A request larger than the whole burst (a big batch) is admitted only on a full
-            // quota, and the key then owes the difference: over time it still gets no more than
-            // the limit, and such a batch is possible at all.
-            let wait = if units > policy.burst {
-                tat.saturating_sub(credit).saturating_sub(now)
-            } else {
-                (new_tat - now).saturating_sub(capacity)
-            };
-            if wait > 0 {
-                // The refused request keeps what it paid, and its retry pays on arrival again: the
-                // client is told when `units` fit on the state as it stands, not counting the paid
-                // units as returned, or a client that waits exactly `Retry-After` would find one
-                // payment short every time.
-                let retry = if units > policy.burst {
-                    tat.saturating_sub(now)
-                } else {
-                    (tat.max(now).saturating_add(cost) - now).saturating_sub(capacity)
-                };
-                return Decision::Denied {
-                    state: state_at(policy, tat, now),
-                    retry_after: Duration::from_nanos(retry.max(wait)),
-                };
-            }
-            match tat_cell.compare_exchange_weak(tat, new_tat, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return Decision::Allowed(state_at(policy, new_tat, now)),
-                Err(actual) => tat = actual,
+            let now = self.now_us();
+            match gcra::decide(tat, now, interval, policy.burst, units, paid) {
+                Gcra::Refused { retry } => {
+                    return Decision::Denied {
+                        state: state_at(policy, tat, now),
+                        retry_after: Duration::from_micros(retry),
+                    };
+                }
+                Gcra::Granted { tat: new_tat } => match tat_cell.compare_exchange_weak(
+                    tat,
+                    new_tat,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return Decision::Allowed(state_at(policy, new_tat, now)),
+                    Err(actual) => tat = actual,
+                },
             }
         }
     }
@@ -201,14 +179,15 @@ impl<C: Clock> RateLimiter<C> {
     /// The key's quota now, spending nothing.
     pub fn peek(&self, key: &str, policy: Policy) -> QuotaState {
         let tat = self.with_bucket(key, |cell| cell.load(Ordering::Acquire));
-        state_at(policy, tat, self.now_ns())
+        state_at(policy, tat, self.now_us())
     }
 
-    fn now_ns(&self) -> u64 {
+    /// Microseconds since `epoch`: the ticks of [`gcra::decide`], as in Redis.
+    fn now_us(&self) -> u64 {
         self.clock
             .now()
             .saturating_duration_since(self.epoch)
-            .as_nanos() as u64
+            .as_micros() as u64
     }
 
     /// Runs `f` on `key`'s state, under its shard's read lock (the write lock only to add a key
@@ -228,12 +207,12 @@ impl<C: Clock> RateLimiter<C> {
 }
 
 fn state_at(policy: Policy, tat: u64, now: u64) -> QuotaState {
-    state_in(policy, policy.interval_ns(), tat, now, 1)
+    state_in(policy, policy.interval_us(), tat, now, 1_000)
 }
 
 /// The quota of a key whose theoretical arrival time is `tat` at time `now`, both counted in
-/// ticks of `tick_ns` nanoseconds, as is `interval` (one unit's worth of time): nanoseconds here,
-/// the microseconds of Redis `TIME` in the shared limiter.
+/// ticks of `tick_ns` nanoseconds, as is `interval` (one unit's worth of time): the microseconds
+/// of Redis `TIME` in both limiters.
 pub(super) fn state_in(
     policy: Policy,
     interval: u64,

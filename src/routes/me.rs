@@ -1,9 +1,9 @@
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::ApiError;
 use crate::http::types::{Me, RateLimitView};
-use crate::http::{show_quota, ApiKey};
+use crate::http::ApiKey;
 
 /// `GET /me`: the calling key's id, owner, expiry and quota, spending none of it.
 #[utoipa::path(
@@ -15,9 +15,9 @@ use crate::http::{show_quota, ApiKey};
     responses((status = 200, description = "The calling key", body = Me), crate::http::ProtectedErrors),
     security(("APIKeyHeader" = [])),
 )]
-pub async fn me(key: ApiKey, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn me(key: ApiKey) -> Result<HttpResponse, ApiError> {
     let entry = key.entry();
-    let state = show_quota(&req, entry).ok_or(ApiError::Internal)?;
+    let state = key.quota();
     Ok(HttpResponse::Ok().json(Me {
         key_id: entry.id.as_str().into(),
         owner: entry.owner.as_deref().map(Into::into),

@@ -314,3 +314,35 @@ async fn no_server_is_a_transport_error() {
     server.stop().await;
     assert!(matches!(client.health().await, Err(Error::Transport(_))));
 }
+
+#[actix_rt::test]
+async fn a_redirect_is_not_followed_so_the_key_never_reaches_another_origin() {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    // Another origin, recording whether anything reaches it.
+    let elsewhere = TcpListener::bind("127.0.0.1:0").unwrap();
+    let elsewhere_port = elsewhere.local_addr().unwrap().port();
+    elsewhere.set_nonblocking(true).unwrap();
+    // The "server": answers every request with a redirect to the other origin.
+    let redirecting = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = redirecting.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in redirecting.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:{elsewhere_port}/predict\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    let client = Client::new(format!("http://127.0.0.1:{port}"), "secret-key-0123456789").unwrap();
+    let outcome = client.predict("hello").await;
+    assert!(outcome.is_err(), "a 307 is no prediction: {outcome:?}");
+    actix_rt::time::sleep(Duration::from_millis(100)).await;
+    match elsewhere.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the client followed the redirect to another origin: {other:?}"),
+    }
+}

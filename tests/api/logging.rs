@@ -257,11 +257,20 @@ async fn a_bad_request_id_is_replaced_by_a_uuid_and_never_logged() {
 
 #[actix_rt::test]
 async fn a_request_id_that_is_the_key_itself_is_replaced_and_never_logged() {
+    request_id_holding_the_key_is_replaced(KEY.to_owned()).await;
+}
+
+#[actix_rt::test]
+async fn a_request_id_that_contains_the_key_is_replaced_and_never_logged() {
+    request_id_holding_the_key_is_replaced(format!("retry1-{KEY}")).await;
+}
+
+async fn request_id_holding_the_key_is_replaced(request_id: String) {
     let server = RunningBinary::start(&[("API_SECRET_KEY", KEY)]);
     let res = Client::new()
         .post(format!("http://{}/predict?text=hi", server.address))
         .header("X-API-Key", KEY)
-        .header("X-Request-Id", KEY)
+        .header("X-Request-Id", &request_id)
         .send()
         .await
         .unwrap();

@@ -485,15 +485,20 @@ fn every_bad_file_stops_the_start_with_one_line_naming_the_variable() {
 }
 
 #[actix_rt::test]
-async fn plain_http_beyond_loopback_is_warned_about_unless_a_proxy_ends_tls_in_front() {
+async fn plain_http_beyond_loopback_is_warned_about_unless_only_a_proxy_can_reach_it() {
     let warned = |envs: &[(&str, &str)]| {
         let log = RunningBinary::start(envs).stop();
         log.lines()
             .any(|l| l.contains("WARN") && l.contains("INSECURE"))
     };
     assert!(warned(&[("HOST", "0.0.0.0")]));
-    assert!(!warned(&[
+    // A trusted proxy does not make every interface private: keys still cross the network.
+    assert!(warned(&[
         ("HOST", "0.0.0.0"),
+        ("TRUSTED_PROXIES", "127.0.0.1")
+    ]));
+    assert!(!warned(&[
+        ("HOST", "127.0.0.1"),
         ("TRUSTED_PROXIES", "127.0.0.1")
     ]));
     assert!(!warned(&[("HOST", "127.0.0.1")]));
