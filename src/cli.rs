@@ -194,6 +194,7 @@ fn entry(args: &EntryArgs, key: &Secret) -> Result<FileEntry, String> {
         rate_limit_per_minute: None,
         rate_limit_burst: None,
         scopes: (!args.scopes.is_empty()).then(|| args.scopes.clone()),
+        quota: None,
     })
 }
 

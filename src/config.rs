@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::auth::{validate_key, Secret};
+use crate::clock::SharedWallClock;
 use crate::cors::CorsOrigins;
 use crate::limits::{Policy, TrustedProxies};
 use crate::logging::LogFormat;
@@ -79,6 +80,8 @@ pub struct Settings {
     /// The Redis that replicas share limits through (`REDIS_URL` and the other `REDIS_*`);
     /// `None`, every limit is this process's own.
     pub redis: Option<RedisSettings>,
+    /// The wall clock quotas count days and months by (the system's; a manual one in tests).
+    pub wall_clock: SharedWallClock,
 }
 
 /// Input limits applied before the model sees anything.
@@ -198,6 +201,7 @@ impl Settings {
         let redis = redis_settings(&env)?;
         Ok(Settings {
             redis,
+            wall_clock: SharedWallClock::default(),
             host: env.raw("HOST")?.unwrap_or_else(|| "127.0.0.1".into()),
             port: env.parse("PORT", 8000)?,
             workers: env.positive("WORKERS", default_workers().get())?,

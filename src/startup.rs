@@ -17,6 +17,7 @@ use crate::limits::{spawn_sweeper, AuthThrottle, InFlight, RateLimits, SharedLim
 use crate::metrics::Metrics;
 use crate::middleware::Frontdoor;
 use crate::model::Models;
+use crate::quota::{LocalQuotas, Quotas, SharedQuotas};
 use crate::readiness::Readiness;
 use crate::redis_backend::Redis;
 use crate::routes;
@@ -104,6 +105,9 @@ pub fn run(
         settings.auth_failure_window,
     ));
     spawn_sweeper(throttle.clone().into_inner());
+    // Day and month quotas (issue 28): in this process, or the fallback of the Redis ones.
+    let local_quotas = Arc::new(LocalQuotas::new());
+    let wall_clock = settings.wall_clock.clone();
     // With `REDIS_URL`, the limits and the throttle above are only the fallback of
     // `REDIS_FAILURE_MODE=open`; each worker talks to Redis on its own connection.
     let redis = settings.redis.clone().map(|redis| {
@@ -158,6 +162,11 @@ pub fn run(
                 model_names.clone(),
             )),
         });
+        let quota_store: Box<dyn crate::quota::QuotaStore> = match &conn {
+            None => Box::new(Arc::clone(&local_quotas)),
+            Some(conn) => Box::new(SharedQuotas::new(conn.clone(), Arc::clone(&local_quotas))),
+        };
+        let quotas = web::Data::new(Quotas::new(quota_store, wall_clock.clone()));
         let shared = conn.map(|conn| {
             web::Data::new(SharedLimits::new(
                 conn,
@@ -170,6 +179,7 @@ pub fn run(
             .app_data(metrics.clone())
             .app_data(inference)
             .app_data(jobs)
+            .app_data(quotas)
             .app_data(limits)
             .app_data(document.clone())
             .app_data(swagger.clone())

@@ -5,19 +5,16 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::HeaderName;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::{Either, LocalBoxFuture};
 use time::OffsetDateTime;
 
+use super::credentials::{self, Presented};
 use super::metered::{leave_quota, overrides, SharedCharge, WantsUnit};
 use crate::auth::{KeyEntry, KeyRefusal, KeyStore, Verdict};
 use crate::error::{ApiError, Limit};
 use crate::limits::{retry_after_secs, AuthThrottle, KeyAdmission, SharedLimits, TrustedProxies};
 use crate::paths::{loggable_path, RouteLabel, Scope};
-
-/// The header that carries the key (matched case-insensitively, as every HTTP header is).
-pub const API_KEY_HEADER: &str = "x-api-key";
 
 /// The log target of refused authentications (kept stable for `RUST_LOG` filters).
 pub const AUTH_LOG: &str = "sentiment_api::auth";
@@ -86,24 +83,26 @@ pub fn client_address(req: &HttpRequest) -> Option<IpAddr> {
     Some(proxies.client(peer, forwarded))
 }
 
-/// The key as presented: one `X-API-Key` header, not empty once trimmed.
+/// The key as presented (`X-API-Key` or `Authorization: Bearer`, see `credentials`), or the
+/// refusal of a request that presents none, or two.
 fn presented_key(req: &HttpRequest) -> Result<&[u8], ApiError> {
-    // A constant name: looking a header up by `&str` parses the name again on every request.
-    const HEADER: HeaderName = HeaderName::from_static(API_KEY_HEADER);
-    let mut values = req.headers().get_all(HEADER);
-    let first = values.next();
-    if values.next().is_some() {
-        log_refusal(req, client_address(req), "duplicate X-API-Key header", None);
-        return Err(ApiError::DuplicateKey);
-    }
-    let presented = first.map(|v| v.as_bytes().trim_ascii()).unwrap_or_default();
-    if presented.is_empty() {
+    let (why, error) = match credentials::presented_key(req.headers()) {
+        Presented::Key(key) => return Ok(key),
         // No key guesses nothing: a throttled address without one still gets the 401 that says
         // what is missing (authentication is answered before any limit).
-        log_refusal(req, client_address(req), "missing key", None);
-        return Err(ApiError::MissingKey);
-    }
-    Ok(presented)
+        Presented::Missing => ("missing key", ApiError::MissingKey),
+        Presented::DuplicateApiKey => ("duplicate X-API-Key header", ApiError::DuplicateKey),
+        Presented::DuplicateAuthorization => (
+            "duplicate Authorization header",
+            ApiError::DuplicateAuthorization,
+        ),
+        Presented::Conflicting => (
+            "different keys in X-API-Key and Authorization",
+            ApiError::ConflictingKeys,
+        ),
+    };
+    log_refusal(req, client_address(req), why, None);
+    Err(error)
 }
 
 /// The store's verdict on a refused key: what the client is told, and what the log says.

@@ -1,7 +1,7 @@
 //! The `Metered` extractor: a request that has paid its unit of the key's rate limit; and the
 //! quota a request leaves for the `RateLimit` headers of its answer.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
-use futures_util::future::Either;
+use futures_util::future::{Either, LocalBoxFuture};
 
 use super::AuthenticatedKey;
 use crate::auth::KeyEntry;
@@ -18,6 +18,7 @@ use crate::limits::{
     retry_after_secs, Decision, Overrides, PaidIn, QuotaState, RateLimits, SharedLimits,
 };
 use crate::paths::loggable_path;
+use crate::quota::Usage;
 
 /// A key's own limits, as the limiter takes them.
 pub(super) fn overrides(key: &KeyEntry) -> Overrides {
@@ -45,13 +46,23 @@ pub fn show_quota(req: &HttpRequest, key: &KeyEntry) -> Option<QuotaState> {
 /// answer. The middleware puts one in the request's extensions and keeps a handle on it, so the
 /// headers reach every answer to an authenticated request, even the 500 of a handler that
 /// panicked after paying.
+/// A key with a day or month quota (issue 28) also leaves its usage there.
 #[derive(Debug, Clone, Default)]
-pub struct QuotaSlot(Rc<Cell<Option<QuotaState>>>);
+pub struct QuotaSlot(Rc<Cell<Option<QuotaState>>>, Rc<RefCell<Option<Usage>>>);
 
 impl QuotaSlot {
     /// The quota left here, if any.
     pub fn get(&self) -> Option<QuotaState> {
         self.0.get()
+    }
+
+    /// The day and month quotas left here, if the key has any.
+    pub fn usage(&self) -> Option<Usage> {
+        self.1.borrow().clone()
+    }
+
+    pub(super) fn set_usage(&self, usage: Usage) {
+        *self.1.borrow_mut() = Some(usage);
     }
 }
 
@@ -85,23 +96,40 @@ struct ArrivalPaidIn(PaidIn);
 
 impl FromRequest for Metered {
     type Error = ApiError;
-    type Future = Either<Ready<Result<Self, ApiError>>, ChargedByApiKey>;
+    type Future =
+        Either<Ready<Result<Self, ApiError>>, LocalBoxFuture<'static, Result<Self, ApiError>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let metered = Metered { req: req.clone() };
         if req.app_data::<web::Data<SharedLimits>>().is_some() {
             // Every extractor is built before any is polled: `ApiKey`'s future sees this.
             req.extensions_mut().insert(WantsUnit);
-            return Either::Right(ChargedByApiKey(Some(metered)));
+            // QUOTA (issue 28): the key is not known yet; its quota is spent once `ApiKey`'s
+            // decision granted the arrival unit.
+            return Either::Right(Box::pin(async move {
+                let metered = ChargedByApiKey(Some(metered)).await?;
+                metered.spend_quota(1).await?;
+                Ok(metered)
+            }));
         }
-        Either::Left(ready(metered.charge(1).map(|()| metered)))
+        if let Err(refused) = metered.charge(1) {
+            return Either::Left(ready(Err(refused)));
+        }
+        // QUOTA (issue 28): only a key with a day or month quota waits on a quota store.
+        if !metered.has_quota() {
+            return Either::Left(ready(Ok(metered)));
+        }
+        Either::Right(Box::pin(async move {
+            metered.spend_quota(1).await?;
+            Ok(metered)
+        }))
     }
 }
 
 /// With shared limits, `Metered` waits for the decision `ApiKey` leaves. actix polls a handler's
 /// extractors in the order they are listed, each time any of them wakes, and stops at the first
 /// error: once `ApiKey` (listed first) is done, this finds its decision in the same pass.
-pub struct ChargedByApiKey(Option<Metered>);
+struct ChargedByApiKey(Option<Metered>);
 
 impl Future for ChargedByApiKey {
     type Output = Result<Metered, ApiError>;
@@ -149,13 +177,30 @@ impl Metered {
                 .settle(&id, own, units, 1, paid_in)
                 .await
                 .inspect_err(|e| log::debug!("{e}: refusing (REDIS_FAILURE_MODE=closed)"))?;
-            return self.with_key(|key| self.record(key, decision, units));
+            self.with_key(|key| self.record(key, decision, units))?;
+        } else {
+            let limits = self.limits()?;
+            self.with_key(|key| {
+                let decision = limits.settle(&key.id, overrides(key), units, 1);
+                self.record(key, decision, units)
+            })?;
         }
-        let limits = self.limits()?;
-        self.with_key(|key| {
-            let decision = limits.settle(&key.id, overrides(key), units, 1);
-            self.record(key, decision, units)
-        })
+        // QUOTA (issue 28): the rest of the batch, the arrival unit being spent already.
+        self.spend_quota(units - 1).await
+    }
+
+    /// Whether the authenticated key is held to a day or month quota.
+    fn has_quota(&self) -> bool {
+        self.with_key(|key| Ok(key.has_quota())).unwrap_or(false)
+    }
+
+    /// Spends `units` of the key's day and month quotas, if it has any.
+    async fn spend_quota(&self, units: u32) -> Result<(), ApiError> {
+        let key = self.with_key(|key| Ok(key.has_quota().then(|| key.clone())))?;
+        match key {
+            Some(key) if units > 0 => super::quota::spend(&self.req, &key, units).await,
+            _ => Ok(()),
+        }
     }
 
     /// Runs `f` on the key [`ApiKey`](super::ApiKey) authenticated, borrowed from the

@@ -1,0 +1,98 @@
+//! Quotas on the request path: spending a request's units under its key's and owner's quotas
+//! (after the rate limit granted them), and the usage left for the `RateLimit` headers and `/me`.
+//! A key with no quota (and no owner's quota) never gets here.
+
+use actix_web::{web, HttpMessage, HttpRequest};
+
+use super::QuotaSlot;
+use crate::auth::KeyEntry;
+use crate::error::ApiError;
+use crate::quota::{Count, Holder, Quotas, Usage};
+
+/// Spends `units` of every quota `key` is held to, or answers 429 `Quota exceeded` spending none
+/// (units the rate limit granted stay spent, as for any refused request).
+pub(super) async fn spend(req: &HttpRequest, key: &KeyEntry, units: u32) -> Result<(), ApiError> {
+    let usage = usage(req, key, units).await?;
+    let refused = usage.retry_after_secs(u64::from(units));
+    leave_usage(req, usage.clone());
+    let Some(retry_after) = refused else {
+        return Ok(());
+    };
+    for count in usage
+        .counts
+        .iter()
+        .filter(|c| c.used + u64::from(units) > c.limit.limit)
+    {
+        log::warn!(
+            "quota exceeded: key id {} asked for {units} units; {} {} has used {} of {} this {}",
+            key.id,
+            count.limit.holder.kind(),
+            count.limit.holder.name(),
+            count.used,
+            count.limit.limit,
+            count.limit.period.as_str()
+        );
+    }
+    Err(ApiError::QuotaExceeded { retry_after })
+}
+
+/// `key`'s quotas as they stand, spending nothing, for `/me` (and left for the headers); `None`
+/// for a key with none.
+pub async fn show_usage(req: &HttpRequest, key: &KeyEntry) -> Result<Option<Usage>, ApiError> {
+    if !key.has_quota() {
+        return Ok(None);
+    }
+    let usage = usage(req, key, 0).await?;
+    leave_usage(req, usage.clone());
+    Ok(Some(usage))
+}
+
+async fn usage(req: &HttpRequest, key: &KeyEntry, units: u32) -> Result<Usage, ApiError> {
+    let Some(quotas) = req.app_data::<web::Data<Quotas>>() else {
+        log::error!("no Quotas in app data: refusing");
+        return Err(ApiError::Internal);
+    };
+    let limits = key.quota_limits();
+    quotas
+        .spend(&limits, u64::from(units))
+        .await
+        .inspect_err(|e| log::debug!("{e}: refusing (REDIS_FAILURE_MODE=closed)"))
+        .map_err(ApiError::from)
+}
+
+fn leave_usage(req: &HttpRequest, usage: Usage) {
+    if let Some(slot) = req.extensions().get::<QuotaSlot>() {
+        slot.set_usage(usage);
+    }
+}
+
+/// The policy name of a count in the `RateLimit` headers: `day`, `month` for the key's own,
+/// `owner-day`, `owner-month` for its owner's.
+pub fn policy_name(count: &Count) -> String {
+    match count.limit.holder {
+        Holder::Key(_) => count.limit.period.as_str().to_owned(),
+        Holder::Owner(_) => format!("owner-{}", count.limit.period.as_str()),
+    }
+}
+
+/// The items `usage` adds to `RateLimit-Policy` and `RateLimit` (IETF draft structured-field
+/// lists), each starting with `, `: `"day";q=1000;w=86400` and `"day";r=997;t=3600`, where `w`
+/// is the period's length (a month's varies) and `t` the seconds until it ends.
+pub fn usage_items(usage: &Usage) -> (String, String) {
+    let (mut policies, mut current) = (String::new(), String::new());
+    for count in &usage.counts {
+        let name = policy_name(count);
+        let period = count.limit.period;
+        policies.push_str(&format!(
+            ", \"{name}\";q={};w={}",
+            count.limit.limit,
+            period.length_secs(usage.at)
+        ));
+        current.push_str(&format!(
+            ", \"{name}\";r={};t={}",
+            count.remaining(),
+            period.secs_until_reset(usage.at)
+        ));
+    }
+    (policies, current)
+}
