@@ -1,0 +1,217 @@
+//! Day and month quotas on keys and owners (issue 28), with the wall clock injected: the last unit
+//! of a period and the first of the next, owners' keys sharing one quota under concurrency, a
+//! batch costing its size, `/me`'s usage, and keys without a quota answered exactly as before.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use reqwest::Response;
+use sentiment_api::clock::ManualWallClock;
+use sentiment_api::model::Vader;
+use sentiment_api::testing::{TestKey, TestServer};
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::helpers::{
+    error_json, retry_after, spawn_app_with, status_and_json, test_settings, TestApp,
+};
+
+const KEY: &str = "sk_quota-key-0123456789abcdef";
+const ACME_1: &str = "sk_acme-one-0123456789abcdef";
+const ACME_2: &str = "sk_acme-two-0123456789abcdef";
+const ACME_3: &str = "sk_acme-three-0123456789abcd";
+
+fn at(rfc3339: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(rfc3339, &Rfc3339).unwrap()
+}
+
+fn header(res: &Response, name: &str) -> String {
+    res.headers()[name].to_str().unwrap().to_owned()
+}
+
+async fn start(server: sentiment_api::testing::TestServerBuilder) -> TestApp {
+    TestApp::of(server.start().await.expect("test server starts"))
+}
+
+async fn predict(app: &TestApp, key: &str) -> Response {
+    app.predict_query("good", Some(key)).await
+}
+
+#[actix_rt::test]
+async fn the_last_unit_of_the_day_is_served_and_the_next_day_starts_from_zero() {
+    let clock = ManualWallClock::at(at("2026-03-14T23:59:00Z"));
+    let app = start(
+        TestServer::builder()
+            .key(TestKey::new("q").secret(KEY).quota(Some(3), None))
+            .wall_clock(clock.clone()),
+    )
+    .await;
+    for left in [2, 1, 0] {
+        let res = predict(&app, KEY).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(
+            header(&res, "ratelimit-policy"),
+            "\"default\";q=60;w=60, \"day\";q=3;w=86400"
+        );
+        assert_eq!(
+            header(&res, "ratelimit"),
+            format!("\"default\";r={};t=1, \"day\";r={left};t=60", 57 + left)
+        );
+    }
+    let res = predict(&app, KEY).await;
+    assert_eq!(retry_after(&res), 60, "until midnight UTC");
+    assert!(header(&res, "ratelimit").ends_with("\"day\";r=0;t=60"));
+    assert_eq!(
+        status_and_json(res).await,
+        error_json(429, "Quota exceeded")
+    );
+    clock.set(at("2026-03-14T23:59:59.500Z"));
+    let res = predict(&app, KEY).await;
+    assert_eq!((res.status().as_u16(), retry_after(&res)), (429, 1));
+    clock.set(at("2026-03-15T00:00:00Z"));
+    let res = predict(&app, KEY).await;
+    assert_eq!(res.status(), 200, "a new day");
+    assert!(header(&res, "ratelimit").ends_with("\"day\";r=2;t=86400"));
+}
+
+#[actix_rt::test]
+async fn a_spent_month_waits_for_the_next_month_and_december_rolls_into_january() {
+    let clock = ManualWallClock::at(at("2026-12-31T23:00:00Z"));
+    let app = start(
+        TestServer::builder()
+            .key(TestKey::new("q").secret(KEY).quota(Some(10), Some(2)))
+            .wall_clock(clock.clone()),
+    )
+    .await;
+    for _ in 0..2 {
+        assert_eq!(predict(&app, KEY).await.status(), 200);
+    }
+    let res = predict(&app, KEY).await;
+    assert_eq!(
+        header(&res, "ratelimit-policy"),
+        "\"default\";q=60;w=60, \"day\";q=10;w=86400, \"month\";q=2;w=2678400"
+    );
+    assert_eq!((res.status().as_u16(), retry_after(&res)), (429, 3600));
+    clock.set(at("2027-01-01T00:00:00Z"));
+    let res = predict(&app, KEY).await;
+    assert_eq!(res.status(), 200, "January");
+    assert!(
+        header(&res, "ratelimit-policy").ends_with("\"month\";q=2;w=2678400"),
+        "January has 31 days too"
+    );
+}
+
+#[actix_rt::test]
+async fn an_owners_keys_racing_get_exactly_the_owners_quota_between_them() {
+    let clock = ManualWallClock::at(at("2026-06-10T12:00:00Z"));
+    let keys = [("one", ACME_1), ("two", ACME_2), ("three", ACME_3)];
+    let builder = keys.iter().fold(
+        TestServer::builder()
+            .no_rate_limit()
+            .owner_quota("acme", Some(20), None)
+            .wall_clock(clock.clone())
+            .configure(|s| s.workers = 4),
+        |b, (id, key)| b.key(TestKey::new(*id).secret(*key).owner("acme")),
+    );
+    let app = start(builder).await;
+    let requests = (0..90).map(|i| {
+        let app = &app;
+        async move {
+            let res = predict(app, keys[i % 3].1).await;
+            status_and_json(res).await
+        }
+    });
+    let answers = join_all(requests).await;
+    let ok = answers.iter().filter(|(s, _)| *s == 200).count();
+    let refused = answers
+        .iter()
+        .filter(|a| **a == error_json(429, "Quota exceeded"))
+        .count();
+    assert_eq!((ok, refused), (20, 70), "{answers:?}");
+    // The owner's count is the keys' sum; the keys have no quota of their own.
+    let me = status_and_json(app.get("/me", Some(ACME_2)).await).await.1;
+    assert_eq!(
+        me["quota"],
+        json!({"owner": {"day": {"limit": 20, "used": 20, "remaining": 0, "reset_seconds": 43200}}})
+    );
+}
+
+#[actix_rt::test]
+async fn a_batch_costs_its_size_and_one_that_does_not_fit_spends_only_its_arrival_unit() {
+    let clock = ManualWallClock::at(at("2026-06-10T12:00:00Z"));
+    let app = start(
+        TestServer::builder()
+            .key(TestKey::new("q").secret(KEY).quota(Some(5), None))
+            .wall_clock(clock.clone()),
+    )
+    .await;
+    let batch = json!({"texts": ["good", "bad", "fine"]});
+    let res = app.post_json("/predict/batch", &batch, Some(KEY)).await;
+    assert_eq!(res.status(), 200);
+    assert!(header(&res, "ratelimit").ends_with("\"day\";r=2;t=43200"));
+    let res = app.post_json("/predict/batch", &batch, Some(KEY)).await;
+    assert_eq!(
+        status_and_json(res).await,
+        error_json(429, "Quota exceeded")
+    );
+    let me = status_and_json(app.get("/me", Some(KEY)).await).await.1;
+    assert_eq!(me["quota"]["key"]["day"]["used"], 4, "{me}");
+    assert_eq!(predict(&app, KEY).await.status(), 200);
+    assert_eq!(predict(&app, KEY).await.status(), 429);
+}
+
+#[actix_rt::test]
+async fn me_shows_the_keys_and_the_owners_usage_without_spending_any() {
+    let clock = ManualWallClock::at(at("2028-02-29T18:00:00Z"));
+    let app = start(
+        TestServer::builder()
+            .key(
+                TestKey::new("q")
+                    .secret(KEY)
+                    .owner("acme")
+                    .quota(Some(100), None),
+            )
+            .owner_quota("acme", Some(1000), Some(5000))
+            .wall_clock(clock.clone()),
+    )
+    .await;
+    assert_eq!(predict(&app, KEY).await.status(), 200);
+    for _ in 0..2 {
+        let res = app.get("/me", Some(KEY)).await;
+        assert!(
+            header(&res, "ratelimit-policy").ends_with(
+                "\"day\";q=100;w=86400, \"owner-day\";q=1000;w=86400, \"owner-month\";q=5000;w=2505600"
+            ),
+            "leap February: 29 days"
+        );
+        let me = status_and_json(res).await.1;
+        assert_eq!(
+            me["quota"],
+            json!({
+                "key": {"day": {"limit": 100, "used": 1, "remaining": 99, "reset_seconds": 21600}},
+                "owner": {
+                    "day": {"limit": 1000, "used": 1, "remaining": 999, "reset_seconds": 21600},
+                    "month": {"limit": 5000, "used": 1, "remaining": 4999, "reset_seconds": 21600}
+                }
+            })
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn a_key_without_a_quota_answers_exactly_as_before() {
+    let app = spawn_app_with(test_settings(), Arc::new(Vader::new())).await;
+    let res = predict(&app, crate::helpers::TEST_KEY).await;
+    assert_eq!(header(&res, "ratelimit-policy"), "\"default\";q=60;w=60");
+    assert_eq!(header(&res, "ratelimit"), "\"default\";r=59;t=1");
+    let me: Value = status_and_json(app.get("/me", Some(crate::helpers::TEST_KEY)).await)
+        .await
+        .1;
+    let fields: Vec<&str> = me.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        fields,
+        ["key_id", "owner", "expires_at", "scopes", "rate_limit"],
+        "no quota field"
+    );
+}
