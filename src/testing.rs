@@ -324,6 +324,17 @@ impl TestServerBuilder {
         per_day: Option<u64>,
         per_month: Option<u64>,
     ) -> Self {
+        self.add_owner_quota(owner, per_day, per_month);
+        self
+    }
+
+    /// [`TestServerBuilder::owner_quota`], on a builder held by reference.
+    pub fn add_owner_quota(
+        &mut self,
+        owner: impl Into<String>,
+        per_day: Option<u64>,
+        per_month: Option<u64>,
+    ) -> &mut Self {
         self.owner_quotas
             .push((owner.into(), Quota { per_day, per_month }));
         self

@@ -46,6 +46,13 @@ impl DerefMut for TestSettings {
     }
 }
 
+impl TestSettings {
+    /// A quota shared by every key of `owner` (`[owners.<owner>] quota = {...}`).
+    pub fn owner_quota(&mut self, owner: &str, per_day: Option<u64>, per_month: Option<u64>) {
+        self.0.add_owner_quota(owner, per_day, per_month);
+    }
+}
+
 /// Settings for tests: the test key (id `default`), two workers, defaults elsewhere, and nothing
 /// read from the environment.
 pub fn test_settings() -> TestSettings {

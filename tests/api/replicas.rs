@@ -747,3 +747,55 @@ async fn a_job_whose_replica_died_reads_failed_and_gives_its_pending_place_back(
     assert_eq!((status, body["status"].clone()), (200, json!("failed")));
     assert_eq!(start_job(&app, &["quick"], KEY_A).await.0, 202);
 }
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn two_replicas_share_an_owners_day_quota_exactly_through_redis() {
+    use sentiment_api::clock::ManualWallClock;
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+
+    let redis = RedisServer::start();
+    let noon = OffsetDateTime::parse("2026-06-10T12:00:00Z", &Rfc3339).unwrap();
+    // Both replicas read one manual wall clock: the day is the same for both, as NTP makes it.
+    let clock = ManualWallClock::at(noon);
+    let keys = || {
+        vec![
+            TestKey::new("a").secret(KEY_A).owner("acme"),
+            TestKey::new("b")
+                .secret(KEY_B)
+                .owner("acme")
+                .quota(Some(1000), None),
+        ]
+    };
+    let adjust = |settings: &mut TestSettings| {
+        settings.rate_limit.limit = 10_000;
+        settings.rate_limit.burst = 10_000;
+        settings.wall_clock = sentiment_api::clock::SharedWallClock(clock.clone());
+        settings.owner_quota("acme", Some(30), None);
+        patient(settings);
+    };
+    let model = || Arc::new(Vader::new()) as Arc<dyn SentimentModel>;
+    let (one, two) = two_replicas_serving(&redis.url(), keys, adjust, model).await;
+    let (one, two) = (&one, &two);
+    let requests = (0..100).map(|i| async move {
+        let app = if i % 2 == 0 { one } else { two };
+        let key = if i % 4 < 2 { KEY_A } else { KEY_B };
+        status_and_json(app.predict_query("good", Some(key)).await).await
+    });
+    let answers = join_all(requests).await;
+    let ok = answers.iter().filter(|(s, _)| *s == 200).count();
+    let refused = answers
+        .iter()
+        .filter(|a| **a == error_json(429, "Quota exceeded"))
+        .count();
+    assert_eq!((ok, refused), (30, 70), "{answers:?}");
+    let me = status_and_json(two.get("/me", Some(KEY_A)).await).await.1;
+    assert_eq!(me["quota"]["owner"]["day"]["used"], 30, "{me}");
+    // The next day, on either replica, the owner's keys start again.
+    clock.advance(Duration::from_secs(12 * 3600));
+    assert_eq!(one.predict_query("good", Some(KEY_B)).await.status(), 200);
+    let me = status_and_json(one.get("/me", Some(KEY_B)).await).await.1;
+    assert_eq!(me["quota"]["owner"]["day"]["used"], 1, "{me}");
+    assert_eq!(me["quota"]["key"]["day"]["used"], 1, "{me}");
+}
