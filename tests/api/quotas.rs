@@ -215,3 +215,65 @@ async fn a_key_without_a_quota_answers_exactly_as_before() {
         "no quota field"
     );
 }
+
+/// The day's count of `key` as `/me` shows it: (limit, used) of the owner's day quota.
+async fn owner_day(app: &TestApp, key: &str) -> (u64, u64) {
+    let me = status_and_json(app.get("/me", Some(key)).await).await.1;
+    let day = &me["quota"]["owner"]["day"];
+    (
+        day["limit"].as_u64().unwrap(),
+        day["used"].as_u64().unwrap(),
+    )
+}
+
+#[actix_rt::test]
+async fn a_reload_raises_and_lowers_an_owners_quota_and_the_count_carries_on() {
+    use crate::helpers::{eventually, temp_dir, write_atomically, RunningBinary};
+    use crate::keys::{entry, keys_file};
+    use std::time::Duration;
+
+    let file_with = |per_day: u64| {
+        [
+            entry("one", ACME_1, "owner = \"acme\""),
+            entry("two", ACME_2, "owner = \"acme\""),
+            format!("[owners.acme]\nquota = {{ per_day = {per_day} }}\n"),
+        ]
+        .concat()
+    };
+    let dir = temp_dir("quota-reload");
+    let file = keys_file(&dir, &[file_with(2)]);
+    // A long poll interval, so only the signals cause the reloads.
+    let server = RunningBinary::start_in(
+        &dir,
+        &[
+            ("API_KEYS_FILE", file.to_str().unwrap()),
+            ("API_KEYS_POLL_SECONDS", "3600"),
+        ],
+    );
+    let app = server.app();
+    assert_eq!(predict(&app, ACME_1).await.status(), 200);
+    assert_eq!(predict(&app, ACME_2).await.status(), 200);
+    assert_eq!(predict(&app, ACME_1).await.status(), 429);
+    let reload = |per_day: u64, n: usize| {
+        write_atomically(&file, &file_with(per_day));
+        server.hangup();
+        server.wait_for_nth_log("keys reloaded from", n, Duration::from_secs(15));
+    };
+    reload(5, 1);
+    eventually("the raised quota", Duration::from_secs(15), || async {
+        (owner_day(&app, ACME_1).await == (5, 2)).then_some(())
+    })
+    .await;
+    assert_eq!(predict(&app, ACME_2).await.status(), 200, "3 of 5");
+    reload(3, 2);
+    eventually("the lowered quota", Duration::from_secs(15), || async {
+        (owner_day(&app, ACME_2).await == (3, 3)).then_some(())
+    })
+    .await;
+    let res = predict(&app, ACME_1).await;
+    assert_eq!(
+        status_and_json(res).await,
+        error_json(429, "Quota exceeded")
+    );
+    server.stop();
+}
