@@ -277,3 +277,30 @@ async fn a_reload_raises_and_lowers_an_owners_quota_and_the_count_carries_on() {
     );
     server.stop();
 }
+
+#[test]
+fn keys_usage_without_redis_says_where_usage_can_be_read_instead() {
+    use crate::helpers::{binary, temp_dir};
+    use crate::keys::{entry, keys_file};
+
+    let dir = temp_dir("quota-usage-no-redis");
+    let file = keys_file(&dir, &[entry("one", ACME_1, "quota = { per_day = 5 }")]);
+    let out = binary(&dir, &[])
+        .args(["keys", "usage", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("REDIS_URL is not set") && err.contains("GET /me"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let none = keys_file(&dir, &[entry("one", ACME_1, "")]);
+    let out = binary(&dir, &[])
+        .args(["keys", "usage", none.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no key or owner has a quota"));
+}

@@ -799,3 +799,56 @@ async fn two_replicas_share_an_owners_day_quota_exactly_through_redis() {
     assert_eq!(me["quota"]["owner"]["day"]["used"], 1, "{me}");
     assert_eq!(me["quota"]["key"]["day"]["used"], 1, "{me}");
 }
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn keys_usage_reads_what_the_servers_spent_from_redis() {
+    use crate::helpers::{binary, temp_dir, RunningBinary};
+    use crate::keys::{entry, keys_file};
+
+    let redis = RedisServer::start();
+    let dir = temp_dir("quota-usage-redis");
+    let file = keys_file(
+        &dir,
+        &[
+            entry("a", KEY_A, "owner = \"acme\"\nquota = { per_month = 50 }"),
+            entry("b", KEY_B, "owner = \"acme\""),
+            "[owners.acme]\nquota = { per_day = 10 }\n".to_owned(),
+        ],
+    );
+    let envs = [
+        ("API_KEYS_FILE", file.to_str().unwrap()),
+        ("REDIS_URL", &redis.url()),
+    ];
+    let server = RunningBinary::start_in(&dir, &envs);
+    let app = server.app();
+    for key in [KEY_A, KEY_A, KEY_B] {
+        assert_eq!(app.predict_query("good", Some(key)).await.status(), 200);
+    }
+    let out = binary(&dir, &envs)
+        .args(["keys", "usage"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `<kind> <name> <period> <used> of <limit> ...`: the used and limit of one quota.
+    let line = |kind: &str, name: &str, period: &str| {
+        let found = text
+            .lines()
+            .find(|l| l.split_whitespace().take(3).eq([kind, name, period]));
+        let words = found.unwrap_or_else(|| panic!("no {kind} {name} {period} line in {text}"));
+        words
+            .split_whitespace()
+            .skip(3)
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(line("key", "a", "month"), "2 of 50", "{text}");
+    assert_eq!(line("owner", "acme", "day"), "3 of 10", "{text}");
+    server.stop();
+}
