@@ -82,6 +82,9 @@ pub struct Settings {
     pub redis: Option<RedisSettings>,
     /// The wall clock quotas count days and months by (the system's; a manual one in tests).
     pub wall_clock: SharedWallClock,
+    /// Owners whose quota spending gets a labelled series in `/metrics`
+    /// (`QUOTA_OWNER_METRICS`; 0, the default: none; never per key).
+    pub quota_owner_metrics: usize,
 }
 
 /// Input limits applied before the model sees anything.
@@ -267,6 +270,7 @@ impl Settings {
                 })
                 .transpose()?,
             max_concurrent_requests: env.positive("MAX_CONCURRENT_REQUESTS", 1024)?,
+            quota_owner_metrics: env.parse("QUOTA_OWNER_METRICS", 0)?,
             inference_timeout: Duration::from_millis(
                 env.positive("INFERENCE_TIMEOUT_MS", 5000)? as u64
             ),
@@ -352,6 +356,7 @@ impl Settings {
                 "MAX_CONCURRENT_REQUESTS",
                 self.max_concurrent_requests.to_string(),
             ),
+            ("QUOTA_OWNER_METRICS", self.quota_owner_metrics.to_string()),
             (
                 "INFERENCE_TIMEOUT_MS",
                 self.inference_timeout.as_millis().to_string(),

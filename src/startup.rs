@@ -71,6 +71,7 @@ pub fn run(
     let store = web::Data::new(KeyStore::new(keys.set));
     spawn_reloader(store.clone().into_inner(), keys.source, settings.keys_poll);
     let metrics = web::Data::new(Metrics::new());
+    metrics.enable_owner_usage(settings.quota_owner_metrics);
     let model_names = models.names();
     let document = web::Data::new(ApiDocument(openapi::document(
         &settings.limits,

@@ -7,6 +7,7 @@ use actix_web::{web, HttpMessage, HttpRequest};
 use super::QuotaSlot;
 use crate::auth::KeyEntry;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::quota::{Count, Holder, Quotas, Usage};
 
 /// Spends `units` of every quota `key` is held to, or answers 429 `Quota exceeded` spending none
@@ -16,6 +17,7 @@ pub(super) async fn spend(req: &HttpRequest, key: &KeyEntry, units: u32) -> Resu
     let refused = usage.retry_after_secs(u64::from(units));
     leave_usage(req, usage.clone());
     let Some(retry_after) = refused else {
+        count_owner_units(req, &usage, units);
         return Ok(());
     };
     for count in usage
@@ -45,6 +47,24 @@ pub async fn show_usage(req: &HttpRequest, key: &KeyEntry) -> Result<Option<Usag
     let usage = usage(req, key, 0).await?;
     leave_usage(req, usage.clone());
     Ok(Some(usage))
+}
+
+/// Counts granted units in `quota_owner_units_total`, when `QUOTA_OWNER_METRICS` turned it on.
+fn count_owner_units(req: &HttpRequest, usage: &Usage, units: u32) {
+    let Some(owners) = req
+        .app_data::<web::Data<Metrics>>()
+        .and_then(|m| m.owner_usage())
+    else {
+        return;
+    };
+    // One owner's day and month are two counts of the same units.
+    let owner = usage.counts.iter().find_map(|c| match &c.limit.holder {
+        Holder::Owner(name) => Some(name),
+        Holder::Key(_) => None,
+    });
+    if let Some(owner) = owner {
+        owners.spent(owner, u64::from(units));
+    }
 }
 
 async fn usage(req: &HttpRequest, key: &KeyEntry, units: u32) -> Result<Usage, ApiError> {

@@ -271,6 +271,7 @@ pub fn raw_request_blocking(host: &str, request: &[u8]) -> String {
 /// The configuration variables the binary reads; removed from a child's environment so that
 /// the developer's own settings never leak into a test.
 const CONFIG_VARS: &[&str] = &[
+    "QUOTA_OWNER_METRICS",
     "API_SECRET_KEY",
     "API_KEYS_FILE",
     "API_KEYS_POLL_SECONDS",

@@ -304,3 +304,37 @@ fn keys_usage_without_redis_says_where_usage_can_be_read_instead() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("no key or owner has a quota"));
 }
+
+#[actix_rt::test]
+async fn owners_usage_reaches_metrics_only_when_asked_for_and_bounded() {
+    let builder = |max: usize| {
+        TestServer::builder()
+            .key(TestKey::new("one").secret(ACME_1).owner("acme"))
+            .key(TestKey::new("two").secret(ACME_2).owner("beta"))
+            .owner_quota("acme", Some(100), None)
+            .owner_quota("beta", None, Some(100))
+            .configure(move |s| s.quota_owner_metrics = max)
+    };
+    let off = start(builder(0)).await;
+    assert_eq!(predict(&off, ACME_1).await.status(), 200);
+    let text = off.get("/metrics", None).await.text().await.unwrap();
+    assert!(!text.contains("quota_owner_units_total"), "off by default");
+
+    let one = start(builder(1)).await;
+    for key in [ACME_1, ACME_1, ACME_2] {
+        assert_eq!(predict(&one, key).await.status(), 200);
+    }
+    let text = one.get("/metrics", None).await.text().await.unwrap();
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("quota_owner_units_total{"))
+        .collect();
+    assert_eq!(
+        series,
+        [
+            "quota_owner_units_total{owner=\"_other\"} 1",
+            "quota_owner_units_total{owner=\"acme\"} 2"
+        ],
+        "one owner labelled, the rest as _other; no key id"
+    );
+}
