@@ -852,3 +852,48 @@ async fn keys_usage_reads_what_the_servers_spent_from_redis() {
     assert_eq!(line("owner", "acme", "day"), "3 of 10", "{text}");
     server.stop();
 }
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_killed_redis_decides_quotas_as_the_failure_mode_says() {
+    let mut redis = RedisServer::start();
+    let quota_keys = || {
+        vec![
+            TestKey::new("a").secret(KEY_A).quota(Some(3), None),
+            TestKey::new("b").secret(KEY_B),
+        ]
+    };
+    let open = replica_serving(
+        &redis.url(),
+        FailureMode::Open,
+        quota_keys(),
+        patient,
+        Arc::new(Vader::new()),
+    )
+    .await;
+    let closed = replica_serving(
+        &redis.url(),
+        FailureMode::Closed,
+        quota_keys(),
+        |_| {},
+        Arc::new(Vader::new()),
+    )
+    .await;
+    assert_eq!(open.predict_query("good", Some(KEY_A)).await.status(), 200);
+    redis.kill();
+    // Open: this process's own count, which never saw the unit spent in Redis: 3 more.
+    let outcome = statuses(&[&open], KEY_A, 5).await;
+    assert_eq!(
+        (count(&outcome, 200), count(&outcome, 429)),
+        (3, 2),
+        "{outcome:?}"
+    );
+    let metrics = open.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics.contains("rate_limit_fallback_total{limit=\"quota\"} 5"),
+        "{metrics}"
+    );
+    // Closed: 503, as for the rate limit.
+    let (status, _) = status_and_json(closed.predict_query("good", Some(KEY_A)).await).await;
+    assert_eq!(status, 503);
+}
