@@ -173,14 +173,17 @@ pub enum Limit {
     KeyQuota,
     /// Too many failed keys from the client's address.
     AuthFailures,
+    /// Too many polls of jobs by one key ([`POLL_POLICY`](crate::limits::POLL_POLICY)).
+    JobPolls,
 }
 
 impl Limit {
-    /// A short label: `key_quota`, `auth_failures`.
+    /// A short label: `key_quota`, `auth_failures`, `job_polls`.
     pub fn label(self) -> &'static str {
         match self {
             Limit::KeyQuota => "key_quota",
             Limit::AuthFailures => "auth_failures",
+            Limit::JobPolls => "job_polls",
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod logging;
 pub mod middleware;
 pub mod routes;
 pub mod startup;
+pub mod state;
 
 pub mod cli;
 

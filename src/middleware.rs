@@ -495,7 +495,7 @@ fn finish<B>(
         res.request()
             .extensions()
             .get::<AuthenticatedKey>()
-            .map(|k| k.0.id.clone())
+            .map(|k| k.entry.id.clone())
     });
     log_line(peer, seen, route, status, elapsed, key_id, error);
 }

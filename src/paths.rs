@@ -40,6 +40,17 @@ impl Scope {
     }
 }
 
+/// What a request on a route costs its key on arrival, spent by the authorization step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    /// Nothing (the quota is only shown).
+    Free,
+    /// One unit of the key's rate limit (a batch settles the rest).
+    Metered,
+    /// No unit, but one poll of the job poll limit.
+    Poll,
+}
+
 /// Names a route, so the routes module can give each its handler with an exhaustive `match`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteId {
@@ -82,6 +93,8 @@ pub struct RouteSpec {
     pub access: Access,
     /// The scope a key needs for it, if any (`/me` and `/models` need none).
     pub scope: Option<Scope>,
+    /// What a request costs on arrival (protected routes only).
+    pub cost: Cost,
     /// Whether `/openapi.json` documents it (the documentation routes themselves are not).
     pub documented: bool,
 }
@@ -93,13 +106,21 @@ const fn route(id: RouteId, method: &'static str, path: &'static str, access: Ac
         path,
         access,
         scope: None,
+        cost: Cost::Free,
         documented: true,
     }
 }
 
-const fn scoped(id: RouteId, method: &'static str, path: &'static str, scope: Scope) -> RouteSpec {
+const fn scoped(
+    id: RouteId,
+    method: &'static str,
+    path: &'static str,
+    scope: Scope,
+    cost: Cost,
+) -> RouteSpec {
     RouteSpec {
         scope: Some(scope),
+        cost,
         ..route(id, method, path, Access::Protected)
     }
 }
@@ -113,15 +134,34 @@ const fn undocumented(id: RouteId, path: &'static str) -> RouteSpec {
 
 /// Every route the service serves.
 pub const ROUTES: &[RouteSpec] = &[
-    scoped(RouteId::Predict, "POST", "/predict", Scope::Predict),
+    scoped(
+        RouteId::Predict,
+        "POST",
+        "/predict",
+        Scope::Predict,
+        Cost::Metered,
+    ),
     scoped(
         RouteId::PredictBatch,
         "POST",
         "/predict/batch",
         Scope::Predict,
+        Cost::Metered,
     ),
-    scoped(RouteId::AnalyzeBatch, "POST", "/analyze_batch", Scope::Jobs),
-    scoped(RouteId::Job, "GET", "/jobs/{job_id}", Scope::Jobs),
+    scoped(
+        RouteId::AnalyzeBatch,
+        "POST",
+        "/analyze_batch",
+        Scope::Jobs,
+        Cost::Metered,
+    ),
+    scoped(
+        RouteId::Job,
+        "GET",
+        "/jobs/{job_id}",
+        Scope::Jobs,
+        Cost::Poll,
+    ),
     route(RouteId::Me, "GET", "/me", Access::Protected),
     route(RouteId::Models, "GET", "/models", Access::Protected),
     route(RouteId::Health, "GET", "/health", Access::Public),

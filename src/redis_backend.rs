@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
@@ -134,6 +134,10 @@ pub struct Unavailable(pub &'static str);
 /// came back is used again within this long.
 const BREAKER_COOLDOWN: Duration = Duration::from_millis(250);
 
+/// How old readiness's cached probe may be before a new one runs in the background: `/health/ready`
+/// costs Redis at most one small write per this long per process, however often it is called.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
 /// The Redis of this server, shared by its workers: settings, the circuit breaker, metrics.
 pub struct Redis {
     settings: RedisSettings,
@@ -141,6 +145,11 @@ pub struct Redis {
     /// Milliseconds since `epoch` until which calls are skipped (0: closed, calls go through).
     open_until_ms: AtomicU64,
     epoch: Instant,
+    /// The last readiness probe: milliseconds since `epoch` it ended at (0: never), its outcome,
+    /// and whether one is running now. Readiness reads these, never Redis itself.
+    probed_at_ms: AtomicU64,
+    probe_ok: AtomicBool,
+    probing: AtomicBool,
 }
 
 impl Redis {
@@ -151,6 +160,9 @@ impl Redis {
             metrics,
             open_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
+            probed_at_ms: AtomicU64::new(0),
+            probe_ok: AtomicBool::new(false),
+            probing: AtomicBool::new(false),
         })
     }
 
@@ -167,19 +179,28 @@ impl Redis {
     /// A connection for the calling worker: it must run on that worker's runtime (the
     /// connection's driver task lives there). It connects on first use and reconnects by itself.
     pub fn connect(self: &Arc<Self>) -> RedisConn {
+        self.connect_with(self.settings.timeout)
+    }
+
+    /// A connection whose answers may take up to `response_timeout` (connecting is still bounded
+    /// by `REDIS_TIMEOUT_MS`): for calls that move large values, such as job results.
+    pub fn connect_with(self: &Arc<Self>, response_timeout: Duration) -> RedisConn {
         RedisConn {
             redis: Arc::clone(self),
-            manager: Arc::new(ArcSwapOption::new(self.new_manager().map(Arc::new))),
+            manager: Arc::new(ArcSwapOption::new(
+                self.new_manager(response_timeout).map(Arc::new),
+            )),
+            response_timeout,
             timeouts_in_a_row: Arc::new(AtomicU32::new(0)),
         }
     }
 
     /// A connection that connects on first use and reconnects by itself after an error.
-    fn new_manager(&self) -> Option<ConnectionManager> {
+    fn new_manager(&self, response_timeout: Duration) -> Option<ConnectionManager> {
         let timeout = self.settings.timeout;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
+            .set_response_timeout(Some(response_timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         // Only a misused configuration can fail here; should it, every call fails and the
@@ -263,6 +284,7 @@ const REPLACE_AFTER_TIMEOUTS: u32 = 3;
 pub struct RedisConn {
     redis: Arc<Redis>,
     manager: Arc<ArcSwapOption<ConnectionManager>>,
+    response_timeout: Duration,
     timeouts_in_a_row: Arc<AtomicU32>,
 }
 
@@ -305,14 +327,39 @@ impl RedisConn {
         self.timed(timeout, false, call).await
     }
 
-    /// Whether Redis runs a script that writes, now (for readiness): a Redis that answers `PING`
-    /// but refuses scripts or writes (out of memory) is not usable. Through the circuit breaker:
-    /// while it is open, not ready, but for the one call a cooldown lets through, which closes
-    /// it if Redis is back, even when no request has tried it.
+    /// Whether Redis runs a script that writes, now: a Redis that answers `PING` but refuses
+    /// scripts or writes (out of memory) is not usable. Through the circuit breaker: while it is
+    /// open, only the one call a cooldown lets through tries, and closes it if Redis is back.
     pub async fn probe(&self) -> Result<(), Unavailable> {
         let key = self.key(format_args!("ready"));
-        self.call(|mut conn| async move { PROBE.key(key).invoke_async::<()>(&mut conn).await })
-            .await
+        let outcome = self
+            .call(|mut conn| async move { PROBE.key(key).invoke_async::<()>(&mut conn).await })
+            .await;
+        let redis = &self.redis;
+        redis.probe_ok.store(outcome.is_ok(), Ordering::Release);
+        redis.probed_at_ms.store(redis.now_ms(), Ordering::Release);
+        outcome
+    }
+
+    /// Whether Redis can be used (for readiness), from the circuit breaker and the last probe,
+    /// without waiting on Redis: a probe older than [`PROBE_EVERY`] (or any while the breaker is
+    /// open) is renewed in the background, on this worker. Only the very first call waits for
+    /// one.
+    pub async fn usable(&self) -> bool {
+        let redis = &self.redis;
+        let probed_at = redis.probed_at_ms.load(Ordering::Acquire);
+        if probed_at == 0 {
+            return self.probe().await.is_ok();
+        }
+        let stale = redis.now_ms().saturating_sub(probed_at) >= PROBE_EVERY.as_millis() as u64;
+        if (stale || redis.circuit_open()) && !redis.probing.swap(true, Ordering::AcqRel) {
+            let conn = self.clone();
+            actix_rt::spawn(async move {
+                let _ = conn.probe().await;
+                conn.redis.probing.store(false, Ordering::Release);
+            });
+        }
+        !redis.circuit_open() && redis.probe_ok.load(Ordering::Acquire)
     }
 
     /// Runs `call` within `timeout`; a failure opens the circuit breaker if `trips`, and is only
@@ -366,7 +413,8 @@ impl RedisConn {
         let in_a_row = self.timeouts_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
         if in_a_row >= REPLACE_AFTER_TIMEOUTS {
             self.timeouts_in_a_row.store(0, Ordering::Relaxed);
-            self.manager.store(self.redis.new_manager().map(Arc::new));
+            self.manager
+                .store(self.redis.new_manager(self.response_timeout).map(Arc::new));
             log::warn!("Redis: {in_a_row} timeouts in a row, replacing this worker's connection");
         }
     }

@@ -2,6 +2,7 @@
 //! or HTTPS; the warning against serving keys in clear; and the signals that stop it.
 
 use std::net::{SocketAddr, TcpListener};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,18 +12,23 @@ use actix_web::{web, App, HttpServer};
 use crate::auth::{spawn_reloader, KeyStore, Keys};
 use crate::config::Settings;
 use crate::error::{ApiError, ValidationItem};
+use crate::http::Gate;
 use crate::inference::Inference;
-use crate::jobs::{InMemoryJobStore, JobLimits, JobStore, Jobs, SharedJobs};
-use crate::limits::{spawn_sweeper, AuthThrottle, InFlight, RateLimits, SharedLimits};
+use crate::jobs::{InMemoryJobStore, JobLimits, JobStore, RedisJobStore};
+use crate::limits::{
+    spawn_sweeper, AuthThrottle, InFlight, Limits, LocalLimits, RateLimiter, RateLimits,
+    SharedLimits,
+};
 use crate::metrics::Metrics;
 use crate::middleware::Frontdoor;
 use crate::model::Models;
-use crate::quota::{LocalQuotas, Quotas, SharedQuotas};
+use crate::quota::{LocalQuotas, QuotaStore, Quotas, SharedQuotas};
 use crate::readiness::Readiness;
 use crate::redis_backend::Redis;
 use crate::routes;
 use crate::routes::docs::{ApiDocument, SwaggerConfig};
 use crate::routes::openapi;
+use crate::state::AppState;
 use crate::tls::{self, CertificateStore};
 
 /// A server that is running: await `server`; `readiness` turns to draining when it is told to stop.
@@ -92,7 +98,7 @@ pub fn run(
         run_deadline: settings.inference_timeout * 2 + Duration::from_secs(5),
     };
     // Without Redis, one store in this process's memory, shared by the workers.
-    let local_jobs: Arc<dyn JobStore> = Arc::new(InMemoryJobStore::new(
+    let local_jobs = Arc::new(InMemoryJobStore::new(
         job_limits.max_pending,
         job_limits.max_stored,
         job_limits.max_bytes,
@@ -100,12 +106,16 @@ pub fn run(
     ));
     let limits = settings.limits;
     let swagger = web::Data::new(SwaggerConfig::default());
-    let rate_limits = web::Data::new(RateLimits::new(settings.rate_limit));
-    let throttle = web::Data::new(AuthThrottle::new(
-        settings.auth_failures_per_window,
-        settings.auth_failure_window,
-    ));
-    spawn_sweeper(throttle.clone().into_inner());
+    // In this process: the limits without Redis, and the `REDIS_FAILURE_MODE=open` fallback with.
+    let local_limits = LocalLimits {
+        quotas: Arc::new(RateLimits::new(settings.rate_limit)),
+        throttle: Arc::new(AuthThrottle::new(
+            settings.auth_failures_per_window,
+            settings.auth_failure_window,
+        )),
+    };
+    spawn_sweeper(Arc::clone(&local_limits.throttle));
+    let polls = Arc::new(RateLimiter::new());
     // Day and month quotas (issue 28): in this process, or the fallback of the Redis ones.
     let local_quotas = Arc::new(LocalQuotas::new());
     let wall_clock = settings.wall_clock.clone();
@@ -122,7 +132,15 @@ pub fn run(
         );
         Redis::new(redis, metrics.redis())
     });
-    let proxies = web::Data::new(settings.trusted_proxies.clone());
+    let proxies = Arc::new(settings.trusted_proxies.clone());
+    // With Redis, one job store for the workers, on a thread of its own (see `RedisJobStore`).
+    let shared_jobs = redis.as_ref().map(|redis| {
+        Arc::new(RedisJobStore::new(
+            redis,
+            job_limits.clone(),
+            model_names.clone(),
+        ))
+    });
     let in_flight = web::Data::new(InFlight::new(settings.max_concurrent_requests));
     let readiness = web::Data::new(Readiness::new());
     let cors = settings.cors.clone().map(Arc::new);
@@ -143,50 +161,57 @@ pub fn run(
         let inference = web::Data::new(inference.clone().with_metrics(Arc::clone(&shard)));
         let limits = web::Data::new(limits);
         let certificates = certificates.clone();
-        // One connection per worker (its driver task lives on this worker's runtime), for
-        // the limits and the jobs alike.
-        let conn = redis.as_ref().map(|redis| {
-            let conn = redis.connect();
-            // Connect now rather than on the first request: a burst arriving at a cold
-            // connection would spend REDIS_TIMEOUT_MS waiting for the handshake.
-            let warm = conn.clone();
-            actix_rt::spawn(async move {
-                let _ = warm.probe().await;
-            });
-            conn
-        });
-        let jobs = web::Data::new(match &conn {
-            None => Jobs::Local(Arc::clone(&local_jobs)),
-            Some(conn) => Jobs::Shared(SharedJobs::new(
-                conn.clone(),
-                job_limits.clone(),
-                model_names.clone(),
-            )),
-        });
-        let quota_store: Box<dyn crate::quota::QuotaStore> = match &conn {
-            None => Box::new(Arc::clone(&local_quotas)),
-            Some(conn) => Box::new(SharedQuotas::new(conn.clone(), Arc::clone(&local_quotas))),
+        // The backends, chosen here once. Each worker talks to Redis about limits on its own
+        // connection (its driver task lives on this worker's runtime); the jobs have their own
+        // connection and thread, so a megabyte of results never holds the limits' calls.
+        let (key_limits, jobs, quota_store): (
+            Rc<dyn Limits>,
+            Arc<dyn JobStore>,
+            Box<dyn QuotaStore>,
+        ) = match &redis {
+            None => (
+                Rc::new(local_limits.clone()),
+                local_jobs.clone(),
+                Box::new(Arc::clone(&local_quotas)),
+            ),
+            Some(redis) => {
+                let conn = redis.connect();
+                // Connect now rather than on the first request: a burst arriving at a cold
+                // connection would spend REDIS_TIMEOUT_MS waiting for the handshake.
+                let warm = conn.clone();
+                actix_rt::spawn(async move {
+                    let _ = warm.probe().await;
+                });
+                let jobs = shared_jobs
+                    .clone()
+                    .expect("a job store wherever there is Redis");
+                let quotas = SharedQuotas::new(conn.clone(), Arc::clone(&local_quotas));
+                (
+                    Rc::new(SharedLimits::new(conn, local_limits.clone())),
+                    jobs,
+                    Box::new(quotas),
+                )
+            }
         };
-        let quotas = web::Data::new(Quotas::new(quota_store, wall_clock.clone()));
-        let shared = conn.map(|conn| {
-            web::Data::new(SharedLimits::new(
-                conn,
-                rate_limits.clone().into_inner(),
-                throttle.clone().into_inner(),
-            ))
+        let gate = Rc::new(Gate::new(
+            store.clone(),
+            key_limits,
+            Arc::clone(&proxies),
+            Arc::clone(&polls),
+            Rc::new(Quotas::new(quota_store, wall_clock.clone())),
+        ));
+        let state = web::Data::new(AppState {
+            jobs,
+            gate: Rc::clone(&gate),
         });
         App::new()
             .app_data(store.clone())
             .app_data(metrics.clone())
             .app_data(inference)
-            .app_data(jobs)
-            .app_data(quotas)
+            .app_data(state)
             .app_data(limits)
             .app_data(document.clone())
             .app_data(swagger.clone())
-            .app_data(rate_limits.clone())
-            .app_data(throttle.clone())
-            .app_data(proxies.clone())
             .app_data(in_flight.clone())
             .app_data(readiness.clone())
             .configure(|app| {
@@ -196,10 +221,6 @@ pub fn run(
                 // Only a server with TLS has a certificate store (the metrics look for one).
                 if let Some(certificates) = certificates {
                     app.app_data(certificates);
-                }
-                // Only a server with REDIS_URL has shared limits (the extractors look for them).
-                if let Some(shared) = shared {
-                    app.app_data(shared);
                 }
             })
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
@@ -211,7 +232,7 @@ pub fn run(
                 ApiError::invalid(item).into()
             }))
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
-            .configure(routes::configure)
+            .configure(routes::configure(gate))
             .default_service(web::to(routes::not_found))
             .wrap(
                 Frontdoor::new(shard, in_flight.clone().into_inner(), cors.clone())

@@ -2,6 +2,7 @@
 //! validation into Pydantic-shaped errors, and the JSON types of requests and answers.
 
 mod api_key;
+mod authorize;
 mod credentials;
 mod error_responses;
 mod job_id;
@@ -11,10 +12,11 @@ mod quota;
 pub mod types;
 pub mod validation;
 
-pub use api_key::{client_address, ApiKey, AuthenticatedKey, AUTH_LOG};
-pub use credentials::{presented_key, Presented, API_KEY_HEADER, CHALLENGES};
+pub use api_key::{ApiKey, API_KEY_HEADER, AUTH_LOG};
+pub use authorize::{AuthenticatedKey, Authorize, Gate};
+pub use credentials::{presented_key, Presented, CHALLENGES};
 pub use error_responses::{ProtectedErrors, PublicErrors};
 pub use job_id::JobId;
 pub use json_body::JsonBody;
-pub use metered::{show_quota, Metered, QuotaSlot};
+pub use metered::{Metered, QuotaSlot};
 pub use quota::{show_usage, usage_items};

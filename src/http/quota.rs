@@ -12,8 +12,13 @@ use crate::quota::{Count, Holder, Quotas, Usage};
 
 /// Spends `units` of every quota `key` is held to, or answers 429 `Quota exceeded` spending none
 /// (units the rate limit granted stay spent, as for any refused request).
-pub(super) async fn spend(req: &HttpRequest, key: &KeyEntry, units: u32) -> Result<(), ApiError> {
-    let usage = usage(req, key, units).await?;
+pub(super) async fn spend(
+    req: &HttpRequest,
+    quotas: &Quotas,
+    key: &KeyEntry,
+    units: u32,
+) -> Result<(), ApiError> {
+    let usage = usage(quotas, key, units).await?;
     let refused = usage.retry_after_secs(u64::from(units));
     leave_usage(req, usage.clone());
     let Some(retry_after) = refused else {
@@ -40,11 +45,15 @@ pub(super) async fn spend(req: &HttpRequest, key: &KeyEntry, units: u32) -> Resu
 
 /// `key`'s quotas as they stand, spending nothing, for `/me` (and left for the headers); `None`
 /// for a key with none.
-pub async fn show_usage(req: &HttpRequest, key: &KeyEntry) -> Result<Option<Usage>, ApiError> {
+pub async fn show_usage(
+    req: &HttpRequest,
+    quotas: &Quotas,
+    key: &KeyEntry,
+) -> Result<Option<Usage>, ApiError> {
     if !key.has_quota() {
         return Ok(None);
     }
-    let usage = usage(req, key, 0).await?;
+    let usage = usage(quotas, key, 0).await?;
     leave_usage(req, usage.clone());
     Ok(Some(usage))
 }
@@ -67,11 +76,7 @@ fn count_owner_units(req: &HttpRequest, usage: &Usage, units: u32) {
     }
 }
 
-async fn usage(req: &HttpRequest, key: &KeyEntry, units: u32) -> Result<Usage, ApiError> {
-    let Some(quotas) = req.app_data::<web::Data<Quotas>>() else {
-        log::error!("no Quotas in app data: refusing");
-        return Err(ApiError::Internal);
-    };
+async fn usage(quotas: &Quotas, key: &KeyEntry, units: u32) -> Result<Usage, ApiError> {
     let limits = key.quota_limits();
     quotas
         .spend(&limits, u64::from(units))

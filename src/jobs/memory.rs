@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::{JobState, JobStore, JobsFull};
+use super::{JobState, JobsFull};
 use crate::clock::{Clock, SystemClock};
 
 /// Jobs in this process's memory: bounded in pending jobs, in jobs kept and in the bytes their
@@ -90,8 +90,9 @@ impl<C: Clock> InMemoryJobStore<C> {
     }
 }
 
-impl<C: Clock> JobStore for InMemoryJobStore<C> {
-    fn create(&self, owner: &str, bytes: usize) -> Result<Uuid, JobsFull> {
+impl<C: Clock> InMemoryJobStore<C> {
+    /// See [`JobStore::create`](super::JobStore::create).
+    pub fn create(&self, owner: &str, bytes: usize) -> Result<Uuid, JobsFull> {
         let mut jobs = self.lock();
         if jobs.pending >= self.max_pending {
             return Err(JobsFull::TooManyPending);
@@ -114,7 +115,8 @@ impl<C: Clock> JobStore for InMemoryJobStore<C> {
         Ok(id)
     }
 
-    fn finish(&self, id: &Uuid, state: JobState) {
+    /// Records a job's outcome.
+    pub fn finish(&self, id: &Uuid, state: JobState) {
         let mut jobs = self.lock();
         let Some(job) = jobs.by_id.get_mut(id) else {
             return;
@@ -126,7 +128,8 @@ impl<C: Clock> JobStore for InMemoryJobStore<C> {
         }
     }
 
-    fn abandon(&self, id: &Uuid) {
+    /// Forgets a job that never started.
+    pub fn abandon(&self, id: &Uuid) {
         let mut jobs = self.lock();
         if let Some(job) = jobs.by_id.remove(id) {
             jobs.bytes -= job.bytes;
@@ -136,13 +139,15 @@ impl<C: Clock> JobStore for InMemoryJobStore<C> {
         }
     }
 
-    fn get(&self, id: &Uuid, owner: &str) -> Option<JobState> {
+    /// The job's state, if it exists and belongs to `owner`.
+    pub fn get(&self, id: &Uuid, owner: &str) -> Option<JobState> {
         let jobs = self.lock();
         let job = jobs.by_id.get(id)?;
         (job.owner == owner).then(|| job.state.clone())
     }
 
-    fn pending(&self) -> usize {
+    /// Jobs queued or running now.
+    pub fn pending(&self) -> usize {
         self.lock().pending
     }
 }

@@ -1,15 +1,20 @@
-//! Background jobs (`POST /analyze_batch`): where they live, [`Jobs`]: this process's memory (a
-//! [`JobStore`]), or Redis shared by every replica ([`SharedJobs`], with `REDIS_URL`).
+//! Background jobs (`POST /analyze_batch`): where they live, a [`JobStore`]: this process's
+//! memory ([`InMemoryJobStore`]), or Redis shared by every replica ([`SharedJobs`], with
+//! `REDIS_URL`).
 
 mod memory;
 mod shared;
 
 pub use memory::InMemoryJobStore;
-pub use shared::{JobLimits, SharedJobs};
+pub use shared::{JobLimits, RedisJobStore, SharedJobs};
 
+use std::future::{ready, Ready};
 use std::sync::Arc;
 
+use futures_util::future::{Either, LocalBoxFuture};
 use uuid::Uuid;
+
+use crate::clock::Clock;
 
 use crate::inference::Scored;
 use crate::redis_backend::Unavailable;
@@ -48,78 +53,91 @@ pub enum JobsError {
     Unavailable(#[from] Unavailable),
 }
 
-/// Where this server's jobs live, as its handlers see them (one per worker).
-pub enum Jobs {
-    /// In this process, shared by its workers.
-    Local(Arc<dyn JobStore>),
-    /// In Redis, shared by every replica.
-    Shared(SharedJobs),
-}
+/// A store's answer: ready at once in this process, after a round trip to Redis otherwise.
+pub type JobAnswer<'a, T> =
+    Either<Ready<Result<T, JobsError>>, LocalBoxFuture<'a, Result<T, JobsError>>>;
 
-impl Jobs {
-    /// Registers a new job owned by `owner`, of about `bytes` (see [`footprint`]); its random id.
-    pub async fn create(&self, owner: &str, bytes: usize) -> Result<Uuid, JobsError> {
-        match self {
-            Jobs::Local(store) => Ok(store.create(owner, bytes)?),
-            Jobs::Shared(shared) => shared.create(owner, bytes).await,
-        }
-    }
-
-    /// Records a job's outcome. In Redis, tries again until the job's run deadline; with Redis
-    /// unreachable all that time, the outcome is lost and the job reads `failed`.
-    pub async fn finish(&self, id: &Uuid, state: JobState) {
-        match self {
-            Jobs::Local(store) => store.finish(id, state),
-            Jobs::Shared(shared) => {
-                if let Err(e) = shared.finish(id, &state).await {
-                    log::error!("job {id}: its outcome could not be stored ({e})");
-                }
-            }
-        }
-    }
-
-    /// Forgets a job that never started.
-    pub async fn abandon(&self, id: &Uuid) {
-        match self {
-            Jobs::Local(store) => store.abandon(id),
-            Jobs::Shared(shared) => {
-                if let Err(e) = shared.abandon(id).await {
-                    log::warn!("job {id}: could not be forgotten ({e}); it will read failed");
-                }
-            }
-        }
-    }
-
-    /// The job's state, if it exists and belongs to `owner`.
-    pub async fn get(&self, id: &Uuid, owner: &str) -> Result<Option<JobState>, JobsError> {
-        match self {
-            Jobs::Local(store) => Ok(store.get(id, owner)),
-            Jobs::Shared(shared) => shared.get(id, owner).await,
-        }
-    }
-
-    /// Jobs queued or running now (across every replica for the shared store).
-    pub async fn pending(&self) -> Result<usize, JobsError> {
-        match self {
-            Jobs::Local(store) => Ok(store.pending()),
-            Jobs::Shared(shared) => shared.pending().await,
-        }
-    }
-}
-
-/// Where jobs live in one process. Every method is quick and never blocks on I/O.
-pub trait JobStore: Send + Sync + 'static {
+/// Where this server's jobs live, chosen once at start-up: this process's memory
+/// ([`InMemoryJobStore`], shared by its workers) or Redis ([`RedisJobStore`], shared by every
+/// replica).
+pub trait JobStore {
     /// Registers a new job owned by `owner`, whose texts and results take about `bytes`
     /// (see [`footprint`]); returns its unguessable id (a random UUID).
-    fn create(&self, owner: &str, bytes: usize) -> Result<Uuid, JobsFull>;
-    /// Records a job's outcome (`Done` or `Failed`).
-    fn finish(&self, id: &Uuid, state: JobState);
+    fn create<'a>(&'a self, owner: &'a str, bytes: usize) -> JobAnswer<'a, Uuid>;
+    /// Records a job's outcome (`Done` or `Failed`). In Redis, tries again until the job's run
+    /// deadline; with Redis unreachable all that time, the outcome is lost and the job reads
+    /// `failed`.
+    fn finish<'a>(&'a self, id: &'a Uuid, state: JobState) -> LocalBoxFuture<'a, ()>;
     /// Forgets a job that never started (its request was refused after [`JobStore::create`]).
-    fn abandon(&self, id: &Uuid);
+    fn abandon<'a>(&'a self, id: &'a Uuid) -> LocalBoxFuture<'a, ()>;
     /// The job's state, if it exists *and* belongs to `owner`; another key learns nothing.
-    fn get(&self, id: &Uuid, owner: &str) -> Option<JobState>;
-    /// Jobs queued or running now.
-    fn pending(&self) -> usize;
+    fn get<'a>(&'a self, id: &'a Uuid, owner: &'a str) -> JobAnswer<'a, Option<JobState>>;
+    /// Jobs queued or running now (across every replica for the shared store).
+    fn pending(&self) -> JobAnswer<'_, usize>;
+}
+
+fn now<'a, T>(value: Result<T, JobsError>) -> JobAnswer<'a, T> {
+    Either::Left(ready(value))
+}
+
+impl<C: Clock> JobStore for InMemoryJobStore<C> {
+    fn create<'a>(&'a self, owner: &'a str, bytes: usize) -> JobAnswer<'a, Uuid> {
+        now(InMemoryJobStore::create(self, owner, bytes).map_err(JobsError::from))
+    }
+
+    fn finish<'a>(&'a self, id: &'a Uuid, state: JobState) -> LocalBoxFuture<'a, ()> {
+        InMemoryJobStore::finish(self, id, state);
+        Box::pin(ready(()))
+    }
+
+    fn abandon<'a>(&'a self, id: &'a Uuid) -> LocalBoxFuture<'a, ()> {
+        InMemoryJobStore::abandon(self, id);
+        Box::pin(ready(()))
+    }
+
+    fn get<'a>(&'a self, id: &'a Uuid, owner: &'a str) -> JobAnswer<'a, Option<JobState>> {
+        now(Ok(InMemoryJobStore::get(self, id, owner)))
+    }
+
+    fn pending(&self) -> JobAnswer<'_, usize> {
+        now(Ok(InMemoryJobStore::pending(self)))
+    }
+}
+
+impl JobStore for RedisJobStore {
+    fn create<'a>(&'a self, owner: &'a str, bytes: usize) -> JobAnswer<'a, Uuid> {
+        let owner = owner.to_owned();
+        Either::Right(self.run(move |jobs| async move { jobs.create(&owner, bytes).await }))
+    }
+
+    fn finish<'a>(&'a self, id: &'a Uuid, state: JobState) -> LocalBoxFuture<'a, ()> {
+        let id = *id;
+        let done = self.run(move |jobs| async move { jobs.finish(&id, &state).await });
+        Box::pin(async move {
+            if let Err(e) = done.await {
+                log::error!("job {id}: its outcome could not be stored ({e})");
+            }
+        })
+    }
+
+    fn abandon<'a>(&'a self, id: &'a Uuid) -> LocalBoxFuture<'a, ()> {
+        let id = *id;
+        let done = self.run(move |jobs| async move { jobs.abandon(&id).await });
+        Box::pin(async move {
+            if let Err(e) = done.await {
+                log::warn!("job {id}: could not be forgotten ({e}); it will read failed");
+            }
+        })
+    }
+
+    fn get<'a>(&'a self, id: &'a Uuid, owner: &'a str) -> JobAnswer<'a, Option<JobState>> {
+        let (id, owner) = (*id, owner.to_owned());
+        Either::Right(self.run(move |jobs| async move { jobs.get(&id, &owner).await }))
+    }
+
+    fn pending(&self) -> JobAnswer<'_, usize> {
+        Either::Right(self.run(|jobs| async move { jobs.pending().await }))
+    }
 }
 
 /// About how much memory a job of `texts` holds once done: the texts, moved into the results,

@@ -1,6 +1,7 @@
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
+use futures_util::future::LocalBoxFuture;
 use redis::Script;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -8,7 +9,7 @@ use uuid::Uuid;
 use super::{JobState, JobsError, JobsFull};
 use crate::inference::Scored;
 use crate::model::Scores;
-use crate::redis_backend::RedisConn;
+use crate::redis_backend::{Redis, RedisConn, Unavailable};
 
 static CREATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/create.lua")));
 static FINISH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/finish.lua")));
@@ -18,6 +19,16 @@ static GET: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/ge
 /// Bound on one try to store a job's outcome: the results of a large job take a while to send,
 /// and nothing waits on them.
 const FINISH_TRY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Bound on one read of a job: a finished job's results (up to `MAX_BATCH_SIZE` texts of
+/// `MAX_TEXT_CHARS`, a megabyte or more) take longer than `REDIS_TIMEOUT_MS` to arrive, and such
+/// a slow read says nothing about Redis's health. It neither trips the circuit breaker nor runs on
+/// the limits' connection (the jobs have their own), so polls cannot starve other keys.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Job reads in flight at once on one worker's connection; more wait their turn. Each may carry a
+/// megabyte: without a bound, parallel polls of one big job queue megabytes on the connection.
+const READS_AT_ONCE: usize = 2;
 
 /// The caps and times of a job store, the same on every replica.
 #[derive(Debug, Clone)]
@@ -43,15 +54,19 @@ pub struct SharedJobs {
     limits: JobLimits,
     /// The models' names, to give decoded results their `&'static str` back.
     models: Arc<[&'static str]>,
+    /// Turns for [`READS_AT_ONCE`].
+    reads: tokio::sync::Semaphore,
 }
 
 impl SharedJobs {
-    /// Jobs kept through `conn` under `limits`; results name one of `models`.
+    /// Jobs kept through `conn` (a connection of their own, not the limits') under `limits`;
+    /// results name one of `models`.
     pub fn new(conn: RedisConn, limits: JobLimits, models: Vec<&'static str>) -> Self {
         SharedJobs {
             conn,
             limits,
             models: models.into(),
+            reads: tokio::sync::Semaphore::new(READS_AT_ONCE),
         }
     }
 
@@ -74,7 +89,6 @@ impl SharedJobs {
             .arg(self.ttl_ms())
             .arg(self.key("job:"));
         let created = self
-            .conn
             .call(|mut conn| async move { invocation.invoke_async::<u8>(&mut conn).await })
             .await?;
         match created {
@@ -132,8 +146,7 @@ impl SharedJobs {
             .key(self.key("bytes"))
             .key(self.key("bytes_total"))
             .arg(id.to_string());
-        self.conn
-            .call(|mut conn| async move { invocation.invoke_async::<()>(&mut conn).await })
+        self.call(|mut conn| async move { invocation.invoke_async::<()>(&mut conn).await })
             .await?;
         Ok(())
     }
@@ -147,9 +160,15 @@ impl SharedJobs {
             .arg(id.to_string())
             .arg(owner)
             .arg(self.ttl_ms());
+        if self.conn.redis().circuit_open() {
+            return Err(Unavailable("circuit open").into());
+        }
+        let Ok(_turn) = self.reads.acquire().await else {
+            return Err(Unavailable("closed").into());
+        };
         let answer = self
             .conn
-            .call(|mut conn| async move {
+            .call_patiently(READ_TIMEOUT, |mut conn| async move {
                 invocation
                     .invoke_async::<Option<Vec<String>>>(&mut conn)
                     .await
@@ -159,7 +178,7 @@ impl SharedJobs {
             return Ok(None);
         };
         Ok(Some(match answer.as_slice() {
-            [state, results] if state == "done" => match self.decode(results) {
+            [state, _] if state == "done" => match self.decode_off_worker(answer).await {
                 Some(results) => JobState::Done(Arc::new(results)),
                 None => {
                     log::error!("job {id}: its results in Redis cannot be read");
@@ -171,10 +190,20 @@ impl SharedJobs {
         }))
     }
 
+    /// Decodes a done job's results on the blocking pool: a megabyte of JSON would hold this
+    /// worker (and every request and Redis answer it serves) for as long as it takes.
+    async fn decode_off_worker(&self, mut answer: Vec<String>) -> Option<Vec<Scored>> {
+        let stored = answer.pop()?;
+        let models = Arc::clone(&self.models);
+        actix_rt::task::spawn_blocking(move || decode(&models, &stored))
+            .await
+            .ok()
+            .flatten()
+    }
+
     pub(super) async fn pending(&self) -> Result<usize, JobsError> {
         let key = self.key("pending");
         Ok(self
-            .conn
             .call(|mut conn| async move {
                 redis::cmd("ZCARD")
                     .arg(key)
@@ -182,6 +211,24 @@ impl SharedJobs {
                     .await
             })
             .await?)
+    }
+
+    /// Runs a small call of the job store, bounded by `REDIS_TIMEOUT_MS`. The jobs have their own
+    /// connection and never trip the circuit breaker, which guards the limits: a slow job call
+    /// must not make every key's request answer 503. While the breaker is open, Redis is taken
+    /// for down and the call is not tried.
+    async fn call<T, F, Fut>(&self, call: F) -> Result<T, Unavailable>
+    where
+        F: FnOnce(redis::aio::ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let redis = self.conn.redis();
+        if redis.circuit_open() {
+            return Err(Unavailable("circuit open"));
+        }
+        self.conn
+            .call_patiently(redis.settings().timeout, call)
+            .await
     }
 
     fn ttl_ms(&self) -> u64 {
@@ -196,14 +243,17 @@ impl SharedJobs {
     fn job_key(&self, id: &Uuid) -> String {
         self.conn.key(format_args!("{{jobs}}:job:{id}"))
     }
+}
 
-    /// Results as stored: one `[text, model, compound, positive, neutral, negative]` a text.
-    fn decode(&self, stored: &str) -> Option<Vec<Scored>> {
+/// Results as stored: one `[text, model, compound, positive, neutral, negative]` a text; each
+/// model named by one of `models`, to give it its `&'static str` back.
+fn decode(models: &[&'static str], stored: &str) -> Option<Vec<Scored>> {
+    {
         let items: Vec<(String, String, f64, f64, f64, f64)> = serde_json::from_str(stored).ok()?;
         items
             .into_iter()
             .map(|(text, model, compound, positive, neutral, negative)| {
-                let model = *self.models.iter().find(|name| **name == model)?;
+                let model = *models.iter().find(|name| **name == model)?;
                 Some(Scored {
                     text,
                     model,
@@ -216,6 +266,74 @@ impl SharedJobs {
                 })
             })
             .collect()
+    }
+}
+
+/// The job store in Redis as the workers use it: [`SharedJobs`] run on a thread of their own,
+/// with their own connection. A job's results can be a megabyte or more; reading, parsing and
+/// writing them on a worker would hold every request that worker serves (and the answers of the
+/// limits' Redis calls, which time out after `REDIS_TIMEOUT_MS` and open the circuit breaker).
+/// Shared by the workers of one server; its thread stops with the last of them.
+pub struct RedisJobStore {
+    jobs: Arc<SharedJobs>,
+    io: IoThread,
+}
+
+/// A thread with its own event loop, stopped when dropped.
+struct IoThread(actix_rt::Arbiter);
+
+impl Drop for IoThread {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+impl RedisJobStore {
+    /// Jobs kept in `redis` under `limits`, on a new thread; results name one of `models`.
+    pub fn new(redis: &Arc<Redis>, limits: JobLimits, models: Vec<&'static str>) -> Self {
+        let store = RedisJobStore {
+            jobs: Arc::new(SharedJobs::new(
+                redis.connect_with(READ_TIMEOUT.max(FINISH_TRY_TIMEOUT)),
+                limits,
+                models,
+            )),
+            io: IoThread(actix_rt::Arbiter::new()),
+        };
+        // Connect now rather than on the first job: a cold connection's handshake would be
+        // counted against the first request's timeout.
+        drop(store.run(|jobs| async move {
+            let _ = jobs
+                .conn
+                .call_patiently(Duration::from_secs(5), |mut conn| async move {
+                    redis::cmd("PING").query_async::<()>(&mut conn).await
+                })
+                .await;
+            Ok(())
+        }));
+        store
+    }
+
+    /// Runs `call` on the store's thread; its outcome, once there.
+    pub(super) fn run<T, F, Fut>(&self, call: F) -> LocalBoxFuture<'static, Result<T, JobsError>>
+    where
+        F: FnOnce(Arc<SharedJobs>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<T, JobsError>> + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let jobs = Arc::clone(&self.jobs);
+        let sent = self.io.0.spawn_fn(move || {
+            actix_rt::spawn(async move {
+                let _ = tx.send(call(jobs).await);
+            });
+        });
+        Box::pin(async move {
+            if !sent {
+                return Err(Unavailable("job store stopped").into());
+            }
+            rx.await
+                .map_err(|_| JobsError::from(Unavailable("job store stopped")))?
+        })
     }
 }
 

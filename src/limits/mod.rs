@@ -7,12 +7,14 @@ mod overload;
 mod proxies;
 mod rate_limiter;
 mod shared;
+mod store;
 
 pub use auth_throttle::{spawn_sweeper, AuthThrottle, MAX_TRACKED_CLIENTS};
 pub use overload::{Admission, InFlight};
 pub use proxies::TrustedProxies;
 pub use rate_limiter::{Decision, Policy, QuotaState, RateLimiter};
 pub use shared::{KeyAdmission, PaidIn, SharedLimits};
+pub use store::{Answer, Limits, LocalLimits, QuotaStore, ThrottleStore};
 
 use std::time::Duration;
 
@@ -77,6 +79,16 @@ impl<C: Clock> RateLimits<C> {
         self.limiter.peek(id, self.policy_for(overrides))
     }
 }
+
+/// The poll limit of `GET /jobs/{job_id}`, per key and per server: reads of finished jobs, 10 a
+/// second, 20 at once. Polling spends no unit of the key's rate limit, and polls of a job still
+/// processing cost nothing; but reading a finished job can move a megabyte, and this bounds what
+/// one key can make a server read, far above what fetching one's results needs.
+pub const POLL_POLICY: Policy = Policy {
+    limit: 600,
+    burst: 20,
+    window: Duration::from_secs(60),
+};
 
 /// Whole seconds, rounded up, at least one: the form `Retry-After` takes.
 pub fn retry_after_secs(wait: Duration) -> u64 {

@@ -32,24 +32,27 @@ impl TrustedProxies {
 
     /// The client's address: the peer, or, when the peer is a trusted proxy, the right-most
     /// address of `X-Forwarded-For` that is not itself a trusted proxy (the left-most can be
-    /// forged). `forwarded_for` holds the header's values in the order received; a value that is
-    /// not text (`None`) ends the walk, as an unparsable hop does.
+    /// forged). `forwarded_for` holds the header's values in the order received, as bytes: a
+    /// proxy appends the address it saw to whatever the client sent, so bytes that are not text
+    /// on the left must not hide a good hop on the right. A hop may carry a port
+    /// (`203.0.113.9:4711`, `[2001:db8::1]:4711`); one that is no address ends the walk. IPv4
+    /// peers of a dual-stack listener (`::ffff:a.b.c.d`) are taken as the IPv4 address they are.
     pub fn client<'a>(
         &self,
         peer: IpAddr,
-        forwarded_for: impl DoubleEndedIterator<Item = Option<&'a str>>,
+        forwarded_for: impl DoubleEndedIterator<Item = &'a [u8]>,
     ) -> IpAddr {
+        let peer = peer.to_canonical();
         if !self.contains(peer) {
             return peer;
         }
         let mut client = peer;
         for value in forwarded_for.rev() {
-            let Some(value) = value else { break };
-            for hop in value.rsplit(',') {
-                match hop.trim().parse::<IpAddr>() {
-                    Ok(ip) if self.contains(ip) => client = ip,
-                    Ok(ip) => return ip,
-                    Err(_) => return client,
+            for hop in value.rsplit(|b| *b == b',') {
+                match hop_address(hop) {
+                    Some(ip) if self.contains(ip) => client = ip,
+                    Some(ip) => return ip,
+                    None => return client,
                 }
             }
         }
@@ -61,9 +64,26 @@ impl TrustedProxies {
         self.0.is_empty()
     }
 
-    fn contains(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` (taken canonically: `::ffff:10.0.0.1` is `10.0.0.1`) is a trusted proxy.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
         self.0.iter().any(|(net, bits)| in_net(ip, *net, *bits))
     }
+
+    /// The blocks, as parsed.
+    pub fn blocks(&self) -> &[(IpAddr, u8)] {
+        &self.0
+    }
+}
+
+/// One hop of `X-Forwarded-For`: an address, perhaps with a port; `None` for anything else.
+fn hop_address(hop: &[u8]) -> Option<IpAddr> {
+    let hop = std::str::from_utf8(hop.trim_ascii()).ok()?;
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    let with_port: std::net::SocketAddr = hop.parse().ok()?;
+    Some(with_port.ip().to_canonical())
 }
 
 impl std::fmt::Display for TrustedProxies {
@@ -98,41 +118,77 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn client(trusted: &TrustedProxies, peer: &str, values: &[&[u8]]) -> IpAddr {
+        trusted.client(ip(peer), values.iter().copied())
+    }
+
     #[test]
     fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
         let trusted = TrustedProxies::parse("10.0.0.0/8, ::1").unwrap();
-        let header = [Some("6.6.6.6, 203.0.113.9, 10.0.0.7")];
+        let header: &[&[u8]] = &[b"6.6.6.6, 203.0.113.9, 10.0.0.7"];
+        assert_eq!(client(&trusted, "10.1.2.3", header), ip("203.0.113.9"));
         assert_eq!(
-            trusted.client(ip("10.1.2.3"), header.into_iter()),
-            ip("203.0.113.9")
-        );
-        assert_eq!(
-            trusted.client(ip("198.51.100.1"), [Some("203.0.113.9")].into_iter()),
+            client(&trusted, "198.51.100.1", &[b"203.0.113.9"]),
             ip("198.51.100.1")
         );
-        assert_eq!(
-            trusted.client(ip("10.1.2.3"), [].into_iter()),
-            ip("10.1.2.3")
-        );
+        assert_eq!(client(&trusted, "10.1.2.3", &[]), ip("10.1.2.3"));
     }
 
     #[test]
     fn several_header_values_are_read_last_first_and_garbage_stops_the_walk() {
         let trusted = TrustedProxies::parse("10.0.0.0/8").unwrap();
-        let values = [Some("203.0.113.1"), Some("10.0.0.8, 10.0.0.9")];
+        let values: &[&[u8]] = &[b"203.0.113.1", b"10.0.0.8, 10.0.0.9"];
+        assert_eq!(client(&trusted, "10.1.2.3", values), ip("203.0.113.1"));
+        let garbage: &[&[u8]] = &[b"203.0.113.1", b"not-an-ip, 10.0.0.9"];
+        assert_eq!(client(&trusted, "10.1.2.3", garbage), ip("10.0.0.9"));
+    }
+
+    #[test]
+    fn a_non_ascii_byte_the_client_sent_does_not_hide_the_address_the_proxy_appended() {
+        // nginx's `$proxy_add_x_forwarded_for`: the client's bytes, then the address it saw.
+        let trusted = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        let value: &[&[u8]] = &[b"caf\xe9, 203.0.113.5"];
+        assert_eq!(client(&trusted, "10.1.2.3", value), ip("203.0.113.5"));
+        let raw: &[&[u8]] = &[&[
+            0xff, b',', b' ', b'2', b'0', b'3', b'.', b'0', b'.', b'1', b'1', b'3', b'.', b'5',
+        ]];
+        assert_eq!(client(&trusted, "10.1.2.3", raw), ip("203.0.113.5"));
+        // Garbage to the right of every good hop still ends the walk at the proxy.
+        let last: &[&[u8]] = &[&[
+            b'2', b'0', b'3', b'.', b'0', b'.', b'1', b'1', b'3', b'.', b'5', b',', 0xff,
+        ]];
+        assert_eq!(client(&trusted, "10.1.2.3", last), ip("10.1.2.3"));
+    }
+
+    #[test]
+    fn a_hop_with_a_port_is_its_address() {
+        let trusted = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        let v4: &[&[u8]] = &[b"203.0.113.5:4711, 10.0.0.9:80"];
+        assert_eq!(client(&trusted, "10.1.2.3", v4), ip("203.0.113.5"));
+        let v6: &[&[u8]] = &[b"[2001:db8::1]:4711"];
+        assert_eq!(client(&trusted, "10.1.2.3", v6), ip("2001:db8::1"));
+    }
+
+    #[test]
+    fn a_dual_stack_listener_sees_an_ipv4_proxy_as_that_proxy() {
+        let trusted = TrustedProxies::parse("127.0.0.1, 10.0.0.0/8").unwrap();
+        let value: &[&[u8]] = &[b"203.0.113.5"];
         assert_eq!(
-            trusted.client(ip("10.1.2.3"), values.into_iter()),
-            ip("203.0.113.1")
+            client(&trusted, "::ffff:127.0.0.1", value),
+            ip("203.0.113.5")
         );
-        let garbage = [Some("203.0.113.1"), Some("not-an-ip, 10.0.0.9")];
         assert_eq!(
-            trusted.client(ip("10.1.2.3"), garbage.into_iter()),
-            ip("10.0.0.9")
+            client(
+                &trusted,
+                "::ffff:10.9.9.9",
+                &[b"::ffff:10.1.1.1, 198.51.100.7"]
+            ),
+            ip("198.51.100.7")
         );
-        let opaque = [Some("203.0.113.1"), None];
+        // An untrusted mapped peer is counted as its IPv4 address.
         assert_eq!(
-            trusted.client(ip("10.1.2.3"), opaque.into_iter()),
-            ip("10.1.2.3")
+            client(&trusted, "::ffff:198.51.100.7", value),
+            ip("198.51.100.7")
         );
     }
 

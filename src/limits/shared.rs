@@ -2,10 +2,12 @@ use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use futures_util::future::{Either, LocalBoxFuture};
 use redis::Script;
 
 use super::auth_throttle::subject;
 use super::rate_limiter::state_in;
+use super::store::{Answer, Limits, LocalLimits, QuotaStore, ThrottleStore};
 use super::{AuthThrottle, Decision, Overrides, RateLimits};
 use crate::redis_backend::{FailureMode, RedisConn, Unavailable};
 
@@ -45,16 +47,18 @@ pub struct SharedLimits {
     conn: RedisConn,
     local: Arc<RateLimits>,
     throttle: Arc<AuthThrottle>,
+    fallback: LocalLimits,
 }
 
 impl SharedLimits {
-    /// Limits kept through `conn`, with `local` and `throttle` as the fallback (and `local`'s
-    /// policies).
-    pub fn new(conn: RedisConn, local: Arc<RateLimits>, throttle: Arc<AuthThrottle>) -> Self {
+    /// Limits kept through `conn`, with `fallback` as the `REDIS_FAILURE_MODE=open` fallback (and
+    /// its policies).
+    pub fn new(conn: RedisConn, fallback: LocalLimits) -> Self {
         SharedLimits {
             conn,
-            local,
-            throttle,
+            local: Arc::clone(&fallback.quotas),
+            throttle: Arc::clone(&fallback.throttle),
+            fallback,
         }
     }
 
@@ -91,15 +95,7 @@ impl SharedLimits {
             )),
             Err(e) => {
                 self.fall_back(e, "key_quota")?;
-                if let Some(wait) = client.and_then(|ip| self.throttle.blocked(ip)) {
-                    return Ok(KeyAdmission::Throttled(wait));
-                }
-                let decision = if units == 0 {
-                    Decision::Allowed(self.local.peek(id, overrides))
-                } else {
-                    self.local.acquire(id, overrides, units)
-                };
-                Ok(KeyAdmission::Decided(decision, PaidIn::Process))
+                Ok(self.fallback.admit_now(client, id, overrides, units))
             }
         }
     }
@@ -158,19 +154,15 @@ impl SharedLimits {
             Ok(_) => Ok(None),
             Err(e) => {
                 self.fall_back(e, "auth_failures")?;
-                if let Some(wait) = self.throttle.blocked(client) {
-                    return Ok(Some(wait));
-                }
-                self.throttle.record_failure(client);
-                Ok(None)
+                Ok(self.fallback.record_failure_now(client))
             }
         }
     }
 
-    /// Whether Redis can be used now (for readiness): the circuit breaker is closed, or the
-    /// probe it lets through succeeds.
+    /// Whether Redis can be used (for readiness): the circuit breaker is closed and the last
+    /// background probe succeeded (see [`RedisConn::usable`]).
     pub async fn reachable(&self) -> bool {
-        self.conn.probe().await.is_ok()
+        self.conn.usable().await
     }
 
     /// Sets the `redis_circuit_open` gauge from the breaker (before a scrape).
@@ -201,6 +193,51 @@ impl SharedLimits {
     fn failures_key(&self, client: IpAddr) -> String {
         self.conn
             .key(format_args!("{{rl}}:fail:{}", subject(client)))
+    }
+}
+
+impl ThrottleStore for SharedLimits {
+    fn needs_client(&self) -> bool {
+        true
+    }
+
+    fn record_failure(&self, client: IpAddr) -> Answer<'_, Option<Duration>> {
+        Either::Right(Box::pin(SharedLimits::record_failure(self, client)))
+    }
+}
+
+impl QuotaStore for SharedLimits {
+    fn admit<'a>(
+        &'a self,
+        client: Option<IpAddr>,
+        id: &'a str,
+        own: Overrides,
+        units: u32,
+    ) -> Answer<'a, KeyAdmission> {
+        Either::Right(Box::pin(SharedLimits::admit(self, client, id, own, units)))
+    }
+
+    fn settle<'a>(
+        &'a self,
+        id: &'a str,
+        own: Overrides,
+        units: u32,
+        paid: u32,
+        paid_in: PaidIn,
+    ) -> Answer<'a, Decision> {
+        Either::Right(Box::pin(SharedLimits::settle(
+            self, id, own, units, paid, paid_in,
+        )))
+    }
+}
+
+impl Limits for SharedLimits {
+    fn usable(&self) -> LocalBoxFuture<'_, bool> {
+        Box::pin(self.reachable())
+    }
+
+    fn publish_state(&self) {
+        self.publish_circuit_state();
     }
 }
 
@@ -249,7 +286,11 @@ mod tests {
             window: Duration::from_secs(3600),
         }));
         let throttle = Arc::new(AuthThrottle::new(5, Duration::from_secs(60)));
-        let shared = SharedLimits::new(redis.connect(), Arc::clone(&local), throttle);
+        let fallback = LocalLimits {
+            quotas: Arc::clone(&local),
+            throttle,
+        };
+        let shared = SharedLimits::new(redis.connect(), fallback);
         (shared, local)
     }
 

@@ -1,8 +1,8 @@
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
 use crate::http::types::Health;
-use crate::limits::SharedLimits;
 use crate::readiness::Readiness;
+use crate::state::AppState;
 
 /// `GET /health`: the process is up and serving (no key needed).
 #[utoipa::path(
@@ -31,18 +31,17 @@ pub async fn health() -> HttpResponse {
         crate::http::PublicErrors,
     ),
 )]
-pub async fn ready(readiness: web::Data<Readiness>, req: HttpRequest) -> HttpResponse {
+pub async fn ready(readiness: web::Data<Readiness>, state: web::Data<AppState>) -> HttpResponse {
     if !readiness.is_ready() {
         return HttpResponse::ServiceUnavailable().json(Health {
             status: "draining".into(),
         });
     }
-    if let Some(shared) = req.app_data::<web::Data<SharedLimits>>() {
-        if !shared.reachable().await {
-            return HttpResponse::ServiceUnavailable().json(Health {
-                status: "redis_unavailable".into(),
-            });
-        }
+    // The breaker and a cached probe: no call to the backend here (see `Limits::usable`).
+    if !state.limits().usable().await {
+        return HttpResponse::ServiceUnavailable().json(Health {
+            status: "redis_unavailable".into(),
+        });
     }
     HttpResponse::Ok().json(Health {
         status: "ready".into(),

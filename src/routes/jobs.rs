@@ -1,17 +1,20 @@
 use std::panic::AssertUnwindSafe;
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::header::{self, ContentType};
+use std::sync::Arc;
+
+use actix_web::{web, HttpResponse};
 use futures_util::FutureExt;
 
 use crate::config::InputLimits;
 use crate::error::ApiError;
 use crate::http::types::{BatchRequest, ErrorDetail, JobView};
 use crate::http::validation::{batch_input, BatchInput};
-use crate::http::{show_quota, ApiKey, JobId, JsonBody, Metered};
+use crate::http::{ApiKey, JobId, JsonBody, Metered};
 use crate::inference::{Inference, InferenceError};
-use crate::jobs::{footprint, JobState, Jobs};
+use crate::jobs::{footprint, JobState};
 use crate::log_context::{current_request_id, InRequest};
+use crate::state::AppState;
 
 /// `POST /analyze_batch`: starts a background job; 202 with its id and `Location`.
 #[utoipa::path(
@@ -32,11 +35,12 @@ pub async fn analyze_batch(
     key: ApiKey,
     metered: Metered,
     inference: web::Data<Inference>,
-    jobs: web::Data<Jobs>,
+    state: web::Data<AppState>,
     limits: web::Data<InputLimits>,
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     let BatchInput { texts, model } = batch_input(body, &limits, inference.models())?;
+    let jobs = &state.jobs;
     let job_id = jobs
         .create(key.id(), footprint(&texts))
         .await
@@ -47,7 +51,7 @@ pub async fn analyze_batch(
         return Err(refused);
     }
     let count = texts.len();
-    let store = jobs.clone();
+    let store = Arc::clone(jobs);
     // The job's log lines belong to the request that made it: they carry its id.
     let request_id = current_request_id().unwrap_or_default();
     actix_rt::spawn(InRequest::new(
@@ -95,18 +99,35 @@ pub async fn analyze_batch(
 )]
 pub async fn get_job(
     key: ApiKey,
-    jobs: web::Data<Jobs>,
+    state: web::Data<AppState>,
     JobId(job_id): JobId,
-    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    // Polling reads the caller's own state: it spends no unit, so a client waiting for its
-    // results does not use up the quota meant for texts.
-    show_quota(&req, key.entry());
+    // Polling reads the caller's own state: it spends no unit (the route's cost is a poll), so a
+    // client waiting for its results does not use up the quota meant for texts.
     let job_id = job_id.ok_or(ApiError::NotFound)?;
-    let state = jobs
+    let job = state
+        .jobs
         .get(&job_id, key.id())
         .await
         .inspect_err(|e| log::warn!("job {job_id} not read for key id {}: {e}", key.id()))?
         .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(JobView::new(job_id, &state)))
+    if !matches!(job, JobState::Done(_)) {
+        return Ok(HttpResponse::Ok().json(JobView::new(job_id, &job)));
+    }
+    state.gate.spend_poll(key.id());
+    // Done: up to a megabyte or more of JSON, written on the blocking pool so that this worker
+    // keeps serving other requests meanwhile.
+    let body = web::block(move || serde_json::to_vec(&JobView::new(job_id, &job)))
+        .await
+        .map_err(|e| {
+            log::error!("job {job_id}: could not be written: {e}");
+            ApiError::Internal
+        })?
+        .map_err(|e| {
+            log::error!("job {job_id}: could not be written as JSON: {e}");
+            ApiError::Internal
+        })?;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(body))
 }

@@ -1,10 +1,11 @@
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::ApiError;
 use crate::http::types::{Me, QuotaView, RateLimitView, UsageView};
-use crate::http::{show_quota, show_usage, ApiKey};
+use crate::http::{show_usage, ApiKey};
 use crate::quota::{Holder, Period, Usage};
+use crate::state::AppState;
 
 /// `GET /me`: the calling key's id, owner, expiry and quota, spending none of it.
 #[utoipa::path(
@@ -16,10 +17,14 @@ use crate::quota::{Holder, Period, Usage};
     responses((status = 200, description = "The calling key", body = Me), crate::http::ProtectedErrors),
     security(("APIKeyHeader" = [])),
 )]
-pub async fn me(key: ApiKey, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn me(
+    key: ApiKey,
+    req: HttpRequest,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let entry = key.entry();
-    let state = show_quota(&req, entry).ok_or(ApiError::Internal)?;
-    let quota = show_usage(&req, entry)
+    let state = key.quota();
+    let quota = show_usage(&req, app.gate.quotas(), entry)
         .await?
         .map(|usage| quota_view(&usage));
     Ok(HttpResponse::Ok().json(Me {

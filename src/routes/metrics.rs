@@ -1,9 +1,9 @@
 use actix_web::{web, HttpResponse};
 
 use crate::auth::KeyStore;
-use crate::jobs::Jobs;
-use crate::limits::{InFlight, SharedLimits};
+use crate::limits::InFlight;
 use crate::metrics::{Metrics, CONTENT_TYPE};
+use crate::state::AppState;
 use crate::tls::CertificateStore;
 
 /// `GET /metrics`: Prometheus text format (no key needed; no key material, bounded labels).
@@ -20,17 +20,14 @@ use crate::tls::CertificateStore;
 pub async fn metrics(
     metrics: web::Data<Metrics>,
     in_flight: web::Data<InFlight>,
-    jobs: web::Data<Jobs>,
+    state: web::Data<AppState>,
     keys: web::Data<KeyStore>,
     certificates: Option<web::Data<CertificateStore>>,
-    shared: Option<web::Data<SharedLimits>>,
 ) -> HttpResponse {
     metrics.in_flight.set(in_flight.current() as i64);
-    if let Some(shared) = shared {
-        shared.publish_circuit_state();
-    }
+    state.limits().publish_state();
     // With Redis unreachable, the gauge keeps its last value.
-    if let Ok(pending) = jobs.pending().await {
+    if let Ok(pending) = state.jobs.pending().await {
         metrics.jobs_pending.set(pending as i64);
     }
     metrics.keys_loaded.set(keys.snapshot().len() as i64);

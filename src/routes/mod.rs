@@ -13,11 +13,14 @@ mod models;
 pub mod openapi;
 mod predict;
 
+use std::rc::Rc;
+
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse, Route};
 
 use crate::error::ApiError;
-use crate::paths::{RouteId, RouteLabel, ROUTES};
+use crate::http::{Authorize, Gate};
+use crate::paths::{Access, RouteId, RouteLabel, RouteSpec, ROUTES};
 
 /// The handler of each route.
 fn handler(id: RouteId) -> Route {
@@ -37,20 +40,31 @@ fn handler(id: RouteId) -> Route {
     }
 }
 
-/// Registers every route; a path called with the wrong method answers 405 with `Allow`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for spec in ROUTES {
-        let method = spec.method;
-        cfg.service(
-            web::resource(spec.path)
-                .app_data(RouteLabel(spec))
-                .route(handler(spec.id))
-                .route(web::method(Method::OPTIONS).to(cors::preflight))
-                .default_service(web::route().to(move || async move {
-                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed(method))
-                })),
-        );
+/// Registers every route, each protected one behind the authorization step of `gate`; a path
+/// called with the wrong method answers 405 with `Allow`.
+pub fn configure(gate: Rc<Gate>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        for spec in ROUTES {
+            register(cfg, spec, &gate);
+        }
     }
+}
+
+fn register(cfg: &mut web::ServiceConfig, spec: &'static RouteSpec, gate: &Rc<Gate>) {
+    let method = spec.method;
+    let route = match spec.access {
+        Access::Public => handler(spec.id),
+        Access::Protected => handler(spec.id).wrap(Authorize::new(spec, Rc::clone(gate))),
+    };
+    cfg.service(
+        web::resource(spec.path)
+            .app_data(RouteLabel(spec))
+            .route(route)
+            .route(web::method(Method::OPTIONS).to(cors::preflight))
+            .default_service(web::route().to(move || async move {
+                Err::<HttpResponse, _>(ApiError::MethodNotAllowed(method))
+            })),
+    );
 }
 
 /// The answer for a path that does not exist.

@@ -1,8 +1,8 @@
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
 use crate::error::ApiError;
 use crate::http::types::ModelList;
-use crate::http::{show_quota, ApiKey};
+use crate::http::ApiKey;
 use crate::inference::Inference;
 
 /// `GET /models`: the loaded models, the default among them; spends no unit.
@@ -16,10 +16,8 @@ use crate::inference::Inference;
     security(("APIKeyHeader" = [])),
 )]
 pub async fn models(
-    key: ApiKey,
+    _key: ApiKey,
     inference: web::Data<Inference>,
-    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    show_quota(&req, key.entry());
     Ok(HttpResponse::Ok().json(ModelList::of(inference.models())))
 }

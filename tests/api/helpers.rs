@@ -528,3 +528,40 @@ pub fn assert_refuses(envs: &[(&str, &str)], variable: &str) -> String {
     );
     lines[0].to_owned()
 }
+
+/// Settings for [`assert_key_before_input`]: two failed keys per window, bodies of 1 KiB at most.
+pub fn key_before_input(settings: &mut TestSettings) {
+    settings.auth_failures_per_window = 2;
+    settings.limits.max_body_bytes = 1024;
+}
+
+/// The contract's order (routing → key → rate limit → input), on a server set up by
+/// [`key_before_input`]: a wrong key is answered 403 whatever the body's type or size, and each is
+/// counted as a failed key (the third is throttled).
+pub async fn assert_key_before_input(app: &TestApp, wrong: &str) {
+    let plain = app
+        .post_bytes("/predict", Some("text/plain"), "good", Some(wrong))
+        .await;
+    assert_eq!(
+        status_and_json(plain).await,
+        error_json(403, "Invalid API key")
+    );
+    let oversized = app
+        .post_bytes(
+            "/predict/batch",
+            Some("application/json"),
+            vec![b' '; 4096],
+            Some(wrong),
+        )
+        .await;
+    assert_eq!(
+        status_and_json(oversized).await,
+        error_json(403, "Invalid API key")
+    );
+    let third = app.predict_query("good", Some(wrong)).await;
+    assert_eq!(
+        third.status(),
+        429,
+        "both refusals were counted as failed keys"
+    );
+}

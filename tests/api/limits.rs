@@ -400,3 +400,11 @@ fn bind_from(ip: std::net::Ipv4Addr, host: &str) -> TcpStream {
         .unwrap();
     stream
 }
+
+#[actix_rt::test]
+async fn a_wrong_key_is_answered_before_the_body_is_looked_at_and_counted() {
+    let mut settings = test_settings();
+    crate::helpers::key_before_input(&mut settings);
+    let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
+    crate::helpers::assert_key_before_input(&app, "not-the-key-at-all").await;
+}

@@ -750,6 +750,79 @@ async fn a_job_whose_replica_died_reads_failed_and_gives_its_pending_place_back(
 
 #[actix_rt::test]
 #[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn polling_a_big_job_cannot_take_the_replica_out_for_other_keys() {
+    let redis = RedisServer::start();
+    // A Redis timeout short enough that reading a megabyte through the limits' path outlasts it
+    // (as the 50 ms default does), with room for a debug build on a shared machine to answer the
+    // small calls of other keys in time.
+    let app = replica_with(&redis.url(), FailureMode::Closed, |settings| {
+        one_worker_limited(settings, 1000, Duration::from_secs(60));
+        if let Some(redis) = &mut settings.redis {
+            redis.timeout = Duration::from_millis(250);
+        }
+    })
+    .await;
+    // One full batch of long texts: about a megabyte of results.
+    let text = format!("good {}", "y".repeat(3990));
+    let texts: Vec<&str> = (0..256).map(|_| text.as_str()).collect();
+    let (status, location) = start_job(&app, &texts, KEY_A).await;
+    assert_eq!(status, 202);
+    let job = finished(&app, &location, KEY_A).await;
+    assert_eq!(job["status"], "done");
+
+    for round in 0..3 {
+        let polls =
+            (0..24).map(|_| async { app.get(&location, Some(KEY_A)).await.status().as_u16() });
+        let others = async {
+            let mut seen = Vec::new();
+            for _ in 0..5 {
+                seen.push(
+                    app.predict_query("good", Some(KEY_B))
+                        .await
+                        .status()
+                        .as_u16(),
+                );
+                seen.push(app.get("/health/ready", None).await.status().as_u16());
+            }
+            seen
+        };
+        let (polled, others) = futures_util::future::join(join_all(polls), others).await;
+        // A poll is answered, or refused by the poll limit; never a 503 of a tripped breaker.
+        assert!(
+            polled.iter().all(|s| *s == 200 || *s == 429),
+            "round {round}: polls {polled:?}"
+        );
+        if round == 0 {
+            assert!(polled.contains(&200), "round {round}: polls {polled:?}");
+        }
+        assert!(
+            others.iter().all(|s| *s == 200),
+            "round {round}: another key and readiness {others:?}"
+        );
+    }
+    assert_eq!(app.predict_query("good", Some(KEY_B)).await.status(), 200);
+    assert_eq!(app.get("/health/ready", None).await.status(), 200);
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics.lines().any(|l| l == "redis_circuit_open 0"),
+        "{metrics}"
+    );
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_wrong_key_is_answered_before_the_body_is_looked_at_and_counted_in_redis() {
+    let redis = RedisServer::start();
+    let app = replica_with(&redis.url(), FailureMode::Closed, |settings| {
+        crate::helpers::key_before_input(settings);
+        patient(settings);
+    })
+    .await;
+    crate::helpers::assert_key_before_input(&app, WRONG).await;
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
 async fn two_replicas_share_an_owners_day_quota_exactly_through_redis() {
     use sentiment_api::clock::ManualWallClock;
     use time::format_description::well_known::Rfc3339;
