@@ -66,6 +66,14 @@ async fn the_last_unit_of_the_day_is_served_and_the_next_day_starts_from_zero() 
         status_and_json(res).await,
         error_json(429, "Quota exceeded")
     );
+    // A spent quota is answered before the input is looked at, as the rate limit is.
+    let res = app
+        .post_bytes("/predict", Some("text/plain"), "hi", Some(KEY))
+        .await;
+    assert_eq!(
+        status_and_json(res).await,
+        error_json(429, "Quota exceeded")
+    );
     clock.set(at("2026-03-14T23:59:59.500Z"));
     let res = predict(&app, KEY).await;
     assert_eq!((res.status().as_u16(), retry_after(&res)), (429, 1));
