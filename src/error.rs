@@ -430,9 +430,10 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(self.status_code());
         match self {
             ApiError::MissingKey => {
-                for scheme in crate::http::CHALLENGES {
-                    res.append_header((header::WWW_AUTHENTICATE, scheme));
-                }
+                // Exactly one field, as the contract says: clients that join repeated fields
+                // (Python `requests`: "APIKey, Bearer") compare it to `APIKey`. The Bearer scheme
+                // is documented and declared in the OpenAPI document instead.
+                res.insert_header((header::WWW_AUTHENTICATE, "APIKey"));
             }
             ApiError::MethodNotAllowed(allow) => {
                 res.insert_header((header::ALLOW, *allow));

@@ -8,10 +8,6 @@ use constant_time_eq::constant_time_eq;
 /// The header that carries the key (matched case-insensitively, as every HTTP header is).
 pub const API_KEY_HEADER: &str = "x-api-key";
 
-/// The schemes a `401` names in `WWW-Authenticate`, one field line each, `APIKey` first: a client
-/// that reads one value (as `WWW-Authenticate: APIKey` has always been) still reads `APIKey`.
-pub const CHALLENGES: [&str; 2] = ["APIKey", "Bearer"];
-
 /// What a request's headers present as its key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Presented<'a> {

@@ -42,10 +42,7 @@ impl IntoResponses for ProtectedErrors {
                 "`X-API-Key` or a Bearer `Authorization` sent more than once, different keys in the \
                  two, or a body that could not be read",
             ),
-            (
-                "401",
-                "No key (`WWW-Authenticate: APIKey`, then `WWW-Authenticate: Bearer`)",
-            ),
+            ("401", "No key (`WWW-Authenticate: APIKey`)"),
             (
                 "403",
                 "Invalid API key, or `Not enough permissions` for a key outside the route's scopes",

@@ -14,7 +14,7 @@ pub mod validation;
 
 pub use api_key::{ApiKey, API_KEY_HEADER, AUTH_LOG};
 pub use authorize::{AuthenticatedKey, Authorize, Gate};
-pub use credentials::{presented_key, Presented, CHALLENGES};
+pub use credentials::{presented_key, Presented};
 pub use error_responses::{ProtectedErrors, PublicErrors};
 pub use job_id::JobId;
 pub use json_body::JsonBody;
