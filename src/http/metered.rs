@@ -85,6 +85,11 @@ impl Metered {
             );
             return Err(ApiError::Internal);
         };
+        // The quotas first, spending nothing: a batch they refuse keeps only its arrival unit
+        // of the rate limit, which cannot give units back once `settle` took them.
+        if key.entry.has_quota() {
+            super::quota::check(&self.req, &key.quotas, &key.entry, units - 1).await?;
+        }
         let decision = key
             .limits
             .settle(&key.entry.id, overrides(&key.entry), units, 1, key.paid_in)

@@ -19,6 +19,33 @@ pub(super) async fn spend(
     units: u32,
 ) -> Result<(), ApiError> {
     let usage = usage(quotas, key, units).await?;
+    decide(req, key, usage, units)
+}
+
+/// Answers 429 `Quota exceeded`, spending nothing, when `units` more do not fit under `key`'s
+/// quotas as they stand. A batch asks this before its rest is settled with the rate limit, which
+/// has no refund: a batch its quota refuses must not spend the rate-limit units of its every
+/// text. (Another request may still take the last units between this and [`spend`]: the rare
+/// loser keeps the rate-limit units it was granted.)
+pub(super) async fn check(
+    req: &HttpRequest,
+    quotas: &Quotas,
+    key: &KeyEntry,
+    units: u32,
+) -> Result<(), ApiError> {
+    let mut usage = usage(quotas, key, 0).await?;
+    usage.granted = usage
+        .counts
+        .iter()
+        .all(|c| c.used.saturating_add(u64::from(units)) <= c.limit.limit);
+    if usage.granted {
+        return Ok(());
+    }
+    decide(req, key, usage, units)
+}
+
+/// The answer to `units` under `usage` (granted or not), left for the headers and logged.
+fn decide(req: &HttpRequest, key: &KeyEntry, usage: Usage, units: u32) -> Result<(), ApiError> {
     let refused = usage.retry_after_secs(u64::from(units));
     leave_usage(req, usage.clone());
     let Some(retry_after) = refused else {
