@@ -1,9 +1,16 @@
 //! `Authorization: Bearer <key>` beside `X-API-Key` (issue 28): the same checks on every
-//! protected route, different keys in the two refused, and the 401 naming both schemes.
+//! protected route, different keys in the two refused, the 401 still `WWW-Authenticate: APIKey`,
+//! and a browser page allowed by CORS may send it.
 
+use std::sync::Arc;
+
+use sentiment_api::cors::CorsOrigins;
+use sentiment_api::model::Vader;
 use sentiment_api::paths::{Access, ROUTES};
 
-use crate::helpers::{error_json, spawn_app, status_and_json, TEST_KEY};
+use crate::helpers::{
+    error_json, spawn_app, spawn_app_with, status_and_json, test_settings, TEST_KEY,
+};
 
 fn concrete(path: &str) -> String {
     path.split('/')
@@ -135,4 +142,41 @@ async fn a_missing_key_gets_exactly_one_www_authenticate_api_key() {
             error_json(401, "Not authenticated")
         );
     }
+}
+
+#[actix_rt::test]
+async fn a_cors_preflight_lets_a_page_send_its_key_as_a_bearer_authorization() {
+    const PAGE: &str = "http://127.0.0.1:5173";
+    let mut settings = test_settings();
+    settings.cors = Some(CorsOrigins::parse(PAGE).unwrap());
+    let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
+    let res = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/predict"))
+        .header("Origin", PAGE)
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    // A browser sends `Authorization` only when the preflight names it (`*` would not cover it).
+    let allowed: Vec<String> = res.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .split(',')
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    assert!(allowed.iter().any(|h| h == "authorization"), "{allowed:?}");
+    assert!(allowed.iter().any(|h| h == "x-api-key"), "{allowed:?}");
+    let res = app
+        .client
+        .post(app.url("/predict?text=good"))
+        .header("Origin", PAGE)
+        .header("Authorization", format!("Bearer {TEST_KEY}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["access-control-allow-origin"], PAGE);
 }
