@@ -222,9 +222,12 @@ fn read_key_from_stdin() -> Result<Secret, String> {
 }
 
 fn check(file: &std::path::Path) -> Result<(), String> {
-    let entries = key_file::load(file).map_err(|e| e.to_string())?;
+    let (entries, notes) = key_file::load_noting(file).map_err(|e| e.to_string())?;
     let now = OffsetDateTime::now_utc();
     println!("{}: {} keys", file.display(), entries.len());
+    for note in notes {
+        println!("  warning: {note}");
+    }
     for e in &entries {
         let state = if !e.enabled {
             "disabled"

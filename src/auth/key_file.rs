@@ -141,8 +141,26 @@ pub fn load(path: &Path) -> Result<Vec<KeyEntry>, KeyFileError> {
     })
 }
 
-/// Parses and validates keys-file text: every field, unique ids, unique hashes.
+/// [`load`], with the notes of [`parse_noting`] returned instead of logged (for `keys check`).
+pub fn load_noting(path: &Path) -> Result<(Vec<KeyEntry>, Vec<String>), KeyFileError> {
+    parse_noting(&read(path)?).map_err(|mut e| {
+        e.path = Some(path.to_owned());
+        e
+    })
+}
+
+/// Parses and validates keys-file text: every field, unique ids, unique hashes. What is
+/// suspicious but must not stop a reload is logged as a warning (see [`parse_noting`]).
 pub fn parse(text: &str) -> Result<Vec<KeyEntry>, KeyFileError> {
+    let (entries, notes) = parse_noting(text)?;
+    for note in notes {
+        log::warn!("keys file: {note}");
+    }
+    Ok(entries)
+}
+
+/// [`parse`], returning its warnings: one line each.
+pub fn parse_noting(text: &str) -> Result<(Vec<KeyEntry>, Vec<String>), KeyFileError> {
     let file: KeyFile = toml::from_str(text).map_err(|e| {
         let line = e
             .span()
@@ -167,16 +185,19 @@ pub fn parse(text: &str) -> Result<Vec<KeyEntry>, KeyFileError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     check_unique(&entries)?;
-    apply_owners(&mut entries, file.owners)?;
-    Ok(entries)
+    let notes = apply_owners(&mut entries, file.owners)?;
+    Ok((entries, notes))
 }
 
-/// Gives each key its owner's quota. An owner table that no key's `owner` names is refused: a
-/// misspelt name would otherwise leave the owner's keys unbounded without a word.
+/// Gives each key its owner's quota. An owner table that no key's `owner` names is a note, not a
+/// refusal: deleting an owner's last key (revoking it) must take effect, and a refused file
+/// would keep every old key in force. The note names it, as a misspelt name would otherwise
+/// leave the owner's keys unbounded without a word.
 fn apply_owners(
     entries: &mut [KeyEntry],
     owners: BTreeMap<String, OwnerEntry>,
-) -> Result<(), KeyFileError> {
+) -> Result<Vec<String>, KeyFileError> {
+    let mut notes = Vec::new();
     for (name, owner) in owners {
         let problem = |problem: String| KeyFileError {
             path: None,
@@ -192,12 +213,13 @@ fn apply_owners(
             }
         }
         if !named {
-            return Err(problem(format!(
-                "no key has owner = {name:?} (owner names must match exactly)"
-            )));
+            notes.push(format!(
+                "owners.{name:?}: no key has owner = {name:?}, its quota bounds nothing (owner \
+                 names must match exactly)"
+            ));
         }
     }
-    Ok(())
+    Ok(notes)
 }
 
 /// A `quota` table, checked: at least one period, each at least one unit.
@@ -468,10 +490,6 @@ mod tests {
                 key("[owners.acme]\nquota = { per_month = 0 }\n"),
                 "owners.\"acme\": quota.per_month must be at least 1",
             ),
-            (
-                key("[owners.acne]\nquota = { per_day = 5 }\n"),
-                "owners.\"acne\": no key has owner = \"acne\"",
-            ),
             (key("[owners.acme]\nlimit = 5\n"), "limit"),
         ];
         for (text, expected) in cases {
@@ -482,6 +500,22 @@ mod tests {
             );
             assert!(!err.contains('\n'), "{err:?} is more than one line");
         }
+    }
+
+    #[test]
+    fn an_owners_table_no_key_names_is_a_note_not_a_refusal() {
+        let good = hex_of("k-0123456789abcdef");
+        let text = format!(
+            "[[keys]]\nid = \"a\"\nsha256 = \"{good}\"\nowner = \"acme\"\n\
+             [owners.acne]\nquota = {{ per_day = 5 }}\n"
+        );
+        let (entries, notes) = parse_noting(&text).unwrap();
+        assert_eq!((entries.len(), entries[0].owner_quota), (1, None));
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].starts_with("owners.\"acne\": no key has owner = \"acne\""),
+            "{notes:?}"
+        );
     }
 
     #[test]

@@ -316,6 +316,52 @@ async fn a_reload_raises_and_lowers_an_owners_quota_and_the_count_carries_on() {
     server.stop();
 }
 
+#[actix_rt::test]
+async fn deleting_an_owners_last_key_revokes_it_though_the_owners_table_stays() {
+    use crate::helpers::{temp_dir, write_atomically, RunningBinary};
+    use crate::keys::{entry, keys_file};
+    use std::time::Duration;
+
+    let owners = "[owners.acme]\nquota = { per_day = 100 }\n";
+    let dir = temp_dir("quota-revoke-last");
+    let file = keys_file(
+        &dir,
+        &[
+            entry("plain", KEY, ""),
+            entry("one", ACME_1, "owner = \"acme\""),
+            owners.to_owned(),
+        ],
+    );
+    let server = RunningBinary::start_in(
+        &dir,
+        &[
+            ("API_KEYS_FILE", file.to_str().unwrap()),
+            ("API_KEYS_POLL_SECONDS", "3600"),
+        ],
+    );
+    let app = server.app();
+    assert_eq!(predict(&app, ACME_1).await.status(), 200);
+    // The operator deletes the compromised key and leaves the owner's table for its next key.
+    write_atomically(
+        &file,
+        &[entry("plain", KEY, ""), owners.to_owned()].concat(),
+    );
+    server.hangup();
+    server.wait_for_nth_log("keys reloaded from", 1, Duration::from_secs(15));
+    let res = predict(&app, ACME_1).await;
+    assert_eq!(
+        status_and_json(res).await,
+        error_json(403, "Invalid API key")
+    );
+    assert_eq!(predict(&app, KEY).await.status(), 200);
+    server.wait_for_nth_log(
+        "owners.\"acme\": no key has owner",
+        1,
+        Duration::from_secs(5),
+    );
+    server.stop();
+}
+
 #[test]
 fn keys_usage_without_redis_says_where_usage_can_be_read_instead() {
     use crate::helpers::{binary, temp_dir};
