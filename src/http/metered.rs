@@ -72,7 +72,8 @@ impl FromRequest for Metered {
 impl Metered {
     /// Makes this request cost `units` in all, the one unit paid on arrival included, as one
     /// purchase (so a batch larger than the burst can pass on a full quota); or answers 429, and the
-    /// arrival unit stays spent. Settled in the store that took the arrival unit.
+    /// arrival unit stays spent of the rate limit (the day and month quotas get it back). Settled
+    /// in the store that took the arrival unit.
     pub async fn charge_total(&self, units: usize) -> Result<(), ApiError> {
         if units <= 1 {
             return Ok(());
@@ -85,6 +86,21 @@ impl Metered {
             );
             return Err(ApiError::Internal);
         };
+        let outcome = self.settle(&key, units).await;
+        // A batch refused here gives its quotas back the arrival unit the authorization step
+        // spent: a refused request is billed nothing (it keeps that unit of the rate limit).
+        if key.entry.has_quota()
+            && matches!(
+                outcome,
+                Err(ApiError::QuotaExceeded { .. } | ApiError::RateLimited { .. })
+            )
+        {
+            super::quota::refund_arrival(&self.req, &key.quotas, &key.entry).await;
+        }
+        outcome
+    }
+
+    async fn settle(&self, key: &AuthenticatedKey, units: u32) -> Result<(), ApiError> {
         // The quotas first, spending nothing: a batch they refuse keeps only its arrival unit
         // of the rate limit, which cannot give units back once `settle` took them.
         if key.entry.has_quota() {

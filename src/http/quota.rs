@@ -70,6 +70,24 @@ fn decide(req: &HttpRequest, key: &KeyEntry, usage: Usage, units: u32) -> Result
     Err(ApiError::QuotaExceeded { retry_after })
 }
 
+/// Gives back the arrival unit of a batch that was refused after it (over its quota or its rate
+/// limit): a refused request spends none of a quota. A store that cannot be asked keeps it.
+pub(super) async fn refund_arrival(req: &HttpRequest, quotas: &Quotas, key: &KeyEntry) {
+    if let Err(e) = quotas.refund(&key.quota_limits(), 1).await {
+        log::debug!("{e}: the arrival unit of key id {} stays spent", key.id);
+        return;
+    }
+    // The `RateLimit` headers of the refusal show the unit given back.
+    if let Some(slot) = req.extensions().get::<QuotaSlot>() {
+        if let Some(mut usage) = slot.usage() {
+            for count in &mut usage.counts {
+                count.used = count.used.saturating_sub(1);
+            }
+            slot.set_usage(usage);
+        }
+    }
+}
+
 /// `key`'s quotas as they stand, spending nothing, for `/me` (and left for the headers); `None`
 /// for a key with none.
 pub async fn show_usage(

@@ -82,6 +82,22 @@ impl LocalQuotas {
             at: now,
         }
     }
+
+    /// [`QuotaStore::refund`], at once.
+    pub fn refund_now(&self, limits: &[Limit], units: u64, now: OffsetDateTime) {
+        let mut counters = self
+            .counters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for l in limits {
+            let index = l.period.index(now);
+            if let Some(c) = counters.get_mut(&(l.holder.clone(), l.period)) {
+                if c.index == index {
+                    c.used = c.used.saturating_sub(units);
+                }
+            }
+        }
+    }
 }
 
 impl QuotaStore for LocalQuotas {
@@ -93,6 +109,16 @@ impl QuotaStore for LocalQuotas {
     ) -> LocalBoxFuture<'a, Result<Usage, Unavailable>> {
         let usage = self.spend_now(limits, units, now);
         Box::pin(async move { Ok(usage) })
+    }
+
+    fn refund<'a>(
+        &'a self,
+        limits: &'a [Limit],
+        units: u64,
+        now: OffsetDateTime,
+    ) -> LocalBoxFuture<'a, Result<(), Unavailable>> {
+        self.refund_now(limits, units, now);
+        Box::pin(async move { Ok(()) })
     }
 }
 
@@ -138,6 +164,22 @@ mod tests {
             peek.counts.iter().map(Count::remaining).collect::<Vec<_>>(),
             [2, 0, 997]
         );
+    }
+
+    #[test]
+    fn a_refund_gives_units_back_in_the_current_period_only_and_never_below_zero() {
+        let store = LocalQuotas::new();
+        let l = limits(5, 5);
+        assert!(store.spend_now(&l, 2, noon()).granted);
+        store.refund_now(&l, 1, noon());
+        let used = |u: Usage| u.counts.iter().map(|c| c.used).collect::<Vec<_>>();
+        assert_eq!(used(store.spend_now(&l, 0, noon())), [1, 1, 1]);
+        store.refund_now(&l, 5, noon());
+        assert_eq!(used(store.spend_now(&l, 0, noon())), [0, 0, 0]);
+        assert!(store.spend_now(&l, 1, noon()).granted);
+        // Tomorrow, the day's counts are yesterday's, not to give back; the month's still is.
+        store.refund_now(&l, 1, noon() + time::Duration::days(1));
+        assert_eq!(used(store.spend_now(&l, 0, noon())), [1, 1, 0]);
     }
 
     #[test]

@@ -166,6 +166,15 @@ pub trait QuotaStore {
         units: u64,
         now: OffsetDateTime,
     ) -> LocalBoxFuture<'a, Result<Usage, Unavailable>>;
+
+    /// Gives `units` back under every one of `limits`, in the period `now` falls in (never
+    /// below zero): a batch refused after its arrival unit was spent.
+    fn refund<'a>(
+        &'a self,
+        limits: &'a [Limit],
+        units: u64,
+        now: OffsetDateTime,
+    ) -> LocalBoxFuture<'a, Result<(), Unavailable>>;
 }
 
 impl QuotaStore for std::sync::Arc<LocalQuotas> {
@@ -176,6 +185,15 @@ impl QuotaStore for std::sync::Arc<LocalQuotas> {
         now: OffsetDateTime,
     ) -> LocalBoxFuture<'a, Result<Usage, Unavailable>> {
         (**self).spend(limits, units, now)
+    }
+
+    fn refund<'a>(
+        &'a self,
+        limits: &'a [Limit],
+        units: u64,
+        now: OffsetDateTime,
+    ) -> LocalBoxFuture<'a, Result<(), Unavailable>> {
+        (**self).refund(limits, units, now)
     }
 }
 
@@ -194,5 +212,10 @@ impl Quotas {
     /// Spends `units` under every one of `limits` now, or none; zero units only reads.
     pub async fn spend(&self, limits: &[Limit], units: u64) -> Result<Usage, Unavailable> {
         self.store.spend(limits, units, self.clock.now_utc()).await
+    }
+
+    /// Gives `units` back under every one of `limits`, in the current period.
+    pub async fn refund(&self, limits: &[Limit], units: u64) -> Result<(), Unavailable> {
+        self.store.refund(limits, units, self.clock.now_utc()).await
     }
 }

@@ -8,6 +8,7 @@ use super::{Count, Holder, Limit, LocalQuotas, QuotaStore, Usage};
 use crate::redis_backend::{FailureMode, RedisConn, Unavailable};
 
 static SPEND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("spend.lua")));
+static REFUND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("refund.lua")));
 
 /// How long a counter outlives its period: long enough for `keys usage` to read yesterday's.
 const KEEP_AFTER_PERIOD_MS: i64 = 86_400_000;
@@ -89,6 +90,22 @@ impl SharedQuotas {
             at: now,
         })
     }
+
+    async fn refund_in_redis(
+        &self,
+        limits: &[Limit],
+        units: u64,
+        now: OffsetDateTime,
+    ) -> Result<(), Unavailable> {
+        let mut invocation = REFUND.prepare_invoke();
+        for limit in limits {
+            invocation.key(Self::counter_key(&self.conn, limit, now));
+        }
+        invocation.arg(units);
+        self.conn
+            .call(|mut conn| async move { invocation.invoke_async::<()>(&mut conn).await })
+            .await
+    }
 }
 
 impl QuotaStore for SharedQuotas {
@@ -111,6 +128,22 @@ impl QuotaStore for SharedQuotas {
                     Ok(self.local.spend_now(limits, units, now))
                 }
             }
+        })
+    }
+
+    fn refund<'a>(
+        &'a self,
+        limits: &'a [Limit],
+        units: u64,
+        now: OffsetDateTime,
+    ) -> LocalBoxFuture<'a, Result<(), Unavailable>> {
+        Box::pin(async move {
+            let outcome = self.refund_in_redis(limits, units, now).await;
+            if outcome.is_err() && self.conn.redis().settings().failure_mode == FailureMode::Open {
+                // The unit may have been spent here while Redis was away.
+                self.local.refund_now(limits, units, now);
+            }
+            outcome
         })
     }
 }

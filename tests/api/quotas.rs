@@ -146,7 +146,7 @@ async fn an_owners_keys_racing_get_exactly_the_owners_quota_between_them() {
 }
 
 #[actix_rt::test]
-async fn a_batch_costs_its_size_and_one_that_does_not_fit_spends_only_its_arrival_unit() {
+async fn a_batch_costs_its_size_and_one_that_does_not_fit_spends_none_of_the_quota() {
     let clock = ManualWallClock::at(at("2026-06-10T12:00:00Z"));
     let app = start(
         TestServer::builder()
@@ -159,12 +159,14 @@ async fn a_batch_costs_its_size_and_one_that_does_not_fit_spends_only_its_arriva
     assert_eq!(res.status(), 200);
     assert!(header(&res, "ratelimit").ends_with("\"day\";r=2;t=43200"));
     let res = app.post_json("/predict/batch", &batch, Some(KEY)).await;
+    assert!(header(&res, "ratelimit").ends_with("\"day\";r=2;t=43200"));
     assert_eq!(
         status_and_json(res).await,
         error_json(429, "Quota exceeded")
     );
     let me = status_and_json(app.get("/me", Some(KEY)).await).await.1;
-    assert_eq!(me["quota"]["key"]["day"]["used"], 4, "{me}");
+    assert_eq!(me["quota"]["key"]["day"]["used"], 3, "{me}");
+    assert_eq!(predict(&app, KEY).await.status(), 200);
     assert_eq!(predict(&app, KEY).await.status(), 200);
     assert_eq!(predict(&app, KEY).await.status(), 429);
 }
@@ -196,7 +198,33 @@ async fn a_batch_refused_by_its_quota_spends_no_more_of_the_rate_limit_than_its_
     let me = status_and_json(app.get("/me", Some(KEY)).await).await.1;
     let remaining = me["rate_limit"]["remaining"].as_u64().unwrap();
     assert!(remaining >= 9, "{me}");
-    assert_eq!(me["quota"]["key"]["day"]["used"], 11, "{me}");
+    assert_eq!(me["quota"]["key"]["day"]["used"], 10, "{me}");
+}
+
+#[actix_rt::test]
+async fn one_keys_refused_batches_leave_its_owners_last_units_to_the_other_keys() {
+    let clock = ManualWallClock::at(at("2026-06-10T12:00:00Z"));
+    let app = start(
+        TestServer::builder()
+            .no_rate_limit()
+            .key(TestKey::new("one").secret(ACME_1).owner("acme"))
+            .key(TestKey::new("two").secret(ACME_2).owner("acme"))
+            .owner_quota("acme", Some(4), None)
+            .wall_clock(clock.clone()),
+    )
+    .await;
+    let batch = json!({"texts": vec!["good"; 5]});
+    for _ in 0..4 {
+        let res = app.post_json("/predict/batch", &batch, Some(ACME_1)).await;
+        assert_eq!(
+            status_and_json(res).await,
+            error_json(429, "Quota exceeded")
+        );
+    }
+    for _ in 0..4 {
+        assert_eq!(predict(&app, ACME_2).await.status(), 200);
+    }
+    assert_eq!(predict(&app, ACME_2).await.status(), 429);
 }
 
 #[actix_rt::test]

@@ -970,3 +970,34 @@ async fn a_killed_redis_decides_quotas_as_the_failure_mode_says() {
     let (status, _) = status_and_json(closed.predict_query("good", Some(KEY_A)).await).await;
     assert_eq!(status, 503);
 }
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_batch_refused_by_a_quota_in_redis_gives_its_arrival_unit_back() {
+    let redis = RedisServer::start();
+    let app = replica_serving(
+        &redis.url(),
+        FailureMode::Closed,
+        vec![TestKey::new("a")
+            .secret(KEY_A)
+            .owner("acme")
+            .quota(Some(5), None)],
+        |settings| {
+            settings.owner_quota("acme", None, Some(100));
+            patient(settings);
+        },
+        Arc::new(Vader::new()),
+    )
+    .await;
+    let batch = json!({"texts": ["good", "bad", "fine"]});
+    let res = app.post_json("/predict/batch", &batch, Some(KEY_A)).await;
+    assert_eq!(res.status(), 200);
+    let res = app.post_json("/predict/batch", &batch, Some(KEY_A)).await;
+    assert_eq!(
+        status_and_json(res).await,
+        error_json(429, "Quota exceeded")
+    );
+    let me = status_and_json(app.get("/me", Some(KEY_A)).await).await.1;
+    assert_eq!(me["quota"]["key"]["day"]["used"], 3, "{me}");
+    assert_eq!(me["quota"]["owner"]["month"]["used"], 3, "{me}");
+}
