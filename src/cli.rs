@@ -1,9 +1,11 @@
 //! The command line: serve (the default), `config` to show the effective configuration, and
 //! `keys` to make, hash and check keys.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use time::format_description::well_known::Rfc3339;
@@ -12,8 +14,11 @@ use time::OffsetDateTime;
 use crate::auth::key_file::{self, hash_hex, FileEntry};
 use crate::auth::{generate_key, hash_key, validate_key, KeySource, Secret, MIN_KEY_CHARS};
 use crate::config::{help_text, load_dotenv, Settings};
+use crate::metrics::Metrics;
 use crate::model::Models;
 use crate::paths::Scope;
+use crate::quota::{Limit, LocalQuotas, Quota, SharedQuotas};
+use crate::redis_backend::Redis;
 use crate::tls::CertificateStore;
 
 /// A sentiment model served over HTTP behind API-key authentication.
@@ -49,6 +54,13 @@ pub enum KeysCommand {
     Check {
         /// The keys file.
         file: PathBuf,
+    },
+    /// Print each key's and owner's quota usage today and this month (UTC), from the counters the
+    /// servers share in Redis (`REDIS_URL`). Without Redis each server counts in its own memory:
+    /// a key reads its own and its owner's usage at `GET /me`.
+    Usage {
+        /// The keys file; `API_KEYS_FILE` when not given.
+        file: Option<PathBuf>,
     },
 }
 
@@ -168,6 +180,7 @@ pub fn keys(command: KeysCommand) -> ExitCode {
             Ok(())
         }),
         KeysCommand::Check { file } => check(&file),
+        KeysCommand::Usage { file } => usage(file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -202,6 +215,7 @@ fn entry(args: &EntryArgs, key: &Secret) -> Result<FileEntry, String> {
         rate_limit_per_minute: None,
         rate_limit_burst: None,
         scopes: (!args.scopes.is_empty()).then(|| args.scopes.clone()),
+        quota: None,
     })
 }
 
@@ -216,9 +230,12 @@ fn read_key_from_stdin() -> Result<Secret, String> {
 }
 
 fn check(file: &std::path::Path) -> Result<(), String> {
-    let entries = key_file::load(file).map_err(|e| e.to_string())?;
+    let (entries, notes) = key_file::load_noting(file).map_err(|e| e.to_string())?;
     let now = OffsetDateTime::now_utc();
     println!("{}: {} keys", file.display(), entries.len());
+    for note in notes {
+        println!("  warning: {note}");
+    }
     for e in &entries {
         let state = if !e.enabled {
             "disabled"
@@ -247,6 +264,65 @@ fn check(file: &std::path::Path) -> Result<(), String> {
             expires,
             scopes,
             e.owner.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(())
+}
+
+/// `keys usage`: every quota of `file` (else `API_KEYS_FILE`), with what is used of it today and
+/// this month, read from the counters the servers share in Redis; one line each, or why not.
+fn usage(file: Option<PathBuf>) -> Result<(), String> {
+    load_dotenv()?;
+    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    let file = file
+        .or_else(|| settings.api_keys_file.clone())
+        .ok_or("no keys file: give one, or set API_KEYS_FILE")?;
+    let entries = key_file::load(&file).map_err(|e| e.to_string())?;
+    let mut limits = Vec::new();
+    let mut owners: BTreeMap<&str, Quota> = BTreeMap::new();
+    for entry in &entries {
+        limits.extend(Limit::all_for(&entry.id, entry.quota, None));
+        if let (Some(owner), Some(quota)) = (&entry.owner, entry.owner_quota) {
+            owners.insert(owner, quota);
+        }
+    }
+    for (owner, quota) in owners {
+        limits.extend(Limit::all_for("", None, Some((owner, quota))));
+    }
+    if limits.is_empty() {
+        println!("{}: no key or owner has a quota", file.display());
+        return Ok(());
+    }
+    let Some(redis) = settings.redis else {
+        return Err(
+            "REDIS_URL is not set: without it each server counts quotas in its own memory, and no \
+             endpoint lists every key's usage; a key reads its own and its owner's at GET /me. \
+             Set REDIS_URL as the servers have it to read the shared counters"
+                .into(),
+        );
+    };
+    let shown = redis.redacted_url();
+    let now = OffsetDateTime::now_utc();
+    let usage = actix_rt::System::new().block_on(async move {
+        let redis = Redis::new(redis, Metrics::new().redis());
+        let quotas = SharedQuotas::new(redis.connect(), Arc::new(LocalQuotas::new()));
+        quotas.read(&limits, now).await
+    });
+    let usage = usage.map_err(|e| format!("cannot read the counters from {shown}: {e}"))?;
+    println!(
+        "# quota usage at {} (UTC days and months) from Redis at {shown}",
+        now.format(&Rfc3339).unwrap_or_default()
+    );
+    for count in &usage.counts {
+        println!(
+            "{:<6} {:<24} {:<6} {:>10} of {:<10} {:>10} left, resets in {} s",
+            count.limit.holder.kind(),
+            count.limit.holder.name(),
+            count.limit.period.as_str(),
+            count.used,
+            count.limit.limit,
+            count.remaining(),
+            count.limit.period.secs_until_reset(usage.at)
         );
     }
     Ok(())

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::auth::{validate_key, Secret};
+use crate::clock::SharedWallClock;
 use crate::cors::CorsOrigins;
 use crate::limits::{Policy, TrustedProxies};
 use crate::logging::LogFormat;
@@ -336,6 +337,15 @@ pub const MAX_CONCURRENT_REQUESTS: Setting = Setting::new(
     "requests in flight before new ones get 503 `Server overloaded`",
     |s| s.max_concurrent_requests.to_string(),
 );
+/// `QUOTA_OWNER_METRICS`
+pub const QUOTA_OWNER_METRICS: Setting = Setting::new(
+    "QUOTA_OWNER_METRICS",
+    S::Limits,
+    Value("0"),
+    "owners whose quota spending gets its own `quota_owner_units_total` series in `/metrics` \
+     (the rest are summed as `_other`; 0: none; never per key)",
+    |s| s.quota_owner_metrics.to_string(),
+);
 /// `INFERENCE_TIMEOUT_MS`
 pub const INFERENCE_TIMEOUT_MS: Setting = Setting::new(
     "INFERENCE_TIMEOUT_MS",
@@ -617,6 +627,7 @@ pub const SETTINGS: &[&Setting] = &[
     &TRUSTED_PROXIES,
     &CORS_ALLOWED_ORIGINS,
     &MAX_CONCURRENT_REQUESTS,
+    &QUOTA_OWNER_METRICS,
     &INFERENCE_TIMEOUT_MS,
     &MAX_PENDING_JOBS,
     &MAX_STORED_JOBS,
@@ -789,6 +800,11 @@ pub struct Settings {
     /// feature `otel`); `None`, none are recorded.
     #[cfg(feature = "otel")]
     pub otel: Option<crate::telemetry::OtelSettings>,
+    /// The wall clock quotas count days and months by (the system's; a manual one in tests).
+    pub wall_clock: SharedWallClock,
+    /// Owners whose quota spending gets a labelled series in `/metrics`
+    /// (`QUOTA_OWNER_METRICS`; 0, the default: none; never per key).
+    pub quota_owner_metrics: usize,
 }
 
 /// Input limits applied before the model sees anything.
@@ -914,6 +930,7 @@ impl Settings {
             #[cfg(feature = "otel")]
             otel,
             redis,
+            wall_clock: SharedWallClock::default(),
             host: env.raw(&HOST)?.unwrap_or_else(|| HOST.default_as()),
             port: env.parse(&PORT)?,
             workers: env.positive_or(&WORKERS, || default_workers().get())?,
@@ -979,6 +996,7 @@ impl Settings {
                 })
                 .transpose()?,
             max_concurrent_requests: env.positive(&MAX_CONCURRENT_REQUESTS)?,
+            quota_owner_metrics: env.parse(&QUOTA_OWNER_METRICS)?,
             inference_timeout: Duration::from_millis(env.positive(&INFERENCE_TIMEOUT_MS)? as u64),
             inference_threads: default_workers().get(),
             max_pending_jobs: env.positive(&MAX_PENDING_JOBS)?,

@@ -33,6 +33,12 @@ pub enum ApiError {
     /// `X-API-Key` sent more than once.
     #[error("Duplicate X-API-Key header")]
     DuplicateKey,
+    /// `Authorization` sent more than once, with a `Bearer` key among them.
+    #[error("Duplicate Authorization header")]
+    DuplicateAuthorization,
+    /// `X-API-Key` and `Authorization: Bearer` hold different keys.
+    #[error("Conflicting API key headers")]
+    ConflictingKeys,
     /// No such route or resource.
     #[error("Not Found")]
     NotFound,
@@ -65,6 +71,12 @@ pub enum ApiError {
         /// Whole seconds until a retry can succeed.
         retry_after: u64,
     },
+    /// The key's or its owner's quota for the day or the month is spent.
+    #[error("Quota exceeded")]
+    QuotaExceeded {
+        /// Whole seconds until the period that ran out starts again.
+        retry_after: u64,
+    },
     /// Too many requests in flight or jobs pending, or inference took too long.
     #[error("{}", cause.detail())]
     Overloaded {
@@ -94,6 +106,8 @@ impl ApiError {
             ApiError::NotEnoughPermissions,
             ApiError::OriginNotAllowed,
             ApiError::DuplicateKey,
+            ApiError::DuplicateAuthorization,
+            ApiError::ConflictingKeys,
             ApiError::NotFound,
             ApiError::MethodNotAllowed("POST"),
             ApiError::PayloadTooLarge {
@@ -103,12 +117,15 @@ impl ApiError {
             ApiError::MalformedBody,
             ApiError::BodyTimeout,
             ApiError::Validation(Vec::new()),
+            ApiError::QuotaExceeded { retry_after: 1 },
             ApiError::Internal,
         ];
         all.extend(
-            [Limit::KeyQuota, Limit::AuthFailures].map(|cause| ApiError::RateLimited {
-                cause,
-                retry_after: 1,
+            [Limit::KeyQuota, Limit::AuthFailures, Limit::JobPolls].map(|cause| {
+                ApiError::RateLimited {
+                    cause,
+                    retry_after: 1,
+                }
             }),
         );
         all.extend(Overload::ALL.map(|cause| ApiError::Overloaded {
@@ -122,7 +139,11 @@ impl ApiError {
     pub fn refusal(&self) -> Option<Refusal> {
         match self {
             ApiError::MissingKey => Some(Refusal::Auth("missing")),
-            ApiError::DuplicateKey => Some(Refusal::Auth("duplicate")),
+            ApiError::DuplicateKey | ApiError::DuplicateAuthorization => {
+                Some(Refusal::Auth("duplicate"))
+            }
+            ApiError::ConflictingKeys => Some(Refusal::Auth("conflicting")),
+            ApiError::QuotaExceeded { .. } => Some(Refusal::RateLimited("quota")),
             ApiError::InvalidKey(why) => Some(Refusal::Auth(why.label())),
             ApiError::RateLimited { cause, .. } => Some(Refusal::RateLimited(cause.label())),
             ApiError::Overloaded { cause, .. } => Some(Refusal::Overloaded(cause.label())),
@@ -454,14 +475,19 @@ impl ResponseError for ApiError {
             ApiError::InvalidKey(_)
             | ApiError::NotEnoughPermissions
             | ApiError::OriginNotAllowed => StatusCode::FORBIDDEN,
-            ApiError::DuplicateKey | ApiError::MalformedBody => StatusCode::BAD_REQUEST,
+            ApiError::DuplicateKey
+            | ApiError::DuplicateAuthorization
+            | ApiError::ConflictingKeys
+            | ApiError::MalformedBody => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } | ApiError::QuotaExceeded { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -471,12 +497,16 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(self.status_code());
         match self {
             ApiError::MissingKey => {
+                // Exactly one field, as the contract says: clients that join repeated fields
+                // (Python `requests`: "APIKey, Bearer") compare it to `APIKey`. The Bearer scheme
+                // is documented and declared in the OpenAPI document instead.
                 res.insert_header((header::WWW_AUTHENTICATE, "APIKey"));
             }
             ApiError::MethodNotAllowed(allow) => {
                 res.insert_header((header::ALLOW, *allow));
             }
             ApiError::RateLimited { retry_after, .. }
+            | ApiError::QuotaExceeded { retry_after }
             | ApiError::Overloaded { retry_after, .. } => {
                 res.insert_header((header::RETRY_AFTER, *retry_after));
             }
@@ -521,11 +551,14 @@ mod tests {
             ApiError::RateLimited { .. } => 12,
             ApiError::Overloaded { .. } => 13,
             ApiError::Internal => 14,
+            ApiError::DuplicateAuthorization => 15,
+            ApiError::ConflictingKeys => 16,
+            ApiError::QuotaExceeded { .. } => 17,
         };
         let mut seen: Vec<usize> = ApiError::every_kind().iter().map(index).collect();
         seen.sort_unstable();
         seen.dedup();
-        assert_eq!(seen, (0..15).collect::<Vec<_>>());
+        assert_eq!(seen, (0..18).collect::<Vec<_>>());
         let slot = |o: Overload| match o {
             Overload::InFlight => 0,
             Overload::InferenceTimeout => 1,

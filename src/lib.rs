@@ -21,6 +21,7 @@ pub mod model;
 pub mod auth;
 pub mod limits;
 pub mod metrics;
+pub mod quota;
 pub mod readiness;
 pub mod redis_backend;
 pub mod tls;

@@ -48,7 +48,38 @@ pub struct Metrics {
     certificate_expiry: OnceLock<IntGauge>,
     /// The Redis series (registered on first use: only a server with `REDIS_URL` has them).
     redis: OnceLock<RedisMetrics>,
+    owner_usage: OnceLock<OwnerUsage>,
     shards: Arc<Shards>,
+}
+
+/// Units spent under owners' quotas, by owner (`quota_owner_units_total`): only with
+/// `QUOTA_OWNER_METRICS` set, and then for at most that many owners, in the order they are first
+/// seen; any other owner is counted under `owner="_other"`. The label set stays bounded whatever
+/// the keys file holds, and a key id never becomes a label.
+pub struct OwnerUsage {
+    units: IntCounterVec,
+    max_owners: usize,
+    labelled: Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl OwnerUsage {
+    /// Counts `units` spent under `owner`'s quota.
+    pub fn spent(&self, owner: &str, units: u64) {
+        let label = {
+            let mut labelled = self
+                .labelled
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if labelled.contains(owner)
+                || (labelled.len() < self.max_owners && labelled.insert(owner.to_owned()))
+            {
+                owner
+            } else {
+                "_other"
+            }
+        };
+        self.units.with_label_values(&[label]).inc_by(units);
+    }
 }
 
 /// The series of a server that shares its limits through Redis (`REDIS_URL`).
@@ -180,6 +211,7 @@ impl Metrics {
             keys_loaded: gauge("api_keys_loaded", "API keys in force."),
             certificate_expiry: OnceLock::new(),
             redis: OnceLock::new(),
+            owner_usage: OnceLock::new(),
             auth_failures: refusals.auth_failures,
             rate_limited: refusals.rate_limited,
             overloaded: refusals.overloaded,
@@ -218,6 +250,37 @@ impl Metrics {
     }
 
     /// The Redis series, registered on the first call.
+    /// Turns on `quota_owner_units_total` for at most `max_owners` owners (0: stays off).
+    pub fn enable_owner_usage(&self, max_owners: usize) {
+        if max_owners == 0 {
+            return;
+        }
+        self.owner_usage.get_or_init(|| {
+            let units = IntCounterVec::new(
+                Opts::new(
+                    "quota_owner_units_total",
+                    "Units spent under owners' day and month quotas, by owner (QUOTA_OWNER_METRICS \
+                     owners at most; the rest as _other).",
+                ),
+                &["owner"],
+            )
+            .expect("valid metric");
+            if let Err(e) = self.registry.register(Box::new(units.clone())) {
+                log::error!("quota_owner_units_total not registered: {e}");
+            }
+            OwnerUsage {
+                units,
+                max_owners,
+                labelled: Mutex::default(),
+            }
+        });
+    }
+
+    /// The per-owner quota counter, when `QUOTA_OWNER_METRICS` turned it on.
+    pub fn owner_usage(&self) -> Option<&OwnerUsage> {
+        self.owner_usage.get()
+    }
+
     pub fn redis(&self) -> RedisMetrics {
         self.redis
             .get_or_init(|| {

@@ -33,6 +33,7 @@ use crate::limits::{InFlight, Policy, QuotaState};
 use crate::log_context::InRequest;
 use crate::metrics::MetricShard;
 use crate::paths::{loggable_path, RouteLabel, NEVER_SHED};
+use crate::quota::Usage;
 
 /// The log target of the access log (one line per request at `info`).
 pub const ACCESS_LOG: &str = "sentiment_api::access";
@@ -136,6 +137,7 @@ where
             hsts: shared.hsts.clone(),
             vary_origin: matches!(shared.cors.as_deref(), Some(CorsOrigins::Only(_))),
             quota: None,
+            usage: None,
         };
         #[cfg(feature = "otel")]
         let trace = (
@@ -180,6 +182,7 @@ where
                 result,
                 Added {
                     quota: quota.get(),
+                    usage: quota.usage(),
                     ..headers
                 },
             )
@@ -268,12 +271,17 @@ struct Added {
     /// The quota the request spent or looked at, for the `RateLimit` headers (the contract puts
     /// them on every authenticated answer, the 500 of a handler that panicked after paying too).
     quota: Option<QuotaState>,
+    /// A key's day and month quotas, where it has any (issue 28): listed after `"default"`.
+    usage: Option<Usage>,
 }
 
 impl Added {
     fn apply(&self, headers: &mut HeaderMap) {
         if let Some(state) = self.quota {
             add_quota_headers(headers, state);
+            if let Some(usage) = &self.usage {
+                append_usage_headers(headers, usage);
+            }
         }
         headers.insert(X_REQUEST_ID, self.request_id.clone());
         if let Some(hsts) = &self.hsts {
@@ -415,6 +423,24 @@ fn add_quota_headers(headers: &mut HeaderMap, state: QuotaState) {
     const CURRENT: HeaderName = HeaderName::from_static("ratelimit");
     headers.insert(POLICY, policy);
     headers.insert(CURRENT, current);
+}
+
+/// Appends a key's day and month quotas to the `RateLimit-Policy` and `RateLimit` lists, after
+/// `"default"`: `"day";q=1000;w=86400` and `"day";r=997;t=<seconds to the period's end>`.
+fn append_usage_headers(headers: &mut HeaderMap, usage: &Usage) {
+    const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+    const CURRENT: HeaderName = HeaderName::from_static("ratelimit");
+    let (policies, current) = crate::http::usage_items(usage);
+    for (name, items) in [(POLICY, policies), (CURRENT, current)] {
+        let mut value = headers
+            .get(&name)
+            .map(|v| v.as_bytes().to_vec())
+            .unwrap_or_default();
+        value.extend_from_slice(items.as_bytes());
+        if let Ok(value) = HeaderValue::from_bytes(&value) {
+            headers.insert(name, value);
+        }
+    }
 }
 
 /// The `RateLimit-Policy` value of `policy`. It changes only with the policy, so each worker

@@ -22,6 +22,7 @@ use crate::limits::{
 use crate::metrics::Metrics;
 use crate::middleware::Frontdoor;
 use crate::model::Models;
+use crate::quota::{LocalQuotas, QuotaStore, Quotas, SharedQuotas};
 use crate::readiness::Readiness;
 use crate::redis_backend::Redis;
 use crate::routes;
@@ -76,6 +77,7 @@ pub fn run(
     let store = web::Data::new(KeyStore::new(keys.set));
     spawn_reloader(store.clone().into_inner(), keys.source, settings.keys_poll);
     let metrics = web::Data::new(Metrics::new());
+    metrics.enable_owner_usage(settings.quota_owner_metrics);
     let model_names = models.names();
     let document = web::Data::new(ApiDocument(openapi::document(
         &settings.limits,
@@ -114,6 +116,9 @@ pub fn run(
     };
     spawn_sweeper(Arc::clone(&local_limits.throttle));
     let polls = Arc::new(RateLimiter::new());
+    // Day and month quotas (issue 28): in this process, or the fallback of the Redis ones.
+    let local_quotas = Arc::new(LocalQuotas::new());
+    let wall_clock = settings.wall_clock.clone();
     // With `REDIS_URL`, the limits and the throttle above are only the fallback of
     // `REDIS_FAILURE_MODE=open`; each worker talks to Redis on its own connection.
     let redis = settings.redis.clone().map(|redis| {
@@ -159,8 +164,16 @@ pub fn run(
         // The backends, chosen here once. Each worker talks to Redis about limits on its own
         // connection (its driver task lives on this worker's runtime); the jobs have their own
         // connection and thread, so a megabyte of results never holds the limits' calls.
-        let (key_limits, jobs): (Rc<dyn Limits>, Arc<dyn JobStore>) = match &redis {
-            None => (Rc::new(local_limits.clone()), local_jobs.clone()),
+        let (key_limits, jobs, quota_store): (
+            Rc<dyn Limits>,
+            Arc<dyn JobStore>,
+            Box<dyn QuotaStore>,
+        ) = match &redis {
+            None => (
+                Rc::new(local_limits.clone()),
+                local_jobs.clone(),
+                Box::new(Arc::clone(&local_quotas)),
+            ),
             Some(redis) => {
                 let conn = redis.connect();
                 // Connect now rather than on the first request: a burst arriving at a cold
@@ -172,7 +185,12 @@ pub fn run(
                 let jobs = shared_jobs
                     .clone()
                     .expect("a job store wherever there is Redis");
-                (Rc::new(SharedLimits::new(conn, local_limits.clone())), jobs)
+                let quotas = SharedQuotas::new(conn.clone(), Arc::clone(&local_quotas));
+                (
+                    Rc::new(SharedLimits::new(conn, local_limits.clone())),
+                    jobs,
+                    Box::new(quotas),
+                )
             }
         };
         let gate = Rc::new(Gate::new(
@@ -180,6 +198,7 @@ pub fn run(
             key_limits,
             Arc::clone(&proxies),
             Arc::clone(&polls),
+            Rc::new(Quotas::new(quota_store, wall_clock.clone())),
         ));
         let state = web::Data::new(AppState {
             jobs,

@@ -49,9 +49,11 @@ use time::OffsetDateTime;
 
 use crate::application::{Application, Parts};
 use crate::auth::{generate_key, KeyEntry, KeySource, Secret};
+use crate::clock::{SharedWallClock, WallClock};
 use crate::config::{InputLimits, Settings};
 use crate::model::{Models, SentimentModel};
 use crate::paths::Scope;
+use crate::quota::Quota;
 
 /// The real server, running in this process on `127.0.0.1`; stops gracefully when dropped.
 pub struct TestServer {
@@ -73,6 +75,7 @@ pub struct TestKey {
     rate_limit: Option<(u32, u32)>,
     owner: Option<String>,
     enabled: bool,
+    quota: Option<Quota>,
 }
 
 /// Sets up a [`TestServer`]; from [`TestServer::builder`].
@@ -81,6 +84,7 @@ pub struct TestServerBuilder {
     key: Option<Secret>,
     keys: Vec<TestKey>,
     models: Option<Models>,
+    owner_quotas: Vec<(String, Quota)>,
 }
 
 impl TestServer {
@@ -102,6 +106,7 @@ impl TestServer {
             key: None,
             keys: Vec::new(),
             models: None,
+            owner_quotas: Vec::new(),
         }
     }
 
@@ -167,7 +172,15 @@ impl TestKey {
             rate_limit: None,
             owner: None,
             enabled: true,
+            quota: None,
         }
+    }
+
+    /// A day and month quota of the key's own (as `quota = { per_day, per_month }` in the keys
+    /// file); `None` leaves that period unbounded.
+    pub fn quota(mut self, per_day: Option<u64>, per_month: Option<u64>) -> Self {
+        self.quota = Some(Quota { per_day, per_month });
+        self
     }
 
     /// Serves this exact secret instead of a generated one.
@@ -219,6 +232,7 @@ impl TestKey {
             rate_limit_per_minute: self.rate_limit.map(|(limit, _)| limit),
             rate_limit_burst: self.rate_limit.map(|(_, burst)| burst),
             scopes: self.scopes,
+            quota: self.quota,
             ..KeyEntry::from_secret(self.id, &secret)
         };
         Ok((entry, secret))
@@ -301,6 +315,36 @@ impl TestServerBuilder {
         self
     }
 
+    /// A quota shared by every key whose owner is `owner` (as `[owners.<owner>] quota = {...}`).
+    pub fn owner_quota(
+        mut self,
+        owner: impl Into<String>,
+        per_day: Option<u64>,
+        per_month: Option<u64>,
+    ) -> Self {
+        self.add_owner_quota(owner, per_day, per_month);
+        self
+    }
+
+    /// [`TestServerBuilder::owner_quota`], on a builder held by reference.
+    pub fn add_owner_quota(
+        &mut self,
+        owner: impl Into<String>,
+        per_day: Option<u64>,
+        per_month: Option<u64>,
+    ) -> &mut Self {
+        self.owner_quotas
+            .push((owner.into(), Quota { per_day, per_month }));
+        self
+    }
+
+    /// Quotas count the days and months of `clock` instead of the system's (see
+    /// [`ManualWallClock`](crate::clock::ManualWallClock)).
+    pub fn wall_clock(mut self, clock: std::sync::Arc<dyn WallClock>) -> Self {
+        self.settings.wall_clock = SharedWallClock(clock);
+        self
+    }
+
     /// Sets anything else on the settings, which start as the binary's defaults.
     /// `host` and `port` are ignored: the server always listens on `127.0.0.1`, on a free port.
     pub fn configure(mut self, edit: impl FnOnce(&mut Settings)) -> Self {
@@ -327,6 +371,7 @@ impl TestServerBuilder {
             key,
             keys,
             models,
+            owner_quotas,
         } = self;
         let invalid = |e: &dyn std::fmt::Display| {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
@@ -341,6 +386,13 @@ impl TestServerBuilder {
             let (entry, secret) = test_key.into_entry()?;
             named.insert(entry.id.clone(), secret);
             entries.push(entry);
+        }
+        for (owner, quota) in owner_quotas {
+            for entry in entries.iter_mut() {
+                if entry.owner.as_deref() == Some(owner.as_str()) {
+                    entry.owner_quota = Some(quota);
+                }
+            }
         }
         let keys = KeySource::fixed(entries)
             .into_keys()

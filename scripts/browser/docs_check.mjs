@@ -142,12 +142,15 @@ try {
   await modal.waitFor({ state: 'visible' });
   const scheme = modal.locator('.auth-container').filter({ hasText: 'APIKeyHeader' });
   check((await scheme.count()) === 1, 'Authorize dialog shows the APIKeyHeader scheme');
+  const bearer = modal.locator('.auth-container').filter({ hasText: 'HTTPBearer' });
+  check((await bearer.count()) === 1, 'Authorize dialog also offers the HTTPBearer scheme');
   await scheme.locator('input').first().fill(apiKey);
   await scheme.locator('button.authorize').click();
   // Once authorized, the block offers "Logout" instead of "Authorize".
   await scheme.locator('button', { hasText: 'Logout' }).waitFor({ state: 'visible' });
   check(true, 'key accepted in the Authorize dialog');
-  await modal.locator('button.btn-done').click();
+  // Each scheme's block has its own Close button: the APIKeyHeader one's.
+  await scheme.locator('button.btn-done').click();
   await modal.waitFor({ state: 'hidden' });
 
   // Expand POST /predict.

@@ -91,6 +91,16 @@ def main() -> int:
     check(r.status_code == 429 and isinstance(r.parsed, ErrorDetail) and r.parsed.detail == "Rate limit exceeded"
           and int(r.headers["retry-after"]) >= 1, f"429: {r.status_code} {r.parsed}")
 
+    # The generated client's own default: the key as `Authorization: Bearer` (HTTPBearer).
+    bearer = AuthenticatedClient(base_url=base, token=os.environ["CLIENT_API_KEY"])
+    r = predict.sync_detailed(client=bearer, text="I love it")
+    check(r.status_code == 200 and r.parsed.sentiment.value == "positive", f"predict with Bearer: {r.status_code}")
+    mine = me.sync(client=bearer)
+    check(isinstance(mine, Me) and mine.key_id == "default", f"me with Bearer: {mine}")
+    r = predict.sync_detailed(client=AuthenticatedClient(base_url=base, token="a-wrong-key-0123456789"), text="hi")
+    check(r.status_code == 403 and isinstance(r.parsed, ErrorDetail) and r.parsed.detail == "Invalid API key",
+          f"403 with Bearer: {r.status_code} {r.parsed}")
+
     if FAILURES:
         print(f"{len(FAILURES)} Python client check(s) failed", flush=True)
         return 1

@@ -1,5 +1,6 @@
 //! The keys file (`API_KEYS_FILE`): named keys stored only as SHA-256 hashes, in TOML.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,7 @@ use time::OffsetDateTime;
 
 use super::{KeyEntry, KeyHash};
 use crate::paths::Scope;
+use crate::quota::Quota;
 
 /// What went wrong with a keys file: the file, the entry, the problem; its `Display` is one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,13 +37,38 @@ impl fmt::Display for KeyFileError {
 
 impl std::error::Error for KeyFileError {}
 
-/// The file as written: `[[keys]]` tables.
+/// The file as written: `[[keys]]` tables, and `[owners.<name>]` tables for what the keys of one
+/// owner share.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyFile {
     /// The entries, in file order.
     #[serde(default)]
     pub keys: Vec<FileEntry>,
+    /// By owner name (a key's `owner`): what all that owner's keys share.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub owners: BTreeMap<String, OwnerEntry>,
+}
+
+/// One `[owners.<name>]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerEntry {
+    /// Units all the owner's keys may spend together per day and month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaEntry>,
+}
+
+/// `quota = { per_day = N, per_month = N }` on a key or an owner.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaEntry {
+    /// Units per calendar day (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_day: Option<u64>,
+    /// Units per calendar month (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_month: Option<u64>,
 }
 
 /// One `[[keys]]` table. Unknown fields are refused, so a misspelt `expires_at` cannot pass unseen.
@@ -73,6 +100,9 @@ pub struct FileEntry {
     /// The route groups the key may use (`predict`, `jobs`); absent, every one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
+    /// Units this key may spend per day and month (besides its owner's quota, if any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaEntry>,
 }
 
 fn enabled_by_default() -> bool {
@@ -88,6 +118,7 @@ impl FileEntry {
     pub fn to_toml(&self) -> String {
         let file = KeyFile {
             keys: vec![self.clone()],
+            owners: BTreeMap::new(),
         };
         toml::to_string(&file).unwrap_or_default()
     }
@@ -110,8 +141,26 @@ pub fn load(path: &Path) -> Result<Vec<KeyEntry>, KeyFileError> {
     })
 }
 
-/// Parses and validates keys-file text: every field, unique ids, unique hashes.
+/// [`load`], with the notes of [`parse_noting`] returned instead of logged (for `keys check`).
+pub fn load_noting(path: &Path) -> Result<(Vec<KeyEntry>, Vec<String>), KeyFileError> {
+    parse_noting(&read(path)?).map_err(|mut e| {
+        e.path = Some(path.to_owned());
+        e
+    })
+}
+
+/// Parses and validates keys-file text: every field, unique ids, unique hashes. What is
+/// suspicious but must not stop a reload is logged as a warning (see [`parse_noting`]).
 pub fn parse(text: &str) -> Result<Vec<KeyEntry>, KeyFileError> {
+    let (entries, notes) = parse_noting(text)?;
+    for note in notes {
+        log::warn!("keys file: {note}");
+    }
+    Ok(entries)
+}
+
+/// [`parse`], returning its warnings: one line each.
+pub fn parse_noting(text: &str) -> Result<(Vec<KeyEntry>, Vec<String>), KeyFileError> {
     let file: KeyFile = toml::from_str(text).map_err(|e| {
         let line = e
             .span()
@@ -122,7 +171,7 @@ pub fn parse(text: &str) -> Result<Vec<KeyEntry>, KeyFileError> {
             problem: format!("not a valid keys file: {}", e.message().trim()),
         }
     })?;
-    let entries = file
+    let mut entries = file
         .keys
         .into_iter()
         .enumerate()
@@ -136,7 +185,60 @@ pub fn parse(text: &str) -> Result<Vec<KeyEntry>, KeyFileError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     check_unique(&entries)?;
-    Ok(entries)
+    let notes = apply_owners(&mut entries, file.owners)?;
+    Ok((entries, notes))
+}
+
+/// Gives each key its owner's quota. An owner table that no key's `owner` names is a note, not a
+/// refusal: deleting an owner's last key (revoking it) must take effect, and a refused file
+/// would keep every old key in force. The note names it, as a misspelt name would otherwise
+/// leave the owner's keys unbounded without a word.
+fn apply_owners(
+    entries: &mut [KeyEntry],
+    owners: BTreeMap<String, OwnerEntry>,
+) -> Result<Vec<String>, KeyFileError> {
+    let mut notes = Vec::new();
+    for (name, owner) in owners {
+        let problem = |problem: String| KeyFileError {
+            path: None,
+            entry: Some(format!("owners.{name:?}")),
+            problem,
+        };
+        let quota = owner.quota.map(quota).transpose().map_err(problem)?;
+        let mut named = false;
+        for entry in entries.iter_mut() {
+            if entry.owner.as_deref() == Some(name.as_str()) {
+                entry.owner_quota = quota;
+                named = true;
+            }
+        }
+        if !named {
+            notes.push(format!(
+                "owners.{name:?}: no key has owner = {name:?}, its quota bounds nothing (owner \
+                 names must match exactly)"
+            ));
+        }
+    }
+    Ok(notes)
+}
+
+/// A `quota` table, checked: at least one period, each at least one unit.
+fn quota(raw: QuotaEntry) -> Result<Quota, String> {
+    for (name, value) in [("per_day", raw.per_day), ("per_month", raw.per_month)] {
+        if value == Some(0) {
+            return Err(format!(
+                "quota.{name} must be at least 1 (use enabled = false to refuse a key)"
+            ));
+        }
+    }
+    let quota = Quota {
+        per_day: raw.per_day,
+        per_month: raw.per_month,
+    };
+    if quota.is_empty() {
+        return Err("quota must give per_day, per_month or both".into());
+    }
+    Ok(quota)
 }
 
 /// Refuses two entries with the same id or the same key.
@@ -204,6 +306,7 @@ fn entry(raw: FileEntry) -> Result<KeyEntry, String> {
                 .collect::<Result<Vec<_>, _>>()
         })
         .transpose()?;
+    let quota = raw.quota.map(quota).transpose()?;
     Ok(KeyEntry {
         id: raw.id,
         hash,
@@ -214,6 +317,8 @@ fn entry(raw: FileEntry) -> Result<KeyEntry, String> {
         rate_limit_per_minute: raw.rate_limit_per_minute,
         rate_limit_burst: raw.rate_limit_burst,
         scopes,
+        quota,
+        owner_quota: None,
     })
 }
 
@@ -324,11 +429,93 @@ mod tests {
             rate_limit_per_minute: None,
             rate_limit_burst: None,
             scopes: Some(vec!["jobs".into()]),
+            quota: None,
         };
         let parsed = parse(&entry.to_toml()).unwrap();
         assert_eq!(parsed[0].id, "carol");
         assert_eq!(parsed[0].owner.as_deref(), Some("Carol \"C\" O'Neil"));
         assert_eq!(parsed[0].scopes, Some(vec![Scope::Jobs]));
+    }
+
+    #[test]
+    fn quotas_on_keys_and_owners_parse_and_owners_reach_their_keys() {
+        let (a, b, c) = (
+            hex_of("a-0123456789abcdef"),
+            hex_of("b-0123456789abcdef"),
+            hex_of("c-0123456789abcdef"),
+        );
+        let text = format!(
+            "[[keys]]\nid = \"a\"\nsha256 = \"{a}\"\nowner = \"acme\"\nquota = {{ per_day = 10 }}\n\
+             [[keys]]\nid = \"b\"\nsha256 = \"{b}\"\nowner = \"acme\"\n\
+             [[keys]]\nid = \"c\"\nsha256 = \"{c}\"\nowner = \"other\"\n\
+             [owners.acme]\nquota = {{ per_day = 100, per_month = 2000 }}\n"
+        );
+        let entries = parse(&text).unwrap();
+        let acme = Some(Quota {
+            per_day: Some(100),
+            per_month: Some(2000),
+        });
+        assert_eq!(
+            entries[0].quota,
+            Some(Quota {
+                per_day: Some(10),
+                per_month: None
+            })
+        );
+        assert_eq!(
+            (entries[0].owner_quota, entries[1].owner_quota),
+            (acme, acme)
+        );
+        assert_eq!((entries[1].quota, entries[2].owner_quota), (None, None));
+    }
+
+    #[test]
+    fn every_malformed_quota_is_named_on_one_line() {
+        let good = hex_of("k-0123456789abcdef");
+        let key = |extra: &str| {
+            format!("[[keys]]\nid = \"a\"\nsha256 = \"{good}\"\nowner = \"acme\"\n{extra}")
+        };
+        let cases = [
+            (
+                key("quota = { per_day = 0 }\n"),
+                "entry 1 (id \"a\"): quota.per_day must be at least 1",
+            ),
+            (
+                key("quota = {}\n"),
+                "quota must give per_day, per_month or both",
+            ),
+            (key("quota = { per_week = 5 }\n"), "per_week"),
+            (key("quota = { per_day = -1 }\n"), "line"),
+            (
+                key("[owners.acme]\nquota = { per_month = 0 }\n"),
+                "owners.\"acme\": quota.per_month must be at least 1",
+            ),
+            (key("[owners.acme]\nlimit = 5\n"), "limit"),
+        ];
+        for (text, expected) in cases {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(
+                err.contains(expected),
+                "{err:?} should mention {expected:?}"
+            );
+            assert!(!err.contains('\n'), "{err:?} is more than one line");
+        }
+    }
+
+    #[test]
+    fn an_owners_table_no_key_names_is_a_note_not_a_refusal() {
+        let good = hex_of("k-0123456789abcdef");
+        let text = format!(
+            "[[keys]]\nid = \"a\"\nsha256 = \"{good}\"\nowner = \"acme\"\n\
+             [owners.acne]\nquota = {{ per_day = 5 }}\n"
+        );
+        let (entries, notes) = parse_noting(&text).unwrap();
+        assert_eq!((entries.len(), entries[0].owner_quota), (1, None));
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].starts_with("owners.\"acne\": no key has owner = \"acne\""),
+            "{notes:?}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::Secret;
 use crate::paths::Scope;
+use crate::quota::{Limit, Quota};
 use crate::reload::Fingerprint;
 
 /// The SHA-256 digest of a key: the only form in which a key is kept.
@@ -40,6 +41,10 @@ pub struct KeyEntry {
     pub rate_limit_burst: Option<u32>,
     /// The route groups the key may use; `None`, every one.
     pub scopes: Option<Vec<Scope>>,
+    /// Units the key may spend per day and month; `None`, no bound but the rate limit.
+    pub quota: Option<Quota>,
+    /// Its owner's quota (`[owners.<name>]`), shared by all the owner's keys.
+    pub owner_quota: Option<Quota>,
 }
 
 impl KeyEntry {
@@ -55,7 +60,21 @@ impl KeyEntry {
             rate_limit_per_minute: None,
             rate_limit_burst: None,
             scopes: None,
+            quota: None,
+            owner_quota: None,
         }
+    }
+
+    /// Whether any quota bounds the key (its own or its owner's); most keys have none, and their
+    /// requests never ask a quota store.
+    pub fn has_quota(&self) -> bool {
+        self.quota.is_some() || (self.owner.is_some() && self.owner_quota.is_some())
+    }
+
+    /// Every quota limit the key is held to: its own, then its owner's.
+    pub fn quota_limits(&self) -> Vec<Limit> {
+        let owner = self.owner.as_deref().zip(self.owner_quota);
+        Limit::all_for(&self.id, self.quota, owner)
     }
 
     /// Whether the key may use routes of `scope`.

@@ -14,11 +14,7 @@ use crate::error::ApiError;
 use crate::limits::QuotaState;
 use crate::paths::loggable_path;
 
-/// The header that carries the key (matched case-insensitively, as every HTTP header is).
-pub const API_KEY_HEADER: &str = "x-api-key";
-
-/// The log target of refused authentications (kept stable for `RUST_LOG` filters).
-pub const AUTH_LOG: &str = "sentiment_api::auth";
+pub use super::credentials::API_KEY_HEADER;
 
 /// An authenticated caller: list it as a handler parameter and the handler runs only with a valid key.
 ///

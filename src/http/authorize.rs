@@ -12,21 +12,32 @@ use std::time::Duration;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::HeaderName;
 use actix_web::{web, Error, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use time::OffsetDateTime;
 
-use super::api_key::{API_KEY_HEADER, AUTH_LOG};
-use super::metered::{leave_quota, overrides};
+use super::credentials::{self, Presented};
+use super::quota_slot::leave_quota;
 use crate::auth::{KeyEntry, KeyRefusal, KeyStore, Verdict};
 use crate::error::{ApiError, Limit};
 use crate::limits::{
-    retry_after_secs, Decision, KeyAdmission, Limits, PaidIn, QuotaState, RateLimiter,
+    retry_after_secs, Decision, KeyAdmission, Limits, Overrides, PaidIn, QuotaState, RateLimiter,
     TrustedProxies, POLL_POLICY,
 };
 use crate::paths::{loggable_path, Cost, RouteSpec, Scope};
+use crate::quota::Quotas;
 use crate::redis_backend::Unavailable;
+
+/// The log target of refused authentications (kept stable for `RUST_LOG` filters).
+pub const AUTH_LOG: &str = "sentiment_api::auth";
+
+/// A key's own limits, as the limiter takes them.
+pub(super) fn overrides(key: &KeyEntry) -> Overrides {
+    Overrides {
+        limit: key.rate_limit_per_minute,
+        burst: key.rate_limit_burst,
+    }
+}
 
 /// Everything the authorization step reads, one per worker: the keys, the limits (in this
 /// process or in Redis, chosen at start-up), the proxies whose `X-Forwarded-For` is believed,
@@ -36,22 +47,31 @@ pub struct Gate {
     limits: Rc<dyn Limits>,
     proxies: Arc<TrustedProxies>,
     polls: Arc<RateLimiter>,
+    quotas: Rc<Quotas>,
 }
 
 impl Gate {
-    /// The step over `keys` and `limits`; `polls` counts job polls per key (shared by workers).
+    /// The step over `keys` and `limits`; `polls` counts job polls per key (shared by workers);
+    /// `quotas` keeps the day and month quotas of keys and owners (issue 28).
     pub fn new(
         keys: web::Data<KeyStore>,
         limits: Rc<dyn Limits>,
         proxies: Arc<TrustedProxies>,
         polls: Arc<RateLimiter>,
+        quotas: Rc<Quotas>,
     ) -> Self {
         Gate {
             keys,
             limits,
             proxies,
             polls,
+            quotas,
         }
+    }
+
+    /// The day and month quotas (for `/me`).
+    pub fn quotas(&self) -> &Quotas {
+        &self.quotas
     }
 
     /// Counts one read of a finished job by key `id` against [`POLL_POLICY`] (such a read can
@@ -121,6 +141,11 @@ impl Gate {
                 return Err(quota_refused(&entry, units, state, retry_after));
             }
         };
+        // The day and month quotas of the key and its owner (issue 28), once the rate limit
+        // granted the arrival unit: a key with none never asks the store.
+        if units > 0 && entry.has_quota() {
+            super::quota::spend(req, &self.quotas, &entry, units).await?;
+        }
         // Reading a finished job spends a poll (see `Gate::spend_poll`); a key with none left is
         // refused before anything is read. Polls of a job still processing cost nothing.
         if route.cost == Cost::Poll && self.polls.peek(&entry.id, POLL_POLICY).remaining == 0 {
@@ -141,32 +166,30 @@ impl Gate {
             quota,
             paid_in,
             limits: Rc::clone(&self.limits),
+            quotas: Rc::clone(&self.quotas),
         })
     }
 
-    /// The key as presented: one `X-API-Key` header, not empty once trimmed.
+    /// The key as presented, in `X-API-Key` or as `Authorization: Bearer` (see
+    /// `credentials`), or the refusal of a request that presents none, or two.
     fn presented_key<'r>(&self, req: &'r HttpRequest) -> Result<&'r [u8], ApiError> {
-        // A constant name: looking a header up by `&str` parses the name again on every request.
-        const HEADER: HeaderName = HeaderName::from_static(API_KEY_HEADER);
-        let mut values = req.headers().get_all(HEADER);
-        let first = values.next();
-        if values.next().is_some() {
-            log_refusal(
-                req,
-                self.client_address(req),
-                "duplicate X-API-Key header",
-                None,
-            );
-            return Err(ApiError::DuplicateKey);
-        }
-        let presented = first.map(|v| v.as_bytes().trim_ascii()).unwrap_or_default();
-        if presented.is_empty() {
+        let (why, error) = match credentials::presented_key(req.headers()) {
+            Presented::Key(key) => return Ok(key),
             // No key guesses nothing: a throttled address without one still gets the 401 that
             // says what is missing (authentication is answered before any limit).
-            log_refusal(req, self.client_address(req), "missing key", None);
-            return Err(ApiError::MissingKey);
-        }
-        Ok(presented)
+            Presented::Missing => ("missing key", ApiError::MissingKey),
+            Presented::DuplicateApiKey => ("duplicate X-API-Key header", ApiError::DuplicateKey),
+            Presented::DuplicateAuthorization => (
+                "duplicate Authorization header",
+                ApiError::DuplicateAuthorization,
+            ),
+            Presented::Conflicting => (
+                "different keys in X-API-Key and Authorization",
+                ApiError::ConflictingKeys,
+            ),
+        };
+        log_refusal(req, self.client_address(req), why, None);
+        Err(error)
     }
 
     /// A wrong key is a guess: counted against the address that sent it, unless that address is
@@ -200,6 +223,8 @@ pub struct AuthenticatedKey {
     pub quota: QuotaState,
     pub(super) paid_in: PaidIn,
     pub(super) limits: Rc<dyn Limits>,
+    /// Where a batch spends the rest of its units under the day and month quotas.
+    pub(super) quotas: Rc<Quotas>,
 }
 
 /// The authorization step as middleware on one protected route (`Route::wrap`): it runs after

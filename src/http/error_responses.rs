@@ -39,7 +39,8 @@ impl IntoResponses for ProtectedErrors {
         errors(&[
             (
                 "400",
-                "`X-API-Key` sent more than once, or a body that could not be read",
+                "`X-API-Key` or a Bearer `Authorization` sent more than once, different keys in the \
+                 two, or a body that could not be read",
             ),
             ("401", "No key (`WWW-Authenticate: APIKey`)"),
             (
@@ -53,7 +54,11 @@ impl IntoResponses for ProtectedErrors {
             ("413", "Body over `MAX_BODY_BYTES`"),
             ("415", "A body that is not `application/json`"),
             ("422", "Invalid input"),
-            ("429", "Rate limit exceeded (`Retry-After`)"),
+            (
+                "429",
+                "Rate limit exceeded, or the key's or its owner's quota for the day or month \
+                 (`Quota exceeded`) (`Retry-After`)",
+            ),
             ("500", "A bug; details in the server log only"),
             (
                 "503",

@@ -218,6 +218,45 @@ pub struct Me<'a> {
     pub scopes: Vec<Cow<'static, str>>,
     /// The key's rate limit and what is left of it.
     pub rate_limit: RateLimitView,
+    /// The day and month quotas the key is held to, its own and its owner's, with what is used
+    /// and left of each; absent for a key with none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaView>,
+}
+
+/// A key's day and month quotas, as `/me` shows them.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct QuotaView {
+    /// The key's own quotas; absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PeriodsView>,
+    /// Its owner's quotas, shared by all the owner's keys; absent when the owner has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<PeriodsView>,
+}
+
+/// One holder's quotas, by period.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct PeriodsView {
+    /// The calendar day's (UTC); absent when there is no daily quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<UsageView>,
+    /// The calendar month's (UTC); absent when there is no monthly quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month: Option<UsageView>,
+}
+
+/// One quota in the current period.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UsageView {
+    /// Units allowed in the period.
+    pub limit: u64,
+    /// Units spent in the period (may exceed `limit` after the quota was lowered).
+    pub used: u64,
+    /// Units left in the period.
+    pub remaining: u64,
+    /// Seconds until the period ends and the count starts again from zero.
+    pub reset_seconds: u64,
 }
 
 /// A key's rate limit, as `/me` shows it.

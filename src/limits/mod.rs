@@ -15,7 +15,7 @@ pub use overload::{Admission, InFlight};
 pub use proxies::TrustedProxies;
 pub use rate_limiter::{Decision, Policy, QuotaState, RateLimiter};
 pub use shared::{KeyAdmission, PaidIn, SharedLimits};
-pub use store::{Answer, Limits, LocalLimits, QuotaStore, ThrottleStore};
+pub use store::{Answer, Limits, LocalLimits, RateStore, ThrottleStore};
 
 use std::time::Duration;
 

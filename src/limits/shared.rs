@@ -7,7 +7,7 @@ use redis::Script;
 
 use super::auth_throttle::subject;
 use super::rate_limiter::state_in;
-use super::store::{Answer, Limits, LocalLimits, QuotaStore, ThrottleStore};
+use super::store::{Answer, Limits, LocalLimits, RateStore, ThrottleStore};
 use super::{AuthThrottle, Decision, Overrides, RateLimits};
 use crate::redis_backend::{FailureMode, RedisConn, Unavailable};
 
@@ -234,7 +234,7 @@ impl ThrottleStore for SharedLimits {
     }
 }
 
-impl QuotaStore for SharedLimits {
+impl RateStore for SharedLimits {
     fn admit<'a>(
         &'a self,
         client: Option<IpAddr>,

@@ -34,8 +34,8 @@ pub trait ThrottleStore {
     fn record_failure(&self, client: IpAddr) -> Answer<'_, Option<Duration>>;
 }
 
-/// Where each key's quota is kept (GCRA).
-pub trait QuotaStore {
+/// Where each key's per-minute rate limit is kept (GCRA).
+pub trait RateStore {
     /// For a valid key `id` from `client`: whether the address is throttled and, if not, spends
     /// `units` (0: only looks) of the key's quota; one step (one round trip to Redis).
     fn admit<'a>(
@@ -59,7 +59,7 @@ pub trait QuotaStore {
 }
 
 /// The limits of one server: both stores, and whether their backend can be used now.
-pub trait Limits: QuotaStore + ThrottleStore {
+pub trait Limits: RateStore + ThrottleStore {
     /// Whether the backend can be used now (readiness), without waiting on it but for the very
     /// first call.
     fn usable(&self) -> LocalBoxFuture<'_, bool> {
@@ -117,7 +117,7 @@ impl ThrottleStore for LocalLimits {
     }
 }
 
-impl QuotaStore for LocalLimits {
+impl RateStore for LocalLimits {
     fn admit<'a>(
         &'a self,
         client: Option<IpAddr>,

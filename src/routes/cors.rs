@@ -36,7 +36,7 @@ pub async fn preflight(
         ))
         .insert_header((
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            "X-API-Key, Content-Type, X-Request-Id",
+            "X-API-Key, Authorization, Content-Type, X-Request-Id",
         ))
         .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
         .finish())

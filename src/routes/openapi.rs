@@ -1,8 +1,9 @@
 //! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations and the
-//! response types, with FastAPI's `APIKeyHeader` security scheme.
+//! response types, with FastAPI's `APIKeyHeader` security scheme and, as an alternative on every
+//! protected operation, `HTTPBearer` (FastAPI's name for `HTTPBearer()`).
 
 use serde_json::json;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::config::InputLimits;
@@ -12,12 +13,15 @@ use crate::http::types::{ErrorDetail, HttpValidationError};
 /// The name FastAPI gives the scheme of `APIKeyHeader(name="X-API-Key")`.
 pub const SECURITY_SCHEME: &str = "APIKeyHeader";
 
+/// The name FastAPI gives the scheme of `HTTPBearer()`: the same key in `Authorization: Bearer`.
+pub const BEARER_SCHEME: &str = "HTTPBearer";
+
 /// The whole API.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "sentiment-api",
-        description = "Sentiment analysis (VADER by default; `GET /models` lists the others) behind API-key authentication. Send your key in the `X-API-Key` header (use **Authorize**).",
+        description = "Sentiment analysis (VADER by default; `GET /models` lists the others) behind API-key authentication. Send your key in the `X-API-Key` header, or as `Authorization: Bearer <key>` (use **Authorize**).",
     ),
     paths(
         super::predict::predict,
@@ -44,6 +48,35 @@ impl Modify for ApiKeyScheme {
             SECURITY_SCHEME,
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
         );
+        components.add_security_scheme(
+            BEARER_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The same API key, as `Authorization: Bearer <key>`."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Offers `HTTPBearer` beside `APIKeyHeader` on every operation that requires the latter (either
+/// one satisfies it), so generated clients offer both.
+fn offer_bearer(doc: &mut serde_json::Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    let api_key = json!({ SECURITY_SCHEME: [] });
+    for op in paths
+        .values_mut()
+        .filter_map(|p| p.as_object_mut())
+        .flat_map(|p| p.values_mut())
+    {
+        if let Some(security) = op.get_mut("security").and_then(|s| s.as_array_mut()) {
+            if security.contains(&api_key) {
+                security.push(json!({ BEARER_SCHEME: [] }));
+            }
+        }
     }
 }
 
@@ -57,6 +90,7 @@ pub fn document(limits: &InputLimits, models: &[&str]) -> String {
             return "{}".to_owned();
         }
     };
+    offer_bearer(&mut doc);
     let text = json!({ "type": "string", "maxLength": limits.max_text_chars });
     let schemas = &mut doc["components"]["schemas"];
     schemas["PredictRequest"]["properties"]["text"] = text.clone();

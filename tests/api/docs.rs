@@ -22,6 +22,13 @@ async fn the_document_is_openapi_3_1_with_fastapis_api_key_header_scheme() {
         doc["components"]["securitySchemes"]["APIKeyHeader"],
         serde_json::json!({"type": "apiKey", "in": "header", "name": "X-API-Key"})
     );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["HTTPBearer"],
+        serde_json::json!({
+            "type": "http", "scheme": "bearer",
+            "description": "The same API key, as `Authorization: Bearer <key>`."
+        })
+    );
     assert!(
         doc.get("security").is_none(),
         "no global security: public routes stay public"
@@ -34,7 +41,10 @@ async fn the_document_lists_exactly_the_routes_actix_serves_with_matching_securi
     let mut documented = BTreeSet::new();
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for (method, op) in ops.as_object().unwrap() {
-            let secured = op["security"] == serde_json::json!([{"APIKeyHeader": []}]);
+            // Either scheme satisfies a protected operation: the key in `X-API-Key`, or as
+            // `Authorization: Bearer` (issue 28).
+            let secured =
+                op["security"] == serde_json::json!([{"APIKeyHeader": []}, {"HTTPBearer": []}]);
             documented.insert((method.to_uppercase(), path.clone(), secured));
         }
     }

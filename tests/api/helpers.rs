@@ -46,6 +46,13 @@ impl DerefMut for TestSettings {
     }
 }
 
+impl TestSettings {
+    /// A quota shared by every key of `owner` (`[owners.<owner>] quota = {...}`).
+    pub fn owner_quota(&mut self, owner: &str, per_day: Option<u64>, per_month: Option<u64>) {
+        self.0.add_owner_quota(owner, per_day, per_month);
+    }
+}
+
 /// Settings for tests: the test key (id `default`), two workers, defaults elsewhere, and nothing
 /// read from the environment.
 pub fn test_settings() -> TestSettings {
@@ -264,6 +271,7 @@ pub fn raw_request_blocking(host: &str, request: &[u8]) -> String {
 /// The configuration variables the binary reads; removed from a child's environment so that
 /// the developer's own settings never leak into a test.
 const CONFIG_VARS: &[&str] = &[
+    "QUOTA_OWNER_METRICS",
     "API_SECRET_KEY",
     "API_KEYS_FILE",
     "API_KEYS_POLL_SECONDS",

@@ -39,6 +39,19 @@ async fn exercise_every_path(client: &Client, base: &str) {
             .header("X-API-Key", KEY)
             .header("X-API-Key", KEY),
         client.post(url("/predict?text=hi")),
+        // As `Authorization: Bearer` (issue 28): right, wrong, beside a different X-API-Key, twice.
+        client.post(url("/predict?text=hi")).bearer_auth(KEY),
+        client
+            .post(url("/predict?text=hi"))
+            .bearer_auth(format!("{KEY}x")),
+        client
+            .post(url("/predict?text=hi"))
+            .header("X-API-Key", format!("{KEY}x"))
+            .bearer_auth(KEY),
+        client
+            .post(url("/predict?text=hi"))
+            .header("Authorization", format!("Bearer {KEY}"))
+            .header("Authorization", format!("bearer {KEY}")),
         client.post(url(&format!("/predict?text=hi&api_key={KEY}"))),
         client.get(url("/predict")).header("X-API-Key", KEY),
         client.get(url("/health")).header("X-API-Key", KEY),

@@ -3,6 +3,7 @@
 mod api_doc;
 mod auth;
 mod batch;
+mod bearer;
 mod client;
 mod cors;
 mod docs;
@@ -12,6 +13,7 @@ mod limits;
 mod logging;
 mod models;
 mod predict;
+mod quotas;
 mod replicas;
 mod routes;
 mod settings_docs;

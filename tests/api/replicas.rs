@@ -820,3 +820,184 @@ async fn a_wrong_key_is_answered_before_the_body_is_looked_at_and_counted_in_red
     .await;
     crate::helpers::assert_key_before_input(&app, WRONG).await;
 }
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn two_replicas_share_an_owners_day_quota_exactly_through_redis() {
+    use sentiment_api::clock::ManualWallClock;
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+
+    let redis = RedisServer::start();
+    let noon = OffsetDateTime::parse("2026-06-10T12:00:00Z", &Rfc3339).unwrap();
+    // Both replicas read one manual wall clock: the day is the same for both, as NTP makes it.
+    let clock = ManualWallClock::at(noon);
+    let keys = || {
+        vec![
+            TestKey::new("a").secret(KEY_A).owner("acme"),
+            TestKey::new("b")
+                .secret(KEY_B)
+                .owner("acme")
+                .quota(Some(1000), None),
+        ]
+    };
+    let adjust = |settings: &mut TestSettings| {
+        settings.rate_limit.limit = 10_000;
+        settings.rate_limit.burst = 10_000;
+        settings.wall_clock = sentiment_api::clock::SharedWallClock(clock.clone());
+        settings.owner_quota("acme", Some(30), None);
+        patient(settings);
+    };
+    let model = || Arc::new(Vader::new()) as Arc<dyn SentimentModel>;
+    let (one, two) = two_replicas_serving(&redis.url(), keys, adjust, model).await;
+    let (one, two) = (&one, &two);
+    let requests = (0..100).map(|i| async move {
+        let app = if i % 2 == 0 { one } else { two };
+        let key = if i % 4 < 2 { KEY_A } else { KEY_B };
+        status_and_json(app.predict_query("good", Some(key)).await).await
+    });
+    let answers = join_all(requests).await;
+    let ok = answers.iter().filter(|(s, _)| *s == 200).count();
+    let refused = answers
+        .iter()
+        .filter(|a| **a == error_json(429, "Quota exceeded"))
+        .count();
+    assert_eq!((ok, refused), (30, 70), "{answers:?}");
+    let me = status_and_json(two.get("/me", Some(KEY_A)).await).await.1;
+    assert_eq!(me["quota"]["owner"]["day"]["used"], 30, "{me}");
+    // The next day, on either replica, the owner's keys start again.
+    clock.advance(Duration::from_secs(12 * 3600));
+    assert_eq!(one.predict_query("good", Some(KEY_B)).await.status(), 200);
+    let me = status_and_json(one.get("/me", Some(KEY_B)).await).await.1;
+    assert_eq!(me["quota"]["owner"]["day"]["used"], 1, "{me}");
+    assert_eq!(me["quota"]["key"]["day"]["used"], 1, "{me}");
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn keys_usage_reads_what_the_servers_spent_from_redis() {
+    use crate::helpers::{binary, temp_dir, RunningBinary};
+    use crate::keys::{entry, keys_file};
+
+    let redis = RedisServer::start();
+    let dir = temp_dir("quota-usage-redis");
+    let file = keys_file(
+        &dir,
+        &[
+            entry("a", KEY_A, "owner = \"acme\"\nquota = { per_month = 50 }"),
+            entry("b", KEY_B, "owner = \"acme\""),
+            "[owners.acme]\nquota = { per_day = 10 }\n".to_owned(),
+        ],
+    );
+    let envs = [
+        ("API_KEYS_FILE", file.to_str().unwrap()),
+        ("REDIS_URL", &redis.url()),
+    ];
+    let server = RunningBinary::start_in(&dir, &envs);
+    let app = server.app();
+    for key in [KEY_A, KEY_A, KEY_B] {
+        assert_eq!(app.predict_query("good", Some(key)).await.status(), 200);
+    }
+    let out = binary(&dir, &envs)
+        .args(["keys", "usage"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `<kind> <name> <period> <used> of <limit> ...`: the used and limit of one quota.
+    let line = |kind: &str, name: &str, period: &str| {
+        let found = text
+            .lines()
+            .find(|l| l.split_whitespace().take(3).eq([kind, name, period]));
+        let words = found.unwrap_or_else(|| panic!("no {kind} {name} {period} line in {text}"));
+        words
+            .split_whitespace()
+            .skip(3)
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(line("key", "a", "month"), "2 of 50", "{text}");
+    assert_eq!(line("owner", "acme", "day"), "3 of 10", "{text}");
+    server.stop();
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_killed_redis_decides_quotas_as_the_failure_mode_says() {
+    let mut redis = RedisServer::start();
+    let quota_keys = || {
+        vec![
+            TestKey::new("a").secret(KEY_A).quota(Some(3), None),
+            TestKey::new("b").secret(KEY_B),
+        ]
+    };
+    let open = replica_serving(
+        &redis.url(),
+        FailureMode::Open,
+        quota_keys(),
+        patient,
+        Arc::new(Vader::new()),
+    )
+    .await;
+    let closed = replica_serving(
+        &redis.url(),
+        FailureMode::Closed,
+        quota_keys(),
+        |_| {},
+        Arc::new(Vader::new()),
+    )
+    .await;
+    assert_eq!(open.predict_query("good", Some(KEY_A)).await.status(), 200);
+    redis.kill();
+    // Open: this process's own count, which never saw the unit spent in Redis: 3 more.
+    let outcome = statuses(&[&open], KEY_A, 5).await;
+    assert_eq!(
+        (count(&outcome, 200), count(&outcome, 429)),
+        (3, 2),
+        "{outcome:?}"
+    );
+    let metrics = open.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics.contains("rate_limit_fallback_total{limit=\"quota\"} 5"),
+        "{metrics}"
+    );
+    // Closed: 503, as for the rate limit.
+    let (status, _) = status_and_json(closed.predict_query("good", Some(KEY_A)).await).await;
+    assert_eq!(status, 503);
+}
+
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_batch_refused_by_a_quota_in_redis_gives_its_arrival_unit_back() {
+    let redis = RedisServer::start();
+    let app = replica_serving(
+        &redis.url(),
+        FailureMode::Closed,
+        vec![TestKey::new("a")
+            .secret(KEY_A)
+            .owner("acme")
+            .quota(Some(5), None)],
+        |settings| {
+            settings.owner_quota("acme", None, Some(100));
+            patient(settings);
+        },
+        Arc::new(Vader::new()),
+    )
+    .await;
+    let batch = json!({"texts": ["good", "bad", "fine"]});
+    let res = app.post_json("/predict/batch", &batch, Some(KEY_A)).await;
+    assert_eq!(res.status(), 200);
+    let res = app.post_json("/predict/batch", &batch, Some(KEY_A)).await;
+    assert_eq!(
+        status_and_json(res).await,
+        error_json(429, "Quota exceeded")
+    );
+    let me = status_and_json(app.get("/me", Some(KEY_A)).await).await.1;
+    assert_eq!(me["quota"]["key"]["day"]["used"], 3, "{me}");
+    assert_eq!(me["quota"]["owner"]["month"]["used"], 3, "{me}");
+}

@@ -1,0 +1,12 @@
+-- Gives units back to a request's counters, atomically: a batch refused after its arrival unit
+-- was spent. Only counters that still exist (of the period the keys name) shrink, never below 0;
+-- DECRBY keeps each counter's expiry.
+-- KEYS[i]: a counter, as in spend.lua. ARGV[1]: units to give back.
+local units = tonumber(ARGV[1])
+for i = 1, #KEYS do
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if used > 0 then
+    redis.call('DECRBY', KEYS[i], math.min(units, used))
+  end
+end
+return 0

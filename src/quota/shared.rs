@@ -1,0 +1,149 @@
+use std::sync::{Arc, LazyLock};
+
+use futures_util::future::LocalBoxFuture;
+use redis::Script;
+use time::OffsetDateTime;
+
+use super::{Count, Holder, Limit, LocalQuotas, QuotaStore, Usage};
+use crate::redis_backend::{FailureMode, RedisConn, Unavailable};
+
+static SPEND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("spend.lua")));
+static REFUND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("refund.lua")));
+
+/// How long a counter outlives its period: long enough for `keys usage` to read yesterday's.
+const KEEP_AFTER_PERIOD_MS: i64 = 86_400_000;
+
+/// Quota counters in Redis, shared by every replica: each decision is one script that checks
+/// every limit of the request and spends under all of them, or none. Periods are worked out from
+/// this server's wall clock and named in the counters' keys (replicas' clocks are assumed in
+/// step, as NTP keeps them, to well under a second). One per worker.
+///
+/// While Redis cannot be asked, `REDIS_FAILURE_MODE=open` decides with this process's
+/// [`LocalQuotas`] (counted in `rate_limit_fallback_total{limit="quota"}`); `closed` returns
+/// [`Unavailable`].
+pub struct SharedQuotas {
+    conn: RedisConn,
+    local: Arc<LocalQuotas>,
+}
+
+impl SharedQuotas {
+    /// Quotas kept through `conn`, with `local` as the fallback.
+    pub fn new(conn: RedisConn, local: Arc<LocalQuotas>) -> Self {
+        SharedQuotas { conn, local }
+    }
+
+    /// The Redis key of `limit`'s counter for the period `now` falls in. The hash tag `{rl}`
+    /// keeps a request's counters on one node under Redis Cluster, with the rate limits'.
+    pub fn counter_key(conn: &RedisConn, limit: &Limit, now: OffsetDateTime) -> String {
+        let kind = match limit.holder {
+            Holder::Key(_) => "k",
+            Holder::Owner(_) => "o",
+        };
+        conn.key(format_args!(
+            "{{rl}}:usage:{kind}:{}:{}:{}",
+            limit.period.as_str(),
+            limit.period.index(now),
+            limit.holder.name()
+        ))
+    }
+
+    /// The counts under `limits` at `now`, read from Redis whatever `REDIS_FAILURE_MODE` says (for
+    /// `keys usage`: this process's own counts would be no one's).
+    pub async fn read(&self, limits: &[Limit], now: OffsetDateTime) -> Result<Usage, Unavailable> {
+        self.spend_in_redis(limits, 0, now).await
+    }
+
+    async fn spend_in_redis(
+        &self,
+        limits: &[Limit],
+        units: u64,
+        now: OffsetDateTime,
+    ) -> Result<Usage, Unavailable> {
+        let mut invocation = SPEND.prepare_invoke();
+        for limit in limits {
+            invocation.key(Self::counter_key(&self.conn, limit, now));
+        }
+        invocation.arg(units);
+        for limit in limits {
+            invocation.arg(limit.limit);
+        }
+        for limit in limits {
+            let until_reset = (limit.period.next_reset(now) - now).whole_milliseconds() as i64;
+            invocation.arg(until_reset.max(1) + KEEP_AFTER_PERIOD_MS);
+        }
+        let answer: Vec<i64> = self
+            .conn
+            .call(|mut conn| async move { invocation.invoke_async(&mut conn).await })
+            .await?;
+        let granted = answer.first() == Some(&1);
+        let counts = limits
+            .iter()
+            .zip(answer.iter().skip(1))
+            .map(|(limit, &used)| Count {
+                limit: limit.clone(),
+                used: used.max(0) as u64,
+            })
+            .collect();
+        Ok(Usage {
+            granted,
+            counts,
+            at: now,
+        })
+    }
+
+    async fn refund_in_redis(
+        &self,
+        limits: &[Limit],
+        units: u64,
+        now: OffsetDateTime,
+    ) -> Result<(), Unavailable> {
+        let mut invocation = REFUND.prepare_invoke();
+        for limit in limits {
+            invocation.key(Self::counter_key(&self.conn, limit, now));
+        }
+        invocation.arg(units);
+        self.conn
+            .call(|mut conn| async move { invocation.invoke_async::<()>(&mut conn).await })
+            .await
+    }
+}
+
+impl QuotaStore for SharedQuotas {
+    fn spend<'a>(
+        &'a self,
+        limits: &'a [Limit],
+        units: u64,
+        now: OffsetDateTime,
+    ) -> LocalBoxFuture<'a, Result<Usage, Unavailable>> {
+        Box::pin(async move {
+            match self.spend_in_redis(limits, units, now).await {
+                Ok(usage) => Ok(usage),
+                Err(e) => {
+                    let redis = self.conn.redis();
+                    if redis.settings().failure_mode == FailureMode::Closed {
+                        return Err(e);
+                    }
+                    redis.metrics().fallback.with_label_values(&["quota"]).inc();
+                    log::debug!("{e}: quota decided by this process alone");
+                    Ok(self.local.spend_now(limits, units, now))
+                }
+            }
+        })
+    }
+
+    fn refund<'a>(
+        &'a self,
+        limits: &'a [Limit],
+        units: u64,
+        now: OffsetDateTime,
+    ) -> LocalBoxFuture<'a, Result<(), Unavailable>> {
+        Box::pin(async move {
+            let outcome = self.refund_in_redis(limits, units, now).await;
+            if outcome.is_err() && self.conn.redis().settings().failure_mode == FailureMode::Open {
+                // The unit may have been spent here while Redis was away.
+                self.local.refund_now(limits, units, now);
+            }
+            outcome
+        })
+    }
+}

@@ -1,0 +1,452 @@
+//! Day and month quotas on keys and owners (issue 28), with the wall clock injected: the last unit
+//! of a period and the first of the next, owners' keys sharing one quota under concurrency, a
+//! batch costing its size, `/me`'s usage, and keys without a quota answered exactly as before.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use reqwest::Response;
+use sentiment_api::clock::ManualWallClock;
+use sentiment_api::model::Vader;
+use sentiment_api::testing::{TestKey, TestServer};
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::helpers::{
+    error_json, retry_after, spawn_app_with, status_and_json, test_settings, TestApp,
+};
+
+const KEY: &str = "sk_quota-key-0123456789abcdef";
+const ACME_1: &str = "sk_acme-one-0123456789abcdef";
+const ACME_2: &str = "sk_acme-two-0123456789abcdef";
+const ACME_3: &str = "sk_acme-three-0123456789abcd";
+
+fn at(rfc3339: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(rfc3339, &Rfc3339).unwrap()
+}
+
+fn header(res: &Response, name: &str) -> String {
+    res.headers()[name].to_str().unwrap().to_owned()
+}
+
+async fn start(server: sentiment_api::testing::TestServerBuilder) -> TestApp {
+    TestApp::of(server.start().await.expect("test server starts"))
+}
+
+async fn predict(app: &TestApp, key: &str) -> Response {
+    app.predict_query("good", Some(key)).await
+}
+
+#[actix_rt::test]
+async fn the_last_unit_of_the_day_is_served_and_the_next_day_starts_from_zero() {
+    let clock = ManualWallClock::at(at("2026-03-14T23:59:00Z"));
+    let app = start(
+        TestServer::builder()
+            .key(TestKey::new("q").secret(KEY).quota(Some(3), None))
+            .wall_clock(clock.clone()),
+    )
+    .await;
+    for left in [2, 1, 0] {
+        let res = predict(&app, KEY).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(
+            header(&res, "ratelimit-policy"),
+            "\"default\";q=60;w=60, \"day\";q=3;w=86400"
+        );
+        assert_eq!(
+            header(&res, "ratelimit"),
+            format!("\"default\";r={};t=1, \"day\";r={left};t=60", 57 + left)
+        );
+    }
+    let res = predict(&app, KEY).await;
+    assert_eq!(retry_after(&res), 60, "until midnight UTC");
+    assert!(header(&res, "ratelimit").ends_with("\"day\";r=0;t=60"));
+    assert_eq!(
+        status_and_json(res).await,
+        error_json(429, "Quota exceeded")
+    );
+    // A spent quota is answered before the input is looked at, as the rate limit is.
+    let res = app
+        .post_bytes("/predict", Some("text/plain"), "hi", Some(KEY))
+        .await;
+    assert_eq!(
+        status_and_json(res).await,
+        error_json(429, "Quota exceeded")
+    );
+    clock.set(at("2026-03-14T23:59:59.500Z"));
+    let res = predict(&app, KEY).await;
+    assert_eq!((res.status().as_u16(), retry_after(&res)), (429, 1));
+    clock.set(at("2026-03-15T00:00:00Z"));
+    let res = predict(&app, KEY).await;
+    assert_eq!(res.status(), 200, "a new day");
+    assert!(header(&res, "ratelimit").ends_with("\"day\";r=2;t=86400"));
+}
+
+#[actix_rt::test]
+async fn a_spent_month_waits_for_the_next_month_and_december_rolls_into_january() {
+    let clock = ManualWallClock::at(at("2026-12-31T23:00:00Z"));
+    let app = start(
+        TestServer::builder()
+            .key(TestKey::new("q").secret(KEY).quota(Some(10), Some(2)))
+            .wall_clock(clock.clone()),
+    )
+    .await;
+    for _ in 0..2 {
+        assert_eq!(predict(&app, KEY).await.status(), 200);
+    }
+    let res = predict(&app, KEY).await;
+    assert_eq!(
+        header(&res, "ratelimit-policy"),
+        "\"default\";q=60;w=60, \"day\";q=10;w=86400, \"month\";q=2;w=2678400"
+    );
+    assert_eq!((res.status().as_u16(), retry_after(&res)), (429, 3600));
+    clock.set(at("2027-01-01T00:00:00Z"));
+    let res = predict(&app, KEY).await;
+    assert_eq!(res.status(), 200, "January");
+    assert!(
+        header(&res, "ratelimit-policy").ends_with("\"month\";q=2;w=2678400"),
+        "January has 31 days too"
+    );
+}
+
+#[actix_rt::test]
+async fn an_owners_keys_racing_get_exactly_the_owners_quota_between_them() {
+    let clock = ManualWallClock::at(at("2026-06-10T12:00:00Z"));
+    let keys = [("one", ACME_1), ("two", ACME_2), ("three", ACME_3)];
+    let builder = keys.iter().fold(
+        TestServer::builder()
+            .no_rate_limit()
+            .owner_quota("acme", Some(20), None)
+            .wall_clock(clock.clone())
+            .configure(|s| s.workers = 4),
+        |b, (id, key)| b.key(TestKey::new(*id).secret(*key).owner("acme")),
+    );
+    let app = start(builder).await;
+    let requests = (0..90).map(|i| {
+        let app = &app;
+        async move {
+            let res = predict(app, keys[i % 3].1).await;
+            status_and_json(res).await
+        }
+    });
+    let answers = join_all(requests).await;
+    let ok = answers.iter().filter(|(s, _)| *s == 200).count();
+    let refused = answers
+        .iter()
+        .filter(|a| **a == error_json(429, "Quota exceeded"))
+        .count();
+    assert_eq!((ok, refused), (20, 70), "{answers:?}");
+    // The owner's count is the keys' sum; the keys have no quota of their own.
+    let me = status_and_json(app.get("/me", Some(ACME_2)).await).await.1;
+    assert_eq!(
+        me["quota"],
+        json!({"owner": {"day": {"limit": 20, "used": 20, "remaining": 0, "reset_seconds": 43200}}})
+    );
+}
+
+#[actix_rt::test]
+async fn a_batch_costs_its_size_and_one_that_does_not_fit_spends_none_of_the_quota() {
+    let clock = ManualWallClock::at(at("2026-06-10T12:00:00Z"));
+    let app = start(
+        TestServer::builder()
+            .key(TestKey::new("q").secret(KEY).quota(Some(5), None))
+            .wall_clock(clock.clone()),
+    )
+    .await;
+    let batch = json!({"texts": ["good", "bad", "fine"]});
+    let res = app.post_json("/predict/batch", &batch, Some(KEY)).await;
+    assert_eq!(res.status(), 200);
+    assert!(header(&res, "ratelimit").ends_with("\"day\";r=2;t=43200"));
+    let res = app.post_json("/predict/batch", &batch, Some(KEY)).await;
+    assert!(header(&res, "ratelimit").ends_with("\"day\";r=2;t=43200"));
+    assert_eq!(
+        status_and_json(res).await,
+        error_json(429, "Quota exceeded")
+    );
+    let me = status_and_json(app.get("/me", Some(KEY)).await).await.1;
+    assert_eq!(me["quota"]["key"]["day"]["used"], 3, "{me}");
+    assert_eq!(predict(&app, KEY).await.status(), 200);
+    assert_eq!(predict(&app, KEY).await.status(), 200);
+    assert_eq!(predict(&app, KEY).await.status(), 429);
+}
+
+#[actix_rt::test]
+async fn a_batch_refused_by_its_quota_spends_no_more_of_the_rate_limit_than_its_arrival_unit() {
+    let clock = ManualWallClock::at(at("2026-06-10T12:00:00Z"));
+    let app = start(
+        TestServer::builder()
+            .key(
+                TestKey::new("q")
+                    .secret(KEY)
+                    .rate_limit(20, 20)
+                    .quota(Some(15), None),
+            )
+            .wall_clock(clock.clone()),
+    )
+    .await;
+    let batch = json!({"texts": vec!["good"; 10]});
+    let res = app.post_json("/predict/batch", &batch, Some(KEY)).await;
+    assert_eq!(res.status(), 200);
+    let res = app.post_json("/predict/batch", &batch, Some(KEY)).await;
+    assert_eq!(
+        status_and_json(res).await,
+        error_json(429, "Quota exceeded")
+    );
+    // 10 left after the first batch; the refused one may keep its arrival unit, not all ten (a
+    // unit comes back every 3 s: the bound holds however slow the machine is).
+    let me = status_and_json(app.get("/me", Some(KEY)).await).await.1;
+    let remaining = me["rate_limit"]["remaining"].as_u64().unwrap();
+    assert!(remaining >= 9, "{me}");
+    assert_eq!(me["quota"]["key"]["day"]["used"], 10, "{me}");
+}
+
+#[actix_rt::test]
+async fn one_keys_refused_batches_leave_its_owners_last_units_to_the_other_keys() {
+    let clock = ManualWallClock::at(at("2026-06-10T12:00:00Z"));
+    let app = start(
+        TestServer::builder()
+            .no_rate_limit()
+            .key(TestKey::new("one").secret(ACME_1).owner("acme"))
+            .key(TestKey::new("two").secret(ACME_2).owner("acme"))
+            .owner_quota("acme", Some(4), None)
+            .wall_clock(clock.clone()),
+    )
+    .await;
+    let batch = json!({"texts": vec!["good"; 5]});
+    for _ in 0..4 {
+        let res = app.post_json("/predict/batch", &batch, Some(ACME_1)).await;
+        assert_eq!(
+            status_and_json(res).await,
+            error_json(429, "Quota exceeded")
+        );
+    }
+    for _ in 0..4 {
+        assert_eq!(predict(&app, ACME_2).await.status(), 200);
+    }
+    assert_eq!(predict(&app, ACME_2).await.status(), 429);
+}
+
+#[actix_rt::test]
+async fn me_shows_the_keys_and_the_owners_usage_without_spending_any() {
+    let clock = ManualWallClock::at(at("2028-02-29T18:00:00Z"));
+    let app = start(
+        TestServer::builder()
+            .key(
+                TestKey::new("q")
+                    .secret(KEY)
+                    .owner("acme")
+                    .quota(Some(100), None),
+            )
+            .owner_quota("acme", Some(1000), Some(5000))
+            .wall_clock(clock.clone()),
+    )
+    .await;
+    assert_eq!(predict(&app, KEY).await.status(), 200);
+    for _ in 0..2 {
+        let res = app.get("/me", Some(KEY)).await;
+        assert!(
+            header(&res, "ratelimit-policy").ends_with(
+                "\"day\";q=100;w=86400, \"owner-day\";q=1000;w=86400, \"owner-month\";q=5000;w=2505600"
+            ),
+            "leap February: 29 days"
+        );
+        let me = status_and_json(res).await.1;
+        assert_eq!(
+            me["quota"],
+            json!({
+                "key": {"day": {"limit": 100, "used": 1, "remaining": 99, "reset_seconds": 21600}},
+                "owner": {
+                    "day": {"limit": 1000, "used": 1, "remaining": 999, "reset_seconds": 21600},
+                    "month": {"limit": 5000, "used": 1, "remaining": 4999, "reset_seconds": 21600}
+                }
+            })
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn a_key_without_a_quota_answers_exactly_as_before() {
+    let app = spawn_app_with(test_settings(), Arc::new(Vader::new())).await;
+    let res = predict(&app, crate::helpers::TEST_KEY).await;
+    assert_eq!(header(&res, "ratelimit-policy"), "\"default\";q=60;w=60");
+    assert_eq!(header(&res, "ratelimit"), "\"default\";r=59;t=1");
+    let me: Value = status_and_json(app.get("/me", Some(crate::helpers::TEST_KEY)).await)
+        .await
+        .1;
+    let fields: Vec<&str> = me.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        fields,
+        ["key_id", "owner", "expires_at", "scopes", "rate_limit"],
+        "no quota field"
+    );
+}
+
+/// The day's count of `key` as `/me` shows it: (limit, used) of the owner's day quota.
+async fn owner_day(app: &TestApp, key: &str) -> (u64, u64) {
+    let me = status_and_json(app.get("/me", Some(key)).await).await.1;
+    let day = &me["quota"]["owner"]["day"];
+    (
+        day["limit"].as_u64().unwrap(),
+        day["used"].as_u64().unwrap(),
+    )
+}
+
+#[actix_rt::test]
+async fn a_reload_raises_and_lowers_an_owners_quota_and_the_count_carries_on() {
+    use crate::helpers::{eventually, temp_dir, write_atomically, RunningBinary};
+    use crate::keys::{entry, keys_file};
+    use std::time::Duration;
+
+    let file_with = |per_day: u64| {
+        [
+            entry("one", ACME_1, "owner = \"acme\""),
+            entry("two", ACME_2, "owner = \"acme\""),
+            format!("[owners.acme]\nquota = {{ per_day = {per_day} }}\n"),
+        ]
+        .concat()
+    };
+    let dir = temp_dir("quota-reload");
+    let file = keys_file(&dir, &[file_with(2)]);
+    // A long poll interval, so only the signals cause the reloads.
+    let server = RunningBinary::start_in(
+        &dir,
+        &[
+            ("API_KEYS_FILE", file.to_str().unwrap()),
+            ("API_KEYS_POLL_SECONDS", "3600"),
+        ],
+    );
+    let app = server.app();
+    assert_eq!(predict(&app, ACME_1).await.status(), 200);
+    assert_eq!(predict(&app, ACME_2).await.status(), 200);
+    assert_eq!(predict(&app, ACME_1).await.status(), 429);
+    let reload = |per_day: u64, n: usize| {
+        write_atomically(&file, &file_with(per_day));
+        server.hangup();
+        server.wait_for_nth_log("keys reloaded from", n, Duration::from_secs(15));
+    };
+    reload(5, 1);
+    eventually("the raised quota", Duration::from_secs(15), || async {
+        (owner_day(&app, ACME_1).await == (5, 2)).then_some(())
+    })
+    .await;
+    assert_eq!(predict(&app, ACME_2).await.status(), 200, "3 of 5");
+    reload(3, 2);
+    eventually("the lowered quota", Duration::from_secs(15), || async {
+        (owner_day(&app, ACME_2).await == (3, 3)).then_some(())
+    })
+    .await;
+    let res = predict(&app, ACME_1).await;
+    assert_eq!(
+        status_and_json(res).await,
+        error_json(429, "Quota exceeded")
+    );
+    server.stop();
+}
+
+#[actix_rt::test]
+async fn deleting_an_owners_last_key_revokes_it_though_the_owners_table_stays() {
+    use crate::helpers::{temp_dir, write_atomically, RunningBinary};
+    use crate::keys::{entry, keys_file};
+    use std::time::Duration;
+
+    let owners = "[owners.acme]\nquota = { per_day = 100 }\n";
+    let dir = temp_dir("quota-revoke-last");
+    let file = keys_file(
+        &dir,
+        &[
+            entry("plain", KEY, ""),
+            entry("one", ACME_1, "owner = \"acme\""),
+            owners.to_owned(),
+        ],
+    );
+    let server = RunningBinary::start_in(
+        &dir,
+        &[
+            ("API_KEYS_FILE", file.to_str().unwrap()),
+            ("API_KEYS_POLL_SECONDS", "3600"),
+        ],
+    );
+    let app = server.app();
+    assert_eq!(predict(&app, ACME_1).await.status(), 200);
+    // The operator deletes the compromised key and leaves the owner's table for its next key.
+    write_atomically(
+        &file,
+        &[entry("plain", KEY, ""), owners.to_owned()].concat(),
+    );
+    server.hangup();
+    server.wait_for_nth_log("keys reloaded from", 1, Duration::from_secs(15));
+    let res = predict(&app, ACME_1).await;
+    assert_eq!(
+        status_and_json(res).await,
+        error_json(403, "Invalid API key")
+    );
+    assert_eq!(predict(&app, KEY).await.status(), 200);
+    server.wait_for_nth_log(
+        "owners.\"acme\": no key has owner",
+        1,
+        Duration::from_secs(5),
+    );
+    server.stop();
+}
+
+#[test]
+fn keys_usage_without_redis_says_where_usage_can_be_read_instead() {
+    use crate::helpers::{binary, temp_dir};
+    use crate::keys::{entry, keys_file};
+
+    let dir = temp_dir("quota-usage-no-redis");
+    let file = keys_file(&dir, &[entry("one", ACME_1, "quota = { per_day = 5 }")]);
+    let out = binary(&dir, &[])
+        .args(["keys", "usage", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("REDIS_URL is not set") && err.contains("GET /me"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let none = keys_file(&dir, &[entry("one", ACME_1, "")]);
+    let out = binary(&dir, &[])
+        .args(["keys", "usage", none.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no key or owner has a quota"));
+}
+
+#[actix_rt::test]
+async fn owners_usage_reaches_metrics_only_when_asked_for_and_bounded() {
+    let builder = |max: usize| {
+        TestServer::builder()
+            .key(TestKey::new("one").secret(ACME_1).owner("acme"))
+            .key(TestKey::new("two").secret(ACME_2).owner("beta"))
+            .owner_quota("acme", Some(100), None)
+            .owner_quota("beta", None, Some(100))
+            .configure(move |s| s.quota_owner_metrics = max)
+    };
+    let off = start(builder(0)).await;
+    assert_eq!(predict(&off, ACME_1).await.status(), 200);
+    let text = off.get("/metrics", None).await.text().await.unwrap();
+    assert!(!text.contains("quota_owner_units_total"), "off by default");
+
+    let one = start(builder(1)).await;
+    for key in [ACME_1, ACME_1, ACME_2] {
+        assert_eq!(predict(&one, key).await.status(), 200);
+    }
+    let text = one.get("/metrics", None).await.text().await.unwrap();
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("quota_owner_units_total{"))
+        .collect();
+    assert_eq!(
+        series,
+        [
+            "quota_owner_units_total{owner=\"_other\"} 1",
+            "quota_owner_units_total{owner=\"acme\"} 2"
+        ],
+        "one owner labelled, the rest as _other; no key id"
+    );
+}
