@@ -20,8 +20,7 @@ use arrivals::{arrivals, policy};
 use proptest::prelude::*;
 use sentiment_api::clock::ManualClock;
 use sentiment_api::limits::{
-    AuthThrottle, KeyAdmission, LocalLimits, Overrides, PaidIn, QuotaStore, RateLimits,
-    SharedLimits,
+    AuthThrottle, KeyAdmission, LocalLimits, Overrides, PaidIn, RateLimits, RateStore, SharedLimits,
 };
 use sentiment_api::metrics::Metrics;
 use sentiment_api::redis_backend::{FailureMode, Redis, RedisSettings};
@@ -101,7 +100,7 @@ proptest! {
             for (i, (gap_ms, units)) in arrivals.into_iter().enumerate() {
                 clock.advance(Duration::from_millis(gap_ms));
                 let expected = local.acquire(&id, own, 1);
-                let got = QuotaStore::admit(&shared, None, &id, own, 1).await.unwrap();
+                let got = RateStore::admit(&shared, None, &id, own, 1).await.unwrap();
                 prop_assert_eq!(
                     got,
                     KeyAdmission::Decided(expected, PaidIn::Redis),
@@ -109,7 +108,7 @@ proptest! {
                 );
                 if units > 1 && matches!(expected, sentiment_api::limits::Decision::Allowed(_)) {
                     let expected = local.settle(&id, own, units, 1);
-                    let got = QuotaStore::settle(&shared, &id, own, units, 1, PaidIn::Redis)
+                    let got = RateStore::settle(&shared, &id, own, units, 1, PaidIn::Redis)
                         .await
                         .unwrap();
                     prop_assert_eq!(got, expected, "arrival {} settling {} units under {:?}", i, units, policy);
