@@ -42,7 +42,7 @@ impl Tally {
     /// Counts one occurrence of `feature` (its vocabulary slot index), whose weights are `slot`.
     /// Sublinear tf: a feature seen `c` times counts 1 + ln(c), so its `c`-th occurrence adds the
     /// difference from `c - 1`.
-    #[inline]
+    #[inline(always)]
     pub fn add(&mut self, feature: u32, slot: &Slot) {
         let mask = self.table.len() - 1;
         let mut at = (feature.wrapping_mul(0x9e37_79b1) as usize) & mask;
