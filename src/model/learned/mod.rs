@@ -48,6 +48,7 @@ struct Scratch {
     lowered: String,
     tokens: Vec<Token>,
     padded: Vec<char>,
+    hashes: Vec<u64>,
     tally: Tally,
 }
 
@@ -156,6 +157,7 @@ impl Learned {
             lowered,
             tokens,
             padded,
+            hashes,
             tally,
         } = scratch;
         lowered.clear();
@@ -181,14 +183,16 @@ impl Learned {
         }
         let words = tally.finish();
 
-        // char_wb 2-5-grams.
+        // char_wb 2-5-grams: all hashed first, then looked up in a loop of independent loads.
+        hashes.clear();
+        tokenize::char_wb_ngrams(lowered, padded, |hash| hashes.push(hash));
         tally.start();
-        tokenize::char_wb_ngrams(lowered, padded, |hash| {
+        for &hash in hashes.iter() {
             if let Some(f) = w.chars.find(hash) {
                 tally.add(f, w.chars.slot(f));
                 known = true;
             }
-        });
+        }
         (words, tally.finish(), known)
     }
 }
