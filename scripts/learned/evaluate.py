@@ -13,7 +13,7 @@ wrong); the learned model when its probability > 0.5 (sklearn's predict).
   folds stratified by set and label, shuffled with a fixed seed (0): accuracy per set.
 - Leave-one-domain-out: train on three sets, test on the fourth.
 
---variants also evaluates the feature sets tried on the way (docs/models.md): TF-IDF only, TF-IDF
+--variants also evaluates the feature sets tried on the way (docs/internals/models.md): TF-IDF only, TF-IDF
 plus VADER's four scores, plus the compound thresholds, and the shipped set (plus the style marks
 times compound). Everything is deterministic: rerunning prints the same figures.
 

@@ -14,7 +14,7 @@ Rust VADER (`cargo run --quiet --example vader_features`), so training and infer
 features.
 
 Writes (all committed, all byte-reproducible on one machine):
-  src/model/learned/weights.bin   the model (format: docs/models.md, src/model/learned/weights.rs)
+  src/model/learned/weights.bin   the model (format: docs/internals/models.md, src/model/learned/weights.rs)
   src/model/learned/tables.rs     Python's own Unicode tables for str.lower, re's \\w and \\s, so the
                                   Rust tokenizer splits and lowercases exactly as this Python does
   --fixture also writes tests/fixtures/learned_reference.jsonl: sklearn's probability for texts the
@@ -57,7 +57,7 @@ SETS = [
     ("nyt", "nytEditorialSnippets_GroundTruth.txt"),
 ]
 
-# Hyper-parameters (docs/models.md says how they were chosen).
+# Hyper-parameters (docs/internals/models.md says how they were chosen).
 C = 4.0
 MIN_DF = 2  # a term must occur in at least 2 training texts: prunes the artifact
 VADER_SCALE = 3.0
@@ -166,7 +166,7 @@ def vader_scores(texts: list) -> list:
 def style(text: str) -> list:
     """Four 0/1 marks of social-media style, each defined on ASCII so Rust computes the same: a '!',
     a non-ASCII character, at most 12 words (str.split()), a shouted word (>= 2 ASCII capitals and
-    no ASCII small letter). docs/models.md says why not also an emoticon or a '@' / '#' / 'http'."""
+    no ASCII small letter). docs/internals/models.md says why not also an emoticon or a '@' / '#' / 'http'."""
     words = text.split()
     shouted = any(
         sum("A" <= c <= "Z" for c in w) >= 2 and not any("a" <= c <= "z" for c in w) for w in words

@@ -2,7 +2,7 @@
 //! `(?u)\b\w\w+\b`, and `char_wb` n-grams, with Python's own Unicode tables ([`super::tables`]).
 //!
 //! N-grams are never built as strings: each is hashed as its code points are read ([`mix`]) and
-//! looked up by that hash and its bytes, which stay slices of one buffer.
+//! looked up by that hash alone.
 
 use super::tables;
 
@@ -11,54 +11,6 @@ use super::tables;
 #[inline]
 pub(super) fn mix(hash: u64, c: char) -> u64 {
     (hash.rotate_left(5) ^ c as u64).wrapping_mul(0x517c_c1b7_2722_0a95)
-}
-
-/// How many bytes a [`Key`] holds: every ASCII char n-gram and most words fit.
-pub(super) const KEY_BYTES: usize = 16;
-
-/// The first [`KEY_BYTES`] bytes of a term, little-endian, zero-padded: for a term no longer than
-/// that, its bytes and length identify it, so a lookup compares two integers, not two slices.
-pub(super) type Key = u128;
-
-/// Appends `bytes` (packed little-endian in a u32, `len` of them) to a key of `at` bytes.
-#[inline]
-fn push_key(key: Key, at: usize, bytes: u32, len: usize) -> Key {
-    if at + len <= KEY_BYTES {
-        key | (Key::from(bytes) << (8 * at))
-    } else {
-        key
-    }
-}
-
-/// A character's UTF-8 bytes packed little-endian, and their count.
-#[inline]
-fn utf8(c: char) -> (u32, usize) {
-    let mut buffer = [0; 4];
-    let len = c.encode_utf8(&mut buffer).len();
-    (u32::from_le_bytes(buffer), len)
-}
-
-/// The [`Key`] of a whole string.
-pub(super) fn key_str(text: &str) -> Key {
-    let mut key = 0;
-    let mut at = 0;
-    for c in text.chars() {
-        let (bytes, len) = utf8(c);
-        key = push_key(key, at, bytes, len);
-        at += len;
-    }
-    key
-}
-
-/// The key of `first + " " + second`, given both keys (meaningful when the whole fits).
-#[inline]
-pub(super) fn pair_key(first: Key, first_len: usize, second: Key) -> Key {
-    let key = push_key(first, first_len, 0x20, 1);
-    if first_len + 1 < KEY_BYTES {
-        key | (second << (8 * (first_len + 1)))
-    } else {
-        key
-    }
 }
 
 /// The hash of a whole string, as [`mix`] builds it.
@@ -153,8 +105,6 @@ pub(super) struct Token {
     pub end: usize,
     /// [`hash_str`] of the token.
     pub hash: u64,
-    /// [`key_str`] of the token.
-    pub key: Key,
 }
 
 /// The tokens of an (already lowercased) text, in order, into `out`.
@@ -162,25 +112,20 @@ pub(super) fn tokens(text: &str, out: &mut Vec<Token>) {
     let mut start = 0;
     let mut length = 0usize;
     let mut hash = 0u64;
-    let mut key: Key = 0;
     for (at, c) in text.char_indices() {
         if is_word(c) {
             if length == 0 {
                 start = at;
                 hash = 0;
-                key = 0;
             }
             length += 1;
             hash = mix(hash, c);
-            let (bytes, len) = utf8(c);
-            key = push_key(key, at - start, bytes, len);
         } else {
             if length >= 2 {
                 out.push(Token {
                     start,
                     end: at,
                     hash,
-                    key,
                 });
             }
             length = 0;
@@ -191,60 +136,26 @@ pub(super) fn tokens(text: &str, out: &mut Vec<Token>) {
             start,
             end: text.len(),
             hash,
-            key,
         });
     }
 }
 
-/// Reusable buffers for the `char_wb` n-grams of one word.
-#[derive(Default)]
-pub(super) struct Padded {
-    /// `" " + word + " "` as UTF-8.
-    pub bytes: String,
-    /// Byte offset of each of its characters, and its length last.
-    pub offsets: Vec<usize>,
-    /// Each character, its UTF-8 bytes packed, and their count.
-    pub chars: Vec<(char, u32, usize)>,
-}
-
-/// Calls `found(hash, key, ngram)` for every `char_wb` 2-5-gram of an (already lowercased) text,
-/// as scikit-learn's `_char_wb_ngrams` yields them: each whitespace-separated word padded with one
-/// space either side, then every window of 2 to 5 code points (a padded word shorter than 5 gives
-/// itself once as its longest n-gram).
-pub(super) fn char_wb_ngrams(
-    text: &str,
-    padded: &mut Padded,
-    mut found: impl FnMut(u64, Key, &str),
-) {
+/// Calls `found(hash)` with the [`hash_str`] of every `char_wb` 2-5-gram of an (already
+/// lowercased) text, as scikit-learn's `_char_wb_ngrams` yields them: each whitespace-separated
+/// word padded with one space either side, then every window of 2 to 5 code points (a padded word
+/// shorter than 5 gives itself once as its longest n-gram). `padded` is a reusable buffer.
+pub(super) fn char_wb_ngrams(text: &str, padded: &mut Vec<char>, mut found: impl FnMut(u64)) {
     for word in text.split(is_space).filter(|w| !w.is_empty()) {
-        padded.bytes.clear();
-        padded.offsets.clear();
-        padded.chars.clear();
-        padded.bytes.push(' ');
-        padded.bytes.push_str(word);
-        padded.bytes.push(' ');
-        for (at, c) in padded.bytes.char_indices() {
-            padded.offsets.push(at);
-            let (bytes, len) = utf8(c);
-            padded.chars.push((c, bytes, len));
-        }
-        padded.offsets.push(padded.bytes.len());
-        let length = padded.chars.len();
-        for start in 0..length {
-            let (c, bytes, len) = padded.chars[start];
-            let mut hash = mix(0, c);
-            let mut key = Key::from(bytes);
-            let mut key_len = len;
-            for end in start + 2..=(start + 5).min(length) {
-                let (c, bytes, len) = padded.chars[end - 1];
+        padded.clear();
+        padded.push(' ');
+        padded.extend(word.chars());
+        padded.push(' ');
+        let length = padded.len();
+        for start in 0..length - 1 {
+            let mut hash = mix(0, padded[start]);
+            for &c in &padded[start + 1..(start + 5).min(length)] {
                 hash = mix(hash, c);
-                key = push_key(key, key_len, bytes, len);
-                key_len += len;
-                found(
-                    hash,
-                    key,
-                    &padded.bytes[padded.offsets[start]..padded.offsets[end]],
-                );
+                found(hash);
             }
         }
     }
@@ -266,7 +177,6 @@ mod tests {
         tokens(&lowered, &mut found);
         for t in &found {
             assert_eq!(t.hash, hash_str(&lowered[t.start..t.end]));
-            assert_eq!(t.key, key_str(&lowered[t.start..t.end]));
         }
         found
             .iter()
@@ -274,13 +184,22 @@ mod tests {
             .collect()
     }
 
+    /// The char_wb n-grams of `text`, by a slow path that builds each one, checked against the
+    /// hashes the fast path gives.
     fn ngrams(text: &str) -> Vec<String> {
+        let lowered = lower(text);
         let mut out = Vec::new();
-        char_wb_ngrams(&lower(text), &mut Padded::default(), |hash, key, gram| {
-            assert_eq!(hash, hash_str(gram));
-            assert_eq!(key, key_str(gram));
-            out.push(gram.to_string());
-        });
+        for word in lowered.split(is_space).filter(|w| !w.is_empty()) {
+            let padded: Vec<char> = format!(" {word} ").chars().collect();
+            for start in 0..padded.len() - 1 {
+                for end in start + 2..=(start + 5).min(padded.len()) {
+                    out.push(padded[start..end].iter().collect::<String>());
+                }
+            }
+        }
+        let mut hashes = Vec::new();
+        char_wb_ngrams(&lowered, &mut Vec::new(), |hash| hashes.push(hash));
+        assert_eq!(hashes, out.iter().map(|g| hash_str(g)).collect::<Vec<_>>());
         out.sort();
         out
     }
@@ -322,24 +241,6 @@ mod tests {
         assert_eq!(token_strings("كِتَابٌ"), ["اب"]);
         assert_eq!(token_strings("बहुत"), ["बह"]);
         assert_eq!(token_strings("日本語です!"), ["日本語です"]);
-    }
-
-    #[test]
-    fn keys_pack_the_first_bytes() {
-        assert_eq!(key_str(""), 0);
-        assert_eq!(key_str("ab"), 0x6261);
-        assert_eq!(key_str("é"), 0xa9c3);
-        assert_eq!(key_str("0123456789abcdef"), key_str("0123456789abcdefXYZ"));
-        assert_eq!(pair_key(key_str("ab"), 2, key_str("cd")), key_str("ab cd"));
-        let long = "abcdefghijklmn";
-        assert_eq!(
-            pair_key(key_str(long), 14, key_str("xyz")),
-            key_str("abcdefghijklmn xyz")
-        );
-        assert_eq!(
-            pair_key(key_str("0123456789abcdef"), 16, key_str("x")),
-            key_str("0123456789abcdef")
-        );
     }
 
     #[test]

@@ -18,70 +18,66 @@
 //!   length u16, the term's UTF-8 bytes, idf f64, coef f64
 //! ```
 
-use super::tokenize::{hash_str, key_str, mix, Key, KEY_BYTES};
+use super::tokenize::{hash_str, mix};
 
 const MAGIC: &[u8; 8] = b"SALRN001";
 
-/// One feature: what scoring needs, and what checking a short term needs, in 32 bytes (two to a
-/// cache line). The term's length is in its slot.
-#[derive(Clone, Copy)]
-pub(super) struct Entry {
-    pub idf: f64,
-    pub coef: f64,
-    /// The term's [`Key`] (its first [`KEY_BYTES`] bytes), as two halves to keep the entry 8-aligned.
-    key: [u64; 2],
+/// One slot of a [`Vocabulary`]: a term's 64-bit hash and what scoring needs of it, in 16 bytes
+/// (four to a cache line), so a lookup is one probe of one line in the common case. `idf` is at
+/// least 1 for a term (smoothed idf), so 0 marks an empty slot.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Slot {
+    hash: u64,
+    pub coef: f32,
+    pub idf: f32,
 }
 
-/// A slot's check word: 24 bits of the hash (not those that chose the slot) and the term's byte
-/// length, capped at 255.
-#[inline]
-fn check(hash: u64, len: usize) -> u32 {
-    (((hash >> 40) as u32) << 8) | len.min(255) as u32
-}
-
-/// One TF-IDF block: its terms, their idf and logistic-regression coefficients, and an
-/// open-addressing table (linear probing) from a term's hash to its feature index.
+/// One TF-IDF block: an open-addressing table (linear probing) from a term's [`hash_str`] to its
+/// idf and logistic-regression coefficient. A term is known by its 64-bit hash alone: the load
+/// checks that no two terms of the vocabulary share one, and a text's unknown n-gram matches a term
+/// only if its 64-bit hash is the term's (about 1 in 10^14 per n-gram for this vocabulary size).
 pub(super) struct Vocabulary {
-    /// Every term's UTF-8 bytes, back to back; term `i` is `terms[spans[i].0..spans[i].1]`.
-    terms: String,
-    spans: Vec<(u32, u32)>,
-    pub entries: Vec<Entry>,
-    /// Per slot: [`check`] of the term's hash and length, and its feature index + 1 (0: empty).
-    slots: Vec<(u32, u32)>,
+    slots: Vec<Slot>,
     shift: u32,
+    len: usize,
 }
 
 impl Vocabulary {
-    fn new(terms: String, spans: Vec<(u32, u32)>, entries: Vec<Entry>) -> Self {
-        let n = entries.len();
-        // Load factor between 0.4 and 0.8: a probe sequence stays within a cache line or two.
-        let bits = (n + n / 4).max(2).next_power_of_two().trailing_zeros();
+    /// The table of `terms` (term, idf, coef); an error if two terms share a hash.
+    fn new(terms: &[(String, f64, f64)]) -> Result<Self, String> {
+        let n = terms.len();
+        // Load factor between 1/6 and 1/3: most lookups end at the first slot, so the branch
+        // after it is predictable (at 2/3, a sixth of the time went to mispredicted probes).
+        let bits = (n * 3).max(2).next_power_of_two().trailing_zeros();
         let mut vocabulary = Vocabulary {
-            terms,
-            spans,
-            entries,
-            slots: vec![(0, 0); 1 << bits],
+            slots: vec![Slot::default(); 1 << bits],
             shift: 64 - bits,
+            len: n,
         };
-        for index in 0..n {
-            let term = vocabulary.term(index);
-            let (hash, len) = (hash_str(term), term.len());
+        let mask = vocabulary.slots.len() - 1;
+        for (term, idf, coef) in terms {
+            let hash = hash_str(term);
             let mut slot = vocabulary.home(hash);
-            while vocabulary.slots[slot].1 != 0 {
-                slot = (slot + 1) & (vocabulary.slots.len() - 1);
+            while vocabulary.slots[slot].idf != 0.0 {
+                if vocabulary.slots[slot].hash == hash {
+                    return Err(format!("two terms share the hash of {term:?}"));
+                }
+                slot = (slot + 1) & mask;
             }
-            vocabulary.slots[slot] = (check(hash, len), index as u32 + 1);
+            if idf.is_nan() || *idf < 1.0 {
+                return Err(format!("idf {idf} < 1 for {term:?}"));
+            }
+            vocabulary.slots[slot] = Slot {
+                hash,
+                coef: *coef as f32,
+                idf: *idf as f32,
+            };
         }
-        vocabulary
+        Ok(vocabulary)
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    fn term(&self, index: usize) -> &str {
-        let (start, end) = self.spans[index];
-        &self.terms[start as usize..end as usize]
+        self.len
     }
 
     #[inline]
@@ -89,73 +85,34 @@ impl Vocabulary {
         (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
     }
 
-    /// Whether feature `index`, whose slot's check word matched (so a term of at most 255 bytes
-    /// has length `len`), is the term made of `parts` concatenated, `len` bytes, [`Key`] `key`.
+    /// The slot of the term whose [`hash_str`] is `hash`, if it is in the vocabulary.
     #[inline]
-    fn is(&self, index: usize, len: usize, key: Key, parts: &[&[u8]]) -> bool {
-        if self.entries[index].key != split(key) {
-            return false;
-        }
-        if len <= KEY_BYTES {
-            return true;
-        }
-        // A long term: compare all its bytes.
-        let mut rest = self.term(index).as_bytes();
-        if rest.len() != len {
-            return false;
-        }
-        for part in parts {
-            let (head, tail) = rest.split_at(part.len());
-            if head != *part {
-                return false;
-            }
-            rest = tail;
-        }
-        true
-    }
-
-    /// The feature index of the term made of `parts` concatenated, whose [`hash_str`] is `hash`
-    /// and [`key_str`] is `key`.
-    #[inline]
-    fn find(&self, hash: u64, key: Key, parts: &[&[u8]]) -> Option<u32> {
-        let len = parts.iter().map(|p| p.len()).sum();
-        let tag = check(hash, len);
+    pub fn find(&self, hash: u64) -> Option<u32> {
         let mask = self.slots.len() - 1;
         let mut slot = self.home(hash);
         loop {
-            let (slot_tag, entry) = self.slots[slot];
-            if entry == 0 {
-                return None;
+            let found = &self.slots[slot];
+            if found.hash == hash && found.idf != 0.0 {
+                return Some(slot as u32);
             }
-            if slot_tag == tag && self.is(entry as usize - 1, len, key, parts) {
-                return Some(entry - 1);
+            if found.idf == 0.0 {
+                return None;
             }
             slot = (slot + 1) & mask;
         }
     }
 
-    /// The feature index of `term`, whose [`hash_str`] is `hash` and [`key_str`] is `key`.
+    /// The slot [`Self::find`] returned.
     #[inline]
-    pub fn find_str(&self, hash: u64, key: Key, term: &str) -> Option<u32> {
-        self.find(hash, key, &[term.as_bytes()])
+    pub fn slot(&self, slot: u32) -> &Slot {
+        &self.slots[slot as usize]
     }
 
-    /// The feature index of `term` (hash computed here).
+    /// The slot of `term` (hash computed here).
     #[cfg(test)]
     pub fn get(&self, term: &str) -> Option<u32> {
-        self.find_str(hash_str(term), key_str(term), term)
+        self.find(hash_str(term))
     }
-
-    /// The feature index of the bigram `first + " " + second`, whose hash is `hash` and key `key`.
-    #[inline]
-    pub fn find_pair(&self, hash: u64, key: Key, first: &str, second: &str) -> Option<u32> {
-        self.find(hash, key, &[first.as_bytes(), b" ", second.as_bytes()])
-    }
-}
-
-#[inline]
-fn split(key: Key) -> [u64; 2] {
-    [key as u64, (key >> 64) as u64]
 }
 
 /// The hash of `first + " " + second`, given the hash of `first`.
@@ -200,22 +157,13 @@ impl<'a> Reader<'a> {
         (0..n).map(|_| self.f64()).collect()
     }
     fn vocabulary(&mut self, n: usize) -> Result<Vocabulary, String> {
-        let mut terms = String::new();
-        let mut spans = Vec::with_capacity(n);
-        let mut entries = Vec::with_capacity(n);
+        let mut terms = Vec::with_capacity(n);
         for _ in 0..n {
             let length = self.u16()? as usize;
             let term = std::str::from_utf8(self.take(length)?).map_err(|e| e.to_string())?;
-            let start = u32::try_from(terms.len()).map_err(|e| e.to_string())?;
-            terms.push_str(term);
-            spans.push((start, start + length as u32));
-            entries.push(Entry {
-                idf: self.f64()?,
-                coef: self.f64()?,
-                key: split(key_str(term)),
-            });
+            terms.push((term.to_owned(), self.f64()?, self.f64()?));
         }
-        Ok(Vocabulary::new(terms, spans, entries))
+        Vocabulary::new(&terms)
     }
 }
 
