@@ -2,7 +2,8 @@
 //! `keys` to make, hash and check keys.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::fmt;
+use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,6 +21,26 @@ use crate::paths::Scope;
 use crate::quota::{Limit, LocalQuotas, Quota, SharedQuotas};
 use crate::redis_backend::Redis;
 use crate::tls::CertificateStore;
+
+/// `println!` for the commands' output, except that a reader that went away
+/// (`sentiment-api config | head -1`) ends the command quietly, as `head` expects, where
+/// `println!` panics (Rust ignores SIGPIPE, so the write fails with EPIPE instead).
+macro_rules! out {
+    ($($arg:tt)*) => { write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Writes to stdout. On a broken pipe the process exits 0 at once: the reader has what it wanted.
+/// Any other failure (a full disk) is an error on stderr and exit status 1.
+fn write_stdout(text: fmt::Arguments) {
+    let mut stdout = io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
 
 /// A sentiment model served over HTTP behind API-key authentication.
 #[derive(Debug, Parser)]
@@ -125,9 +146,9 @@ pub fn config() -> ExitCode {
             )
             .map_err(|e| format!("API_SECRET_KEY: {e}"))?;
             let keys = source.load().map_err(|e| format!("API_KEYS_FILE: {e}"))?;
-            println!("# {} keys in force", keys.len());
+            out!("# {} keys in force", keys.len());
         } else {
-            println!("# no key configured: the server generates one at start and prints it");
+            out!("# no key configured: the server generates one at start and prints it");
         }
         let models = Models::load(
             settings.models.as_deref(),
@@ -137,18 +158,18 @@ pub fn config() -> ExitCode {
         .map_err(|e| e.to_string())?;
         if let Some(files) = settings.tls.clone() {
             let certificates = CertificateStore::load(files).map_err(|e| e.to_string())?;
-            println!(
+            out!(
                 "# TLS certificate valid until {}",
                 certificates.current().not_after_text()
             );
         }
-        println!("# models loaded: {}", models.names().join(", "));
+        out!("# models loaded: {}", models.names().join(", "));
         Ok::<_, String>(settings)
     })();
     match checked {
         Ok(settings) => {
             for (variable, value) in settings.describe() {
-                println!("{variable}={value}");
+                out!("{variable}={value}");
             }
             ExitCode::SUCCESS
         }
@@ -166,7 +187,7 @@ pub fn keys(command: KeysCommand) -> ExitCode {
             .map_err(|e| format!("cannot generate a key: {e}"))
             .and_then(|key| {
                 let entry = entry(&args, &key)?;
-                println!(
+                out!(
                     "New key {:?}; it is shown only this once, so store it now:\n\n    {}\n\n\
                      Its entry for the keys file (API_KEYS_FILE):\n\n{}",
                     args.id,
@@ -176,7 +197,7 @@ pub fn keys(command: KeysCommand) -> ExitCode {
                 Ok(())
             }),
         KeysCommand::Hash(args) => read_key_from_stdin().and_then(|key| {
-            print!("{}", entry(&args, &key)?.to_toml());
+            write_stdout(format_args!("{}", entry(&args, &key)?.to_toml()));
             Ok(())
         }),
         KeysCommand::Check { file } => check(&file),
@@ -232,9 +253,9 @@ fn read_key_from_stdin() -> Result<Secret, String> {
 fn check(file: &std::path::Path) -> Result<(), String> {
     let (entries, notes) = key_file::load_noting(file).map_err(|e| e.to_string())?;
     let now = OffsetDateTime::now_utc();
-    println!("{}: {} keys", file.display(), entries.len());
+    out!("{}: {} keys", file.display(), entries.len());
     for note in notes {
-        println!("  warning: {note}");
+        out!("  warning: {note}");
     }
     for e in &entries {
         let state = if !e.enabled {
@@ -257,7 +278,7 @@ fn check(file: &std::path::Path) -> Result<(), String> {
                 .collect::<Vec<_>>()
                 .join(","),
         };
-        println!(
+        out!(
             "  {:<24} {:<8} expires {:<25} scopes {:<14} owner {}",
             e.id,
             state,
@@ -290,7 +311,7 @@ fn usage(file: Option<PathBuf>) -> Result<(), String> {
         limits.extend(Limit::all_for("", None, Some((owner, quota))));
     }
     if limits.is_empty() {
-        println!("{}: no key or owner has a quota", file.display());
+        out!("{}: no key or owner has a quota", file.display());
         return Ok(());
     }
     let Some(redis) = settings.redis else {
@@ -309,12 +330,12 @@ fn usage(file: Option<PathBuf>) -> Result<(), String> {
         quotas.read(&limits, now).await
     });
     let usage = usage.map_err(|e| format!("cannot read the counters from {shown}: {e}"))?;
-    println!(
+    out!(
         "# quota usage at {} (UTC days and months) from Redis at {shown}",
         now.format(&Rfc3339).unwrap_or_default()
     );
     for count in &usage.counts {
-        println!(
+        out!(
             "{:<6} {:<24} {:<6} {:>10} of {:<10} {:>10} left, resets in {} s",
             count.limit.holder.kind(),
             count.limit.holder.name(),

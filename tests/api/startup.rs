@@ -227,3 +227,35 @@ fn version_names_the_version_and_the_features() {
         "{out}"
     );
 }
+
+/// `sentiment-api config | head -1`: a reader that goes away early ends the command quietly
+/// (exit 0, nothing on stderr), where `println!` would panic on the broken pipe. The read end is
+/// closed before the binary writes anything, so every line it writes meets EPIPE.
+#[test]
+fn a_reader_that_closes_early_ends_the_commands_quietly() {
+    use std::process::Stdio;
+    let dir = temp_dir("epipe");
+    std::fs::write(
+        dir.join("keys.toml"),
+        crate::keys::entry("a", "sk_epipe-key-0123456789abcdef", ""),
+    )
+    .unwrap();
+    for args in [
+        &["config"][..],
+        &["keys", "check", "keys.toml"],
+        &["keys", "new", "--id", "b"],
+    ] {
+        let mut child = crate::helpers::binary(&dir, &[])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?}\n{err}", out.status);
+        assert!(err.is_empty(), "{args:?} wrote to stderr: {err}");
+    }
+}
