@@ -30,9 +30,8 @@ REPO = Path(__file__).resolve().parent.parent
 USER_DOCS = ["README.md", "docs/api.md", "docs/configuration.md", "docs/testing.md", "docs/deploy.md",
              "docs/models.md"]
 README_LIMIT, USER_DOCS_LIMIT = 6 * 1024, 55 * 1024
-# Records may hold dates; so may these, until the lead folds them into docs/models.md (issue 26).
+# Records may hold dates (and docs/internals/ may).
 DATED_OK = {"CHANGELOG.md"}
-PENDING_FOLD = {"docs/model.md", "docs/encoder.md"}
 OUTSIDE = "../" + "shared"  # spelled in two pieces so that this file does not name it
 FENCE = re.compile(r"^(```+|~~~+)(.*)$")
 LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -108,11 +107,7 @@ def check_links(files: list[Path]) -> int:
                 fail(f"{rel}: link {target!r} leaves the repository")
                 continue
             if not dest.exists():
-                message = f"{rel}: link {target!r}: {dest.relative_to(REPO)} does not exist"
-                if str(rel) in PENDING_FOLD:
-                    print(f"pending (the lead folds {rel} into docs/models.md): {message}")
-                else:
-                    fail(message)
+                fail(f"{rel}: link {target!r}: {dest.relative_to(REPO)} does not exist")
                 continue
             if anchor:
                 if dest.suffix != ".md":
@@ -167,12 +162,8 @@ def check_sizes_and_dates(files: list[Path]) -> None:
             continue
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             for date in DATE.findall(line):
-                message = (f"{rel}:{n}: the date {date}: dated measurements belong in CHANGELOG.md or "
-                           "docs/internals/; link to them from here")
-                if rel in PENDING_FOLD:
-                    print(f"pending (the lead folds {rel} into docs/models.md): {message}")
-                else:
-                    fail(message)
+                fail(f"{rel}:{n}: the date {date}: dated measurements belong in CHANGELOG.md or "
+                     "docs/internals/; link to them from here")
 
 
 def runnable_blocks() -> list[tuple[str, str, str, int]]:

@@ -59,7 +59,7 @@ SETS = {
     "nyt": "nytEditorialSnippets_GroundTruth.txt",
 }
 # Inverse regularisation strength, on standardised features. Picked from {0.03, 0.1, 0.3, 1, 3} on the
-# same 5-fold CV it reports (the spread was 0.3 points): a mild optimism, noted in docs/encoder.md.
+# same 5-fold CV it reports (the spread was 0.3 points): a mild optimism, noted in docs/internals/encoder.md.
 C = 0.03
 SEED = 0
 

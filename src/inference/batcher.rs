@@ -1,6 +1,6 @@
 //! Coalescing for models that score many texts in one call faster than one at a time (the
 //! encoder: one padded forward pass over 8 texts gave ~1.4x the texts/s of 8 passes,
-//! docs/encoder.md). Concurrent requests for such a model queue here; one thread takes whatever is
+//! docs/internals/encoder.md). Concurrent requests for such a model queue here; one thread takes whatever is
 //! waiting, up to the model's batch size, scores it in one [`SentimentModel::score_batch`] call and
 //! hands each request its own results, as text-embeddings-inference does. Nothing waits for a batch
 //! to fill: a request that finds the thread idle runs at once, alone.

@@ -1,5 +1,5 @@
 //! all-MiniLM-L6-v2 sentence embeddings (candle, CPU) with a linear head trained on the VADER
-//! ground truth: the `encoder` cargo feature (docs/encoder.md).
+//! ground truth: the `encoder` cargo feature (docs/internals/encoder.md).
 //!
 //! The pipeline is sentence-transformers' for this model, then a logistic head:
 //!
@@ -19,7 +19,7 @@
 //!    ground truth with out-of-fold z. It gives `p`, the probability that the text is positive. The
 //!    384 products let the head weigh VADER's compound by what kind of text it is (VADER is right on
 //!    98% of the tweets and on 63-73% of the reviews and editorials); z brings the n-grams the
-//!    frozen encoder cannot learn (docs/encoder.md).
+//!    frozen encoder cannot learn (docs/internals/encoder.md).
 //!
 //! **Scores.** The model is binary, so it maps `p` onto the service's scores as:
 //! `compound = 2p − 1` (in [-1, 1]), `positive = p`, `negative = 1 − p`, `neutral = 0`. The label
@@ -189,7 +189,7 @@ fn invalid(path: &Path, reason: impl ToString) -> EncoderError {
 impl Encoder {
     /// Loads the model files from `dir` (what `scripts/encoder/fetch_model.py` unpacks), with a
     /// thread pool as large as the CPUs this process may use. Takes ~0.4-0.7 s here; ~103 MB
-    /// resident afterwards, ~193 MB at the peak while loading (docs/encoder.md).
+    /// resident afterwards, ~193 MB at the peak while loading (docs/internals/encoder.md).
     pub fn load(dir: &Path) -> Result<Encoder, EncoderError> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         Encoder::load_with_threads(dir, threads)
