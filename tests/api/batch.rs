@@ -438,3 +438,28 @@ async fn an_inference_timeout_answers_503_json_and_the_server_keeps_serving() {
         200
     );
 }
+
+/// `limits::POLL_POLICY`: reads of finished jobs by one key, 20 at once and 10 a second after.
+/// Past it, a 429 `Rate limit exceeded` with `Retry-After` and the key's own `RateLimit` headers
+/// (its rate limit untouched), as docs/api.md says.
+#[actix_rt::test]
+async fn reading_finished_jobs_past_the_poll_limit_is_a_429_that_spends_no_unit() {
+    let app = spawn_app_with(settings_with_limit(10), Arc::new(Vader::new())).await;
+    let location = start_job(&app, &["hello"], TEST_KEY).await;
+    wait_for_job(&app, &location, TEST_KEY).await;
+    // 100 reads at once: the burst is 20, and the refill (10 a second) cannot serve 80 more
+    // unless the reads take 8 seconds to arrive.
+    let answers =
+        futures_util::future::join_all((0..100).map(|_| app.get(&location, Some(TEST_KEY)))).await;
+    let refused: Vec<_> = answers.into_iter().filter(|r| r.status() == 429).collect();
+    assert!(!refused.is_empty(), "no poll was refused");
+    for res in refused {
+        assert!(retry_after(&res) >= 1);
+        assert_eq!(res.headers()["ratelimit-policy"], "\"default\";q=10;w=60");
+        assert_eq!(remaining(&res), 9, "a refused poll spends no unit");
+        assert_eq!(
+            status_and_json(res).await,
+            error_json(429, "Rate limit exceeded")
+        );
+    }
+}
