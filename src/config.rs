@@ -669,12 +669,20 @@ fn by_section() -> Vec<&'static Setting> {
 
 /// `docs/configuration.md`'s variable table, from the declarations.
 pub fn markdown_table() -> String {
-    let mut out = String::from("| section | variable | default | what |\n|---|---|---|---|\n");
+    let mut out = String::new();
+    let mut section = None;
     for s in by_section() {
+        if section != Some(s.section) {
+            section = Some(s.section);
+            let gap = if out.is_empty() { "" } else { "\n" };
+            out.push_str(&format!(
+                "{gap}### {}\n\n| variable | default | what |\n|---|---|---|\n",
+                s.section.title()
+            ));
+        }
         let secret = if s.secret { " (a secret)" } else { "" };
         out.push_str(&format!(
-            "| {} | `{}` | {} | {}{secret} |\n",
-            s.section.title(),
+            "| `{}` | {} | {}{secret} |\n",
             s.name,
             s.default_text(),
             s.help.replace('|', "\\|")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The container image, as docs/deploy-artifacts.md runs it: built (scripts/deploy/build_image.sh),
+# The container image, as docs/deploy.md runs it: built (scripts/deploy/build_image.sh),
 # then run read-only with no capabilities and the key as a keys file (its SHA-256 only) mounted
 # read-only, and checked over HTTP: /health, /health/ready, an authenticated /predict, a 403,
 # draining on SIGTERM (readiness 503 within SHUTDOWN_DELAY_SECONDS, then exit 0), and that neither
