@@ -1303,7 +1303,18 @@ mod tests {
             assert!(!s.help.contains('\n') && !s.help.is_empty(), "{}", s.name);
         }
         let table = markdown_table();
-        assert_eq!(table.lines().count(), SETTINGS.len() + 2);
+        // One row per setting, under one heading per section.
+        let rows = table.lines().filter(|l| l.starts_with("| `")).count();
+        assert_eq!(rows, SETTINGS.len());
+        let headings = table.lines().filter(|l| l.starts_with("### ")).count();
+        assert_eq!(
+            headings,
+            by_section()
+                .windows(2)
+                .filter(|w| w[0].section != w[1].section)
+                .count()
+                + 1
+        );
         assert!(env_example().contains(&format!(
             "\nAPI_SECRET_KEY={}\n",
             crate::auth::PLACEHOLDER_KEY
