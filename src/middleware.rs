@@ -213,7 +213,7 @@ where
             res.request()
                 .extensions()
                 .get::<AuthenticatedKey>()
-                .map(|k| k.0.id.clone()),
+                .map(|k| k.entry.id.clone()),
         ),
         Err(err) => (err.as_response_error().status_code(), None, None),
     };
