@@ -242,14 +242,12 @@ fn request_id_of(headers: &HeaderMap) -> (String, bool) {
     }
 }
 
-/// Whether `id` holds the request's own `X-API-Key` (a client or proxy template that sends its
-/// key as the id, or in it, as `retry1-<key>`): such an id is replaced, or the key would reach
-/// the answer's headers and every log line of the request.
+/// Whether `id` holds a key the request presents (in `X-API-Key` or as a Bearer token: a client
+/// or proxy template that sends its key as the id, or in it, as `retry1-<key>`): such an id is
+/// replaced, or the key would reach the answer's headers and every log line of the request.
 fn is_the_key(headers: &HeaderMap, id: &[u8]) -> bool {
-    headers
-        .get_all(crate::http::API_KEY_HEADER)
-        .map(|key| key.as_bytes().trim_ascii())
-        .filter(|key| !key.is_empty() && key.len() <= id.len())
+    crate::http::every_presented_key(headers)
+        .filter(|key| key.len() <= id.len())
         .any(|key| id.windows(key.len()).any(|part| part == key))
 }
 
@@ -590,6 +588,13 @@ mod tests {
         assert!(is_the_key(&headers, b"secret-key-123-2"));
         assert!(!is_the_key(&headers, b"secret-key-12"));
         assert!(!is_the_key(&HeaderMap::new(), b"anything"));
+        let mut bearer = HeaderMap::new();
+        bearer.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  secret-key-456"),
+        );
+        assert!(is_the_key(&bearer, b"retry1-secret-key-456"));
+        assert!(!is_the_key(&bearer, b"bearer"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::error::{ApiError, ValidationItem};
 use crate::http::Gate;
 use crate::inference::Inference;
-use crate::jobs::{InMemoryJobStore, JobLimits, JobStore, RedisJobStore};
+use crate::jobs::{self, InMemoryJobStore, JobLimits, JobStore, RedisJobStore};
 use crate::limits::{
     spawn_sweeper, AuthThrottle, InFlight, Limits, LocalLimits, RateLimiter, RateLimits,
     SharedLimits,
@@ -141,6 +141,7 @@ pub fn run(
             model_names.clone(),
         ))
     });
+    let job_reads = Arc::new(tokio::sync::Semaphore::new(jobs::READS_AT_ONCE));
     let in_flight = web::Data::new(InFlight::new(settings.max_concurrent_requests));
     let readiness = web::Data::new(Readiness::new());
     let cors = settings.cors.clone().map(Arc::new);
@@ -203,6 +204,7 @@ pub fn run(
         let state = web::Data::new(AppState {
             jobs,
             gate: Rc::clone(&gate),
+            job_reads: Arc::clone(&job_reads),
         });
         App::new()
             .app_data(store.clone())

@@ -14,6 +14,9 @@ pub struct AppState {
     pub jobs: Arc<dyn JobStore>,
     /// The authorization step of the protected routes, and the limits under it.
     pub gate: Rc<Gate>,
+    /// Turns for reading a job and writing its answer, shared by the workers
+    /// ([`READS_AT_ONCE`](crate::jobs::READS_AT_ONCE)).
+    pub job_reads: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {

@@ -74,10 +74,10 @@ impl Gate {
         &self.quotas
     }
 
-    /// Counts one read of a finished job by key `id` against [`POLL_POLICY`] (such a read can
-    /// move a megabyte; once the key has none left, the authorization step refuses its polls).
-    pub fn spend_poll(&self, id: &str) {
-        self.polls.acquire(id, POLL_POLICY, 1);
+    /// Gives back the poll the authorization step spent for key `id` (see [`Gate::authorize`])
+    /// when the poll read no finished job: only reads of results count.
+    pub fn refund_poll(&self, id: &str) {
+        self.polls.settle(id, POLL_POLICY, 0, 1);
     }
 
     /// The limits, for readiness and the metrics.
@@ -146,20 +146,24 @@ impl Gate {
         if units > 0 && entry.has_quota() {
             super::quota::spend(req, &self.quotas, &entry, units).await?;
         }
-        // Reading a finished job spends a poll (see `Gate::spend_poll`); a key with none left is
-        // refused before anything is read. Polls of a job still processing cost nothing.
-        if route.cost == Cost::Poll && self.polls.peek(&entry.id, POLL_POLICY).remaining == 0 {
-            let wait = self.polls.peek(&entry.id, POLL_POLICY).next_unit_in;
-            log::warn!(
-                "job poll limit exceeded: key id {} read more than {} finished jobs in {}s",
-                entry.id,
-                POLL_POLICY.burst,
-                POLL_POLICY.window.as_secs()
-            );
-            return Err(ApiError::RateLimited {
-                cause: Limit::JobPolls,
-                retry_after: retry_after_secs(wait),
-            });
+        // A poll is spent here, before anything is read, and given back by the handler when the
+        // job is not done (`Gate::refund_poll`): polls sent at once cannot all pass a check made
+        // before any of them was counted. A key with none left is refused before any read.
+        if route.cost == Cost::Poll {
+            if let Decision::Denied { retry_after, .. } =
+                self.polls.acquire(&entry.id, POLL_POLICY, 1)
+            {
+                log::warn!(
+                    "job poll limit exceeded: key id {} read more than {} finished jobs in {}s",
+                    entry.id,
+                    POLL_POLICY.burst,
+                    POLL_POLICY.window.as_secs()
+                );
+                return Err(ApiError::RateLimited {
+                    cause: Limit::JobPolls,
+                    retry_after: retry_after_secs(retry_after),
+                });
+            }
         }
         Ok(AuthenticatedKey {
             entry,

@@ -63,6 +63,18 @@ fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<Option<&'a [u
     Some(first.map(|v| v.as_bytes()))
 }
 
+/// Every key a request carries, however it is sent (each `X-API-Key`, each Bearer token), valid
+/// or not, sent once or twice: whatever must never be echoed or logged (see the request id).
+pub fn every_presented_key(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
+    let api_keys = headers
+        .get_all(API_KEY_HEADER)
+        .map(|key| key.as_bytes().trim_ascii());
+    let bearers = headers
+        .get_all(AUTHORIZATION)
+        .filter_map(|value| bearer_token(value.as_bytes()));
+    api_keys.chain(bearers).filter(|key| !key.is_empty())
+}
+
 /// The token of `Bearer <token>` (scheme in any case, RFC 9110), trimmed; `None` for another
 /// scheme or an empty token.
 fn bearer_token(value: &[u8]) -> Option<&[u8]> {

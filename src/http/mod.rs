@@ -15,7 +15,7 @@ pub mod validation;
 
 pub use api_key::{ApiKey, API_KEY_HEADER};
 pub use authorize::{AuthenticatedKey, Authorize, Gate, AUTH_LOG};
-pub use credentials::{presented_key, Presented};
+pub use credentials::{every_presented_key, presented_key, Presented};
 pub use error_responses::{ProtectedErrors, PublicErrors};
 pub use job_id::JobId;
 pub use json_body::JsonBody;

@@ -19,6 +19,12 @@ use crate::clock::Clock;
 use crate::inference::Scored;
 use crate::redis_backend::Unavailable;
 
+/// Reads of jobs in flight at once in one server, whatever the store (see `AppState::job_reads`).
+/// A done job's results can be a megabyte: reading, decoding and writing one takes a core for
+/// milliseconds, and polls from many keys at once would otherwise fill every core (and, in Redis,
+/// hold the limits' calls past `REDIS_TIMEOUT_MS`). More wait their turn.
+pub const READS_AT_ONCE: usize = 1;
+
 /// A job's state.
 #[derive(Debug, Clone)]
 pub enum JobState {

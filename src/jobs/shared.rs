@@ -26,10 +26,6 @@ const FINISH_TRY_TIMEOUT: Duration = Duration::from_secs(2);
 /// the limits' connection (the jobs have their own), so polls cannot starve other keys.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Job reads in flight at once on one worker's connection; more wait their turn. Each may carry a
-/// megabyte: without a bound, parallel polls of one big job queue megabytes on the connection.
-const READS_AT_ONCE: usize = 2;
-
 /// The caps and times of a job store, the same on every replica.
 #[derive(Debug, Clone)]
 pub struct JobLimits {
@@ -54,8 +50,6 @@ pub struct SharedJobs {
     limits: JobLimits,
     /// The models' names, to give decoded results their `&'static str` back.
     models: Arc<[&'static str]>,
-    /// Turns for [`READS_AT_ONCE`].
-    reads: tokio::sync::Semaphore,
 }
 
 impl SharedJobs {
@@ -66,7 +60,6 @@ impl SharedJobs {
             conn,
             limits,
             models: models.into(),
-            reads: tokio::sync::Semaphore::new(READS_AT_ONCE),
         }
     }
 
@@ -163,9 +156,6 @@ impl SharedJobs {
         if self.conn.redis().circuit_open() {
             return Err(Unavailable("circuit open").into());
         }
-        let Ok(_turn) = self.reads.acquire().await else {
-            return Err(Unavailable("closed").into());
-        };
         let answer = self
             .conn
             .call_patiently(READ_TIMEOUT, |mut conn| async move {
@@ -178,22 +168,41 @@ impl SharedJobs {
             return Ok(None);
         };
         Ok(Some(match answer.as_slice() {
-            [state, _] if state == "done" => match self.decode_off_worker(answer).await {
-                Some(results) => JobState::Done(Arc::new(results)),
-                None => {
-                    log::error!("job {id}: its results in Redis cannot be read");
-                    JobState::Failed("The results could not be read".into())
+            [state] if state == "done" => {
+                // The owner was checked by the script; the job may expire in between.
+                let Some(stored) = self.results(id).await? else {
+                    return Ok(None);
+                };
+                match self.decode_off_worker(stored).await {
+                    Some(results) => JobState::Done(Arc::new(results)),
+                    None => {
+                        log::error!("job {id}: its results in Redis cannot be read");
+                        JobState::Failed("The results could not be read".into())
+                    }
                 }
-            },
+            }
             [state, reason] if state == "failed" => JobState::Failed(reason.clone()),
             _ => JobState::Processing,
         }))
     }
 
+    /// A done job's results as stored, read with a plain `HGET` (see `get.lua`).
+    async fn results(&self, id: &Uuid) -> Result<Option<String>, Unavailable> {
+        let key = self.job_key(id);
+        self.conn
+            .call_patiently(READ_TIMEOUT, |mut conn| async move {
+                redis::cmd("HGET")
+                    .arg(key)
+                    .arg("results")
+                    .query_async::<Option<String>>(&mut conn)
+                    .await
+            })
+            .await
+    }
+
     /// Decodes a done job's results on the blocking pool: a megabyte of JSON would hold this
     /// worker (and every request and Redis answer it serves) for as long as it takes.
-    async fn decode_off_worker(&self, mut answer: Vec<String>) -> Option<Vec<Scored>> {
-        let stored = answer.pop()?;
+    async fn decode_off_worker(&self, stored: String) -> Option<Vec<Scored>> {
         let models = Arc::clone(&self.models);
         actix_rt::task::spawn_blocking(move || decode(&models, &stored))
             .await

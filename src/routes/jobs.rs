@@ -102,19 +102,28 @@ pub async fn get_job(
     state: web::Data<AppState>,
     JobId(job_id): JobId,
 ) -> Result<HttpResponse, ApiError> {
-    // Polling reads the caller's own state: it spends no unit (the route's cost is a poll), so a
-    // client waiting for its results does not use up the quota meant for texts.
-    let job_id = job_id.ok_or(ApiError::NotFound)?;
-    let job = state
-        .jobs
-        .get(&job_id, key.id())
-        .await
-        .inspect_err(|e| log::warn!("job {job_id} not read for key id {}: {e}", key.id()))?
-        .ok_or(ApiError::NotFound)?;
-    if !matches!(job, JobState::Done(_)) {
-        return Ok(HttpResponse::Ok().json(JobView::new(job_id, &job)));
-    }
-    state.gate.spend_poll(key.id());
+    // Polling reads the caller's own state: it spends no unit of the rate limit. The
+    // authorization step spent a poll (the poll limit); it is given back unless the poll reads a
+    // finished job's results, so a client waiting for its job is never refused.
+    let Some(job_id) = job_id else {
+        state.gate.refund_poll(key.id());
+        return Err(ApiError::NotFound);
+    };
+    // One of a few reads at once in this server: a done job's results can be a megabyte.
+    let Ok(_turn) = state.job_reads.acquire().await else {
+        state.gate.refund_poll(key.id());
+        return Err(ApiError::Internal);
+    };
+    let job = match state.jobs.get(&job_id, key.id()).await {
+        Ok(Some(job @ JobState::Done(_))) => job,
+        other => {
+            state.gate.refund_poll(key.id());
+            let job = other
+                .inspect_err(|e| log::warn!("job {job_id} not read for key id {}: {e}", key.id()))?
+                .ok_or(ApiError::NotFound)?;
+            return Ok(HttpResponse::Ok().json(JobView::new(job_id, &job)));
+        }
+    };
     // Done: up to a megabyte or more of JSON, written on the blocking pool so that this worker
     // keeps serving other requests meanwhile.
     let body = web::block(move || serde_json::to_vec(&JobView::new(job_id, &job)))

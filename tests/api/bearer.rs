@@ -180,3 +180,22 @@ async fn a_cors_preflight_lets_a_page_send_its_key_as_a_bearer_authorization() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["access-control-allow-origin"], PAGE);
 }
+
+#[actix_rt::test]
+async fn a_request_id_holding_the_bearer_key_is_replaced_as_one_holding_the_x_api_key_is() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .post(app.url("/predict?text=good"))
+        .header("Authorization", format!("Bearer {TEST_KEY}"))
+        .header("X-Request-Id", format!("retry1-{TEST_KEY}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let id = res.headers()["x-request-id"].to_str().unwrap();
+    assert!(
+        !id.contains(TEST_KEY),
+        "the key echoed in X-Request-Id: {id}"
+    );
+}

@@ -1001,3 +1001,32 @@ async fn a_batch_refused_by_a_quota_in_redis_gives_its_arrival_unit_back() {
     assert_eq!(me["quota"]["key"]["day"]["used"], 3, "{me}");
     assert_eq!(me["quota"]["owner"]["month"]["used"], 3, "{me}");
 }
+
+/// The poll limit (`POLL_POLICY`: 20 at once) is spent before the read: polls sent in parallel
+/// cannot all pass a check made before any of them was counted (review finding F4). (Polls by
+/// several keys against a release binary: `scripts/poll_storm_check.py`.)
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn parallel_polls_of_a_done_job_get_no_more_than_the_poll_burst() {
+    let redis = RedisServer::start();
+    let app = replica_with(&redis.url(), FailureMode::Closed, |settings| {
+        one_worker_limited(settings, 100_000, Duration::from_secs(60));
+        patient(settings);
+    })
+    .await;
+    let text = format!("good {}", "y".repeat(3990));
+    let texts: Vec<&str> = (0..256).map(|_| text.as_str()).collect();
+    let (status, location) = start_job(&app, &texts, KEY_A).await;
+    assert_eq!(status, 202);
+    finished(&app, &location, KEY_A).await;
+    // The burst refills at 10 a second: wait until it is full again.
+    actix_rt::time::sleep(Duration::from_secs(3)).await;
+    let polls = (0..200).map(|_| async { app.get(&location, Some(KEY_A)).await.status().as_u16() });
+    let polled = join_all(polls).await;
+    // 20 at once, plus 10 a second for however long the 200 polls took (a few seconds at most).
+    assert!(
+        count(&polled, 200) <= 40,
+        "{} reads of a 1 MB job for one key",
+        count(&polled, 200)
+    );
+}

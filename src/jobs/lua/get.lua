@@ -1,7 +1,9 @@
--- A job, for its owner only: {state} or {state, results or reason}; nil for anyone else or none.
+-- A job, for its owner only: {state} or {'failed', reason}; nil for anyone else or none. A done
+-- job's results are read after, with a plain HGET: a megabyte through Lua holds Redis (every
+-- replica's limits) for milliseconds, an HGET of it only for a copy.
 -- A job still pending past its deadline (its replica stopped) is healed to `failed` here too.
 -- KEYS[1]: the job (hash); KEYS[2]: pending jobs; KEYS[3]: kept jobs. ARGV: id, owner, ttl (ms).
-local job = redis.call('HMGET', KEYS[1], 'owner', 'state', 'results', 'detail')
+local job = redis.call('HMGET', KEYS[1], 'owner', 'state', 'detail')
 if job[1] ~= ARGV[2] then
   return false
 end
@@ -20,6 +22,6 @@ if job[2] == 'processing' then
   return {'failed', reason}
 end
 if job[2] == 'done' then
-  return {'done', job[3]}
+  return {'done'}
 end
-return {'failed', job[4] or ''}
+return {'failed', job[3] or ''}
