@@ -44,7 +44,7 @@ async fn serve() -> ExitCode {
         match sentiment_api::telemetry::install(otel) {
             Ok(_) => log::info!("traces exported to {endpoint} (OTLP/HTTP JSON)"),
             Err(e) => {
-                eprintln!("error: OTEL_EXPORTER_OTLP_ENDPOINT: cannot start the exporter: {e}");
+                eprintln!("error: OTEL_EXPORTER_OTLP_ENDPOINT: cannot export traces: {e}");
                 return ExitCode::FAILURE;
             }
         }
@@ -68,7 +68,17 @@ async fn serve() -> ExitCode {
     }
     stop_on_signals(app.running(), shutdown_delay);
     log::info!("{}", app.summary());
-    match app.run_until_stopped().await {
+    let stopped = app.run_until_stopped().await;
+    // Spans wait for a batch (OTEL_BSP_SCHEDULE_DELAY): send those of the last requests now, within
+    // the margin systemd's TimeoutStopSec and Kubernetes' grace period leave after the drain.
+    #[cfg(feature = "otel")]
+    if !sentiment_api::telemetry::flush(sentiment_api::telemetry::FLUSH_BOUND) {
+        log::warn!(
+            "traces: the last spans were not exported within {} s of stopping",
+            sentiment_api::telemetry::FLUSH_BOUND.as_secs()
+        );
+    }
+    match stopped {
         Ok(()) => {
             log::info!("sentiment-api stopped");
             ExitCode::SUCCESS

@@ -10,7 +10,8 @@
 //!
 //! A request never waits on tracing: a finished span is offered to a bounded queue
 //! (`OTEL_BSP_MAX_QUEUE_SIZE`) and dropped, and counted, when it is full; the exporter thread
-//! posts batches on its own runtime. Attributes are route templates, statuses, key ids and model
+//! posts batches on its own runtime, and sends what is left when the server stops (`flush`),
+//! within `FLUSH_BOUND`. Attributes are route templates, statuses, key ids and model
 //! names only: never a key, a text or a raw path.
 
 use std::cell::{Cell, RefCell};
@@ -18,8 +19,8 @@ use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -145,16 +146,19 @@ impl OtelSettings {
     }
 }
 
-/// `url` without `user:password@` and without its query string.
+/// `url` without `user:password@`, query or fragment, for a log line or an error. Errs on the side
+/// of hiding: everything up to the last `@` goes (a password may hold `/`, `?` or `#` unescaped in
+/// a mistyped URL), with or without a scheme.
 fn redacted(url: &str) -> String {
-    let url = url.split(['?', '#']).next().unwrap_or_default();
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority.rsplit('@').next().unwrap_or_default();
-            format!("{scheme}://{host}{path}")
-        }
-        None => url.to_owned(),
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let rest = rest.rsplit('@').next().unwrap_or_default();
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    match scheme {
+        Some(scheme) => format!("{scheme}://{rest}"),
+        None => rest.to_owned(),
     }
 }
 
@@ -254,27 +258,62 @@ struct Finished {
     error: bool,
 }
 
+/// What the exporter thread receives, in order.
+enum Message {
+    Span(Finished),
+    /// Export what has arrived so far now, then answer (`flush`).
+    Flush(SyncSender<()>),
+}
+
 /// The exporter, once `OTEL_EXPORTER_OTLP_ENDPOINT` has installed it.
 struct Exporter {
-    queue: SyncSender<Finished>,
+    /// Unbounded as a channel (it allocates as spans arrive, not `max_queue` slots up front);
+    /// `QUEUED` bounds it.
+    queue: Sender<Message>,
+    max_queue: usize,
 }
 
 static EXPORTER: OnceLock<Exporter> = OnceLock::new();
+/// Spans sent to the exporter and not yet received by it.
+static QUEUED: AtomicUsize = AtomicUsize::new(0);
 static EXPORTED: AtomicU64 = AtomicU64::new(0);
 static DROPPED_QUEUE_FULL: AtomicU64 = AtomicU64::new(0);
 static DROPPED_EXPORT_FAILED: AtomicU64 = AtomicU64::new(0);
+static EXPORTER_GONE: AtomicBool = AtomicBool::new(false);
 
 /// Starts exporting spans per `settings` (once per process; a second call changes nothing and
 /// returns false). Until this is called, spans cost nothing and go nowhere.
-pub fn install(settings: OtelSettings) -> std::io::Result<bool> {
+///
+/// Everything that could stop the export for good is settled here, at start, so that it stops the
+/// start instead: the HTTP client and its TLS roots (an `https://` endpoint with no usable CA
+/// certificate is an error; `http://` needs none), the exporter's thread and runtime. The error
+/// says what is wrong (never a header's value or the endpoint's user info).
+pub fn install(settings: OtelSettings) -> Result<bool, String> {
     if EXPORTER.get().is_some() {
         return Ok(false);
     }
-    let (queue, spans) = sync_channel(settings.max_queue);
+    let client = http_client(&settings)?;
+    let max_queue = settings.max_queue;
+    let (queue, spans) = channel();
+    let (started, start) = sync_channel(1);
     std::thread::Builder::new()
         .name("otel-export".into())
-        .spawn(move || export_loop(settings, spans))?;
-    Ok(EXPORTER.set(Exporter { queue }).is_ok())
+        .spawn(move || {
+            let runtime = match actix_rt::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = started.send(Err(format!("cannot start the exporter's runtime: {e}")));
+                    return;
+                }
+            };
+            let _ = started.send(Ok(()));
+            export_loop(&runtime, &client, &settings, &spans);
+        })
+        .map_err(|e| format!("cannot start the exporter's thread: {e}"))?;
+    start
+        .recv()
+        .map_err(|_| "the exporter's thread ended at start".to_owned())??;
+    Ok(EXPORTER.set(Exporter { queue, max_queue }).is_ok())
 }
 
 fn enabled() -> bool {
@@ -282,107 +321,173 @@ fn enabled() -> bool {
 }
 
 fn offer(span: Finished) {
-    if let Some(exporter) = EXPORTER.get() {
-        match exporter.queue.try_send(span) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                DROPPED_QUEUE_FULL.fetch_add(1, Ordering::Relaxed);
-            }
+    let Some(exporter) = EXPORTER.get() else {
+        return;
+    };
+    // Taken before sending, so that concurrent offers cannot overshoot the bound.
+    if QUEUED.fetch_add(1, Ordering::Relaxed) >= exporter.max_queue {
+        QUEUED.fetch_sub(1, Ordering::Relaxed);
+        DROPPED_QUEUE_FULL.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    if exporter.queue.send(Message::Span(span)).is_err() {
+        // The exporter thread is gone (it panicked): nothing more is exported.
+        QUEUED.fetch_sub(1, Ordering::Relaxed);
+        DROPPED_EXPORT_FAILED.fetch_add(1, Ordering::Relaxed);
+        if !EXPORTER_GONE.swap(true, Ordering::Relaxed) {
+            log::error!(
+                "traces: the exporter has stopped; every span from now on is dropped (counted in \
+                 otel_spans_dropped_total{{reason=\"export_failed\"}})"
+            );
         }
     }
 }
 
-/// The exporter thread: gathers spans into batches (full, or `schedule_delay` after the first)
-/// and posts each on a runtime of its own.
-fn export_loop(settings: OtelSettings, spans: Receiver<Finished>) {
-    let runtime = match actix_rt::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            log::error!("traces: cannot start the exporter's runtime, no span is exported: {e}");
-            return;
-        }
+/// How long the process waits, once stopped, for its last spans to be exported (`flush`).
+pub const FLUSH_BOUND: Duration = Duration::from_secs(5);
+
+/// Exports the spans queued so far and waits for that export, at most `bound`; true when it
+/// ended in time (accepted or not). Called once the server has stopped, so that the last
+/// requests' spans are not lost with the process. Without an exporter, true at once.
+pub fn flush(bound: Duration) -> bool {
+    let Some(exporter) = EXPORTER.get() else {
+        return true;
     };
-    let client = match http_client(settings.timeout) {
-        Ok(client) => client,
-        Err(e) => {
-            log::error!(
-                "traces: cannot build the exporter's HTTP client, no span is exported: {e}"
-            );
-            return;
-        }
-    };
+    let (done, finished) = sync_channel(1);
+    if exporter.queue.send(Message::Flush(done)).is_err() {
+        return false;
+    }
+    finished.recv_timeout(bound).is_ok()
+}
+
+/// The exporter thread: gathers spans into batches (full, or `schedule_delay` after the first,
+/// or at once on a flush) and posts each on its own runtime.
+fn export_loop(
+    runtime: &actix_rt::Runtime,
+    client: &reqwest::Client,
+    settings: &OtelSettings,
+    spans: &Receiver<Message>,
+) {
     let resource = resource_json(&settings.service_name);
     let mut warned = false;
     loop {
-        let Ok(first) = spans.recv() else {
-            return;
+        let first = match spans.recv() {
+            Ok(Message::Span(span)) => span,
+            Ok(Message::Flush(done)) => {
+                let _ = done.send(());
+                continue;
+            }
+            Err(_) => return,
         };
+        QUEUED.fetch_sub(1, Ordering::Relaxed);
         let deadline = Instant::now() + settings.schedule_delay;
         let mut batch = vec![first];
+        let mut flush = None;
         while batch.len() < settings.max_batch {
             match spans.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(span) => batch.push(span),
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => break,
+                Ok(Message::Span(span)) => {
+                    QUEUED.fetch_sub(1, Ordering::Relaxed);
+                    batch.push(span);
+                }
+                // Every span offered before the flush is in this batch or an earlier one.
+                Ok(Message::Flush(done)) => {
+                    flush = Some(done);
+                    break;
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
             }
         }
-        let body = document(&resource, &batch);
         let count = batch.len() as u64;
-        let mut request = client
-            .post(&settings.traces_endpoint)
-            .header("content-type", "application/json")
-            .body(body);
-        for (k, v) in &settings.headers {
-            request = request.header(k.as_str(), v.as_str());
-        }
-        let outcome = runtime.block_on(async move {
-            match request.send().await {
-                Ok(res) if res.status().is_success() => Ok(()),
-                // Not followed (see `http_client`): a 3xx is a failed export too.
-                Ok(res) => Err(format!("the collector answered {}", res.status())),
-                Err(e) => Err(e.without_url().to_string()),
-            }
-        });
-        match outcome {
+        match runtime.block_on(export(client, settings, document(&resource, &batch))) {
             Ok(()) => {
                 EXPORTED.fetch_add(count, Ordering::Relaxed);
                 warned = false;
             }
             Err(e) => {
                 DROPPED_EXPORT_FAILED.fetch_add(count, Ordering::Relaxed);
-                // One line per outage, not one per batch. The error names the host, not the
-                // headers.
+                // One line per outage, not one per batch.
                 if !warned {
                     log::warn!(
                         "traces: export to {} failed, {count} spans dropped (counted in \
-                         otel_spans_dropped_total): {}",
+                         otel_spans_dropped_total): {e}",
                         redacted(&settings.traces_endpoint),
-                        e
                     );
                     warned = true;
                 }
             }
         }
+        if let Some(done) = flush {
+            let _ = done.send(());
+        }
     }
 }
 
-fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+/// Posts one OTLP document; the error says why it was not accepted, without the URL (whose user
+/// info may hold a password) or the headers.
+async fn export(
+    client: &reqwest::Client,
+    settings: &OtelSettings,
+    body: String,
+) -> Result<(), String> {
+    let mut request = client
+        .post(&settings.traces_endpoint)
+        .header("content-type", "application/json")
+        .body(body);
+    for (k, v) in &settings.headers {
+        request = request.header(k.as_str(), v.as_str());
+    }
+    match request.send().await {
+        Ok(res) if res.status().is_success() => Ok(()),
+        // Not followed (see `http_client`): a 3xx is a failed export too.
+        Ok(res) => Err(format!("the collector answered {}", res.status())),
+        Err(e) => {
+            // reqwest's own line is "error sending request"; the causes say which (refused,
+            // timed out, an unknown certificate issuer). None holds the URL.
+            let e = e.without_url();
+            let mut reason = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let _ = write!(reason, ": {c}");
+                cause = c.source();
+            }
+            Err(reason)
+        }
+    }
+}
+
+/// The HTTP client of the exporter. TLS roots only for an `https://` endpoint: a plain-HTTP
+/// collector (a sidecar, a node agent) needs no CA certificate, which the scratch image has none
+/// of; an `https://` one without them could never be verified, so that is an error now rather
+/// than a failure at every export.
+fn http_client(settings: &OtelSettings) -> Result<reqwest::Client, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
-    let verifier = rustls_platform_verifier::Verifier::new(provider).map_err(|e| e.to_string())?;
-    let tls = tls
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
+    let tls = if settings.traces_endpoint.starts_with("https://") {
+        let verifier = rustls_platform_verifier::Verifier::new(provider).map_err(|e| {
+            format!(
+                "{} is https:// but no CA certificate could be loaded to verify the collector \
+                 ({e}): mount a CA bundle and point SSL_CERT_FILE at it, or export to an \
+                 http:// collector",
+                redacted(&settings.traces_endpoint)
+            )
+        })?;
+        tls.dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth()
+    } else {
+        // Never used: plain HTTP makes no TLS connection, and a redirect is never followed.
+        tls.with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth()
+    };
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         // A redirect is never followed: reqwest would re-send the spans, and every header of
         // OTEL_EXPORTER_OTLP_HEADERS but `authorization`, to whatever host it names, over plain
         // HTTP too. A collector's URL is configured, not discovered.
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
+        .timeout(settings.timeout)
         .build()
         .map_err(|e| e.to_string())
 }
@@ -797,6 +902,64 @@ mod tests {
             assert_eq!(
                 OtelSettings::from_lookup(lookup(vars)).unwrap_err().0,
                 variable
+            );
+        }
+    }
+
+    #[test]
+    fn the_endpoints_user_info_never_reaches_a_log_line_or_an_error() {
+        for (url, shown) in [
+            (
+                "http://user:s3cret@collector:4318/v1/traces",
+                "http://collector:4318/v1/traces",
+            ),
+            (
+                "https://user:s3c@ret@collector/v1/traces",
+                "https://collector/v1/traces",
+            ),
+            // Mistyped (unescaped) passwords: the URL is invalid, the password still secret.
+            (
+                "http://user:s3c/ret@collector/v1/traces",
+                "http://collector/v1/traces",
+            ),
+            (
+                "http://user:s3c?ret@collector/v1/traces",
+                "http://collector/v1/traces",
+            ),
+            (
+                "http://user:s3c#ret@collector/v1/traces",
+                "http://collector/v1/traces",
+            ),
+            ("user:s3cret@collector:4318", "collector:4318"),
+            (
+                "http://collector/v1/traces?token=s3cret",
+                "http://collector/v1/traces",
+            ),
+            (
+                "http://collector:4318/v1/traces",
+                "http://collector:4318/v1/traces",
+            ),
+        ] {
+            assert_eq!(redacted(url), shown, "{url}");
+        }
+        // Every line that prints the endpoint goes through `redacted`: the start's line, the
+        // settings' Debug, the error of a URL that is not http(s)://.
+        let lookup = |endpoint: &'static str| {
+            move |name: &'static str| {
+                Ok((name == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| endpoint.to_owned()))
+            }
+        };
+        let s = OtelSettings::from_lookup(lookup("https://user:s3cret@collector:4318"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.endpoint_for_log(), "https://collector:4318/v1/traces");
+        assert!(!format!("{s:?}").contains("s3cret"));
+        for bad in ["user:s3cret@collector:4318", "ftp://user:s3cret@collector"] {
+            let (variable, problem) = OtelSettings::from_lookup(lookup(bad)).unwrap_err();
+            assert_eq!(variable, "OTEL_EXPORTER_OTLP_ENDPOINT");
+            assert!(
+                problem.contains("collector") && !problem.contains("s3cret"),
+                "{problem}"
             );
         }
     }

@@ -464,6 +464,182 @@ fn a_collector_redirect_is_not_followed_and_the_headers_never_leave_for_another_
     assert!(!server.log.lock().unwrap().iter().any(|l| l.contains(token)));
 }
 
+#[test]
+fn a_machine_without_ca_certificates_still_exports_to_an_http_collector() {
+    // The image is FROM scratch, with no CA certificate: an http:// collector (a sidecar, a
+    // collector in the cluster) needs none, and must get the spans.
+    let collector = collector();
+    let server = start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint),
+        ("OTEL_BSP_SCHEDULE_DELAY", "10"),
+        ("SSL_CERT_FILE", "/nonexistent/ca-certificates.crt"),
+        ("SSL_CERT_DIR", "/nonexistent/certs"),
+    ]);
+    let trace = "2af7651916cd43dd8448eb211c80319e";
+    let (status, _) = request(
+        server.addr,
+        "POST",
+        "/predict?text=fine",
+        &[
+            ("X-API-Key", KEY),
+            ("traceparent", &format!("00-{trace}-d7ad6b7169203331-01")),
+        ],
+    );
+    assert_eq!(status, 200);
+    let (spans, _) = gather(&collector, &[trace]);
+    assert!(server_span(&spans, trace).is_some());
+}
+
+#[test]
+fn an_https_collector_without_ca_certificates_stops_the_start_with_a_clear_error() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sentiment-api"))
+        .env_clear()
+        .envs([
+            ("API_SECRET_KEY", KEY),
+            ("HOST", "127.0.0.1"),
+            ("PORT", "0"),
+            ("RUST_LOG", "info"),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "https://user:s3cret-password@collector.invalid:4318",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "x-collector-token=s3cret-token",
+            ),
+            ("SSL_CERT_FILE", "/nonexistent/ca-certificates.crt"),
+            ("SSL_CERT_DIR", "/nonexistent/certs"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read to the end. A server that starts anyway is stopped at its "listening on" line, so
+    // that the test fails instead of waiting for it forever.
+    let mut stderr = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.contains("listening on") {
+            let _ = child.kill();
+        }
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        !stderr.contains("listening on"),
+        "it started without CA certificates: {stderr}"
+    );
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("OTEL_EXPORTER_OTLP_ENDPOINT") && stderr.contains("CA certificate"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("https://collector.invalid:4318/v1/traces"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+}
+
+#[test]
+fn spans_still_queued_at_sigterm_are_exported_before_the_exit() {
+    let collector = collector();
+    let mut server = start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.endpoint),
+        // Far longer than the test: only the stop can send this batch.
+        ("OTEL_BSP_SCHEDULE_DELAY", "3600000"),
+    ]);
+    let trace = "3af7651916cd43dd8448eb211c80319f";
+    let (status, _) = request(
+        server.addr,
+        "POST",
+        "/predict?text=fine",
+        &[
+            ("X-API-Key", KEY),
+            ("traceparent", &format!("00-{trace}-e7ad6b7169203331-01")),
+        ],
+    );
+    assert_eq!(status, 200);
+    assert!(Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}: {:?}", server.log.lock().unwrap());
+    // The receiver hands a body on before answering it, and the process exits only after the
+    // answer: whatever was exported is in the channel by now.
+    let spans: Vec<_> = collector
+        .bodies
+        .try_iter()
+        .flat_map(|(_, body)| spans_of(&body))
+        .collect();
+    let (_, root) = server_span(&spans, trace).unwrap_or_else(|| {
+        panic!(
+            "the request's span was lost at the stop: {spans:?} {:?}",
+            server.log.lock().unwrap()
+        )
+    });
+    assert!(children_of(&spans, trace, &root["spanId"]).contains_key("inference"));
+}
+
+#[test]
+fn a_collector_that_refuses_connections_is_logged_and_counted_without_its_user_info() {
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let endpoint = format!("http://user:s3cret-password@127.0.0.1:{port}");
+    let server = start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_BSP_SCHEDULE_DELAY", "10"),
+    ]);
+    let (status, _) = request(
+        server.addr,
+        "POST",
+        "/predict?text=fine",
+        &[("X-API-Key", KEY)],
+    );
+    assert_eq!(status, 200);
+    let shown = format!("export to http://127.0.0.1:{port}/v1/traces failed");
+    let deadline = Instant::now() + PATIENCE;
+    let line = loop {
+        let found = server
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains(&shown))
+            .cloned();
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failed export logged: {:?}",
+            server.log.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // The line says why.
+    assert!(line.contains("refused"), "{line}");
+    // Counted before it is logged.
+    let (_, metrics) = request(server.addr, "GET", "/metrics", &[]);
+    assert!(
+        series(
+            &metrics,
+            "otel_spans_dropped_total{reason=\"export_failed\"}"
+        ) > 0,
+        "{metrics}"
+    );
+    assert_eq!(series(&metrics, "otel_spans_exported_total"), 0);
+    let log = server.log.lock().unwrap();
+    assert!(log.iter().any(|l| l.contains(&format!(
+        "traces exported to http://127.0.0.1:{port}/v1/traces"
+    ))));
+    assert!(!log.iter().any(|l| l.contains("s3cret")), "{log:?}");
+}
+
 /// A `redis-server` on a free loopback port, no persistence, killed by PID when dropped.
 struct Redis(Child);
 
