@@ -3,7 +3,7 @@
 //! peer or one of the forwarded hops, the peer whenever the header is absent or no proxy is trusted.
 //!
 //! The input's lines: the `TRUSTED_PROXIES` list, the peer's address, then one
-//! `X-Forwarded-For` value per line (a line starting with NUL stands for a value that is not text).
+//! `X-Forwarded-For` value per line, as bytes.
 #![no_main]
 
 use std::net::IpAddr;
@@ -31,16 +31,23 @@ fuzz_target!(|data: &[u8]| {
         .next()
         .and_then(|l| l.trim().parse().ok())
         .unwrap_or(IpAddr::from([10, 1, 2, 3]));
-    let values: Vec<Option<&str>> = lines
-        .map(|l| if l.starts_with('\0') { None } else { Some(l) })
-        .collect();
+    let values: Vec<&[u8]> = lines.map(str::as_bytes).collect();
     let client = trusted.client(peer, values.iter().copied());
+    // Hops as the proxies list reads them: an address, perhaps with a port, taken canonically
+    // (`::ffff:a.b.c.d` is `a.b.c.d`), as the peer is.
     let hops: Vec<IpAddr> = values
         .iter()
-        .flatten()
+        .filter_map(|v| std::str::from_utf8(v).ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|hop| hop.trim().parse().ok())
+        .filter_map(|hop| {
+            let hop = hop.trim_matches(|c: char| c.is_ascii_whitespace());
+            hop.parse::<IpAddr>()
+                .ok()
+                .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        })
+        .map(|ip| ip.to_canonical())
         .collect();
+    let peer = peer.to_canonical();
     assert!(
         client == peer || hops.contains(&client),
         "{client} is neither the peer nor a hop"

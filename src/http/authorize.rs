@@ -25,7 +25,7 @@ use crate::limits::{
     TrustedProxies, POLL_POLICY,
 };
 use crate::paths::{loggable_path, Cost, RouteSpec, Scope};
-use crate::quota::Quotas;
+use crate::quota::{Quotas, Receipt};
 use crate::redis_backend::Unavailable;
 
 /// The log target of refused authentications (kept stable for `RUST_LOG` filters).
@@ -132,6 +132,18 @@ impl Gate {
         };
         // Every authenticated answer shows the quota: spent, or as it stands.
         leave_quota(req, decision.state());
+        // So do the day and month quotas of the key and its owner (issue 28): the arrival unit
+        // is spent under them once the rate limit granted it (the receipt says where, for a
+        // batch's refund), any other answer shows them as they stand. A key with none never
+        // asks the store.
+        let arrival = if !entry.has_quota() {
+            None
+        } else if units > 0 && matches!(decision, Decision::Allowed(_)) {
+            super::quota::spend(req, &self.quotas, &entry, units).await?
+        } else {
+            super::quota::peek(req, &self.quotas, &entry).await;
+            None
+        };
         if let Some(scope) = missing {
             return Err(refuse_scope(req, &entry, scope));
         }
@@ -141,11 +153,6 @@ impl Gate {
                 return Err(quota_refused(&entry, units, state, retry_after));
             }
         };
-        // The day and month quotas of the key and its owner (issue 28), once the rate limit
-        // granted the arrival unit: a key with none never asks the store.
-        if units > 0 && entry.has_quota() {
-            super::quota::spend(req, &self.quotas, &entry, units).await?;
-        }
         // A poll is spent here, before anything is read, and given back by the handler when the
         // job is not done (`Gate::refund_poll`): polls sent at once cannot all pass a check made
         // before any of them was counted. A key with none left is refused before any read.
@@ -171,6 +178,7 @@ impl Gate {
             paid_in,
             limits: Rc::clone(&self.limits),
             quotas: Rc::clone(&self.quotas),
+            arrival,
         })
     }
 
@@ -229,6 +237,9 @@ pub struct AuthenticatedKey {
     pub(super) limits: Rc<dyn Limits>,
     /// Where a batch spends the rest of its units under the day and month quotas.
     pub(super) quotas: Rc<Quotas>,
+    /// Where the arrival unit was spent under those quotas, if it was: a refused batch gives it
+    /// back there.
+    pub(super) arrival: Option<Receipt>,
 }
 
 /// The authorization step as middleware on one protected route (`Route::wrap`): it runs after

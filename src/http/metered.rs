@@ -47,13 +47,13 @@ impl Metered {
         let outcome = self.settle(&key, units).await;
         // A batch refused here gives its quotas back the arrival unit the authorization step
         // spent: a refused request is billed nothing (it keeps that unit of the rate limit).
-        if key.entry.has_quota()
-            && matches!(
+        if let Some(arrival) = &key.arrival {
+            if matches!(
                 outcome,
                 Err(ApiError::QuotaExceeded { .. } | ApiError::RateLimited { .. })
-            )
-        {
-            super::quota::refund_arrival(&self.req, &key.quotas, &key.entry).await;
+            ) {
+                super::quota::refund_arrival(&self.req, &key.quotas, &key.entry, arrival).await;
+            }
         }
         outcome
     }

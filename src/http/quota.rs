@@ -8,18 +8,31 @@ use super::quota_slot::QuotaSlot;
 use crate::auth::KeyEntry;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::quota::{Count, Holder, Quotas, Usage};
+use crate::quota::{Count, Holder, Quotas, Receipt, Usage};
 
-/// Spends `units` of every quota `key` is held to, or answers 429 `Quota exceeded` spending none
-/// (units the rate limit granted stay spent, as for any refused request).
+/// Spends `units` of every quota `key` is held to, with the receipt of where they were taken
+/// from, or answers 429 `Quota exceeded` spending none (units the rate limit granted stay spent,
+/// as for any refused request).
 pub(super) async fn spend(
     req: &HttpRequest,
     quotas: &Quotas,
     key: &KeyEntry,
     units: u32,
-) -> Result<(), ApiError> {
+) -> Result<Option<Receipt>, ApiError> {
     let usage = usage(quotas, key, units).await?;
-    decide(req, key, usage, units)
+    let receipt = usage.receipt(u64::from(units));
+    decide(req, key, usage, units)?;
+    Ok(receipt)
+}
+
+/// Leaves `key`'s quotas as they stand, spending nothing, for the headers of an answer that
+/// spends no unit of them (a free route, a refusal), so that every answer to the key shows the
+/// same policies. A store that cannot be asked leaves none: the answer does not depend on them.
+pub(super) async fn peek(req: &HttpRequest, quotas: &Quotas, key: &KeyEntry) {
+    match quotas.spend(&key.quota_limits(), 0).await {
+        Ok(usage) => leave_usage(req, usage),
+        Err(e) => log::debug!("{e}: the answer's RateLimit headers leave the quotas out"),
+    }
 }
 
 /// Answers 429 `Quota exceeded`, spending nothing, when `units` more do not fit under `key`'s
@@ -71,18 +84,23 @@ fn decide(req: &HttpRequest, key: &KeyEntry, usage: Usage, units: u32) -> Result
 }
 
 /// Gives back the arrival unit of a batch that was refused after it (over its quota or its rate
-/// limit): a refused request spends none of a quota. A store that cannot be asked keeps it.
-pub(super) async fn refund_arrival(req: &HttpRequest, quotas: &Quotas, key: &KeyEntry) {
-    if let Err(e) = quotas.refund(&key.quota_limits(), 1).await {
+/// limit): a refused request spends none of a quota. The unit goes back to the counters its
+/// `receipt` names, in the store and period it was spent in (a batch refused after midnight
+/// gives nothing to the new day). A store that cannot be asked keeps it.
+pub(super) async fn refund_arrival(
+    req: &HttpRequest,
+    quotas: &Quotas,
+    key: &KeyEntry,
+    receipt: &Receipt,
+) {
+    if let Err(e) = quotas.refund(receipt).await {
         log::debug!("{e}: the arrival unit of key id {} stays spent", key.id);
         return;
     }
-    // The `RateLimit` headers of the refusal show the unit given back.
+    // The `RateLimit` headers of the refusal show the unit given back, where they show its counter.
     if let Some(slot) = req.extensions().get::<QuotaSlot>() {
         if let Some(mut usage) = slot.usage() {
-            for count in &mut usage.counts {
-                count.used = count.used.saturating_sub(1);
-            }
+            usage.refunded(receipt);
             slot.set_usage(usage);
         }
     }
@@ -97,6 +115,14 @@ pub async fn show_usage(
 ) -> Result<Option<Usage>, ApiError> {
     if !key.has_quota() {
         return Ok(None);
+    }
+    // The authorization step looked already, for the headers.
+    if let Some(usage) = req
+        .extensions()
+        .get::<QuotaSlot>()
+        .and_then(QuotaSlot::usage)
+    {
+        return Ok(Some(usage));
     }
     let usage = usage(quotas, key, 0).await?;
     leave_usage(req, usage.clone());

@@ -4,7 +4,7 @@ use std::sync::Mutex;
 use futures_util::future::LocalBoxFuture;
 use time::OffsetDateTime;
 
-use super::{fits, Count, Holder, Limit, Period, QuotaStore, Usage};
+use super::{fits, Count, CountedIn, Holder, Limit, Period, QuotaStore, Receipt, Usage};
 use crate::redis_backend::Unavailable;
 
 /// Quota counters in this process, shared by its workers: exact, since one lock covers the
@@ -80,20 +80,22 @@ impl LocalQuotas {
             granted,
             counts,
             at: now,
+            counted_in: CountedIn::Process,
         }
     }
 
-    /// [`QuotaStore::refund`], at once.
-    pub fn refund_now(&self, limits: &[Limit], units: u64, now: OffsetDateTime) {
+    /// [`QuotaStore::refund`], at once. A counter that moved on to a new period since the
+    /// receipt's no longer holds its units: nothing is given back there.
+    pub fn refund_now(&self, receipt: &Receipt) {
         let mut counters = self
             .counters
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for l in limits {
-            let index = l.period.index(now);
+        for l in &receipt.limits {
+            let index = l.period.index(receipt.at);
             if let Some(c) = counters.get_mut(&(l.holder.clone(), l.period)) {
                 if c.index == index {
-                    c.used = c.used.saturating_sub(units);
+                    c.used = c.used.saturating_sub(receipt.units);
                 }
             }
         }
@@ -111,13 +113,8 @@ impl QuotaStore for LocalQuotas {
         Box::pin(async move { Ok(usage) })
     }
 
-    fn refund<'a>(
-        &'a self,
-        limits: &'a [Limit],
-        units: u64,
-        now: OffsetDateTime,
-    ) -> LocalBoxFuture<'a, Result<(), Unavailable>> {
-        self.refund_now(limits, units, now);
+    fn refund<'a>(&'a self, receipt: &'a Receipt) -> LocalBoxFuture<'a, Result<(), Unavailable>> {
+        self.refund_now(receipt);
         Box::pin(async move { Ok(()) })
     }
 }
@@ -166,20 +163,55 @@ mod tests {
         );
     }
 
+    fn used(usage: &Usage) -> Vec<u64> {
+        usage.counts.iter().map(|c| c.used).collect()
+    }
+
     #[test]
-    fn a_refund_gives_units_back_in_the_current_period_only_and_never_below_zero() {
+    fn a_refund_gives_back_its_receipts_units_and_never_below_zero() {
         let store = LocalQuotas::new();
         let l = limits(5, 5);
-        assert!(store.spend_now(&l, 2, noon()).granted);
-        store.refund_now(&l, 1, noon());
-        let used = |u: Usage| u.counts.iter().map(|c| c.used).collect::<Vec<_>>();
-        assert_eq!(used(store.spend_now(&l, 0, noon())), [1, 1, 1]);
-        store.refund_now(&l, 5, noon());
-        assert_eq!(used(store.spend_now(&l, 0, noon())), [0, 0, 0]);
-        assert!(store.spend_now(&l, 1, noon()).granted);
-        // Tomorrow, the day's counts are yesterday's, not to give back; the month's still is.
-        store.refund_now(&l, 1, noon() + time::Duration::days(1));
-        assert_eq!(used(store.spend_now(&l, 0, noon())), [1, 1, 0]);
+        let two = store.spend_now(&l, 2, noon()).receipt(2).unwrap();
+        let one = store.spend_now(&l, 1, noon()).receipt(1).unwrap();
+        store.refund_now(&one);
+        assert_eq!(used(&store.spend_now(&l, 0, noon())), [2, 2, 2]);
+        store.refund_now(&two);
+        store.refund_now(&two);
+        assert_eq!(used(&store.spend_now(&l, 0, noon())), [0, 0, 0]);
+        assert_eq!(
+            store.spend_now(&l, 0, noon()).receipt(0),
+            None,
+            "a read takes nothing"
+        );
+    }
+
+    #[test]
+    fn a_unit_spent_before_midnight_goes_back_to_that_day_not_the_next() {
+        let store = LocalQuotas::new();
+        let l = limits(5, 5);
+        let last = Period::Day.next_reset(noon()) - time::Duration::SECOND;
+        let first = last + 2 * time::Duration::SECOND;
+        assert_eq!(Period::Month.index(last), Period::Month.index(first));
+        let arrival = store.spend_now(&l, 1, last).receipt(1).unwrap();
+        assert!(store.spend_now(&l, 2, first).granted);
+        let mut shown = store.spend_now(&l, 0, first);
+        assert_eq!(used(&shown), [2, 2, 3]);
+        store.refund_now(&arrival);
+        // The new day's counts never had that unit; the month's did.
+        assert_eq!(used(&store.spend_now(&l, 0, first)), [2, 2, 2]);
+        shown.refunded(&arrival);
+        assert_eq!(used(&shown), [2, 2, 2], "the headers show the same");
+        let mut elsewhere = Usage {
+            counted_in: CountedIn::Redis,
+            ..store.spend_now(&l, 2, first)
+        };
+        assert_eq!(used(&elsewhere), [4, 4, 4]);
+        elsewhere.refunded(&arrival);
+        assert_eq!(
+            used(&elsewhere),
+            [4, 4, 4],
+            "not the counts of another store"
+        );
     }
 
     #[test]

@@ -119,6 +119,16 @@ impl Count {
     }
 }
 
+/// Which store counted: Redis, shared by every replica, or this process (no `REDIS_URL`, or
+/// `REDIS_FAILURE_MODE=open` while Redis could not be asked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountedIn {
+    /// Redis.
+    Redis,
+    /// This process's [`LocalQuotas`].
+    Process,
+}
+
 /// What a store answered: whether the units were spent, and every count after (or, refused,
 /// as it stood).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,9 +139,51 @@ pub struct Usage {
     pub counts: Vec<Count>,
     /// The instant the decision was taken at.
     pub at: OffsetDateTime,
+    /// The store that took it.
+    pub counted_in: CountedIn,
+}
+
+/// The counters a granted spend took its units from (each limit's holder and the period `at`
+/// fell in) and the store that keeps them: a refund gives the units back there and nowhere else,
+/// neither to the next day's or month's counters nor to Redis for units counted in this process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    limits: Vec<Limit>,
+    units: u64,
+    at: OffsetDateTime,
+    counted_in: CountedIn,
 }
 
 impl Usage {
+    /// The receipt of the `units` this spend took, if it took any.
+    pub fn receipt(&self, units: u64) -> Option<Receipt> {
+        (self.granted && units > 0).then(|| Receipt {
+            limits: self.counts.iter().map(|c| c.limit.clone()).collect(),
+            units,
+            at: self.at,
+            counted_in: self.counted_in,
+        })
+    }
+
+    /// These counts once `receipt` was given back: a count kept in the counter the receipt's
+    /// units came from (same store, holder and period) shrinks by them; any other is untouched.
+    pub fn refunded(&mut self, receipt: &Receipt) {
+        if receipt.counted_in != self.counted_in {
+            return;
+        }
+        for count in &mut self.counts {
+            let period = count.limit.period;
+            let same_counter = receipt.limits.iter().any(|l| {
+                l.holder == count.limit.holder
+                    && l.period == period
+                    && period.index(receipt.at) == period.index(self.at)
+            });
+            if same_counter {
+                count.used = count.used.saturating_sub(receipt.units);
+            }
+        }
+    }
+
     /// Seconds until every limit that refused these `units` has room again: the next period
     /// start of the longest full one (a month's quota spent waits for the month, whatever the
     /// day's). `None` when granted.
@@ -167,14 +219,9 @@ pub trait QuotaStore {
         now: OffsetDateTime,
     ) -> LocalBoxFuture<'a, Result<Usage, Unavailable>>;
 
-    /// Gives `units` back under every one of `limits`, in the period `now` falls in (never
-    /// below zero): a batch refused after its arrival unit was spent.
-    fn refund<'a>(
-        &'a self,
-        limits: &'a [Limit],
-        units: u64,
-        now: OffsetDateTime,
-    ) -> LocalBoxFuture<'a, Result<(), Unavailable>>;
+    /// Gives back the units of `receipt` to the counters they were taken from (never below
+    /// zero): a batch refused after its arrival unit was spent.
+    fn refund<'a>(&'a self, receipt: &'a Receipt) -> LocalBoxFuture<'a, Result<(), Unavailable>>;
 }
 
 impl QuotaStore for std::sync::Arc<LocalQuotas> {
@@ -187,13 +234,8 @@ impl QuotaStore for std::sync::Arc<LocalQuotas> {
         (**self).spend(limits, units, now)
     }
 
-    fn refund<'a>(
-        &'a self,
-        limits: &'a [Limit],
-        units: u64,
-        now: OffsetDateTime,
-    ) -> LocalBoxFuture<'a, Result<(), Unavailable>> {
-        (**self).refund(limits, units, now)
+    fn refund<'a>(&'a self, receipt: &'a Receipt) -> LocalBoxFuture<'a, Result<(), Unavailable>> {
+        (**self).refund(receipt)
     }
 }
 
@@ -214,8 +256,8 @@ impl Quotas {
         self.store.spend(limits, units, self.clock.now_utc()).await
     }
 
-    /// Gives `units` back under every one of `limits`, in the current period.
-    pub async fn refund(&self, limits: &[Limit], units: u64) -> Result<(), Unavailable> {
-        self.store.refund(limits, units, self.clock.now_utc()).await
+    /// Gives back the units of `receipt` where they were spent, whatever the period is now.
+    pub async fn refund(&self, receipt: &Receipt) -> Result<(), Unavailable> {
+        self.store.refund(receipt).await
     }
 }

@@ -1,7 +1,8 @@
 -- Gives units back to a request's counters, atomically: a batch refused after its arrival unit
--- was spent. Only counters that still exist (of the period the keys name) shrink, never below 0;
--- DECRBY keeps each counter's expiry.
--- KEYS[i]: a counter, as in spend.lua. ARGV[1]: units to give back.
+-- was spent. Only counters that still exist shrink, never below 0; DECRBY keeps each counter's
+-- expiry.
+-- KEYS[i]: a counter the units were spent in, as spend.lua named it (the period of the spend, not
+-- the current one). ARGV[1]: units to give back.
 local units = tonumber(ARGV[1])
 for i = 1, #KEYS do
   local used = tonumber(redis.call('GET', KEYS[i]) or '0')

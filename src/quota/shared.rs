@@ -4,7 +4,7 @@ use futures_util::future::LocalBoxFuture;
 use redis::Script;
 use time::OffsetDateTime;
 
-use super::{Count, Holder, Limit, LocalQuotas, QuotaStore, Usage};
+use super::{Count, CountedIn, Holder, Limit, LocalQuotas, QuotaStore, Receipt, Usage};
 use crate::redis_backend::{FailureMode, RedisConn, Unavailable};
 
 static SPEND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("spend.lua")));
@@ -88,20 +88,16 @@ impl SharedQuotas {
             granted,
             counts,
             at: now,
+            counted_in: CountedIn::Redis,
         })
     }
 
-    async fn refund_in_redis(
-        &self,
-        limits: &[Limit],
-        units: u64,
-        now: OffsetDateTime,
-    ) -> Result<(), Unavailable> {
+    async fn refund_in_redis(&self, receipt: &Receipt) -> Result<(), Unavailable> {
         let mut invocation = REFUND.prepare_invoke();
-        for limit in limits {
-            invocation.key(Self::counter_key(&self.conn, limit, now));
+        for limit in &receipt.limits {
+            invocation.key(Self::counter_key(&self.conn, limit, receipt.at));
         }
-        invocation.arg(units);
+        invocation.arg(receipt.units);
         self.conn
             .call(|mut conn| async move { invocation.invoke_async::<()>(&mut conn).await })
             .await
@@ -131,19 +127,16 @@ impl QuotaStore for SharedQuotas {
         })
     }
 
-    fn refund<'a>(
-        &'a self,
-        limits: &'a [Limit],
-        units: u64,
-        now: OffsetDateTime,
-    ) -> LocalBoxFuture<'a, Result<(), Unavailable>> {
+    fn refund<'a>(&'a self, receipt: &'a Receipt) -> LocalBoxFuture<'a, Result<(), Unavailable>> {
         Box::pin(async move {
-            let outcome = self.refund_in_redis(limits, units, now).await;
-            if outcome.is_err() && self.conn.redis().settings().failure_mode == FailureMode::Open {
-                // The unit may have been spent here while Redis was away.
-                self.local.refund_now(limits, units, now);
+            match receipt.counted_in {
+                CountedIn::Redis => self.refund_in_redis(receipt).await,
+                // Spent here while Redis was away: Redis never had these units.
+                CountedIn::Process => {
+                    self.local.refund_now(receipt);
+                    Ok(())
+                }
             }
-            outcome
         })
     }
 }

@@ -450,3 +450,115 @@ async fn owners_usage_reaches_metrics_only_when_asked_for_and_bounded() {
         "one owner labelled, the rest as _other; no key id"
     );
 }
+
+/// A batch whose arrival unit is spent on one day and refused on the next gives its unit back to
+/// the next day's counter, which never had it: one unit minted per such batch.
+#[actix_rt::test]
+async fn a_batch_refused_after_midnight_gives_back_no_unit_of_the_new_day() {
+    use std::io::{Read, Write};
+    let clock = ManualWallClock::at(at("2026-03-14T23:59:59Z"));
+    let app = start(
+        TestServer::builder()
+            .key(TestKey::new("q").secret(KEY).quota(Some(5), None))
+            .wall_clock(clock.clone()),
+    )
+    .await;
+    let body = json!({"texts": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]}).to_string();
+    let host = app.url("").trim_start_matches("http://").to_owned();
+    let mut tcp = std::net::TcpStream::connect(&host).unwrap();
+    // The headers at 23:59:59 (the arrival unit is spent on the 14th), the body after midnight.
+    write!(
+        tcp,
+        "POST /predict/batch HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    crate::helpers::eventually(
+        "the arrival unit",
+        std::time::Duration::from_secs(5),
+        || async {
+            let me = status_and_json(app.get("/me", Some(KEY)).await).await.1;
+            (me["quota"]["key"]["day"]["used"] == 1).then_some(())
+        },
+    )
+    .await;
+    clock.set(at("2026-03-15T00:00:01Z"));
+    for _ in 0..5 {
+        assert_eq!(predict(&app, KEY).await.status(), 200, "the 15th's 5 units");
+    }
+    tcp.write_all(body.as_bytes()).unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    let res = predict(&app, KEY).await;
+    assert_eq!(
+        res.status(),
+        429,
+        "a sixth unit on the 15th, quota 5: {}",
+        header(&res, "ratelimit")
+    );
+}
+
+/// Every authenticated answer to a key with a quota lists it in the `RateLimit` headers, as
+/// `/me` and the metered routes do: a free route's answer (`/models`, a job poll), a scope's 403
+/// and the rate limit's 429 must not drop the policy, and they show the units left.
+#[actix_rt::test]
+async fn a_free_routes_answer_lists_the_keys_quota_as_the_metered_ones_do() {
+    use sentiment_api::paths::Scope;
+    const READER: &str = "sk_quota-reader-0123456789abcd";
+    let clock = ManualWallClock::at(at("2026-06-10T12:00:00Z"));
+    let app = start(
+        TestServer::builder()
+            .key(
+                TestKey::new("q")
+                    .secret(KEY)
+                    .quota(Some(5), None)
+                    .rate_limit(3, 3),
+            )
+            .key(
+                TestKey::new("r")
+                    .secret(READER)
+                    .quota(Some(5), None)
+                    .rate_limit(3, 3)
+                    .scopes([Scope::Predict]),
+            )
+            .wall_clock(clock.clone()),
+    )
+    .await;
+    let me = app.get("/me", Some(KEY)).await;
+    let models = app.get("/models", Some(KEY)).await;
+    assert_eq!(
+        header(&models, "ratelimit-policy"),
+        header(&me, "ratelimit-policy")
+    );
+    assert_eq!(predict(&app, KEY).await.status(), 200);
+    assert_eq!(predict(&app, KEY).await.status(), 200);
+    let job = app
+        .get("/jobs/6f1c7e0a-0000-4000-8000-000000000000", Some(KEY))
+        .await;
+    assert_eq!(job.status(), 404);
+    assert_eq!(predict(&app, KEY).await.status(), 200);
+    let limited = predict(&app, KEY).await;
+    assert_eq!(limited.status(), 429, "the rate limit's 3");
+    let forbidden = app
+        .get("/jobs/6f1c7e0a-0000-4000-8000-000000000000", Some(READER))
+        .await;
+    assert_eq!(forbidden.status(), 403);
+    for (what, res, day) in [
+        ("a job poll", &job, "\"day\";r=3"),
+        ("a rate limit's 429", &limited, "\"day\";r=2"),
+        ("a scope's 403", &forbidden, "\"day\";r=5"),
+    ] {
+        assert_eq!(
+            header(res, "ratelimit-policy"),
+            header(&me, "ratelimit-policy"),
+            "{what}"
+        );
+        assert!(
+            header(res, "ratelimit").contains(day),
+            "{what}: {}",
+            header(res, "ratelimit")
+        );
+    }
+}

@@ -1029,4 +1029,105 @@ async fn parallel_polls_of_a_done_job_get_no_more_than_the_poll_burst() {
         "{} reads of a 1 MB job for one key",
         count(&polled, 200)
     );
+
+/// `REDIS_FAILURE_MODE=open`: a batch whose arrival unit was spent in this process while Redis
+/// stalled, and refused once Redis answers again, gives its unit back to Redis, which never had
+/// it: one unit minted over the day's quota.
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_refund_goes_back_where_its_arrival_unit_was_spent() {
+    use std::io::{Read, Write};
+    let redis = RedisServer::start();
+    let relay = Relay::start(redis.port);
+    let app = replica_serving(
+        &relay.url(),
+        FailureMode::Open,
+        vec![TestKey::new("a").secret(KEY_A).quota(Some(3), None)],
+        |settings| settings.workers = 1,
+        Arc::new(Vader::new()),
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(app.predict_query("good", Some(KEY_A)).await.status(), 200);
+    }
+    let body = json!({"texts": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]}).to_string();
+    let host = app.url("").trim_start_matches("http://").to_owned();
+    relay.hold(true);
+    let mut tcp = TcpStream::connect(&host).unwrap();
+    write!(
+        tcp,
+        "POST /predict/batch HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {KEY_A}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    // The arrival unit is decided in this process (Redis does not answer within the timeout).
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    relay.hold(false);
+    eventually("Redis answers again", Duration::from_secs(10), || async {
+        (app.get("/health/ready", None).await.status() == 200).then_some(())
+    })
+    .await;
+    tcp.write_all(body.as_bytes()).unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    let res = app.predict_query("good", Some(KEY_A)).await;
+    assert_eq!(res.status(), 429, "a 4th unit of a quota of 3");
+}
+
+/// With Redis too, a batch whose arrival unit was spent on one day and refused on the next gives
+/// that unit back to the day it was spent in (and to the month, the same one), not to the new day.
+#[actix_rt::test]
+#[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
+async fn a_batch_refused_after_midnight_gives_its_unit_back_to_the_day_it_was_spent_in() {
+    use sentiment_api::clock::ManualWallClock;
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+
+    let at = |s: &str| OffsetDateTime::parse(s, &Rfc3339).unwrap();
+    let redis = RedisServer::start();
+    let clock = ManualWallClock::at(at("2026-03-14T23:59:59Z"));
+    let app = replica_serving(
+        &redis.url(),
+        FailureMode::Closed,
+        vec![TestKey::new("a").secret(KEY_A).quota(Some(5), Some(100))],
+        |settings| {
+            settings.wall_clock = sentiment_api::clock::SharedWallClock(clock.clone());
+            patient(settings);
+        },
+        Arc::new(Vader::new()),
+    )
+    .await;
+    let body = json!({"texts": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]}).to_string();
+    let host = app.url("").trim_start_matches("http://").to_owned();
+    let mut tcp = TcpStream::connect(&host).unwrap();
+    write!(
+        tcp,
+        "POST /predict/batch HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {KEY_A}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    eventually("the arrival unit", Duration::from_secs(5), || async {
+        let me = status_and_json(app.get("/me", Some(KEY_A)).await).await.1;
+        (me["quota"]["key"]["day"]["used"] == 1).then_some(())
+    })
+    .await;
+    clock.set(at("2026-03-15T00:00:01Z"));
+    for _ in 0..5 {
+        assert_eq!(app.predict_query("good", Some(KEY_A)).await.status(), 200);
+    }
+    tcp.write_all(body.as_bytes()).unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    let res = app.predict_query("good", Some(KEY_A)).await;
+    assert_eq!(res.status(), 429, "a 6th unit on the 15th, quota 5");
+    let me = status_and_json(app.get("/me", Some(KEY_A)).await).await.1;
+    assert_eq!(me["quota"]["key"]["month"]["used"], 5, "{me}");
+    // The 14th's counter (kept a day after its end) got the unit back.
+    clock.set(at("2026-03-14T23:59:59Z"));
+    let me = status_and_json(app.get("/me", Some(KEY_A)).await).await.1;
+    assert_eq!(me["quota"]["key"]["day"]["used"], 0, "{me}");
 }
