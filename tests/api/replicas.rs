@@ -1029,6 +1029,7 @@ async fn parallel_polls_of_a_done_job_get_no_more_than_the_poll_burst() {
         "{} reads of a 1 MB job for one key",
         count(&polled, 200)
     );
+}
 
 /// `REDIS_FAILURE_MODE=open`: a batch whose arrival unit was spent in this process while Redis
 /// stalled, and refused once Redis answers again, gives its unit back to Redis, which never had
