@@ -19,7 +19,11 @@
 # scripts/build-pgo.sh, profile-guided, instead of the plain release profile), BUILD=0 (measure the
 # binaries already built, to repeat a run without building again), REDIS=1 (also run the same service
 # binary with REDIS_URL, against a redis-server started here, as a fourth contender in every round, and
-# report its req/s over the in-memory service's: target >= 0.6x; docs/internals/redis.md).
+# report its req/s over the in-memory service's: target >= 0.6x; docs/internals/redis.md),
+# REFERENCE=<commit> (also run the service as built at that commit, as a contender in every round:
+# its source is unpacked with `git archive` into REFERENCE_DIR, default target/reference/<commit>,
+# and built in release with its own target dir REFERENCE_DIR-target, once; the report gives this
+# build's server CPU per request over the reference's). docs/internals/performance.md has a run.
 # Traffic goes to 127.0.0.1 only. After the build, the run is bounded by a deadline (BUDGET=170 s);
 # every process this script started is stopped on exit. Exit status: 0 when it ran (met or missed
 # targets are printed), 1 when something failed. The machine's load average is printed before and
@@ -34,6 +38,7 @@ WARMUP=${WARMUP:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 BUDGET=${BUDGET:-170}
+REFERENCE=${REFERENCE:-}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 [[ ${PGO:-0} == 1 ]] && TARGET_DIR=target/pgo
 SERVICE_BIN=$TARGET_DIR/release/sentiment-api
@@ -61,6 +66,22 @@ elif [[ ${PGO:-0} == 1 ]]; then
 else
     say "== building (release): sentiment-api and the baseline example"
     cargo build --release --bin sentiment-api --example baseline
+fi
+
+# REFERENCE=<commit>: the service as it was at that commit, built apart from this tree.
+if [[ -n $REFERENCE ]]; then
+    REFERENCE_DIR=${REFERENCE_DIR:-target/reference/$REFERENCE}
+    REFERENCE_BIN=$REFERENCE_DIR-target/release/sentiment-api
+    if [[ ! -f $REFERENCE_DIR/Cargo.toml ]]; then
+        say "== unpacking $REFERENCE into $REFERENCE_DIR"
+        mkdir -p "$REFERENCE_DIR"
+        git archive "$REFERENCE" | tar -x -C "$REFERENCE_DIR"
+    fi
+    if [[ ${BUILD:-1} != 0 || ! -x $REFERENCE_BIN ]]; then
+        say "== building the reference $REFERENCE (release; the first time takes minutes)"
+        (cd "$REFERENCE_DIR" && CARGO_TARGET_DIR="$(pwd)-target" cargo build --release --bin sentiment-api)
+    fi
+    [[ -x $REFERENCE_BIN ]] || die "no reference binary at $REFERENCE_BIN"
 fi
 
 
@@ -179,6 +200,21 @@ if [[ ${REDIS:-0} == 1 ]]; then
     CONTENDERS+=(redis)
 fi
 
+if [[ -n $REFERENCE ]]; then
+    REFSVC_PORT=$(free_port)
+    say "== starting the reference ($REFERENCE) on 127.0.0.1:$REFSVC_PORT"
+    T0=$(now_ms)
+    env "${WORKER_ENV[@]}" API_SECRET_KEY="$API_KEY" HOST=127.0.0.1 PORT="$REFSVC_PORT" \
+        RATE_LIMIT_PER_MINUTE=1000000000 RATE_LIMIT_BURST=1000000000 RUST_LOG=warn \
+        "$REFERENCE_BIN" >"$WORK/reference.log" 2>&1 &
+    REFSVC_PID=$!
+    PIDS+=("$REFSVC_PID")
+    wait_ready "$REFSVC_PID" "$REFSVC_PORT" "$T0" "GET /health HTTP/1.1" >/dev/null
+    [[ $(http_status "$REFSVC_PORT" "POST /predict HTTP/1.1"$'\r\n'"Content-Type: application/json"$'\r\n'"X-API-Key: $API_KEY" "$BODY") == 200 ]] ||
+        die "the reference does not answer the benchmark request with 200"
+    CONTENDERS+=(reference)
+fi
+
 # Both must answer the benchmark's request with 200 before any figure counts.
 [[ $(http_status "$SERVICE_PORT" "POST /predict HTTP/1.1"$'\r\n'"Content-Type: application/json"$'\r\n'"X-API-Key: $API_KEY" "$BODY") == 200 ]] ||
     die "the service does not answer the benchmark request with 200"
@@ -199,6 +235,7 @@ wrk.headers["Content-Type"] = "application/json"
 EOF
 cp "$WORK/baseline.lua" "$WORK/modelbase.lua"
 cp "$WORK/service.lua" "$WORK/redis.lua"
+cp "$WORK/service.lua" "$WORK/reference.lua"
 
 # Latency as wrk prints it (850.00us, 1.23ms, 2.00s) in milliseconds.
 to_ms() {
@@ -249,6 +286,7 @@ run_wrk service "$SERVICE_PORT" "$WARMUP" 0 "$SERVICE_PID"
 run_wrk baseline "$BASELINE_PORT" "$WARMUP" 0 "$BASELINE_PID"
 run_wrk modelbase "$MODELBASE_PORT" "$WARMUP" 0 "$MODELBASE_PID"
 [[ ${REDIS:-0} == 1 ]] && run_wrk redis "$REDISSVC_PORT" "$WARMUP" 0 "$REDISSVC_PID"
+[[ -n $REFERENCE ]] && run_wrk reference "$REFSVC_PORT" "$WARMUP" 0 "$REFSVC_PID"
 
 for ((round = 1; round <= ROUNDS; round++)); do
     check_budget $((N * DURATION + 5)) "round $round"
@@ -256,6 +294,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     # Alternate who goes first, so a drift in the machine's load does not favour one side.
     if ((round % 2)); then
         [[ ${REDIS:-0} == 1 ]] && run_wrk redis "$REDISSVC_PORT" "$DURATION" 1 "$REDISSVC_PID"
+        [[ -n $REFERENCE ]] && run_wrk reference "$REFSVC_PORT" "$DURATION" 1 "$REFSVC_PID"
         run_wrk service "$SERVICE_PORT" "$DURATION" 1 "$SERVICE_PID"
         run_wrk baseline "$BASELINE_PORT" "$DURATION" 1 "$BASELINE_PID"
         run_wrk modelbase "$MODELBASE_PORT" "$DURATION" 1 "$MODELBASE_PID"
@@ -263,6 +302,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         run_wrk modelbase "$MODELBASE_PORT" "$DURATION" 1 "$MODELBASE_PID"
         run_wrk baseline "$BASELINE_PORT" "$DURATION" 1 "$BASELINE_PID"
         run_wrk service "$SERVICE_PORT" "$DURATION" 1 "$SERVICE_PID"
+        [[ -n $REFERENCE ]] && run_wrk reference "$REFSVC_PORT" "$DURATION" 1 "$REFSVC_PID"
         [[ ${REDIS:-0} == 1 ]] && run_wrk redis "$REDISSVC_PORT" "$DURATION" 1 "$REDISSVC_PID"
     fi
 done
@@ -330,5 +370,19 @@ REDIS=1: the same binary with REDIS_URL (limits and throttle in a local redis-se
   redis/service  $(printf '%10s %11s %9s %12s' "$(ratio "$R_RPS" "$S_RPS")x" "$(ratio "$R_P50" "$S_P50")x" "$(ratio "$R_P99" "$S_P99")x" "$(ratio "$R_CPU" "$S_CPU")x")
   req/s round by round: $(paste -sd' ' <<<"$REDIS_ROUNDS")   median ${REDIS_RATIO}x
 target req/s >= 0.6x the in-memory service (median of the rounds' ratios): $(verdict "$(awk -v r="$REDIS_RATIO" 'BEGIN { print (r >= 0.6) }')")
+EOF
+fi
+if [[ -n $REFERENCE ]]; then
+    read -r F_RPS F_P50 F_P99 F_CPU <<<"$(medians "$WORK/reference.results")"
+    CPU_ROUNDS=$(paste -d' ' "$WORK/service.results" "$WORK/reference.results" | awk '{ printf "%.3f\n", $4 / $8 }')
+    CPU_RATIO=$(sort -g <<<"$CPU_ROUNDS" | awk '{v[NR] = $1} END {
+        if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+    cat <<EOF
+REFERENCE=$REFERENCE: the service as built at that commit, same load, same rounds
+  reference      $(printf '%10.0f %11.3f %9.3f %12.2f' "$F_RPS" "$F_P50" "$F_P99" "$F_CPU")
+  service/ref    $(printf '%10s %11s %9s %12s' "$(ratio "$S_RPS" "$F_RPS")x" "$(ratio "$S_P50" "$F_P50")x" "$(ratio "$S_P99" "$F_P99")x" "$(ratio "$S_CPU" "$F_CPU")x")
+  server CPU per request, service over reference, round by round: $(paste -sd' ' <<<"$CPU_ROUNDS")   median ${CPU_RATIO}x
+target server CPU per request <= the reference's (median of the rounds' ratios): $(verdict "$(awk -v r="$CPU_RATIO" 'BEGIN { print (r <= 1.0) }')")
+target server CPU per request <= 1.3x base+model's: $(verdict "$(awk -v a="$S_CPU" -v b="$M_CPU" 'BEGIN { print (a <= 1.3 * b) }')")
 EOF
 fi

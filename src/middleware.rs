@@ -9,6 +9,7 @@
 //! headers to the response.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::{ready, Ready};
@@ -32,7 +33,7 @@ use crate::http::{AuthenticatedKey, QuotaSlot};
 use crate::limits::{InFlight, Policy, QuotaState};
 use crate::log_context::InRequest;
 use crate::metrics::MetricShard;
-use crate::paths::{loggable_path, RouteLabel, NEVER_SHED};
+use crate::paths::{loggable_path, RouteLabel, NEVER_SHED, ROUTES};
 use crate::quota::Usage;
 
 /// The log target of the access log (one line per request at `info`).
@@ -212,7 +213,7 @@ where
                 .map(|label| label.0.path),
             res.request()
                 .extensions()
-                .get::<AuthenticatedKey>()
+                .get::<Rc<AuthenticatedKey>>()
                 .map(|k| k.entry.id.clone()),
         ),
         Err(err) => (err.as_response_error().status_code(), None, None),
@@ -237,9 +238,18 @@ fn request_id_of(headers: &HeaderMap) -> (String, bool) {
                 false,
             )
         }
-        (None, _) => (Uuid::new_v4().to_string(), false),
-        _ => (Uuid::new_v4().to_string(), true),
+        (None, _) => (new_request_id(), false),
+        _ => (new_request_id(), true),
     }
+}
+
+/// A new UUID v4, written straight into its string (its `Display` goes through the formatter).
+fn new_request_id() -> String {
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    Uuid::new_v4()
+        .hyphenated()
+        .encode_lower(&mut text)
+        .to_owned()
 }
 
 /// Whether `id` holds a key the request presents (in `X-API-Key` or as a Bearer token: a client
@@ -274,22 +284,24 @@ struct Added {
 }
 
 impl Added {
-    fn apply(&self, headers: &mut HeaderMap) {
+    /// Taken by value: the values move into the answer. Cloning a header value made for this
+    /// request (the request id) would allocate, as its bytes are not yet shared.
+    fn apply(self, headers: &mut HeaderMap) {
         if let Some(state) = self.quota {
             add_quota_headers(headers, state);
             if let Some(usage) = &self.usage {
                 append_usage_headers(headers, usage);
             }
         }
-        headers.insert(X_REQUEST_ID, self.request_id.clone());
-        if let Some(hsts) = &self.hsts {
-            headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+        headers.insert(X_REQUEST_ID, self.request_id);
+        if let Some(hsts) = self.hsts {
+            headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts);
         }
-        if let Some(origin) = &self.allow_origin {
+        if let Some(origin) = self.allow_origin {
             const EXPOSED: HeaderValue = HeaderValue::from_static(
                 "RateLimit, RateLimit-Policy, Retry-After, X-Request-Id, Location",
             );
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
             headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
         }
         if self.vary_origin {
@@ -329,7 +341,7 @@ fn decorate<B>(
 /// What the middleware keeps of the request once it has been handed on.
 struct Seen {
     method: Method,
-    path: String,
+    path: Cow<'static, str>,
     /// The peer address, only when the access log will be written.
     peer: Option<String>,
 }
@@ -339,12 +351,24 @@ impl Seen {
         let logging = log::log_enabled!(target: ACCESS_LOG, log::Level::Info);
         Seen {
             method: req.method().clone(),
-            path: loggable_path(req.path()).into_owned(),
+            path: static_path(req.path()),
             peer: logging.then(|| {
                 req.peer_addr()
                     .map_or_else(|| "-".to_owned(), |a| a.ip().to_string())
             }),
         }
+    }
+}
+
+/// The loggable form of `path` ([`loggable_path`]), kept past the request: a route's own path
+/// (nearly every request) is borrowed from the route table rather than copied.
+fn static_path(path: &str) -> Cow<'static, str> {
+    match ROUTES
+        .iter()
+        .find(|route| route.path == path && !route.path.contains('{'))
+    {
+        Some(route) => Cow::Borrowed(route.path),
+        None => Cow::Owned(loggable_path(path).into_owned()),
     }
 }
 
@@ -405,7 +429,7 @@ impl ResponseError for Decorated {
 
     fn error_response(&self) -> HttpResponse {
         let mut res = self.error.error_response();
-        self.added.apply(res.headers_mut());
+        self.added.clone().apply(res.headers_mut());
         res
     }
 }
@@ -530,7 +554,7 @@ fn finish<B>(
     let key_id = result.as_ref().ok().and_then(|res| {
         res.request()
             .extensions()
-            .get::<AuthenticatedKey>()
+            .get::<Rc<AuthenticatedKey>>()
             .map(|k| k.entry.id.clone())
     });
     log_line(peer, seen, route, status, elapsed, key_id, error);
@@ -556,7 +580,7 @@ fn log_line(
         peer = peer,
         method = seen.method.as_str(),
         route = route.unwrap_or("unmatched"),
-        path = seen.path.as_str(),
+        path = &*seen.path,
         status = status.as_u16(),
         latency_ms = latency_ms,
         key_id = key_id.as_deref().unwrap_or("-");

@@ -225,9 +225,9 @@ impl Gate {
     }
 }
 
-/// What the authorization step leaves in the request's extensions: the key, its quota, and the
-/// handle a batch settles its remaining units through (in the store that took the arrival unit).
-#[derive(Clone)]
+/// What the authorization step leaves in the request's extensions (as an `Rc<AuthenticatedKey>`):
+/// the key, its quota, and the handle a batch settles its remaining units through (in the store
+/// that took the arrival unit).
 pub struct AuthenticatedKey {
     /// The key that authenticated the request.
     pub entry: Arc<KeyEntry>,
@@ -299,7 +299,7 @@ where
         Box::pin(async move {
             match gate.authorize(route, req.request()).await {
                 Ok(key) => {
-                    req.extensions_mut().insert(key);
+                    req.extensions_mut().insert(Rc::new(key));
                     service.call(req).await
                 }
                 // Answered here, as a handler's error is: the metrics still see the route.

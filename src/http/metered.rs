@@ -2,6 +2,7 @@
 //! (a batch).
 
 use std::future::{ready, Ready};
+use std::rc::Rc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
@@ -37,7 +38,7 @@ impl Metered {
             return Ok(());
         }
         let units = u32::try_from(units).unwrap_or(u32::MAX);
-        let Some(key) = self.req.extensions().get::<AuthenticatedKey>().cloned() else {
+        let Some(key) = self.req.extensions().get::<Rc<AuthenticatedKey>>().cloned() else {
             log::error!(
                 "Metered on {}, a route with no authorization step",
                 loggable_path(self.req.path())

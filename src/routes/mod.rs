@@ -15,6 +15,7 @@ mod predict;
 
 use std::rc::Rc;
 
+use actix_web::guard::{Guard, GuardContext};
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse, Route};
 
@@ -22,21 +23,33 @@ use crate::error::ApiError;
 use crate::http::{Authorize, Gate};
 use crate::paths::{Access, RouteId, RouteLabel, RouteSpec, ROUTES};
 
-/// The handler of each route.
+/// The handler of each route; its method is the table's ([`OnMethod`]).
 fn handler(id: RouteId) -> Route {
     match id {
-        RouteId::Predict => web::post().to(predict::predict),
-        RouteId::PredictBatch => web::post().to(batch::predict_batch),
-        RouteId::AnalyzeBatch => web::post().to(jobs::analyze_batch),
-        RouteId::Job => web::get().to(jobs::get_job),
-        RouteId::Me => web::get().to(me::me),
-        RouteId::Models => web::get().to(models::models),
-        RouteId::Health => web::get().to(health::health),
-        RouteId::Ready => web::get().to(health::ready),
-        RouteId::Metrics => web::get().to(metrics::metrics),
-        RouteId::OpenApi => web::get().to(docs::openapi_json),
-        RouteId::DocsPage => web::get().to(docs::docs_page),
-        RouteId::DocsAsset => web::get().to(docs::docs_asset),
+        RouteId::Predict => web::route().to(predict::predict),
+        RouteId::PredictBatch => web::route().to(batch::predict_batch),
+        RouteId::AnalyzeBatch => web::route().to(jobs::analyze_batch),
+        RouteId::Job => web::route().to(jobs::get_job),
+        RouteId::Me => web::route().to(me::me),
+        RouteId::Models => web::route().to(models::models),
+        RouteId::Health => web::route().to(health::health),
+        RouteId::Ready => web::route().to(health::ready),
+        RouteId::Metrics => web::route().to(metrics::metrics),
+        RouteId::OpenApi => web::route().to(docs::openapi_json),
+        RouteId::DocsPage => web::route().to(docs::docs_page),
+        RouteId::DocsAsset => web::route().to(docs::docs_asset),
+    }
+}
+
+/// Matches requests of one method. actix's own method guard (`web::get()`, `web::post()`) also
+/// records every method it is asked about in the request, for the `Allow` header of actix's 405:
+/// a vector and a map entry allocated on every request. Each resource here answers its 405 itself
+/// from the table, so the comparison alone is enough.
+struct OnMethod(Method);
+
+impl Guard for OnMethod {
+    fn check(&self, ctx: &GuardContext<'_>) -> bool {
+        ctx.head().method == self.0
     }
 }
 
@@ -52,9 +65,11 @@ pub fn configure(gate: Rc<Gate>) -> impl FnOnce(&mut web::ServiceConfig) {
 
 fn register(cfg: &mut web::ServiceConfig, spec: &'static RouteSpec, gate: &Rc<Gate>) {
     let method = spec.method;
+    let on_method = Method::from_bytes(method.as_bytes()).expect("the route table's methods");
+    let route = handler(spec.id).guard(OnMethod(on_method));
     let route = match spec.access {
-        Access::Public => handler(spec.id),
-        Access::Protected => handler(spec.id).wrap(Authorize::new(spec, Rc::clone(gate))),
+        Access::Public => route,
+        Access::Protected => route.wrap(Authorize::new(spec, Rc::clone(gate))),
     };
     cfg.service(
         web::resource(spec.path)

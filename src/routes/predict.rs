@@ -1,4 +1,4 @@
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
 
 use crate::config::InputLimits;
@@ -50,7 +50,10 @@ pub async fn predict(
         log::error!("cannot write a prediction as JSON: {e}");
         ApiError::Internal
     })?;
+    // A static value: `ContentType::json()` would format its media type into a new header value
+    // on every request.
+    const JSON: HeaderValue = HeaderValue::from_static("application/json");
     Ok(HttpResponse::Ok()
-        .content_type(ContentType::json())
+        .insert_header((header::CONTENT_TYPE, JSON))
         .body(body))
 }
