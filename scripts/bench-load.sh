@@ -23,7 +23,7 @@
 # REFERENCE=<commit> (also run the service as built at that commit, as a contender in every round:
 # its source is unpacked with `git archive` into REFERENCE_DIR, default target/reference/<commit>,
 # and built in release with its own target dir REFERENCE_DIR-target, once; the report gives this
-# build's server CPU per request over the reference's). docs/internals/performance.md has a run.
+# build's server CPU per request over the reference's). docs/internals/performance-history.md has the method and the current figures.
 # Traffic goes to 127.0.0.1 only. After the build, the run is bounded by a deadline (BUDGET=170 s);
 # every process this script started is stopped on exit. Exit status: 0 when it ran (met or missed
 # targets are printed), 1 when something failed. The machine's load average is printed before and
