@@ -11,7 +11,9 @@ scaled by VADER_SCALE), and a logistic regression (liblinear, C=C), trained on e
 (|human mean| >= 0.5) of the four VADER ground-truth sets in DATA_DIR (default
 $VADER_GROUND_TRUTH_DIR; the sets are not in the repository). VADER's scores come from the service's own
 Rust VADER (`cargo run --quiet --example vader_features`), so training and inference see identical
-features.
+features. The artifact also carries a neutral band on the decision value, fitted by 5-fold CV over
+every item (human neutral: |mean| < NEUTRAL_MEAN) to maximise 3-class macro-F1 (fit_band;
+scripts/learned/neutral.py reports it against VADER).
 
 Writes (all committed, all byte-reproducible on one machine):
   src/model/learned/weights.bin   the model (format: docs/internals/models.md, src/model/learned/weights.rs)
@@ -63,7 +65,13 @@ MIN_DF = 2  # a term must occur in at least 2 training texts: prunes the artifac
 VADER_SCALE = 3.0
 COMPOUND_THRESHOLDS = (-0.5, -0.05, 0.0, 0.05, 0.5)  # indicator features compound >= t
 N_STYLE = 4
-MAGIC = b"SALRN001"
+MAGIC = b"SALRN002"
+# Human neutral: |human mean| < NEUTRAL_MEAN, the items the binary training leaves out.
+NEUTRAL_MEAN = 0.5
+# The neutral band is searched over decision values z (log-odds) in steps of BAND_STEP up to BAND_MAX
+# either side of 0; the band always holds z = 0, so the sign of the score stays the model's lean.
+BAND_STEP = 0.05
+BAND_MAX = 4.0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -147,6 +155,28 @@ def load(data_dir: Path):
     return texts, labels, domains
 
 
+def load_all(data_dir: Path):
+    """texts, human means, domain index (into SETS) of every item, neutral ones included."""
+    texts, means, domains = [], [], []
+    for index, (_, file_name) in enumerate(SETS):
+        path = data_dir / file_name
+        if not path.is_file():
+            raise CheckError(f"no {file_name} in {data_dir}")
+        for _, mean, text in read_records(path):
+            texts.append(text)
+            means.append(float(mean))
+            domains.append(index)
+    return texts, means, domains
+
+
+def human_class(means):
+    """0 negative (mean <= -NEUTRAL_MEAN), 1 neutral (|mean| < NEUTRAL_MEAN), 2 positive."""
+    import numpy as np
+
+    means = np.asarray(means, dtype=np.float64)
+    return np.where(means >= NEUTRAL_MEAN, 2, np.where(means <= -NEUTRAL_MEAN, 0, 1))
+
+
 def vader_scores(texts: list) -> list:
     """(compound, pos, neu, neg) of each text, from the service's Rust VADER."""
     payload = "".join(json.dumps(text) + "\n" for text in texts).encode("ascii")
@@ -206,6 +236,8 @@ class Model:
         self.classifier = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=0)
         # The non-lexical features; evaluate.py swaps in variants, export() needs the default.
         self.block = block or vader_block
+        # The neutral band on the decision value (low, high), set by train() from cross-validation.
+        self.band = None
 
     def features(self, texts, scores, fit=False):
         import scipy.sparse as sp
@@ -240,6 +272,7 @@ def export(model: Model) -> bytes:
     out = bytearray(MAGIC)
     out += struct.pack("<IIII", n_words, n_chars, n_vader, len(COMPOUND_THRESHOLDS))
     out += struct.pack("<dd", float(model.classifier.intercept_[0]), VADER_SCALE)
+    out += struct.pack("<dd", *model.band)
     out += struct.pack(f"<{len(COMPOUND_THRESHOLDS)}d", *COMPOUND_THRESHOLDS)
     out += struct.pack(f"<{n_vader}d", *[float(x) for x in coef[n_words + n_chars:]])
     offset = 0
@@ -506,14 +539,10 @@ def fixture_texts(seen: set) -> list:
     return texts
 
 
-def label(p: float, evidence: bool) -> str:
-    """The service's label: compound 2p-1 with VADER's +-0.05 thresholds; neutral without evidence."""
-    compound = 2.0 * p - 1.0 if evidence else 0.0
-    if compound >= 0.05:
-        return "positive"
-    if compound <= -0.05:
-        return "negative"
-    return "neutral"
+def label(z: float, evidence: bool, band) -> str:
+    """The service's label: positive at z >= the band's top, negative at z <= its bottom, neutral in
+    between or without evidence (the score is mapped so VADER's +-0.05 thresholds fall on the band)."""
+    return ["negative", "neutral", "positive"][int(predict3(z, evidence, *band))]
 
 
 def evidence(model: Model, texts: list, scores: list) -> list:
@@ -526,11 +555,90 @@ def evidence(model: Model, texts: list, scores: list) -> list:
 def fixture(model: Model, texts: list) -> bytes:
     scores = vader_scores(texts)
     probabilities = model.probability(texts, scores)
+    decisions = model.classifier.decision_function(model.features(texts, scores))
     lines = []
-    for text, p, e in zip(texts, probabilities, evidence(model, texts, scores)):
-        record = {"text": text, "p": float(p), "evidence": e, "label": label(float(p), e)}
+    for text, p, z, e in zip(texts, probabilities, decisions, evidence(model, texts, scores)):
+        record = {"text": text, "p": float(p), "evidence": e, "label": label(float(z), e, model.band)}
         lines.append(json.dumps(record, ensure_ascii=True))
     return ("\n".join(lines) + "\n").encode("ascii")
+
+
+# --------------------------------------------------------------------------------------------------
+
+# --------------------------------------------------------------------------------------------------
+# The neutral band
+
+def out_of_fold(texts, scores, classes, domains):
+    """5-fold CV over every item (folds stratified by set and human class, seed 0): each item's
+    decision value z and evidence flag from a model trained, as the shipped one, on the binary items
+    of the other four folds; also the fold of each item."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
+    z = np.zeros(len(texts))
+    known = np.zeros(len(texts), dtype=bool)
+    fold_of = np.zeros(len(texts), dtype=np.int64)
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    for k, (fit, held_out) in enumerate(folds.split(texts, np.asarray(domains) * 3 + classes)):
+        fit = fit[classes[fit] != 1]
+        model = Model().fit([texts[i] for i in fit], [scores[i] for i in fit], (classes[fit] == 2).astype(np.int64))
+        held_texts, held_scores = [texts[i] for i in held_out], [scores[i] for i in held_out]
+        z[held_out] = model.classifier.decision_function(model.features(held_texts, held_scores))
+        known[held_out] = evidence(model, held_texts, held_scores)
+        fold_of[held_out] = k
+    return z, known, fold_of
+
+
+def predict3(z, known, low, high):
+    """The service's 3-class label: 0 negative (z <= low), 2 positive (z >= high), else 1 neutral;
+    neutral also without evidence."""
+    import numpy as np
+
+    return np.where(np.logical_not(known), 1, np.where(z >= high, 2, np.where(z <= low, 0, 1)))
+
+
+def macro_f1(truth, predicted):
+    """Macro-F1 over the three classes (a class never predicted nor true counts 0)."""
+    import numpy as np
+
+    confusion = np.bincount(truth * 3 + predicted, minlength=9).reshape(3, 3)
+    tp = np.diag(confusion).astype(np.float64)
+    denominator = confusion.sum(axis=0) + confusion.sum(axis=1)
+    return float(np.mean(np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)))
+
+
+def mean_macro_f1(truth, predicted, domains):
+    """The mean over the sets of each set's macro-F1 (what the band maximises)."""
+    import numpy as np
+
+    domains = np.asarray(domains)
+    return float(np.mean([macro_f1(truth[domains == d], predicted[domains == d]) for d in range(len(SETS))]))
+
+
+def fit_band(z, known, classes, domains):
+    """The band (low, high) on z, low <= 0 <= high, that maximises the mean of the sets' 3-class
+    macro-F1 on these decision values; ties go to the narrowest band (the grid's first)."""
+    import numpy as np
+
+    steps = int(round(BAND_MAX / BAND_STEP))
+    grid = [round(i * BAND_STEP, 10) for i in range(steps + 1)]
+    best, band = -1.0, (0.0, 0.0)
+    for low in grid:
+        for high in grid:
+            score = mean_macro_f1(classes, predict3(z, known, -low, high), domains)
+            if score > best:
+                best, band = score, (-low, high)
+    return band
+
+
+def neutral_band(data_dir: Path):
+    """The band the artifact carries: fitted on every item's out-of-fold decision value."""
+    import numpy as np
+
+    texts, means, domains = load_all(data_dir)
+    classes = human_class(means)
+    z, known, _ = out_of_fold(texts, vader_scores(texts), classes, domains)
+    return fit_band(z, known, classes, np.asarray(domains))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -538,7 +646,9 @@ def fixture(model: Model, texts: list) -> bytes:
 def train(data_dir: Path):
     texts, labels, _ = load(data_dir)
     scores = vader_scores(texts)
-    return Model().fit(texts, scores, labels), set(texts)
+    model = Model().fit(texts, scores, labels)
+    model.band = neutral_band(data_dir)
+    return model, set(texts)
 
 
 def main(argv: list) -> int:
@@ -573,6 +683,7 @@ def main(argv: list) -> int:
         path.write_bytes(data)
         print(f"wrote {path.relative_to(REPO)} ({len(data):,} bytes)")
     print(f"features: {len(model.words.vocabulary_):,} word n-grams, {len(model.chars.vocabulary_):,} char n-grams")
+    print(f"neutral band on the decision value: {model.band[0]} < z < {model.band[1]}")
     return 0
 
 

@@ -338,3 +338,43 @@ async fn the_compiled_in_learned_model_answers_with_the_same_fields() {
         assert!((total - 1.0).abs() < 1e-9, "{body}");
     }
 }
+
+#[actix_rt::test]
+async fn tfidf_calls_plain_statements_neutral_through_the_query_parameter() {
+    let models = Models::load(None, "vader", None).unwrap();
+    let app = spawn_app_with_models(test_settings(), models).await;
+    // A timetable, an address, plain statements: no opinion, so people rate them near 0.
+    for text in [
+        "The meeting is at 3 pm.",
+        "Train 14 leaves platform 2 at 08:15 and arrives at 09:40.",
+        "Monday to Friday: 9:00-17:30. Saturday: 10:00-14:00.",
+    ] {
+        let (status, body) = status_and_json(
+            app.post_json(
+                "/predict?model=tfidf",
+                &json!({ "text": text }),
+                Some(TEST_KEY),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{text}: {body}");
+        assert_eq!(body["model"], "tfidf");
+        assert_eq!(body["sentiment"], "neutral", "{text}: {body}");
+        let score = body["score"].as_f64().unwrap();
+        assert!(score.abs() < 0.05, "{text}: {body}");
+        assert!(body["scores"]["neutral"].as_f64().unwrap() > 0.95, "{body}");
+    }
+    // An opinion is still one, with the score's sign.
+    let (_, body) = status_and_json(
+        app.post_json(
+            "/predict?model=tfidf",
+            &json!({"text": "Terrible service, I want my money back."}),
+            Some(TEST_KEY),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(body["sentiment"], "negative", "{body}");
+    assert!(body["score"].as_f64().unwrap() <= -0.05, "{body}");
+}

@@ -21,13 +21,16 @@
 //! `tests/learned_model.rs` holds the result to scikit-learn's `predict_proba` within 1e-6 on texts
 //! the training did not see.
 //!
-//! **Scores.** The model is binary: it gives the probability `p` that a text is positive. The
-//! compound (the answer's `score`) is `2p - 1`, in [-1, 1]; the label follows the service's usual
-//! thresholds on it, so a text is `neutral` when |2p - 1| < 0.05, i.e. 0.475 < p < 0.525, where the
-//! model cannot tell. The proportions are the class probabilities: `positive = p`,
-//! `negative = 1 - p`, `neutral = 0`. One exception: a text without evidence (no n-gram of the
-//! vocabulary, VADER compound 0: the empty string, a script the training never saw) would only get
-//! the model's prior, which leans negative; it scores compound 0, `neutral = 1` instead.
+//! **Scores.** The model gives the probability `p` that a text is positive, and the artifact carries
+//! a **neutral band** on its decision value z (`neutral_low < z < neutral_high`, holding z = 0),
+//! fitted by cross-validation so the 3-class labels best match the human ratings near zero
+//! (`scripts/learned/train.py`). The compound (the answer's `score`) is a monotone, piecewise-linear
+//! map of `p` (see [`Band`]): 0 at p = 0.5, ±0.05 at the band's edges, ±1 at p = 1 and 0; so the
+//! service's usual ±0.05 thresholds make a text `neutral` exactly inside the band, and the sign of the
+//! score is still the model's lean. The proportions follow the score: `positive = max(score, 0)`,
+//! `negative = max(-score, 0)`, `neutral = 1 - |score|` (they sum to 1). A text without evidence (no
+//! n-gram of the vocabulary, VADER compound 0: the empty string, a script the training never saw)
+//! would only get the model's prior, which leans negative; it scores compound 0, `neutral = 1`.
 
 mod features;
 mod tables;
@@ -62,7 +65,57 @@ static WEIGHTS: &[u8] = include_bytes!("weights.bin");
 /// The learned model (TF-IDF + VADER features, logistic regression), weights compiled in.
 pub struct Learned {
     weights: Weights,
+    band: Band,
     vader: Vader,
+}
+
+/// The neutral band, as probabilities, for the map from `p` to the compound.
+#[derive(Debug, Clone, Copy)]
+struct Band {
+    low: f64,
+    high: f64,
+    /// `expit(low)` and `expit(high)`: the probabilities at the band's edges.
+    p_low: f64,
+    p_high: f64,
+}
+
+/// The largest magnitude a compound inside the band may take (just under the label's 0.05).
+const INSIDE: f64 = 0.049_999_999;
+
+impl Band {
+    fn new(low: f64, high: f64) -> Self {
+        Band {
+            low,
+            high,
+            p_low: expit(low),
+            p_high: expit(high),
+        }
+    }
+
+    /// The compound of decision value `z` (probability `p = expit(z)`): the label region is decided
+    /// on `z` as the training decides it, the value within the region is linear in `p`.
+    fn compound(&self, z: f64, p: f64) -> f64 {
+        let compound = if z >= self.high {
+            0.05 + 0.95 * ((p - self.p_high) / (1.0 - self.p_high)).max(0.0)
+        } else if z <= self.low {
+            -0.05 - 0.95 * ((self.p_low - p) / self.p_low).max(0.0)
+        } else if z >= 0.0 {
+            (0.05 * (p - 0.5) / (self.p_high - 0.5)).min(INSIDE)
+        } else {
+            (-0.05 * (0.5 - p) / (0.5 - self.p_low)).max(-INSIDE)
+        };
+        compound.clamp(-1.0, 1.0)
+    }
+}
+
+/// scipy.special.expit, written to stay exact at either end.
+fn expit(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
 }
 
 impl Learned {
@@ -74,7 +127,8 @@ impl Learned {
         kind: "linear",
         licence: "MIT",
         description: "TF-IDF word and character n-grams with VADER's scores, logistic regression \
-                      trained on the VADER ground truth; binary, neutral near p = 0.5",
+                      trained on the VADER ground truth; neutral in a band near p = 0.5 fitted \
+                      to human ratings",
     };
 
     /// Parses the embedded weights and builds the lookup tables (about 0.2 s in a debug build); do it
@@ -83,6 +137,7 @@ impl Learned {
         let weights = Weights::parse(WEIGHTS)
             .unwrap_or_else(|err| panic!("src/model/learned/weights.bin is corrupt: {err}"));
         Learned {
+            band: Band::new(weights.neutral_low, weights.neutral_high),
             weights,
             vader: Vader::new(),
         }
@@ -97,15 +152,9 @@ impl Learned {
     pub fn evaluate(&self, text: &str) -> Evaluation {
         let vader = self.vader.score(text);
         let (z, known_ngrams) = self.decision(text, &vader);
-        // scipy.special.expit, written to stay exact at either end.
-        let probability = if z >= 0.0 {
-            1.0 / (1.0 + (-z).exp())
-        } else {
-            let e = z.exp();
-            e / (1.0 + e)
-        };
         Evaluation {
-            probability,
+            decision: z,
+            probability: expit(z),
             evidence: known_ngrams || vader.compound != 0.0,
         }
     }
@@ -200,6 +249,8 @@ impl Learned {
 /// What the model makes of one text.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Evaluation {
+    /// The decision value z (log-odds), which the neutral band is set on.
+    pub decision: f64,
     /// P(positive), as scikit-learn's `predict_proba` gives it.
     pub probability: f64,
     /// False when the text holds no n-gram of the vocabulary and VADER finds no sentiment in it
@@ -225,7 +276,8 @@ impl SentimentModel for Learned {
 
     fn score(&self, text: &str) -> Scores {
         let Evaluation {
-            probability: p,
+            decision,
+            probability,
             evidence,
         } = self.evaluate(text);
         if !evidence {
@@ -236,11 +288,12 @@ impl SentimentModel for Learned {
                 negative: 0.0,
             };
         }
+        let compound = self.band.compound(decision, probability);
         Scores {
-            compound: 2.0 * p - 1.0,
-            positive: p,
-            neutral: 0.0,
-            negative: 1.0 - p,
+            compound,
+            positive: compound.max(0.0),
+            neutral: 1.0 - compound.abs(),
+            negative: (-compound).max(0.0),
         }
     }
 }
@@ -248,6 +301,7 @@ impl SentimentModel for Learned {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Sentiment;
 
     #[test]
     fn weights_load_and_look_up_terms() {
@@ -261,22 +315,93 @@ mod tests {
     }
 
     #[test]
-    fn scores_follow_the_probability() {
+    fn scores_follow_the_probability_and_sum_to_one() {
         let model = Learned::new();
         for text in [
             "I love it, wonderful!",
             "awful, just awful",
             "The meeting is at 3.",
+            "not bad",
+            "meh",
         ] {
-            let p = model.probability(text);
-            assert!((0.0..=1.0).contains(&p), "{text}: {p}");
+            let e = model.evaluate(text);
+            assert!((0.0..=1.0).contains(&e.probability), "{text}: {e:?}");
             let s = model.score(text);
-            assert_eq!(s.compound, 2.0 * p - 1.0);
-            assert_eq!((s.positive, s.neutral, s.negative), (p, 0.0, 1.0 - p));
+            // The sign is the model's lean.
+            assert_eq!(
+                s.compound >= 0.0,
+                e.probability >= 0.5,
+                "{text}: {e:?} {s:?}"
+            );
+            assert_eq!(s.positive, s.compound.max(0.0));
+            assert_eq!(s.negative, (-s.compound).max(0.0));
+            assert!(
+                (s.positive + s.neutral + s.negative - 1.0).abs() < 1e-12,
+                "{s:?}"
+            );
         }
-        assert!(model.probability("I love it, wonderful!") > 0.9);
-        assert!(model.probability("awful, just awful") < 0.1);
+        assert!(model.score("I love it, wonderful!").compound > 0.9);
+        assert!(model.score("awful, just awful").compound < -0.9);
     }
+
+    #[test]
+    fn the_band_puts_the_label_thresholds_on_its_edges() {
+        let band = Band::new(-1.0, 0.5);
+        let at = |z: f64| band.compound(z, expit(z));
+        assert_eq!(Sentiment::of(at(-1.0)), Sentiment::Negative);
+        assert!((at(-1.0) + 0.05).abs() < 1e-12);
+        assert_eq!(Sentiment::of(at(-0.999)), Sentiment::Neutral);
+        assert_eq!(at(0.0), 0.0);
+        assert_eq!(Sentiment::of(at(0.499)), Sentiment::Neutral);
+        assert_eq!(Sentiment::of(at(0.5)), Sentiment::Positive);
+        assert!((at(0.5) - 0.05).abs() < 1e-12);
+        assert!((at(40.0) - 1.0).abs() < 1e-12 && (at(-40.0) + 1.0).abs() < 1e-12);
+        // Monotone, and never contradicting the sign of z.
+        let mut last = -1.0;
+        for step in -800..=800 {
+            let z = f64::from(step) / 100.0;
+            let c = at(z);
+            assert!(c >= last, "z {z}: {c} < {last}");
+            assert!(c * z >= 0.0, "z {z}: {c}");
+            last = c;
+        }
+        // A band of width 0 on one side: every lean that way is a label.
+        let one_sided = Band::new(0.0, 2.0);
+        assert_eq!(
+            Sentiment::of(one_sided.compound(-0.01, expit(-0.01))),
+            Sentiment::Negative
+        );
+    }
+
+    #[test]
+    fn plain_statements_are_neutral_and_opinions_are_not() {
+        let model = Learned::new();
+        let not_neutral: Vec<String> = PLAIN
+            .iter()
+            .map(|text| (text, model.score(text)))
+            .filter(|(_, s)| Sentiment::of(s.compound) != Sentiment::Neutral || s.neutral <= 0.95)
+            .map(|(text, s)| format!("{text:?}: {s:?}"))
+            .collect();
+        assert!(not_neutral.is_empty(), "{not_neutral:#?}");
+        assert_eq!(
+            Sentiment::of(model.score("An absolute delight, I loved it.").compound),
+            Sentiment::Positive
+        );
+        assert_eq!(
+            Sentiment::of(model.score("A dull, lifeless and boring film.").compound),
+            Sentiment::Negative
+        );
+    }
+
+    /// Texts without an opinion: a timetable, an address, plain statements.
+    const PLAIN: &[&str] = &[
+        "The meeting is at 3 pm.",
+        "Train 14 leaves platform 2 at 08:15 and arrives at 09:40.",
+        "Monday to Friday: 9:00-17:30. Saturday: 10:00-14:00.",
+        "The office is at 1600 Amphitheatre Parkway, Mountain View, CA 94043.",
+        "Water boils at 100 degrees Celsius at sea level.",
+        "Paris is the capital of France.",
+    ];
 
     #[test]
     fn a_text_without_evidence_is_neutral() {

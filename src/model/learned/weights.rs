@@ -5,13 +5,15 @@
 //! file byte for byte):
 //!
 //! ```text
-//! magic            8 bytes  "SALRN001"
+//! magic            8 bytes  "SALRN002"
 //! n_words          u32      word 1-2-gram features
 //! n_chars          u32      char_wb 2-5-gram features
 //! n_vader          u32      VADER features (4 scores + thresholds + style marks)
 //! n_thresholds     u32      compound thresholds
 //! intercept        f64
 //! vader_scale      f64      the VADER features are multiplied by it
+//! neutral_low      f64      the neutral band on the decision value z: neutral_low < z < neutral_high
+//! neutral_high     f64      (neutral_low <= 0 <= neutral_high; fitted by cross-validation)
 //! thresholds       n_thresholds × f64
 //! vader_coef       n_vader × f64
 //! then n_words word terms, then n_chars char terms, in feature order, each:
@@ -20,7 +22,7 @@
 
 use super::tokenize::{hash_str, mix};
 
-const MAGIC: &[u8; 8] = b"SALRN001";
+const MAGIC: &[u8; 8] = b"SALRN002";
 
 /// One slot of a [`Vocabulary`]: a term's 64-bit hash and what scoring needs of it, in 16 bytes
 /// (four to a cache line), so a lookup is one probe of one line in the common case. `idf` is at
@@ -127,6 +129,9 @@ pub(super) struct Weights {
     pub chars: Vocabulary,
     pub intercept: f64,
     pub vader_scale: f64,
+    /// The neutral band on the decision value: `neutral_low < z < neutral_high` is neutral.
+    pub neutral_low: f64,
+    pub neutral_high: f64,
     pub thresholds: Vec<f64>,
     pub vader_coef: Vec<f64>,
 }
@@ -180,6 +185,18 @@ impl Weights {
         let n_thresholds = reader.u32()? as usize;
         let intercept = reader.f64()?;
         let vader_scale = reader.f64()?;
+        let neutral_low = reader.f64()?;
+        let neutral_high = reader.f64()?;
+        // The band must hold z = 0, so the label never contradicts the sign of the score.
+        if !(neutral_low.is_finite()
+            && neutral_high.is_finite()
+            && neutral_low <= 0.0
+            && 0.0 <= neutral_high)
+        {
+            return Err(format!(
+                "neutral band {neutral_low}..{neutral_high} does not hold 0"
+            ));
+        }
         let thresholds = reader.f64s(n_thresholds)?;
         let vader_coef = reader.f64s(n_vader)?;
         if n_vader != 4 + n_thresholds + super::features::N_STYLE {
@@ -197,6 +214,8 @@ impl Weights {
             chars,
             intercept,
             vader_scale,
+            neutral_low,
+            neutral_high,
             thresholds,
             vader_coef,
         })
