@@ -19,11 +19,15 @@ use crate::clock::Clock;
 use crate::inference::Scored;
 use crate::redis_backend::Unavailable;
 
-/// Reads of jobs in flight at once in one server, whatever the store (see `AppState::job_reads`).
-/// A done job's results can be a megabyte: reading, decoding and writing one takes a core for
-/// milliseconds, and polls from many keys at once would otherwise fill every core (and, in Redis,
-/// hold the limits' calls past `REDIS_TIMEOUT_MS`). More wait their turn.
+/// Large results read (from Redis) and written (as JSON) at once in one server, each (see
+/// `AppState::job_reads`). A done job's results can be a megabyte: reading, decoding and writing
+/// one takes a core for milliseconds, and polls from many keys at once would otherwise fill every
+/// core (and, in Redis, hold the limits' calls past `REDIS_TIMEOUT_MS`). More wait their turn.
 pub const READS_AT_ONCE: usize = 1;
+
+/// Results up to this size are read and written without a turn: a poll of a small job, or of one
+/// still processing, never waits behind another key's megabyte.
+pub const SMALL_RESULTS_BYTES: usize = 64 * 1024;
 
 /// A job's state.
 #[derive(Debug, Clone)]
@@ -144,6 +148,11 @@ impl JobStore for RedisJobStore {
     fn pending(&self) -> JobAnswer<'_, usize> {
         Either::Right(self.run(|jobs| async move { jobs.pending().await }))
     }
+}
+
+/// About how much memory a done job's results hold (as [`footprint`] counts them).
+pub fn results_bytes(results: &[Scored]) -> usize {
+    results.iter().map(|s| s.text.len()).sum::<usize>() + std::mem::size_of_val(results)
 }
 
 /// About how much memory a job of `texts` holds once done: the texts, moved into the results,

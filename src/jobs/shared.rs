@@ -50,6 +50,8 @@ pub struct SharedJobs {
     limits: JobLimits,
     /// The models' names, to give decoded results their `&'static str` back.
     models: Arc<[&'static str]>,
+    /// Turns for reading large results ([`super::READS_AT_ONCE`]).
+    reads: tokio::sync::Semaphore,
 }
 
 impl SharedJobs {
@@ -60,6 +62,7 @@ impl SharedJobs {
             conn,
             limits,
             models: models.into(),
+            reads: tokio::sync::Semaphore::new(super::READS_AT_ONCE),
         }
     }
 
@@ -168,7 +171,20 @@ impl SharedJobs {
             return Ok(None);
         };
         Ok(Some(match answer.as_slice() {
-            [state] if state == "done" => {
+            [state, size] if state == "done" => {
+                // Large results wait their turn (a small job's never waits behind them).
+                let large =
+                    size.parse::<usize>().unwrap_or(usize::MAX) > super::SMALL_RESULTS_BYTES;
+                let _turn = if large {
+                    Some(
+                        self.reads
+                            .acquire()
+                            .await
+                            .map_err(|_| Unavailable("closed"))?,
+                    )
+                } else {
+                    None
+                };
                 // The owner was checked by the script; the job may expire in between.
                 let Some(stored) = self.results(id).await? else {
                     return Ok(None);

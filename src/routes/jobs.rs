@@ -10,9 +10,9 @@ use crate::config::InputLimits;
 use crate::error::ApiError;
 use crate::http::types::{BatchRequest, ErrorDetail, JobView};
 use crate::http::validation::{batch_input, BatchInput};
-use crate::http::{ApiKey, JobId, JsonBody, Metered};
+use crate::http::{ApiKey, Gate, JobId, JsonBody, Metered};
 use crate::inference::{Inference, InferenceError};
-use crate::jobs::{footprint, JobState};
+use crate::jobs::{self, footprint, results_bytes, JobState};
 use crate::log_context::{current_request_id, InRequest};
 use crate::state::AppState;
 
@@ -103,40 +103,65 @@ pub async fn get_job(
     JobId(job_id): JobId,
 ) -> Result<HttpResponse, ApiError> {
     // Polling reads the caller's own state: it spends no unit of the rate limit. The
-    // authorization step spent a poll (the poll limit); it is given back unless the poll reads a
-    // finished job's results, so a client waiting for its job is never refused.
-    let Some(job_id) = job_id else {
-        state.gate.refund_poll(key.id());
-        return Err(ApiError::NotFound);
+    // authorization step spent a poll (the poll limit); it goes back unless the poll reads a
+    // finished job's results (also when the request is dropped on the way), so a client waiting
+    // for its job is never refused.
+    let mut poll = PollRefund {
+        gate: &state.gate,
+        key: key.id(),
+        spent: false,
     };
-    // One of a few reads at once in this server: a done job's results can be a megabyte.
-    let Ok(_turn) = state.job_reads.acquire().await else {
-        state.gate.refund_poll(key.id());
-        return Err(ApiError::Internal);
-    };
-    let job = match state.jobs.get(&job_id, key.id()).await {
-        Ok(Some(job @ JobState::Done(_))) => job,
-        other => {
-            state.gate.refund_poll(key.id());
-            let job = other
-                .inspect_err(|e| log::warn!("job {job_id} not read for key id {}: {e}", key.id()))?
-                .ok_or(ApiError::NotFound)?;
-            return Ok(HttpResponse::Ok().json(JobView::new(job_id, &job)));
-        }
-    };
-    // Done: up to a megabyte or more of JSON, written on the blocking pool so that this worker
-    // keeps serving other requests meanwhile.
-    let body = web::block(move || serde_json::to_vec(&JobView::new(job_id, &job)))
+    let job_id = job_id.ok_or(ApiError::NotFound)?;
+    let job = state
+        .jobs
+        .get(&job_id, key.id())
         .await
-        .map_err(|e| {
-            log::error!("job {job_id}: could not be written: {e}");
-            ApiError::Internal
-        })?
-        .map_err(|e| {
-            log::error!("job {job_id}: could not be written as JSON: {e}");
-            ApiError::Internal
-        })?;
+        .inspect_err(|e| log::warn!("job {job_id} not read for key id {}: {e}", key.id()))?
+        .ok_or(ApiError::NotFound)?;
+    let JobState::Done(results) = &job else {
+        return Ok(HttpResponse::Ok().json(JobView::new(job_id, &job)));
+    };
+    poll.spent = true;
+    let body = if results_bytes(results) <= jobs::SMALL_RESULTS_BYTES {
+        // A few kilobytes: written here, without waiting behind other keys' large results.
+        serde_json::to_vec(&JobView::new(job_id, &job))
+    } else {
+        // Up to a megabyte or more of JSON: written on the blocking pool, so that this worker
+        // keeps serving other requests meanwhile, one at a time in this server, so that polls
+        // from many keys cannot fill every core.
+        let _turn = state
+            .job_reads
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Internal)?;
+        web::block(move || serde_json::to_vec(&JobView::new(job_id, &job)))
+            .await
+            .map_err(|e| {
+                log::error!("job {job_id}: could not be written: {e}");
+                ApiError::Internal
+            })?
+    }
+    .map_err(|e| {
+        log::error!("job {job_id}: could not be written as JSON: {e}");
+        ApiError::Internal
+    })?;
     Ok(HttpResponse::Ok()
         .content_type(ContentType::json())
         .body(body))
+}
+
+/// Gives back the poll the authorization step spent, when dropped, unless the poll read a
+/// finished job's results (`spent`).
+struct PollRefund<'a> {
+    gate: &'a Gate,
+    key: &'a str,
+    spent: bool,
+}
+
+impl Drop for PollRefund<'_> {
+    fn drop(&mut self) {
+        if !self.spent {
+            self.gate.refund_poll(self.key);
+        }
+    }
 }
