@@ -10,13 +10,12 @@
 //! `#[ignore]`d in a bare `cargo test` (a fresh clone has no redis-server); `.ci/run` installs it
 //! and runs `cargo test --test jobs_conformance -- --ignored`.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use proptest::prelude::*;
+use redis_server::redis_server;
 use sentiment_api::inference::Scored;
 use sentiment_api::jobs::{InMemoryJobStore, JobLimits, JobState, JobStore, RedisJobStore};
 use sentiment_api::metrics::Metrics;
@@ -24,41 +23,8 @@ use sentiment_api::model::Scores;
 use sentiment_api::redis_backend::{FailureMode, Redis, RedisSettings};
 use uuid::Uuid;
 
-/// One `redis-server` for the whole run, on a free port, killed by PID when the run ends.
-struct RedisServer {
-    port: u16,
-    child: Child,
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn redis_server() -> &'static RedisServer {
-    static SERVER: std::sync::OnceLock<RedisServer> = std::sync::OnceLock::new();
-    SERVER.get_or_init(|| {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server runs (scripts/redis/install.sh installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        RedisServer { port, child }
-    })
-}
+#[path = "common/redis_server.rs"]
+mod redis_server;
 
 /// A key prefix no other case has used (the server is shared by every case).
 fn fresh_prefix() -> String {

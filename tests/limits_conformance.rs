@@ -9,57 +9,22 @@
 
 #[path = "common/arrivals.rs"]
 mod arrivals;
+#[path = "common/redis_server.rs"]
+mod redis_server;
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arrivals::{arrivals, policy};
 use proptest::prelude::*;
+use redis_server::redis_server;
 use sentiment_api::clock::ManualClock;
 use sentiment_api::limits::{
     AuthThrottle, KeyAdmission, LocalLimits, Overrides, PaidIn, RateLimits, RateStore, SharedLimits,
 };
 use sentiment_api::metrics::Metrics;
 use sentiment_api::redis_backend::{FailureMode, Redis, RedisSettings};
-
-/// One `redis-server` for the whole run, on a free port, killed by PID when the run ends.
-struct RedisServer {
-    port: u16,
-    child: Child,
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn redis_server() -> &'static RedisServer {
-    static SERVER: std::sync::OnceLock<RedisServer> = std::sync::OnceLock::new();
-    SERVER.get_or_init(|| {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server runs (scripts/redis/install.sh installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        RedisServer { port, child }
-    })
-}
 
 /// A key id no other case has used (the server is shared by every case).
 fn fresh_key() -> String {

@@ -150,13 +150,18 @@ impl JobStore for RedisJobStore {
     }
 }
 
-/// About how much memory a done job's results hold (as [`footprint`] counts them).
+/// About how much memory a done job's results hold: [`footprint`] of its texts.
 pub fn results_bytes(results: &[Scored]) -> usize {
-    results.iter().map(|s| s.text.len()).sum::<usize>() + std::mem::size_of_val(results)
+    held(results.iter().map(|s| s.text.len()), results.len())
 }
 
 /// About how much memory a job of `texts` holds once done: the texts, moved into the results,
 /// and one result per text.
 pub fn footprint(texts: &[String]) -> usize {
-    texts.iter().map(String::len).sum::<usize>() + texts.len() * std::mem::size_of::<Scored>()
+    held(texts.iter().map(String::len), texts.len())
+}
+
+/// Texts of these lengths and one result for each of `n` texts.
+fn held(text_lengths: impl Iterator<Item = usize>, n: usize) -> usize {
+    text_lengths.sum::<usize>() + n * std::mem::size_of::<Scored>()
 }

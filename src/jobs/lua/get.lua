@@ -1,6 +1,6 @@
 -- A job, for its owner only: {'processing'}, {'done', size of its results} or {'failed', reason};
--- nil for anyone else or none. A done job's results are read after, with a plain HGET: a megabyte through Lua holds Redis (every
--- replica's limits) for milliseconds, an HGET of it only for a copy.
+-- nil for anyone else or none. A done job's results are read after, with a plain HGET: a megabyte
+-- through Lua holds Redis (every replica's limits) for milliseconds, an HGET of it only for a copy.
 -- A job still pending past its deadline (its replica stopped) is healed to `failed` here too.
 -- KEYS[1]: the job (hash); KEYS[2]: pending jobs; KEYS[3]: kept jobs. ARGV: id, owner, ttl (ms).
 local job = redis.call('HMGET', KEYS[1], 'owner', 'state', 'detail')
