@@ -1,7 +1,6 @@
 //! The command line: serve (the default), `config` to show the effective configuration, and
 //! `keys` to make, hash and check keys.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -12,13 +11,16 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::admin_socket::{read_usage, UsageReport};
 use crate::auth::key_file::{self, hash_hex, FileEntry};
-use crate::auth::{generate_key, hash_key, validate_key, KeySource, Secret, MIN_KEY_CHARS};
+use crate::auth::{
+    every_quota_limit, generate_key, hash_key, validate_key, KeySource, Secret, MIN_KEY_CHARS,
+};
 use crate::config::{help_text, load_dotenv, Settings};
 use crate::metrics::Metrics;
 use crate::model::Models;
 use crate::paths::Scope;
-use crate::quota::{Limit, LocalQuotas, Quota, SharedQuotas};
+use crate::quota::{LocalQuotas, SharedQuotas};
 use crate::redis_backend::Redis;
 use crate::tls::CertificateStore;
 
@@ -76,12 +78,15 @@ pub enum KeysCommand {
         /// The keys file.
         file: PathBuf,
     },
-    /// Print each key's and owner's quota usage today and this month (UTC), from the counters the
-    /// servers share in Redis (`REDIS_URL`). Without Redis each server counts in its own memory:
-    /// a key reads its own and its owner's usage at `GET /me`.
+    /// Print each key's and owner's quota usage today and this month (UTC): from a running
+    /// server, on its admin socket (`--socket`, or `ADMIN_SOCKET` without `REDIS_URL`), or from
+    /// the counters the servers share in Redis (`REDIS_URL`, with the keys file).
     Usage {
-        /// The keys file; `API_KEYS_FILE` when not given.
+        /// The keys file, for reading Redis; `API_KEYS_FILE` when not given.
         file: Option<PathBuf>,
+        /// Ask the server listening on this admin socket (its `ADMIN_SOCKET`).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
     },
 }
 
@@ -201,7 +206,7 @@ pub fn keys(command: KeysCommand) -> ExitCode {
             Ok(())
         }),
         KeysCommand::Check { file } => check(&file),
-        KeysCommand::Usage { file } => usage(file),
+        KeysCommand::Usage { file, socket } => usage(file, socket),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -290,38 +295,56 @@ fn check(file: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
-/// `keys usage`: every quota of `file` (else `API_KEYS_FILE`), with what is used of it today and
-/// this month, read from the counters the servers share in Redis; one line each, or why not.
-fn usage(file: Option<PathBuf>) -> Result<(), String> {
+/// `keys usage`: every quota's use today and this month, one line each, from a running server's
+/// admin socket or from Redis (the quotas of `file`, else `API_KEYS_FILE`); or why not.
+fn usage(file: Option<PathBuf>, socket: Option<PathBuf>) -> Result<(), String> {
     load_dotenv()?;
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
-    let file = file
-        .or_else(|| settings.api_keys_file.clone())
-        .ok_or("no keys file: give one, or set API_KEYS_FILE")?;
-    let entries = key_file::load(&file).map_err(|e| e.to_string())?;
-    let mut limits = Vec::new();
-    let mut owners: BTreeMap<&str, Quota> = BTreeMap::new();
-    for entry in &entries {
-        limits.extend(Limit::all_for(&entry.id, entry.quota, None));
-        if let (Some(owner), Some(quota)) = (&entry.owner, entry.owner_quota) {
-            owners.insert(owner, quota);
+    // An explicit socket first; then Redis, which every replica counts in; then this machine's
+    // server, the only holder of the counts without Redis.
+    let socket = socket.or_else(|| {
+        settings
+            .redis
+            .is_none()
+            .then(|| settings.admin_socket.clone())
+            .flatten()
+    });
+    if let Some(socket) = socket {
+        let report = read_usage(&socket)?;
+        let place = match report.counted_in.as_str() {
+            "redis" => "Redis",
+            _ => "the server's memory",
+        };
+        return print_usage(
+            &report,
+            &format!(
+                "from the server on {}, counted in {place}",
+                socket.display()
+            ),
+        );
+    }
+    let file = file.or_else(|| settings.api_keys_file.clone());
+    let limits = match &file {
+        Some(file) => {
+            let entries = key_file::load(file).map_err(|e| e.to_string())?;
+            let limits = every_quota_limit(&entries);
+            if limits.is_empty() {
+                out!("{}: no key or owner has a quota", file.display());
+                return Ok(());
+            }
+            Some(limits)
         }
-    }
-    for (owner, quota) in owners {
-        limits.extend(Limit::all_for("", None, Some((owner, quota))));
-    }
-    if limits.is_empty() {
-        out!("{}: no key or owner has a quota", file.display());
-        return Ok(());
-    }
+        None => None,
+    };
     let Some(redis) = settings.redis else {
         return Err(
-            "REDIS_URL is not set: without it each server counts quotas in its own memory, and no \
-             endpoint lists every key's usage; a key reads its own and its owner's at GET /me. \
-             Set REDIS_URL as the servers have it to read the shared counters"
+            "neither REDIS_URL nor ADMIN_SOCKET is set: without Redis each server counts quotas in \
+             its own memory; start it with ADMIN_SOCKET=PATH and run `keys usage --socket PATH` \
+             (a key reads its own usage at GET /me)"
                 .into(),
         );
     };
+    let limits = limits.ok_or("no keys file: give one, or set API_KEYS_FILE")?;
     let shown = redis.redacted_url();
     let now = OffsetDateTime::now_utc();
     let usage = actix_rt::System::new().block_on(async move {
@@ -330,20 +353,32 @@ fn usage(file: Option<PathBuf>) -> Result<(), String> {
         quotas.read(&limits, now).await
     });
     let usage = usage.map_err(|e| format!("cannot read the counters from {shown}: {e}"))?;
+    print_usage(
+        &UsageReport::from(&usage),
+        &format!("from Redis at {shown}"),
+    )
+}
+
+/// Prints `report`, one line per key or owner and period, under a heading naming its source.
+fn print_usage(report: &UsageReport, source: &str) -> Result<(), String> {
+    if report.counts.is_empty() {
+        out!("no key or owner has a quota");
+        return Ok(());
+    }
     out!(
-        "# quota usage at {} (UTC days and months) from Redis at {shown}",
-        now.format(&Rfc3339).unwrap_or_default()
+        "# quota usage at {} (UTC days and months) {source}",
+        report.at
     );
-    for count in &usage.counts {
+    for line in &report.counts {
         out!(
             "{:<6} {:<24} {:<6} {:>10} of {:<10} {:>10} left, resets in {} s",
-            count.limit.holder.kind(),
-            count.limit.holder.name(),
-            count.limit.period.as_str(),
-            count.used,
-            count.limit.limit,
-            count.remaining(),
-            count.limit.period.secs_until_reset(usage.at)
+            line.holder,
+            line.name,
+            line.period,
+            line.used,
+            line.limit,
+            line.remaining,
+            line.reset_seconds
         );
     }
     Ok(())

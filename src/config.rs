@@ -235,6 +235,20 @@ pub const API_KEYS_POLL_SECONDS: Setting = Setting::new(
     "how often the keys file is checked for changes, in seconds",
     |s| secs(s.keys_poll),
 );
+/// `ADMIN_SOCKET`
+pub const ADMIN_SOCKET: Setting = Setting::new(
+    "ADMIN_SOCKET",
+    S::Keys,
+    Unset("no admin socket"),
+    "a Unix socket (mode 0600) where `sentiment-api keys usage` reads this server's quota counts",
+    |s| {
+        or_none(
+            s.admin_socket.as_ref().map(|p| p.display().to_string()),
+            "(not set)",
+        )
+    },
+)
+.example("/run/sentiment-api/admin.sock");
 /// `MODELS`
 pub const MODELS: Setting = Setting::new(
     "MODELS",
@@ -342,8 +356,8 @@ pub const QUOTA_OWNER_METRICS: Setting = Setting::new(
     "QUOTA_OWNER_METRICS",
     S::Limits,
     Value("0"),
-    "owners whose quota spending gets its own `quota_owner_units_total` series in `/metrics` \
-     (the rest are summed as `_other`; 0: none; never per key)",
+    "owners whose spending gets its own `quota_owner_units_total` series (others: `_other`; never \
+     per key)",
     |s| s.quota_owner_metrics.to_string(),
 );
 /// `INFERENCE_TIMEOUT_MS`
@@ -471,7 +485,7 @@ pub const REDIS_URL: Setting = Setting::new(
     "REDIS_URL",
     S::Redis,
     Unset("limits, throttle and jobs are this process's own"),
-    "`redis://` or `rediss://` URL of the Redis that replicas share limits, the failed-key throttle and jobs through",
+    "`redis://host:port[/db]` or `redis+unix:///path` of the Redis through which replicas share limits, the throttle and jobs",
     |s| {
         or_none(
             s.redis.as_ref().map(RedisSettings::redacted_url),
@@ -616,6 +630,7 @@ pub const SETTINGS: &[&Setting] = &[
     &API_SECRET_KEY,
     &API_KEYS_FILE,
     &API_KEYS_POLL_SECONDS,
+    &ADMIN_SOCKET,
     &MODELS,
     &DEFAULT_MODEL,
     &MODEL_DIR,
@@ -753,6 +768,8 @@ pub struct Settings {
     pub api_keys_file: Option<PathBuf>,
     /// How often the keys file is checked for changes (`API_KEYS_POLL_SECONDS`).
     pub keys_poll: Duration,
+    /// Where `keys usage` asks this server for every quota's use (`ADMIN_SOCKET`); none by default.
+    pub admin_socket: Option<PathBuf>,
     /// The models to load (`MODELS`); `None`, every model compiled in.
     pub models: Option<Vec<String>>,
     /// The model a request that names none gets (`DEFAULT_MODEL`).
@@ -945,6 +962,7 @@ impl Settings {
             api_secret_key,
             api_keys_file,
             keys_poll: Duration::from_secs(env.positive(&API_KEYS_POLL_SECONDS)? as u64),
+            admin_socket: env.path(&ADMIN_SOCKET)?,
             rust_log,
             log_format: match env.raw(&LOG_FORMAT)?.as_deref().map(str::trim) {
                 None | Some("text") => LogFormat::Text,

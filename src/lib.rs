@@ -33,6 +33,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 
+pub mod admin_socket;
 pub mod logging;
 pub mod middleware;
 pub mod routes;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 
+use crate::admin_socket::AdminSocket;
 use crate::auth::{spawn_reloader, KeyStore, Keys};
 use crate::config::Settings;
 use crate::error::{ApiError, ValidationItem};
@@ -151,6 +152,25 @@ pub fn run(
         tls::spawn_reloader(Arc::clone(store), settings.tls_poll);
     }
     let hsts_max_age = tls.as_ref().and(settings.hsts_max_age);
+    if let Some(path) = &settings.admin_socket {
+        let named = |e: std::io::Error| {
+            std::io::Error::new(e.kind(), format!("ADMIN_SOCKET {}: {e}", path.display()))
+        };
+        let socket = AdminSocket::bind(path).map_err(named)?;
+        // It reads the counters the workers spend from: Redis's with `REDIS_URL`, else this
+        // process's.
+        let quota_store: Box<dyn QuotaStore> = match &redis {
+            None => Box::new(Arc::clone(&local_quotas)),
+            Some(redis) => Box::new(SharedQuotas::new(
+                redis.connect(),
+                Arc::clone(&local_quotas),
+            )),
+        };
+        let quotas = Quotas::new(quota_store, wall_clock.clone());
+        socket
+            .serve(store.clone().into_inner(), quotas)
+            .map_err(named)?;
+    }
 
     let server = HttpServer::new(move || {
         // What every request writes or extracts is held once per worker: the per-request

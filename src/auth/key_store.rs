@@ -128,6 +128,25 @@ impl KeyRefusal {
     }
 }
 
+/// Every quota limit of `entries`: each key's own (by key id), then each owner's once (by name),
+/// day before month. What `keys usage` lists, from a keys file or a running server's keys.
+pub fn every_quota_limit<'a>(entries: impl IntoIterator<Item = &'a KeyEntry>) -> Vec<Limit> {
+    let mut keys: Vec<&KeyEntry> = entries.into_iter().collect();
+    keys.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut limits: Vec<Limit> = keys
+        .iter()
+        .flat_map(|e| Limit::all_for(&e.id, e.quota, None))
+        .collect();
+    let owners: std::collections::BTreeMap<&str, Quota> = keys
+        .iter()
+        .filter_map(|e| Some((e.owner.as_deref()?, e.owner_quota?)))
+        .collect();
+    for (owner, quota) in owners {
+        limits.extend(Limit::all_for("", None, Some((owner, quota))));
+    }
+    limits
+}
+
 /// An immutable set of keys, indexed so a lookup costs the same however many keys there are.
 #[derive(Debug, Default)]
 pub struct KeySet {
@@ -162,6 +181,11 @@ impl KeySet {
     /// The fingerprint of the keys-file content this set was loaded from, if any.
     pub fn fingerprint(&self) -> Option<Fingerprint> {
         self.fingerprint
+    }
+
+    /// Every key of the set, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = &KeyEntry> {
+        self.by_prefix.values().flatten().map(|e| &**e)
     }
 
     /// How many keys the set holds.

@@ -9,6 +9,8 @@ mod secret;
 mod source;
 
 pub use generate::{generate_key, KEY_PREFIX};
-pub use key_store::{hash_key, KeyEntry, KeyHash, KeyRefusal, KeySet, KeyStore, Verdict};
+pub use key_store::{
+    every_quota_limit, hash_key, KeyEntry, KeyHash, KeyRefusal, KeySet, KeyStore, Verdict,
+};
 pub use secret::{validate_key, Secret, MIN_KEY_CHARS, PLACEHOLDER_KEY};
 pub use source::{spawn_reloader, KeySource, Keys};

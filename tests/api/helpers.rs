@@ -309,6 +309,21 @@ pub fn write_atomically(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
+/// In the output of `keys usage`, the line of one quota (`<kind> <name> <period> <used> of
+/// <limit> ...`) as `"<used> of <limit>"`; `None` without one.
+pub fn usage_line(text: &str, kind: &str, name: &str, period: &str) -> Option<String> {
+    let line = text
+        .lines()
+        .find(|l| l.split_whitespace().take(3).eq([kind, name, period]))?;
+    Some(
+        line.split_whitespace()
+            .skip(3)
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
 /// A fresh empty directory, so a child never reads a developer's `.env`.
 pub fn temp_dir(name: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
@@ -422,12 +437,17 @@ impl RunningBinary {
 
     /// Sends the binary `SIGHUP` (reload the keys file and the TLS files).
     pub fn hangup(&self) {
+        self.signal("-HUP");
+    }
+
+    /// Sends the binary a signal, named as `kill` names it (`-TERM`).
+    pub fn signal(&self, name: &str) {
         let ok = Command::new("kill")
-            .args(["-HUP", &self.pid().to_string()])
+            .args([name, &self.pid().to_string()])
             .status()
             .unwrap()
             .success();
-        assert!(ok, "kill -HUP failed");
+        assert!(ok, "kill {name} failed");
     }
 
     pub fn stdout(&self) -> String {

@@ -404,7 +404,7 @@ fn keys_usage_without_redis_says_where_usage_can_be_read_instead() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        err.contains("REDIS_URL is not set") && err.contains("GET /me"),
+        err.contains("neither REDIS_URL nor ADMIN_SOCKET is set") && err.contains("GET /me"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -415,6 +415,110 @@ fn keys_usage_without_redis_says_where_usage_can_be_read_instead() {
         .unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("no key or owner has a quota"));
+}
+
+#[actix_rt::test]
+async fn keys_usage_reads_a_running_servers_counts_on_its_admin_socket() {
+    use std::os::unix::fs::PermissionsExt;
+
+    use std::time::Duration;
+
+    use crate::helpers::{binary, temp_dir, usage_line, wait_until, RunningBinary};
+    use crate::keys::{entry, keys_file};
+
+    let dir = temp_dir("quota-usage-socket");
+    let file = keys_file(
+        &dir,
+        &[
+            entry("one", ACME_1, "owner = \"acme\"\nquota = { per_day = 5 }"),
+            entry("two", ACME_2, "owner = \"acme\""),
+            entry("plain", KEY, ""),
+            "[owners.acme]\nquota = { per_month = 100 }\n".to_owned(),
+        ],
+    );
+    let socket = dir.join("admin.sock");
+    // A socket left behind by a server that is gone is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    let socket_path = socket.to_str().unwrap();
+    let envs = [
+        ("API_KEYS_FILE", file.to_str().unwrap()),
+        ("ADMIN_SOCKET", socket_path),
+    ];
+    let server = RunningBinary::start_in(&dir, &envs);
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "only the server's user may connect");
+    let app = server.app();
+    for key in [ACME_1, ACME_1, ACME_2, KEY] {
+        assert_eq!(predict(&app, key).await.status(), 200);
+    }
+    // As an operator on the machine runs it: ADMIN_SOCKET from the environment, or --socket.
+    let from_env = binary(&dir, &envs[1..]).args(["keys", "usage"]).output();
+    let from_flag = binary(&dir, &[])
+        .args(["keys", "usage", "--socket", socket_path])
+        .output();
+    for out in [from_env.unwrap(), from_flag.unwrap()] {
+        let text = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(text.contains("counted in the server's memory"), "{text}");
+        let line = |kind, name, period| usage_line(&text, kind, name, period);
+        assert_eq!(
+            line("key", "one", "day").as_deref(),
+            Some("2 of 5"),
+            "{text}"
+        );
+        assert_eq!(
+            line("owner", "acme", "month").as_deref(),
+            Some("3 of 100"),
+            "{text}"
+        );
+        assert_eq!(
+            line("key", "two", "day"),
+            None,
+            "no quota of its own: {text}"
+        );
+        assert!(!text.contains("plain"), "{text}");
+        assert!(
+            !text.contains(ACME_1) && !err.contains(ACME_1),
+            "never a key"
+        );
+    }
+    // A peer that asks for something else gets an error, and the socket still answers.
+    let mut raw = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    std::io::Write::write_all(&mut raw, b"keys\n").unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut raw, &mut answer).unwrap();
+    assert!(
+        answer.starts_with("{\"error\":\"unknown request"),
+        "{answer}"
+    );
+    assert_eq!(predict(&app, ACME_1).await.status(), 200);
+    let out = binary(&dir, &envs[1..])
+        .args(["keys", "usage"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        usage_line(&text, "key", "one", "day").as_deref(),
+        Some("3 of 5"),
+        "{text}"
+    );
+    let mut server = server;
+    server.signal("-TERM");
+    wait_until("the binary exits", Duration::from_secs(30), || {
+        server.try_wait()
+    });
+    assert!(!socket.exists(), "the socket file goes with the server");
+    let out = binary(&dir, &[])
+        .args(["keys", "usage", "--socket", socket_path])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("cannot reach a server on the admin socket"),
+        "{err}"
+    );
 }
 
 #[actix_rt::test]

@@ -876,7 +876,7 @@ async fn two_replicas_share_an_owners_day_quota_exactly_through_redis() {
 #[actix_rt::test]
 #[ignore = "needs redis-server (scripts/redis/install.sh); .ci/run runs it"]
 async fn keys_usage_reads_what_the_servers_spent_from_redis() {
-    use crate::helpers::{binary, temp_dir, RunningBinary};
+    use crate::helpers::{binary, temp_dir, usage_line, RunningBinary};
     use crate::keys::{entry, keys_file};
 
     let redis = RedisServer::start();
@@ -889,9 +889,11 @@ async fn keys_usage_reads_what_the_servers_spent_from_redis() {
             "[owners.acme]\nquota = { per_day = 10 }\n".to_owned(),
         ],
     );
+    let socket = dir.join("admin.sock");
     let envs = [
         ("API_KEYS_FILE", file.to_str().unwrap()),
         ("REDIS_URL", &redis.url()),
+        ("ADMIN_SOCKET", socket.to_str().unwrap()),
     ];
     let server = RunningBinary::start_in(&dir, &envs);
     let app = server.app();
@@ -908,21 +910,35 @@ async fn keys_usage_reads_what_the_servers_spent_from_redis() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // `<kind> <name> <period> <used> of <limit> ...`: the used and limit of one quota.
-    let line = |kind: &str, name: &str, period: &str| {
-        let found = text
-            .lines()
-            .find(|l| l.split_whitespace().take(3).eq([kind, name, period]));
-        let words = found.unwrap_or_else(|| panic!("no {kind} {name} {period} line in {text}"));
-        words
-            .split_whitespace()
-            .skip(3)
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    assert_eq!(line("key", "a", "month"), "2 of 50", "{text}");
-    assert_eq!(line("owner", "acme", "day"), "3 of 10", "{text}");
+    let line = |kind, name, period| usage_line(&text, kind, name, period);
+    assert_eq!(
+        line("key", "a", "month").as_deref(),
+        Some("2 of 50"),
+        "{text}"
+    );
+    assert_eq!(
+        line("owner", "acme", "day").as_deref(),
+        Some("3 of 10"),
+        "{text}"
+    );
+    // The server's admin socket answers the same counts, read from Redis.
+    let out = binary(&dir, &[])
+        .args(["keys", "usage", "--socket", socket.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("counted in Redis"), "{text}");
+    let line = |kind, name, period| usage_line(&text, kind, name, period);
+    assert_eq!(
+        line("key", "a", "month").as_deref(),
+        Some("2 of 50"),
+        "{text}"
+    );
+    assert_eq!(
+        line("owner", "acme", "day").as_deref(),
+        Some("3 of 10"),
+        "{text}"
+    );
     server.stop();
 }
 

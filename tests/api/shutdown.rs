@@ -2,20 +2,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::helpers::{raw_request_blocking, wait_until, RunningBinary};
 
 const KEY: &str = "shutdown-key-0123456789";
-
-fn signal(server: &RunningBinary, name: &str) {
-    assert!(Command::new("kill")
-        .args([name, &server.pid().to_string()])
-        .status()
-        .unwrap()
-        .success());
-}
 
 #[test]
 fn a_request_in_flight_at_sigterm_finishes_before_a_clean_exit() {
@@ -42,7 +33,7 @@ fn a_request_in_flight_at_sigterm_finishes_before_a_clean_exit() {
             );
             metrics.contains("http_requests_in_flight 1").then_some(())
         });
-        signal(&server, sig);
+        server.signal(sig);
         // The signal was taken for a stop...
         server.wait_for_log("finishing requests in flight", Duration::from_secs(10));
         // ...and half a second on, the request in flight still holds the process up.
@@ -98,7 +89,7 @@ fn status_of(address: &str, path: &str) -> Option<u16> {
 fn at_sigterm_readiness_turns_503_at_once_and_the_listener_closes_after_the_delay() {
     let server = RunningBinary::start(&[("API_SECRET_KEY", KEY), ("SHUTDOWN_DELAY_SECONDS", "5")]);
     assert_eq!(status_of(&server.address, "/health/ready"), Some(200));
-    signal(&server, "-TERM");
+    server.signal("-TERM");
     let signalled = Instant::now();
     // Draining at once...
     wait_until("readiness to turn 503", Duration::from_secs(5), || {

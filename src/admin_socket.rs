@@ -1,0 +1,292 @@
+//! The admin socket (`ADMIN_SOCKET`): a Unix socket on which a running server tells
+//! `sentiment-api keys usage` what every key and owner has spent of its quotas. Without Redis the
+//! counters live only in the server's memory, so this is the one place an operator can read them
+//! all; with Redis it answers the shared counters, as that server sees them.
+//!
+//! Not HTTP, and not on the API's listener: a client writes the line `usage` and reads one JSON
+//! document, `{"usage": {...}}` or `{"error": "..."}`. Only the server's own user (and root) may
+//! ask: the socket is made mode 0600 and each peer's uid is checked as well. It carries ids,
+//! owners and counts, never a key or a hash.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+
+use crate::auth::{every_quota_limit, KeyStore};
+use crate::quota::{CountedIn, Quotas, Usage};
+
+/// The request line a client sends.
+const REQUEST: &str = "usage";
+/// Longest a peer may take to send its request line (a stuck peer holds no one else up for long:
+/// peers are answered one at a time).
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest the client waits for the server's answer.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request line longer than this is not `usage`.
+const MAX_REQUEST_BYTES: usize = 64;
+
+/// What the server answers.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Answer {
+    Usage(UsageReport),
+    Error(String),
+}
+
+/// Every quota's use at one instant, as `keys usage` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageReport {
+    /// When the counts were read (RFC 3339, UTC).
+    pub at: String,
+    /// `redis` (shared by the replicas) or `process` (this server's memory).
+    pub counted_in: String,
+    /// One line per key or owner and period.
+    pub counts: Vec<UsageLine>,
+}
+
+/// One quota's use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageLine {
+    /// `key` or `owner`.
+    pub holder: String,
+    /// The key's id or the owner's name.
+    pub name: String,
+    /// `day` or `month`.
+    pub period: String,
+    /// Units spent in the period.
+    pub used: u64,
+    /// Units allowed in the period.
+    pub limit: u64,
+    /// Units left.
+    pub remaining: u64,
+    /// Seconds until the period ends.
+    pub reset_seconds: u64,
+}
+
+impl From<&Usage> for UsageReport {
+    fn from(usage: &Usage) -> Self {
+        UsageReport {
+            at: usage.at.format(&Rfc3339).unwrap_or_default(),
+            counted_in: match usage.counted_in {
+                CountedIn::Redis => "redis",
+                CountedIn::Process => "process",
+            }
+            .into(),
+            counts: usage
+                .counts
+                .iter()
+                .map(|count| UsageLine {
+                    holder: count.limit.holder.kind().into(),
+                    name: count.limit.holder.name().into(),
+                    period: count.limit.period.as_str().into(),
+                    used: count.used,
+                    limit: count.limit.limit,
+                    remaining: count.remaining(),
+                    reset_seconds: count.limit.period.secs_until_reset(usage.at),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The socket, bound and not yet served.
+#[derive(Debug)]
+pub struct AdminSocket {
+    listener: std::os::unix::net::UnixListener,
+    path: PathBuf,
+    uid: u32,
+}
+
+impl AdminSocket {
+    /// Binds `path`, mode 0600. A socket left there by a server that is gone is replaced; one
+    /// that another process still answers on, or a file that is not a socket, is an error.
+    pub fn bind(path: &Path) -> io::Result<AdminSocket> {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_socket() => {
+                if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                    return Err(io::Error::new(
+                        ErrorKind::AddrInUse,
+                        "another process is listening on it",
+                    ));
+                }
+                std::fs::remove_file(path)?;
+            }
+            Ok(_) => {
+                return Err(io::Error::new(
+                    ErrorKind::AlreadyExists,
+                    "a file that is not a socket is in the way (not removed)",
+                ))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let listener = std::os::unix::net::UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        listener.set_nonblocking(true)?;
+        let uid = std::fs::metadata(path)?.uid();
+        Ok(AdminSocket {
+            listener,
+            path: path.to_owned(),
+            uid,
+        })
+    }
+
+    /// Answers peers on the current actix system until it stops, one at a time; the socket file
+    /// is removed when it does. `quotas` reads the counters (a spend of zero units).
+    pub fn serve(self, keys: Arc<KeyStore>, quotas: Quotas) -> io::Result<()> {
+        let listener = actix_rt::net::UnixListener::from_std(self.listener)?;
+        let file = RemoveOnDrop(self.path);
+        let uid = self.uid;
+        log::info!("admin socket on {}", file.0.display());
+        actix_rt::spawn(async move {
+            let _file = file;
+            loop {
+                let stream = match listener.accept().await {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        log::warn!("admin socket: accept failed: {e}");
+                        actix_rt::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                if let Err(e) = answer(stream, uid, &keys, &quotas).await {
+                    log::warn!("admin socket: {e}");
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Removes the socket file when the server stops.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Reads one request from `stream` and answers it.
+async fn answer(
+    stream: actix_rt::net::UnixStream,
+    uid: u32,
+    keys: &KeyStore,
+    quotas: &Quotas,
+) -> io::Result<()> {
+    let peer = stream.peer_cred()?.uid();
+    let answer = if peer != uid && peer != 0 {
+        log::warn!("admin socket: refused a peer of uid {peer} (only uid {uid} and root may ask)");
+        Answer::Error(format!("only uid {uid} (the server's) or root may ask"))
+    } else {
+        match actix_rt::time::timeout(READ_TIMEOUT, read_request(&stream)).await {
+            Err(_) => Answer::Error("no request line within 2 s".into()),
+            Ok(Err(e)) => return Err(e),
+            Ok(Ok(line)) if line == REQUEST => {
+                let limits = every_quota_limit(keys.snapshot().entries());
+                match quotas.spend(&limits, 0).await {
+                    Ok(usage) => Answer::Usage(UsageReport::from(&usage)),
+                    Err(e) => Answer::Error(format!("the quota counters cannot be read: {e}")),
+                }
+            }
+            Ok(Ok(_)) => Answer::Error(format!("unknown request: send `{REQUEST}`")),
+        }
+    };
+    let mut body = serde_json::to_vec(&answer).map_err(io::Error::other)?;
+    body.push(b'\n');
+    write_all(&stream, &body).await
+}
+
+/// The request line, without its end of line; at most `MAX_REQUEST_BYTES`.
+async fn read_request(stream: &actix_rt::net::UnixStream) -> io::Result<String> {
+    let mut line = Vec::new();
+    let mut buf = [0u8; MAX_REQUEST_BYTES];
+    while !line.contains(&b'\n') && line.len() <= MAX_REQUEST_BYTES {
+        stream.readable().await?;
+        match stream.try_read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => line.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
+    Ok(String::from_utf8_lossy(&line[..end]).trim().to_owned())
+}
+
+async fn write_all(stream: &actix_rt::net::UnixStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Asks the server listening on `path` for every quota's use (the client side of `keys usage`).
+pub fn read_usage(path: &Path) -> Result<UsageReport, String> {
+    let shown = path.display();
+    let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| {
+        format!("cannot reach a server on the admin socket {shown}: {e} (is it running with ADMIN_SOCKET={shown}?)")
+    })?;
+    let exchange = |stream: &mut std::os::unix::net::UnixStream| -> io::Result<String> {
+        stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
+        stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+        stream.write_all(format!("{REQUEST}\n").as_bytes())?;
+        let mut text = String::new();
+        stream.take(64 << 20).read_to_string(&mut text)?;
+        Ok(text)
+    };
+    let text = exchange(&mut stream)
+        .map_err(|e| format!("no answer from the server on the admin socket {shown}: {e}"))?;
+    match serde_json::from_str(&text) {
+        Ok(Answer::Usage(report)) => Ok(report),
+        Ok(Answer::Error(e)) => Err(format!("the server on {shown} answered: {e}")),
+        Err(e) => Err(format!(
+            "the answer on the admin socket {shown} is not a usage report: {e}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_path(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "sentiment-api-admin-socket-{name}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("admin.sock")
+    }
+
+    #[test]
+    fn a_socket_another_process_answers_on_is_not_taken() {
+        let path = temp_path("in-use");
+        let _ = std::fs::remove_file(&path);
+        let first = AdminSocket::bind(&path).unwrap();
+        let err = AdminSocket::bind(&path).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err}");
+        drop(first);
+        // Gone (its listener closed), it is replaced.
+        assert!(AdminSocket::bind(&path).is_ok());
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_socket_is_never_removed() {
+        let path = temp_path("regular-file");
+        std::fs::write(&path, "precious").unwrap();
+        let err = AdminSocket::bind(&path).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AlreadyExists, "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious");
+    }
+}
