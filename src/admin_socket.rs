@@ -22,9 +22,11 @@ use crate::quota::{CountedIn, Quotas, Usage};
 
 /// The request line a client sends.
 const REQUEST: &str = "usage";
-/// Longest a peer may take to send its request line (a stuck peer holds no one else up for long:
-/// peers are answered one at a time).
+/// Longest a peer may take to send its request line.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest one peer is served, reading its answer included: peers are answered one at a time, so
+/// one that stops reading holds the others up no longer than this.
+const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest the client waits for the server's answer.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A request line longer than this is not `usage`.
@@ -154,8 +156,12 @@ impl AdminSocket {
                         continue;
                     }
                 };
-                if let Err(e) = answer(stream, uid, &keys, &quotas).await {
-                    log::warn!("admin socket: {e}");
+                match actix_rt::time::timeout(PEER_TIMEOUT, answer(stream, uid, &keys, &quotas))
+                    .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => log::warn!("admin socket: {e}"),
+                    Err(_) => log::warn!("admin socket: a peer took over 10 s; dropped"),
                 }
             }
         });
