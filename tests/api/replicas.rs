@@ -900,45 +900,32 @@ async fn keys_usage_reads_what_the_servers_spent_from_redis() {
     for key in [KEY_A, KEY_A, KEY_B] {
         assert_eq!(app.predict_query("good", Some(key)).await.status(), 200);
     }
-    let out = binary(&dir, &envs)
-        .args(["keys", "usage"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = |kind, name, period| usage_line(&text, kind, name, period);
-    assert_eq!(
-        line("key", "a", "month").as_deref(),
-        Some("2 of 50"),
-        "{text}"
-    );
-    assert_eq!(
-        line("owner", "acme", "day").as_deref(),
-        Some("3 of 10"),
-        "{text}"
-    );
-    // The server's admin socket answers the same counts, read from Redis.
-    let out = binary(&dir, &[])
-        .args(["keys", "usage", "--socket", socket.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("counted in Redis"), "{text}");
-    let line = |kind, name, period| usage_line(&text, kind, name, period);
-    assert_eq!(
-        line("key", "a", "month").as_deref(),
-        Some("2 of 50"),
-        "{text}"
-    );
-    assert_eq!(
-        line("owner", "acme", "day").as_deref(),
-        Some("3 of 10"),
-        "{text}"
-    );
+    // From Redis directly, and from the server's admin socket, which reads the same counters.
+    let direct = binary(&dir, &envs).args(["keys", "usage"]).output();
+    let socket_arg = socket.to_str().unwrap();
+    let via_socket = binary(&dir, &[])
+        .args(["keys", "usage", "--socket", socket_arg])
+        .output();
+    for (out, source) in [
+        (direct.unwrap(), "from Redis at"),
+        (via_socket.unwrap(), "counted in Redis"),
+    ] {
+        let text = String::from_utf8_lossy(&out.stdout);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(text.contains(source), "{text}");
+        let line = |kind, name, period| usage_line(&text, kind, name, period);
+        assert_eq!(
+            line("key", "a", "month").as_deref(),
+            Some("2 of 50"),
+            "{text}"
+        );
+        assert_eq!(
+            line("owner", "acme", "day").as_deref(),
+            Some("3 of 10"),
+            "{text}"
+        );
+    }
     server.stop();
 }
 
