@@ -7,12 +7,20 @@
 //! document, `{"usage": {...}}` or `{"error": "..."}`. Only the server's own user (and root) may
 //! ask: the socket is made mode 0600 and each peer's uid is checked as well. It carries ids,
 //! owners and counts, never a key or a hash.
+//!
+//! Both ends check the other. The server will not bind in a directory that other users may
+//! write without the sticky bit (they could swap the socket between its creation and its
+//! `chmod`), and the client believes only a listener it can trust (`trusted_listener`): anyone
+//! may put a socket at a path in `/tmp` and answer with made-up counts.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
@@ -24,9 +32,11 @@ use crate::quota::{CountedIn, Quotas, Usage};
 const REQUEST: &str = "usage";
 /// Longest a peer may take to send its request line.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
-/// Longest one peer is served, reading its answer included: peers are answered one at a time, so
-/// one that stops reading holds the others up no longer than this.
+/// Longest one peer is served, reading its answer included.
 const PEER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Peers served at once, each in its own task, so a silent one holds up no other; more wait their
+/// turn in the listen queue.
+const MAX_PEERS: usize = 16;
 /// Longest the client waits for the server's answer.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A request line longer than this is not `usage`.
@@ -106,8 +116,23 @@ pub struct AdminSocket {
 
 impl AdminSocket {
     /// Binds `path`, mode 0600. A socket left there by a server that is gone is replaced; one
-    /// that another process still answers on, or a file that is not a socket, is an error.
+    /// that another process still answers on, a file that is not a socket, or a directory that
+    /// other users may write without the sticky bit, is an error.
     pub fn bind(path: &Path) -> io::Result<AdminSocket> {
+        let dir = parent_dir(path);
+        let dir_mode = std::fs::metadata(dir)?.mode();
+        if dir_mode & 0o022 != 0 && dir_mode & 0o1000 == 0 {
+            return Err(io::Error::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "its directory {} may be written by other users (mode {:o}, no sticky bit), \
+                     who could swap the socket: use a directory only the service user can write, \
+                     such as /run/sentiment-api",
+                    dir.display(),
+                    dir_mode & 0o7777
+                ),
+            ));
+        }
         match std::fs::symlink_metadata(path) {
             Ok(meta) if meta.file_type().is_socket() => {
                 if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -130,7 +155,7 @@ impl AdminSocket {
         let listener = std::os::unix::net::UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
-        let uid = std::fs::metadata(path)?.uid();
+        let uid = rustix::process::geteuid().as_raw();
         Ok(AdminSocket {
             listener,
             path: path.to_owned(),
@@ -138,16 +163,23 @@ impl AdminSocket {
         })
     }
 
-    /// Answers peers on the current actix system until it stops, one at a time; the socket file
-    /// is removed when it does. `quotas` reads the counters (a spend of zero units).
+    /// Answers peers on the current actix system until it stops, up to `MAX_PEERS` at once; the
+    /// socket file is removed when it does. `quotas` reads the counters (a spend of zero units).
     pub fn serve(self, keys: Arc<KeyStore>, quotas: Quotas) -> io::Result<()> {
         let listener = actix_rt::net::UnixListener::from_std(self.listener)?;
         let file = RemoveOnDrop(self.path);
         let uid = self.uid;
+        // Read by this thread's tasks only (the counters it reaches may not be `Send`).
+        let quotas = Rc::new(quotas);
+        let peers = Arc::new(Semaphore::new(MAX_PEERS));
         log::info!("admin socket on {}", file.0.display());
         actix_rt::spawn(async move {
             let _file = file;
             loop {
+                // With `MAX_PEERS` being served, the next one waits in the listen queue.
+                let Ok(permit) = Arc::clone(&peers).acquire_owned().await else {
+                    return;
+                };
                 let stream = match listener.accept().await {
                     Ok((stream, _)) => stream,
                     Err(e) => {
@@ -156,16 +188,27 @@ impl AdminSocket {
                         continue;
                     }
                 };
-                match actix_rt::time::timeout(PEER_TIMEOUT, answer(stream, uid, &keys, &quotas))
-                    .await
-                {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => log::warn!("admin socket: {e}"),
-                    Err(_) => log::warn!("admin socket: a peer took over 10 s; dropped"),
-                }
+                let (keys, quotas) = (Arc::clone(&keys), Rc::clone(&quotas));
+                actix_rt::spawn(async move {
+                    let _permit = permit;
+                    let served = answer(stream, uid, &keys, &quotas);
+                    match actix_rt::time::timeout(PEER_TIMEOUT, served).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => log::warn!("admin socket: {e}"),
+                        Err(_) => log::warn!("admin socket: a peer took over 10 s; dropped"),
+                    }
+                });
             }
         });
         Ok(())
+    }
+}
+
+/// The directory `path` is in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
     }
 }
 
@@ -186,11 +229,18 @@ async fn answer(
     quotas: &Quotas,
 ) -> io::Result<()> {
     let peer = stream.peer_cred()?.uid();
+    // Read first, even from a peer about to be refused: closing a socket with unread data resets
+    // the connection, and the peer would see "connection reset" instead of the reason.
+    let request = actix_rt::time::timeout(READ_TIMEOUT, read_request(&stream)).await;
     let answer = if peer != uid && peer != 0 {
-        log::warn!("admin socket: refused a peer of uid {peer} (only uid {uid} and root may ask)");
-        Answer::Error(format!("only uid {uid} (the server's) or root may ask"))
+        let allowed = match uid {
+            0 => "only root may ask".to_owned(),
+            uid => format!("only uid {uid} (the server's) or root may ask"),
+        };
+        log::warn!("admin socket: refused a peer of uid {peer} ({allowed})");
+        Answer::Error(allowed)
     } else {
-        match actix_rt::time::timeout(READ_TIMEOUT, read_request(&stream)).await {
+        match request {
             Err(_) => Answer::Error("no request line within 2 s".into()),
             Ok(Err(e)) => return Err(e),
             Ok(Ok(line)) if line == REQUEST => {
@@ -240,9 +290,32 @@ async fn write_all(stream: &actix_rt::net::UnixStream, mut bytes: &[u8]) -> io::
 /// Asks the server listening on `path` for every quota's use (the client side of `keys usage`).
 pub fn read_usage(path: &Path) -> Result<UsageReport, String> {
     let shown = path.display();
-    let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| {
-        format!("cannot reach a server on the admin socket {shown}: {e} (is it running with ADMIN_SOCKET={shown}?)")
+    let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| match e.kind() {
+        ErrorKind::PermissionDenied => format!(
+            "cannot use the admin socket {shown}: {e} (only the server's user and root may)"
+        ),
+        _ => format!(
+            "cannot reach a server on the admin socket {shown}: {e} \
+             (is it running with ADMIN_SOCKET={shown}?)"
+        ),
     })?;
+    let peer = rustix::net::sockopt::socket_peercred(&stream)
+        .map_err(|e| format!("cannot tell who listens on the admin socket {shown}: {e}"))?
+        .uid
+        .as_raw();
+    let dir = parent_dir(path);
+    let dir_meta = std::fs::metadata(dir).ok();
+    let dir_owner = dir_meta.as_ref().map(|m| (m.uid(), m.mode()));
+    let me = rustix::process::geteuid().as_raw();
+    if !trusted_listener(peer, me, dir_owner) {
+        return Err(format!(
+            "the process listening on {shown} runs as uid {peer}: not you, not root, and not the \
+             owner of {dir} (a directory only its owner may write), so anyone could have put it \
+             there; its counts are not shown. Give the server an ADMIN_SOCKET in a directory only \
+             its user can write, such as /run/sentiment-api/admin.sock",
+            dir = dir.display()
+        ));
+    }
     let exchange = |stream: &mut std::os::unix::net::UnixStream| -> io::Result<String> {
         stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
         stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
@@ -251,8 +324,13 @@ pub fn read_usage(path: &Path) -> Result<UsageReport, String> {
         stream.take(64 << 20).read_to_string(&mut text)?;
         Ok(text)
     };
-    let text = exchange(&mut stream)
-        .map_err(|e| format!("no answer from the server on the admin socket {shown}: {e}"))?;
+    let text = exchange(&mut stream).map_err(|e| match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => format!(
+            "no answer from the server on the admin socket {shown} within {} s",
+            CLIENT_TIMEOUT.as_secs()
+        ),
+        _ => format!("no answer from the server on the admin socket {shown}: {e}"),
+    })?;
     match serde_json::from_str(&text) {
         Ok(Answer::Usage(report)) => Ok(report),
         Ok(Answer::Error(e)) => Err(format!("the server on {shown} answered: {e}")),
@@ -260,6 +338,16 @@ pub fn read_usage(path: &Path) -> Result<UsageReport, String> {
             "the answer on the admin socket {shown} is not a usage report: {e}"
         )),
     }
+}
+
+/// Whether the client may believe a listener of uid `peer`, as user `me`, when the socket's
+/// directory has owner and mode `dir`: root, the caller itself, or the owner of a directory no one
+/// else may write (a service's own, such as `/run/sentiment-api`). Anyone else may have put a
+/// socket there first, in `/tmp` say, to answer with counts of its own making.
+fn trusted_listener(peer: u32, me: u32, dir: Option<(u32, u32)>) -> bool {
+    peer == 0
+        || peer == me
+        || matches!(dir, Some((owner, mode)) if owner == peer && mode & 0o022 == 0)
 }
 
 #[cfg(test)]
@@ -285,6 +373,47 @@ mod tests {
         drop(first);
         // Gone (its listener closed), it is replaced.
         assert!(AdminSocket::bind(&path).is_ok());
+    }
+
+    #[test]
+    fn a_directory_others_may_write_without_the_sticky_bit_is_refused() {
+        let path = temp_path("open-dir");
+        let dir = path.parent().unwrap();
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = AdminSocket::bind(&path).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+        assert!(err.to_string().contains("mode 777"), "{err}");
+        assert!(!path.exists(), "nothing bound");
+        // With the sticky bit (as /tmp has) no one else may rename or remove the socket.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(AdminSocket::bind(&path).is_ok());
+    }
+
+    #[test]
+    fn the_client_believes_root_itself_or_the_owner_of_a_private_directory() {
+        let private = Some((998, 0o40750));
+        assert!(trusted_listener(0, 1000, None), "root");
+        assert!(trusted_listener(1000, 1000, None), "the caller itself");
+        assert!(
+            trusted_listener(998, 0, private),
+            "the service user, in its own directory"
+        );
+        assert!(
+            !trusted_listener(998, 0, Some((0, 0o41777))),
+            "a stranger, in /tmp"
+        );
+        assert!(
+            !trusted_listener(998, 0, Some((998, 0o40777))),
+            "a directory others may write"
+        );
+        assert!(
+            !trusted_listener(998, 1000, Some((997, 0o40750))),
+            "someone else's directory"
+        );
+        assert!(
+            !trusted_listener(998, 1000, None),
+            "a directory that cannot be read"
+        );
     }
 
     #[test]

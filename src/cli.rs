@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -84,8 +84,9 @@ pub enum KeysCommand {
     Usage {
         /// The keys file, for reading Redis; `API_KEYS_FILE` when not given.
         file: Option<PathBuf>,
-        /// Ask the server listening on this admin socket (its `ADMIN_SOCKET`).
-        #[arg(long, value_name = "PATH")]
+        /// Ask the server listening on this admin socket (its `ADMIN_SOCKET`); it reads its own
+        /// keys file.
+        #[arg(long, value_name = "PATH", conflicts_with = "file")]
         socket: Option<PathBuf>,
     },
 }
@@ -299,29 +300,15 @@ fn check(file: &std::path::Path) -> Result<(), String> {
 /// admin socket or from Redis (the quotas of `file`, else `API_KEYS_FILE`); or why not.
 fn usage(file: Option<PathBuf>, socket: Option<PathBuf>) -> Result<(), String> {
     load_dotenv()?;
-    let settings = Settings::from_env().map_err(|e| e.to_string())?;
-    // An explicit socket first; then Redis, which every replica counts in; then this machine's
-    // server, the only holder of the counts without Redis.
-    let socket = socket.or_else(|| {
-        settings
-            .redis
-            .is_none()
-            .then(|| settings.admin_socket.clone())
-            .flatten()
-    });
+    // An explicit socket needs no other setting: a bad one elsewhere does not stop it.
     if let Some(socket) = socket {
-        let report = read_usage(&socket)?;
-        let place = match report.counted_in.as_str() {
-            "redis" => "Redis",
-            _ => "the server's memory",
-        };
-        return print_usage(
-            &report,
-            &format!(
-                "from the server on {}, counted in {place}",
-                socket.display()
-            ),
-        );
+        return usage_from_socket(&socket);
+    }
+    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    // Redis, which every replica counts in; else this machine's server, the only holder of the
+    // counts without Redis.
+    if let (None, Some(socket)) = (&settings.redis, &settings.admin_socket) {
+        return usage_from_socket(socket);
     }
     let file = file.or_else(|| settings.api_keys_file.clone());
     let limits = match &file {
@@ -352,10 +339,31 @@ fn usage(file: Option<PathBuf>, socket: Option<PathBuf>) -> Result<(), String> {
         let quotas = SharedQuotas::new(redis.connect(), Arc::new(LocalQuotas::new()));
         quotas.read(&limits, now).await
     });
-    let usage = usage.map_err(|e| format!("cannot read the counters from {shown}: {e}"))?;
+    let usage = usage.map_err(|e| {
+        format!(
+            "cannot read the counters from {shown}: {e} (a running server's own view: \
+             `keys usage --socket PATH`, with its ADMIN_SOCKET)"
+        )
+    })?;
     print_usage(
         &UsageReport::from(&usage),
         &format!("from Redis at {shown}"),
+    )
+}
+
+/// `keys usage` from the server listening on `socket`.
+fn usage_from_socket(socket: &Path) -> Result<(), String> {
+    let report = read_usage(socket)?;
+    let place = match report.counted_in.as_str() {
+        "redis" => "Redis",
+        _ => "the server's memory",
+    };
+    print_usage(
+        &report,
+        &format!(
+            "from the server on {}, counted in {place}",
+            socket.display()
+        ),
     )
 }
 

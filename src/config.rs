@@ -240,7 +240,7 @@ pub const ADMIN_SOCKET: Setting = Setting::new(
     "ADMIN_SOCKET",
     S::Keys,
     Unset("no admin socket"),
-    "a Unix socket (mode 0600) where `sentiment-api keys usage` reads this server's quota counts",
+    "a Unix socket (mode 0600) where `keys usage` reads this server's quota counts; its directory must be the service user's own",
     |s| {
         or_none(
             s.admin_socket.as_ref().map(|p| p.display().to_string()),

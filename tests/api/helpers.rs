@@ -339,7 +339,12 @@ pub fn temp_dir(name: &str) -> PathBuf {
 }
 
 pub fn binary(dir: &PathBuf, envs: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sentiment-api"));
+    binary_at(Path::new(env!("CARGO_BIN_EXE_sentiment-api")), dir, envs)
+}
+
+/// As `binary`, from a copy of it at `program`.
+pub fn binary_at(program: &Path, dir: &PathBuf, envs: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(program);
     cmd.current_dir(dir);
     for var in CONFIG_VARS {
         cmd.env_remove(var);
@@ -351,10 +356,9 @@ pub fn binary(dir: &PathBuf, envs: &[(&str, &str)]) -> Command {
     cmd
 }
 
-/// Starts the binary with stdout and stderr piped to the test.
-fn spawn_piped(dir: &PathBuf, envs: &[(&str, &str)]) -> Child {
-    binary(dir, envs)
-        .stdin(Stdio::null())
+/// Starts `cmd` with stdout and stderr piped to the test.
+fn spawn_piped(mut cmd: Command) -> Child {
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -385,8 +389,13 @@ fn drain(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> JoinHa
 impl RunningBinary {
     /// Starts the binary in `dir` with `envs` and waits for its "listening on" log line.
     pub fn start_in(dir: &PathBuf, envs: &[(&str, &str)]) -> RunningBinary {
+        Self::spawn(binary(dir, envs))
+    }
+
+    /// Starts `cmd` (made by `binary` or `binary_at`) and waits for its "listening on" log line.
+    pub fn spawn(cmd: Command) -> RunningBinary {
         install_crypto_provider();
-        let mut child = spawn_piped(dir, envs);
+        let mut child = spawn_piped(cmd);
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
         let drains = vec![
@@ -513,7 +522,7 @@ impl Drop for RunningBinary {
 /// Runs the binary expecting it to refuse to start; returns its exit status and stderr.
 pub fn run_binary_to_exit(dir: &PathBuf, envs: &[(&str, &str)]) -> (ExitStatus, String) {
     install_crypto_provider();
-    let mut child = spawn_piped(dir, envs);
+    let mut child = spawn_piped(binary(dir, envs));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(status) = child.try_wait().unwrap() {

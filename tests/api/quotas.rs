@@ -453,7 +453,8 @@ async fn keys_usage_reads_a_running_servers_counts_on_its_admin_socket() {
     }
     // As an operator on the machine runs it: ADMIN_SOCKET from the environment, or --socket.
     let from_env = binary(&dir, &envs[1..]).args(["keys", "usage"]).output();
-    let from_flag = binary(&dir, &[])
+    // With --socket, no other setting is read: a bad one does not stand in the way.
+    let from_flag = binary(&dir, &[("PORT", "not-a-port")])
         .args(["keys", "usage", "--socket", socket_path])
         .output();
     for out in [from_env.unwrap(), from_flag.unwrap()] {
@@ -483,6 +484,21 @@ async fn keys_usage_reads_a_running_servers_counts_on_its_admin_socket() {
             "never a key"
         );
     }
+    // The server reads its own keys file: one given beside --socket would be ignored, so it is
+    // refused.
+    let out = binary(&dir, &[])
+        .args([
+            "keys",
+            "usage",
+            file.to_str().unwrap(),
+            "--socket",
+            socket_path,
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("cannot be used with"), "{err}");
     // A peer that asks for something else gets an error, and the socket still answers.
     let mut raw = std::os::unix::net::UnixStream::connect(&socket).unwrap();
     std::io::Write::write_all(&mut raw, b"keys\n").unwrap();
@@ -493,10 +509,16 @@ async fn keys_usage_reads_a_running_servers_counts_on_its_admin_socket() {
         "{answer}"
     );
     assert_eq!(predict(&app, ACME_1).await.status(), 200);
+    // Twenty peers that connect and say nothing (a stuck monitoring job) do not keep the
+    // operator waiting: peers are served side by side, each silent one given 2 s.
+    let silent: Vec<_> = (0..20)
+        .map(|_| std::os::unix::net::UnixStream::connect(&socket).unwrap())
+        .collect();
     let out = binary(&dir, &envs[1..])
         .args(["keys", "usage"])
         .output()
         .unwrap();
+    drop(silent);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         usage_line(&text, "key", "one", "day").as_deref(),
@@ -664,5 +686,106 @@ async fn a_free_routes_answer_lists_the_keys_quota_as_the_metered_ones_do() {
             "{what}: {}",
             header(res, "ratelimit")
         );
+    }
+}
+
+/// Run as root (as CI runs), with a copy of the binary that other users may execute: the server
+/// refuses a user who is neither its own nor root, in words that reach that user, and `keys
+/// usage` believes only a listener it can trust (root, itself, or the owner of a private
+/// directory), never a stranger's socket in a shared directory such as /tmp.
+#[actix_rt::test]
+async fn admin_socket_peers_and_listeners_are_checked_both_ways() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+
+    use crate::helpers::{binary, binary_at, temp_dir, usage_line, RunningBinary};
+    use crate::keys::{entry, keys_file};
+
+    const NOBODY: u32 = 65534;
+    assert_eq!(
+        rustix::process::geteuid().as_raw(),
+        0,
+        "this test switches users: run it as root (CI does)"
+    );
+    let mode = |path: &std::path::Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    let dir = temp_dir("admin-socket-users");
+    mode(&dir, 0o755);
+    let program = dir.join("sentiment-api");
+    std::fs::copy(env!("CARGO_BIN_EXE_sentiment-api"), &program).unwrap();
+    mode(&program, 0o755);
+    let as_nobody = |mut cmd: std::process::Command| {
+        cmd.uid(NOBODY).gid(NOBODY);
+        cmd
+    };
+    let keys = |dir: &std::path::Path| {
+        let file = keys_file(dir, &[entry("one", ACME_1, "quota = { per_day = 5 }")]);
+        std::os::unix::fs::chown(&file, Some(NOBODY), Some(NOBODY)).unwrap();
+        file
+    };
+
+    // A root server whose socket an operator opened to everyone by mistake: nobody gets the
+    // server's refusal, not a reset connection.
+    let file = keys(&dir);
+    let socket = dir.join("admin.sock");
+    let envs = [
+        ("API_KEYS_FILE", file.to_str().unwrap()),
+        ("ADMIN_SOCKET", socket.to_str().unwrap()),
+    ];
+    let server = RunningBinary::start_in(&dir, &envs);
+    mode(&socket, 0o777);
+    let out = as_nobody(binary_at(&program, &dir, &[]))
+        .args(["keys", "usage", "--socket", socket.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("answered: only root may ask"), "{err}");
+    server.wait_for_log(
+        "refused a peer of uid 65534",
+        std::time::Duration::from_secs(10),
+    );
+    drop(server);
+
+    // The same server run by a stranger, in a directory everyone may write (as /tmp): its
+    // counts are not believed. In a directory of its own they are.
+    let shared = dir.join("shared");
+    let private = dir.join("private");
+    for (place, dir_mode) in [(&shared, 0o1777), (&private, 0o700)] {
+        std::fs::create_dir(place).unwrap();
+        std::os::unix::fs::chown(place, Some(NOBODY), Some(NOBODY)).unwrap();
+        mode(place, dir_mode);
+    }
+    std::os::unix::fs::chown(&shared, Some(0), Some(0)).unwrap();
+    for (place, believed) in [(&shared, false), (&private, true)] {
+        let file = keys(place);
+        let socket = place.join("admin.sock");
+        let envs = [
+            ("API_KEYS_FILE", file.to_str().unwrap()),
+            ("ADMIN_SOCKET", socket.to_str().unwrap()),
+        ];
+        let _server = RunningBinary::spawn(as_nobody(binary_at(&program, place, &envs)));
+        let out = binary(&dir, &[])
+            .args(["keys", "usage", "--socket", socket.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let (text, err) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        let line = usage_line(&text, "key", "one", "day");
+        if believed {
+            assert!(out.status.success(), "{err}");
+            assert_eq!(line.as_deref(), Some("0 of 5"), "{text}");
+        } else {
+            assert!(!out.status.success());
+            assert!(err.contains("runs as uid 65534"), "{err}");
+            assert!(
+                err.contains("/run/sentiment-api"),
+                "says where to put it: {err}"
+            );
+            assert_eq!(line, None, "no count shown: {text}");
+        }
     }
 }
