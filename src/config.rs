@@ -14,7 +14,8 @@ use crate::logging::LogFormat;
 use crate::redis_backend::{FailureMode, RedisSettings};
 use crate::tls::{TlsFiles, CERT_FILE, KEY_FILE};
 
-/// The concern a setting belongs to: the sections of `docs/configuration.md` and `.env.example`.
+/// The concern a setting belongs to: the sections of `docs/configuration.md` and `.env.example`,
+/// and the groups of [`Settings`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Section {
     /// Where and how to listen.
