@@ -74,8 +74,8 @@ impl Application {
             Some(keys) => (keys, None),
             None => {
                 let (source, generated) = KeySource::configured(
-                    settings.api_secret_key.as_ref(),
-                    settings.api_keys_file.clone(),
+                    settings.keys.secret_key.as_ref(),
+                    settings.keys.file.clone(),
                 )
                 .map_err(|e| {
                     StartError::invalid(format!(
@@ -91,9 +91,9 @@ impl Application {
         let models = match parts.models {
             Some(models) => models,
             None => Models::load(
-                settings.models.as_deref(),
-                &settings.default_model,
-                settings.model_dir.as_deref(),
+                settings.models.names.as_deref(),
+                &settings.models.default,
+                settings.models.dir.as_deref(),
             )
             .map_err(|e| StartError::invalid(e.to_string()))?,
         };
@@ -101,11 +101,12 @@ impl Application {
         // certificate stops the start with one line naming the variable.
         let certificates = settings
             .tls
+            .files
             .clone()
             .map(CertificateStore::load)
             .transpose()
             .map_err(|e| StartError::invalid(e.to_string()))?;
-        let address = settings.address();
+        let address = settings.listen.address();
         let tcp = TcpListener::bind(&address).map_err(|e| StartError {
             line: format!("HOST/PORT: cannot listen on {address}: {e}"),
             kind: e.kind(),
@@ -131,7 +132,7 @@ impl Application {
         let expiry = certificates.as_ref().map(|c| c.current().not_after_text());
         let summary = format!(
             "sentiment-api listening on {scheme}://{local} with {} workers, {} keys, models {model_names}{}",
-            settings.workers,
+            settings.listen.workers,
             keys.set.len(),
             expiry.map_or_else(String::new, |at| format!(", TLS certificate valid until {at}"))
         );

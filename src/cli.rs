@@ -144,11 +144,11 @@ pub fn config() -> ExitCode {
     let checked = (|| {
         load_dotenv()?;
         let settings = Settings::from_env().map_err(|e| e.to_string())?;
-        if settings.api_secret_key.is_some() || settings.api_keys_file.is_some() {
+        if settings.keys.secret_key.is_some() || settings.keys.file.is_some() {
             // As a start reads them: API_SECRET_KEY and the file together, duplicates refused.
             let (source, _) = KeySource::configured(
-                settings.api_secret_key.as_ref(),
-                settings.api_keys_file.clone(),
+                settings.keys.secret_key.as_ref(),
+                settings.keys.file.clone(),
             )
             .map_err(|e| format!("API_SECRET_KEY: {e}"))?;
             let keys = source.load().map_err(|e| format!("API_KEYS_FILE: {e}"))?;
@@ -157,12 +157,12 @@ pub fn config() -> ExitCode {
             out!("# no key configured: the server generates one at start and prints it");
         }
         let models = Models::load(
-            settings.models.as_deref(),
-            &settings.default_model,
-            settings.model_dir.as_deref(),
+            settings.models.names.as_deref(),
+            &settings.models.default,
+            settings.models.dir.as_deref(),
         )
         .map_err(|e| e.to_string())?;
-        if let Some(files) = settings.tls.clone() {
+        if let Some(files) = settings.tls.files.clone() {
             let certificates = CertificateStore::load(files).map_err(|e| e.to_string())?;
             out!(
                 "# TLS certificate valid until {}",
@@ -307,10 +307,10 @@ fn usage(file: Option<PathBuf>, socket: Option<PathBuf>) -> Result<(), String> {
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
     // Redis, which every replica counts in; else this machine's server, the only holder of the
     // counts without Redis.
-    if let (None, Some(socket)) = (&settings.redis, &settings.admin_socket) {
+    if let (None, Some(socket)) = (&settings.redis, &settings.keys.admin_socket) {
         return usage_from_socket(socket);
     }
-    let file = file.or_else(|| settings.api_keys_file.clone());
+    let file = file.or_else(|| settings.keys.file.clone());
     let limits = match &file {
         Some(file) => {
             let entries = key_file::load(file).map_err(|e| e.to_string())?;

@@ -14,7 +14,8 @@ use crate::logging::LogFormat;
 use crate::redis_backend::{FailureMode, RedisSettings};
 use crate::tls::{TlsFiles, CERT_FILE, KEY_FILE};
 
-/// The concern a setting belongs to: the sections of `docs/configuration.md` and `.env.example`.
+/// The concern a setting belongs to: the sections of `docs/configuration.md` and `.env.example`,
+/// and the groups of [`Settings`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Section {
     /// Where and how to listen.
@@ -186,7 +187,7 @@ pub const HOST: Setting = Setting::new(
     S::Listen,
     Value("127.0.0.1"),
     "interface to listen on; beyond loopback, serve HTTPS or set TRUSTED_PROXIES (a warning says so)",
-    |s| s.host.clone(),
+    |s| s.listen.host.clone(),
 );
 /// `PORT`
 pub const PORT: Setting = Setting::new(
@@ -194,7 +195,7 @@ pub const PORT: Setting = Setting::new(
     S::Listen,
     Value("8000"),
     "port to listen on; 0 lets the system choose",
-    |s| s.port.to_string(),
+    |s| s.listen.port.to_string(),
 );
 /// `WORKERS`
 pub const WORKERS: Setting = Setting::new(
@@ -202,7 +203,7 @@ pub const WORKERS: Setting = Setting::new(
     S::Listen,
     Computed("the number of cores"),
     "actix worker threads",
-    |s| s.workers.to_string(),
+    |s| s.listen.workers.to_string(),
 )
 .example("2");
 /// `API_SECRET_KEY`
@@ -211,7 +212,7 @@ pub const API_SECRET_KEY: Setting = Setting::new(
     S::Keys,
     Unset("with no API_KEYS_FILE either, a key is generated for the run and printed once"),
     "one key, id `default`: at least 16 printable ASCII characters, no spaces (`sentiment-api keys new` makes one); the .env.example placeholder is refused",
-    |s| match &s.api_secret_key {
+    |s| match &s.keys.secret_key {
         Some(key) => key.to_string(),
         None => "(not set)".to_owned(),
     },
@@ -224,7 +225,7 @@ pub const API_KEYS_FILE: Setting = Setting::new(
     S::Keys,
     Unset("no named keys"),
     "a TOML file of named keys stored as SHA-256 hashes (docs/deploy.md#keys-and-rotation); reloaded on change and SIGHUP",
-    |s| or_none(s.api_keys_file.as_ref().map(|p| p.display().to_string()), "(not set)"),
+    |s| or_none(s.keys.file.as_ref().map(|p| p.display().to_string()), "(not set)"),
 )
 .example("keys.toml");
 /// `API_KEYS_POLL_SECONDS`
@@ -233,7 +234,7 @@ pub const API_KEYS_POLL_SECONDS: Setting = Setting::new(
     S::Keys,
     Value("2"),
     "how often the keys file is checked for changes, in seconds",
-    |s| secs(s.keys_poll),
+    |s| secs(s.keys.poll),
 );
 /// `ADMIN_SOCKET`
 pub const ADMIN_SOCKET: Setting = Setting::new(
@@ -243,7 +244,10 @@ pub const ADMIN_SOCKET: Setting = Setting::new(
     "a Unix socket (mode 0600) where `keys usage` reads this server's quota counts; its directory must be the service user's own",
     |s| {
         or_none(
-            s.admin_socket.as_ref().map(|p| p.display().to_string()),
+            s.keys
+                .admin_socket
+                .as_ref()
+                .map(|p| p.display().to_string()),
             "(not set)",
         )
     },
@@ -257,7 +261,7 @@ pub const MODELS: Setting = Setting::new(
     "the models to load, comma-separated (`vader`, `tfidf`, `minilm`)",
     |s| {
         or_none(
-            s.models.as_ref().map(|m| m.join(",")),
+            s.models.names.as_ref().map(|m| m.join(",")),
             "(every model compiled in)",
         )
     },
@@ -269,7 +273,7 @@ pub const DEFAULT_MODEL: Setting = Setting::new(
     S::Models,
     Value("vader"),
     "the model a request that names none gets",
-    |s| s.default_model.clone(),
+    |s| s.models.default.clone(),
 );
 /// `MODEL_DIR`
 pub const MODEL_DIR: Setting = Setting::new(
@@ -277,7 +281,7 @@ pub const MODEL_DIR: Setting = Setting::new(
     S::Models,
     Unset("no minilm"),
     "the minilm encoder's files (a build with `--features encoder`; `scripts/encoder/fetch_model.py` writes them)",
-    |s| or_none(s.model_dir.as_ref().map(|d| d.display().to_string()), "(not set)"),
+    |s| or_none(s.models.dir.as_ref().map(|d| d.display().to_string()), "(not set)"),
 )
 .example("target/minilm");
 /// `LOG_FORMAT`
@@ -287,7 +291,7 @@ pub const LOG_FORMAT: Setting = Setting::new(
     Value("text"),
     "`text`, or `json`: one object a line (time, level, target, message, request id, access fields)",
     |s| {
-        match s.log_format {
+        match s.logging.format {
             LogFormat::Text => "text",
             LogFormat::Json => "json",
         }
@@ -300,7 +304,7 @@ pub const RATE_LIMIT_PER_MINUTE: Setting = Setting::new(
     S::Limits,
     Value("60"),
     "units a key may spend a minute (a text is a unit); a key's own limit in the keys file wins",
-    |s| s.rate_limit.limit.to_string(),
+    |s| s.limits.rate_limit.limit.to_string(),
 );
 /// `RATE_LIMIT_BURST`
 pub const RATE_LIMIT_BURST: Setting = Setting::new(
@@ -308,7 +312,7 @@ pub const RATE_LIMIT_BURST: Setting = Setting::new(
     S::Limits,
     Value("60"),
     "units a key may spend at once; at most RATE_LIMIT_PER_MINUTE",
-    |s| s.rate_limit.burst.to_string(),
+    |s| s.limits.rate_limit.burst.to_string(),
 );
 /// `AUTH_FAILURES_PER_MINUTE`
 pub const AUTH_FAILURES_PER_MINUTE: Setting = Setting::new(
@@ -316,7 +320,7 @@ pub const AUTH_FAILURES_PER_MINUTE: Setting = Setting::new(
     S::Limits,
     Value("30"),
     "wrong keys one address may send a minute before it gets 429",
-    |s| s.auth_failures_per_window.to_string(),
+    |s| s.limits.auth_failures_per_window.to_string(),
 );
 /// `TRUSTED_PROXIES`
 pub const TRUSTED_PROXIES: Setting = Setting::new(
@@ -325,7 +329,7 @@ pub const TRUSTED_PROXIES: Setting = Setting::new(
     Unset("X-Forwarded-For is ignored"),
     "comma-separated addresses or CIDR blocks whose X-Forwarded-For is believed",
     |s| {
-        let list = s.trusted_proxies.to_string();
+        let list = s.limits.trusted_proxies.to_string();
         if list.is_empty() {
             "(none)".to_owned()
         } else {
@@ -340,7 +344,12 @@ pub const CORS_ALLOWED_ORIGINS: Setting = Setting::new(
     S::Limits,
     Unset("no CORS headers"),
     "comma-separated browser origins, or `*`, that may read answers; credentials are never allowed",
-    |s| or_none(s.cors.as_ref().map(|c| c.to_string()), "(none: no CORS)"),
+    |s| {
+        or_none(
+            s.limits.cors.as_ref().map(|c| c.to_string()),
+            "(none: no CORS)",
+        )
+    },
 )
 .example("https://app.example.com");
 /// `MAX_CONCURRENT_REQUESTS`
@@ -349,7 +358,7 @@ pub const MAX_CONCURRENT_REQUESTS: Setting = Setting::new(
     S::Limits,
     Value("1024"),
     "requests in flight before new ones get 503 `Server overloaded`",
-    |s| s.max_concurrent_requests.to_string(),
+    |s| s.limits.max_concurrent_requests.to_string(),
 );
 /// `QUOTA_OWNER_METRICS`
 pub const QUOTA_OWNER_METRICS: Setting = Setting::new(
@@ -358,7 +367,7 @@ pub const QUOTA_OWNER_METRICS: Setting = Setting::new(
     Value("0"),
     "owners whose spending gets its own `quota_owner_units_total` series (others: `_other`; never \
      per key)",
-    |s| s.quota_owner_metrics.to_string(),
+    |s| s.limits.quota_owner_metrics.to_string(),
 );
 /// `INFERENCE_TIMEOUT_MS`
 pub const INFERENCE_TIMEOUT_MS: Setting = Setting::new(
@@ -366,7 +375,7 @@ pub const INFERENCE_TIMEOUT_MS: Setting = Setting::new(
     S::Jobs,
     Value("5000"),
     "longest a request waits for the model before 503 `Inference timed out`, in milliseconds",
-    |s| s.inference_timeout.as_millis().to_string(),
+    |s| s.jobs.inference_timeout.as_millis().to_string(),
 );
 /// `MAX_PENDING_JOBS`
 pub const MAX_PENDING_JOBS: Setting = Setting::new(
@@ -374,7 +383,7 @@ pub const MAX_PENDING_JOBS: Setting = Setting::new(
     S::Jobs,
     Value("64"),
     "background jobs queued or running at once",
-    |s| s.max_pending_jobs.to_string(),
+    |s| s.jobs.max_pending.to_string(),
 );
 /// `MAX_STORED_JOBS`
 pub const MAX_STORED_JOBS: Setting = Setting::new(
@@ -382,7 +391,7 @@ pub const MAX_STORED_JOBS: Setting = Setting::new(
     S::Jobs,
     Value("10000"),
     "jobs kept in all, finished ones included",
-    |s| s.max_stored_jobs.to_string(),
+    |s| s.jobs.max_stored.to_string(),
 );
 /// `MAX_JOB_STORE_BYTES`
 pub const MAX_JOB_STORE_BYTES: Setting = Setting::new(
@@ -390,7 +399,7 @@ pub const MAX_JOB_STORE_BYTES: Setting = Setting::new(
     S::Jobs,
     Value("268435456"),
     "bytes of texts and results all kept jobs may hold (256 MiB)",
-    |s| s.max_job_store_bytes.to_string(),
+    |s| s.jobs.max_bytes.to_string(),
 );
 /// `JOB_TTL_SECONDS`
 pub const JOB_TTL_SECONDS: Setting = Setting::new(
@@ -398,7 +407,7 @@ pub const JOB_TTL_SECONDS: Setting = Setting::new(
     S::Jobs,
     Value("3600"),
     "how long a finished job is kept, in seconds",
-    |s| secs(s.job_ttl),
+    |s| secs(s.jobs.ttl),
 );
 /// `MAX_TEXT_CHARS`
 pub const MAX_TEXT_CHARS: Setting = Setting::new(
@@ -406,7 +415,7 @@ pub const MAX_TEXT_CHARS: Setting = Setting::new(
     S::Input,
     Value("10000"),
     "longest text, in Unicode characters (written into /openapi.json)",
-    |s| s.limits.max_text_chars.to_string(),
+    |s| s.input.max_text_chars.to_string(),
 );
 /// `MAX_BATCH_SIZE`
 pub const MAX_BATCH_SIZE: Setting = Setting::new(
@@ -414,7 +423,7 @@ pub const MAX_BATCH_SIZE: Setting = Setting::new(
     S::Input,
     Value("256"),
     "most texts in one batch (written into /openapi.json)",
-    |s| s.limits.max_batch_size.to_string(),
+    |s| s.input.max_batch_size.to_string(),
 );
 /// `MAX_BODY_BYTES`
 pub const MAX_BODY_BYTES: Setting = Setting::new(
@@ -422,7 +431,7 @@ pub const MAX_BODY_BYTES: Setting = Setting::new(
     S::Input,
     Value("1048576"),
     "largest request body in bytes; 413 beyond",
-    |s| s.limits.max_body_bytes.to_string(),
+    |s| s.input.max_body_bytes.to_string(),
 );
 /// `BODY_TIMEOUT_SECONDS`
 pub const BODY_TIMEOUT_SECONDS: Setting = Setting::new(
@@ -430,7 +439,7 @@ pub const BODY_TIMEOUT_SECONDS: Setting = Setting::new(
     S::Input,
     Value("10"),
     "longest a client may take to send its body; 408 beyond",
-    |s| secs(s.limits.body_timeout),
+    |s| secs(s.input.body_timeout),
 );
 /// `TLS_CERT_FILE`
 pub const TLS_CERT_FILE: Setting = Setting::new(
@@ -438,7 +447,7 @@ pub const TLS_CERT_FILE: Setting = Setting::new(
     S::Tls,
     Unset("plain HTTP"),
     "a PEM certificate chain: serve HTTPS (with TLS_KEY_FILE; both or neither); re-read on change and SIGHUP",
-    |s| or_none(s.tls.as_ref().map(|t| t.cert.display().to_string()), "(not set: plain HTTP)"),
+    |s| or_none(s.tls.files.as_ref().map(|t| t.cert.display().to_string()), "(not set: plain HTTP)"),
 )
 .example("/etc/letsencrypt/live/api.example.com/fullchain.pem");
 /// `TLS_KEY_FILE`
@@ -449,7 +458,7 @@ pub const TLS_KEY_FILE: Setting = Setting::new(
     "the certificate's PEM private key (PKCS#8, RSA or EC)",
     |s| {
         or_none(
-            s.tls.as_ref().map(|t| t.key.display().to_string()),
+            s.tls.files.as_ref().map(|t| t.key.display().to_string()),
             "(not set: plain HTTP)",
         )
     },
@@ -461,7 +470,7 @@ pub const HSTS_MAX_AGE: Setting = Setting::new(
     S::Tls,
     Unset("no Strict-Transport-Security header"),
     "seconds; over HTTPS, `Strict-Transport-Security: max-age=<seconds>` on every answer",
-    |s| or_none(s.hsts_max_age.map(|a| a.to_string()), "(not set)"),
+    |s| or_none(s.tls.hsts_max_age.map(|a| a.to_string()), "(not set)"),
 )
 .example("31536000");
 /// `SHUTDOWN_DELAY_SECONDS`
@@ -470,7 +479,7 @@ pub const SHUTDOWN_DELAY_SECONDS: Setting = Setting::new(
     S::Shutdown,
     Value("0"),
     "after SIGTERM, how long /health/ready answers 503 before the listener closes (rolling restarts)",
-    |s| secs(s.shutdown_delay),
+    |s| secs(s.shutdown.delay),
 );
 /// `SHUTDOWN_TIMEOUT_SECONDS`
 pub const SHUTDOWN_TIMEOUT_SECONDS: Setting = Setting::new(
@@ -478,7 +487,7 @@ pub const SHUTDOWN_TIMEOUT_SECONDS: Setting = Setting::new(
     S::Shutdown,
     Value("30"),
     "then, how long requests in flight have to finish",
-    |s| secs(s.shutdown_timeout),
+    |s| secs(s.shutdown.timeout),
 );
 /// `REDIS_URL`
 pub const REDIS_URL: Setting = Setting::new(
@@ -541,7 +550,7 @@ pub const RUST_LOG: Setting = Setting::new(
     S::Logs,
     Value("info"),
     "log filter (env_logger syntax); a malformed filter stops the start; keys are never logged, at any level",
-    |s| or_none(s.rust_log.clone(), "info"),
+    |s| or_none(s.logging.filter.clone(), "info"),
 );
 /// `CANDLE_NUM_THREADS`, read by candle itself (the binary sets it when unset).
 pub const CANDLE_NUM_THREADS: Setting = Setting::read_elsewhere(
@@ -753,35 +762,101 @@ pub fn help_text() -> String {
     out
 }
 
-/// Everything the service can be told, validated.
+/// Everything the service can be told, validated: one group per [`Section`] of the declarations
+/// (`listen`, `keys`, `tls`, `models`, `limits`, `input`, `jobs`, `redis`, `shutdown`, `logging`,
+/// `otel`), each field naming its variable.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// Where and how to listen ([`Section::Listen`]).
+    pub listen: ListenSettings,
+    /// API keys ([`Section::Keys`]).
+    pub keys: KeySettings,
+    /// HTTPS ([`Section::Tls`]).
+    pub tls: TlsSettings,
+    /// The models ([`Section::Models`]).
+    pub models: ModelSettings,
+    /// Per-key limits, the failed-key throttle, proxies, browsers and overload ([`Section::Limits`]).
+    pub limits: LimitSettings,
+    /// Input limits ([`Section::Input`]).
+    pub input: InputLimits,
+    /// Inference and background jobs ([`Section::Jobs`]).
+    pub jobs: JobSettings,
+    /// The Redis that replicas share limits through (`REDIS_URL` and the other `REDIS_*`,
+    /// [`Section::Redis`]); `None`, every limit is this process's own.
+    pub redis: Option<RedisSettings>,
+    /// Stopping ([`Section::Shutdown`]).
+    pub shutdown: ShutdownSettings,
+    /// Logs ([`Section::Logs`]).
+    pub logging: LogSettings,
+    /// Where traces go (`OTEL_EXPORTER_OTLP_ENDPOINT` and the other standard `OTEL_*`; the cargo
+    /// feature `otel`, [`Section::Traces`]); `None`, none are recorded.
+    #[cfg(feature = "otel")]
+    pub otel: Option<crate::telemetry::OtelSettings>,
+    /// The wall clock quotas count days and months by (the system's; a manual one in tests).
+    pub wall_clock: SharedWallClock,
+}
+
+/// Where and how to listen.
+#[derive(Debug, Clone)]
+pub struct ListenSettings {
     /// Interface to listen on (`HOST`).
     pub host: String,
     /// Port to listen on (`PORT`); 0 lets the OS choose.
     pub port: u16,
     /// Number of actix workers (`WORKERS`).
     pub workers: usize,
+}
+
+impl ListenSettings {
+    /// `host:port`, as given to bind.
+    pub fn address(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// API keys.
+#[derive(Debug, Clone)]
+pub struct KeySettings {
     /// The key of `API_SECRET_KEY` (served as id `default`), validated.
-    pub api_secret_key: Option<Secret>,
+    pub secret_key: Option<Secret>,
     /// The keys file (`API_KEYS_FILE`); read by `auth`, not here.
-    pub api_keys_file: Option<PathBuf>,
+    pub file: Option<PathBuf>,
     /// How often the keys file is checked for changes (`API_KEYS_POLL_SECONDS`).
-    pub keys_poll: Duration,
+    pub poll: Duration,
     /// Where `keys usage` asks this server for every quota's use (`ADMIN_SOCKET`); none by default.
     pub admin_socket: Option<PathBuf>,
+}
+
+/// HTTPS.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// The certificate chain and key to serve HTTPS with (`TLS_CERT_FILE`, `TLS_KEY_FILE`, both or
+    /// neither); plain HTTP without. Read by `tls`, not here.
+    pub files: Option<TlsFiles>,
+    /// How often the TLS files are checked for changes (2 s; shorter only in tests).
+    pub poll: Duration,
+    /// `Strict-Transport-Security: max-age=N`, sent over HTTPS only (`HSTS_MAX_AGE`, seconds).
+    pub hsts_max_age: Option<u64>,
+}
+
+/// The models.
+#[derive(Debug, Clone)]
+pub struct ModelSettings {
     /// The models to load (`MODELS`); `None`, every model compiled in.
-    pub models: Option<Vec<String>>,
+    pub names: Option<Vec<String>>,
     /// The model a request that names none gets (`DEFAULT_MODEL`).
-    pub default_model: String,
+    pub default: String,
     /// Where an encoder model's files are (`MODEL_DIR`; the cargo feature `encoder`).
-    pub model_dir: Option<PathBuf>,
-    /// How log lines are written (`LOG_FORMAT`).
-    pub log_format: LogFormat,
-    /// The log filter (`RUST_LOG`), validated; the logger reads it itself.
-    pub rust_log: Option<String>,
-    /// Input limits.
-    pub limits: InputLimits,
+    pub dir: Option<PathBuf>,
+}
+
+/// Per-key limits, the failed-key throttle, proxies, browsers and overload.
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
     /// Default per-key rate limit (`RATE_LIMIT_PER_MINUTE`, `RATE_LIMIT_BURST`; a 60 s window).
     pub rate_limit: Policy,
     /// Failed authentications one address may have per window (`AUTH_FAILURES_PER_MINUTE`).
@@ -794,42 +869,45 @@ pub struct Settings {
     pub cors: Option<CorsOrigins>,
     /// Requests in flight before new ones get 503 (`MAX_CONCURRENT_REQUESTS`).
     pub max_concurrent_requests: usize,
+    /// Owners whose quota spending gets a labelled series in `/metrics`
+    /// (`QUOTA_OWNER_METRICS`; 0, the default: none; never per key).
+    pub quota_owner_metrics: usize,
+}
+
+/// Inference and background jobs.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
     /// Longest a request may wait for the model (`INFERENCE_TIMEOUT_MS`).
     pub inference_timeout: Duration,
     /// Threads of the blocking pool that may run the model at once (the number of cores).
     pub inference_threads: usize,
     /// Background jobs queued or running at once (`MAX_PENDING_JOBS`).
-    pub max_pending_jobs: usize,
+    pub max_pending: usize,
     /// Jobs kept in all, finished ones included (`MAX_STORED_JOBS`).
-    pub max_stored_jobs: usize,
+    pub max_stored: usize,
     /// Bytes of texts and results that jobs may hold in all (`MAX_JOB_STORE_BYTES`).
-    pub max_job_store_bytes: usize,
+    pub max_bytes: usize,
     /// How long a finished job is kept (`JOB_TTL_SECONDS`).
-    pub job_ttl: Duration,
-    /// How long a shutdown waits for requests in flight (`SHUTDOWN_TIMEOUT_SECONDS`).
-    pub shutdown_timeout: Duration,
+    pub ttl: Duration,
+}
+
+/// Stopping.
+#[derive(Debug, Clone)]
+pub struct ShutdownSettings {
     /// How long readiness answers 503 after SIGTERM before the listener closes
     /// (`SHUTDOWN_DELAY_SECONDS`).
-    pub shutdown_delay: Duration,
-    /// The certificate chain and key to serve HTTPS with (`TLS_CERT_FILE`, `TLS_KEY_FILE`, both or
-    /// neither); plain HTTP without. Read by `tls`, not here.
-    pub tls: Option<TlsFiles>,
-    /// How often the TLS files are checked for changes (2 s; shorter only in tests).
-    pub tls_poll: Duration,
-    /// `Strict-Transport-Security: max-age=N`, sent over HTTPS only (`HSTS_MAX_AGE`, seconds).
-    pub hsts_max_age: Option<u64>,
-    /// The Redis that replicas share limits through (`REDIS_URL` and the other `REDIS_*`);
-    /// `None`, every limit is this process's own.
-    pub redis: Option<RedisSettings>,
-    /// Where traces go (`OTEL_EXPORTER_OTLP_ENDPOINT` and the other standard `OTEL_*`; the cargo
-    /// feature `otel`); `None`, none are recorded.
-    #[cfg(feature = "otel")]
-    pub otel: Option<crate::telemetry::OtelSettings>,
-    /// The wall clock quotas count days and months by (the system's; a manual one in tests).
-    pub wall_clock: SharedWallClock,
-    /// Owners whose quota spending gets a labelled series in `/metrics`
-    /// (`QUOTA_OWNER_METRICS`; 0, the default: none; never per key).
-    pub quota_owner_metrics: usize,
+    pub delay: Duration,
+    /// How long a shutdown waits for requests in flight (`SHUTDOWN_TIMEOUT_SECONDS`).
+    pub timeout: Duration,
+}
+
+/// Logs.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// How log lines are written (`LOG_FORMAT`).
+    pub format: LogFormat,
+    /// The log filter (`RUST_LOG`), validated; the logger reads it itself.
+    pub filter: Option<String>,
 }
 
 /// Input limits applied before the model sees anything.
@@ -951,89 +1029,109 @@ impl Settings {
             (env.0)(name).map_err(|e| (e.variable, e.problem))
         })
         .map_err(|(variable, problem)| ConfigError { variable, problem })?;
+        // Written in the order the variables are read, and so checked: of several wrong ones, the
+        // first read is the one a start reports.
         Ok(Settings {
             #[cfg(feature = "otel")]
             otel,
             redis,
             wall_clock: SharedWallClock::default(),
-            host: env.raw(&HOST)?.unwrap_or_else(|| HOST.default_as()),
-            port: env.parse(&PORT)?,
-            workers: env.positive_or(&WORKERS, || default_workers().get())?,
-            api_secret_key,
-            api_keys_file,
-            keys_poll: Duration::from_secs(env.positive(&API_KEYS_POLL_SECONDS)? as u64),
-            admin_socket: env.path(&ADMIN_SOCKET)?,
-            rust_log,
-            log_format: match env.raw(&LOG_FORMAT)?.as_deref().map(str::trim) {
-                None | Some("text") => LogFormat::Text,
-                Some("json") => LogFormat::Json,
-                Some(other) => {
-                    return Err(ConfigError {
-                        variable: LOG_FORMAT.name,
-                        problem: format!("cannot use {other:?}: give text or json"),
-                    })
-                }
+            listen: ListenSettings {
+                host: env.raw(&HOST)?.unwrap_or_else(|| HOST.default_as()),
+                port: env.parse(&PORT)?,
+                workers: env.positive_or(&WORKERS, || default_workers().get())?,
             },
-            models: match env.raw(&MODELS)? {
-                None => None,
-                Some(list) => Some(names(MODELS.name, &list)?),
+            keys: KeySettings {
+                secret_key: api_secret_key,
+                file: api_keys_file,
+                poll: Duration::from_secs(env.positive(&API_KEYS_POLL_SECONDS)? as u64),
+                admin_socket: env.path(&ADMIN_SOCKET)?,
             },
-            default_model: match env.raw(&DEFAULT_MODEL)? {
-                None => DEFAULT_MODEL.default_as(),
-                Some(name) => names(DEFAULT_MODEL.name, &name)?
-                    .into_iter()
-                    .next()
-                    .filter(|_| !name.contains(','))
-                    .ok_or_else(|| ConfigError {
-                        variable: DEFAULT_MODEL.name,
-                        problem: format!("cannot use {name:?}: name one model"),
-                    })?,
+            logging: LogSettings {
+                filter: rust_log,
+                format: match env.raw(&LOG_FORMAT)?.as_deref().map(str::trim) {
+                    None | Some("text") => LogFormat::Text,
+                    Some("json") => LogFormat::Json,
+                    Some(other) => {
+                        return Err(ConfigError {
+                            variable: LOG_FORMAT.name,
+                            problem: format!("cannot use {other:?}: give text or json"),
+                        })
+                    }
+                },
             },
-            model_dir: env
-                .raw(&MODEL_DIR)?
-                .filter(|dir| !dir.trim().is_empty())
-                .map(PathBuf::from),
-            limits: InputLimits {
+            models: ModelSettings {
+                names: match env.raw(&MODELS)? {
+                    None => None,
+                    Some(list) => Some(names(MODELS.name, &list)?),
+                },
+                default: match env.raw(&DEFAULT_MODEL)? {
+                    None => DEFAULT_MODEL.default_as(),
+                    Some(name) => names(DEFAULT_MODEL.name, &name)?
+                        .into_iter()
+                        .next()
+                        .filter(|_| !name.contains(','))
+                        .ok_or_else(|| ConfigError {
+                            variable: DEFAULT_MODEL.name,
+                            problem: format!("cannot use {name:?}: name one model"),
+                        })?,
+                },
+                dir: env
+                    .raw(&MODEL_DIR)?
+                    .filter(|dir| !dir.trim().is_empty())
+                    .map(PathBuf::from),
+            },
+            input: InputLimits {
                 max_text_chars: env.positive(&MAX_TEXT_CHARS)?,
                 max_batch_size: env.positive(&MAX_BATCH_SIZE)?,
                 max_body_bytes: env.positive(&MAX_BODY_BYTES)?,
                 body_timeout: Duration::from_secs(env.positive(&BODY_TIMEOUT_SECONDS)? as u64),
             },
-            rate_limit,
-            auth_failures_per_window: env
-                .positive(&AUTH_FAILURES_PER_MINUTE)?
-                .try_into()
-                .map_err(|_| too_big(AUTH_FAILURES_PER_MINUTE.name))?,
-            auth_failure_window: Duration::from_secs(60),
-            trusted_proxies: match env.raw(&TRUSTED_PROXIES)? {
-                None => TrustedProxies::default(),
-                Some(list) => TrustedProxies::parse(&list).map_err(|problem| ConfigError {
-                    variable: TRUSTED_PROXIES.name,
-                    problem,
-                })?,
-            },
-            cors: env
-                .raw(&CORS_ALLOWED_ORIGINS)?
-                .map(|list| {
-                    CorsOrigins::parse(&list).map_err(|problem| ConfigError {
-                        variable: CORS_ALLOWED_ORIGINS.name,
+            limits: LimitSettings {
+                rate_limit,
+                auth_failures_per_window: env
+                    .positive(&AUTH_FAILURES_PER_MINUTE)?
+                    .try_into()
+                    .map_err(|_| too_big(AUTH_FAILURES_PER_MINUTE.name))?,
+                auth_failure_window: Duration::from_secs(60),
+                trusted_proxies: match env.raw(&TRUSTED_PROXIES)? {
+                    None => TrustedProxies::default(),
+                    Some(list) => TrustedProxies::parse(&list).map_err(|problem| ConfigError {
+                        variable: TRUSTED_PROXIES.name,
                         problem,
+                    })?,
+                },
+                cors: env
+                    .raw(&CORS_ALLOWED_ORIGINS)?
+                    .map(|list| {
+                        CorsOrigins::parse(&list).map_err(|problem| ConfigError {
+                            variable: CORS_ALLOWED_ORIGINS.name,
+                            problem,
+                        })
                     })
-                })
-                .transpose()?,
-            max_concurrent_requests: env.positive(&MAX_CONCURRENT_REQUESTS)?,
-            quota_owner_metrics: env.parse(&QUOTA_OWNER_METRICS)?,
-            inference_timeout: Duration::from_millis(env.positive(&INFERENCE_TIMEOUT_MS)? as u64),
-            inference_threads: default_workers().get(),
-            max_pending_jobs: env.positive(&MAX_PENDING_JOBS)?,
-            max_stored_jobs: env.positive(&MAX_STORED_JOBS)?,
-            max_job_store_bytes: env.positive(&MAX_JOB_STORE_BYTES)?,
-            job_ttl: Duration::from_secs(env.positive(&JOB_TTL_SECONDS)? as u64),
-            shutdown_timeout: Duration::from_secs(env.parse(&SHUTDOWN_TIMEOUT_SECONDS)?),
-            shutdown_delay: Duration::from_secs(env.parse(&SHUTDOWN_DELAY_SECONDS)?),
-            tls,
-            tls_poll: Duration::from_secs(2),
-            hsts_max_age,
+                    .transpose()?,
+                max_concurrent_requests: env.positive(&MAX_CONCURRENT_REQUESTS)?,
+                quota_owner_metrics: env.parse(&QUOTA_OWNER_METRICS)?,
+            },
+            jobs: JobSettings {
+                inference_timeout: Duration::from_millis(
+                    env.positive(&INFERENCE_TIMEOUT_MS)? as u64
+                ),
+                inference_threads: default_workers().get(),
+                max_pending: env.positive(&MAX_PENDING_JOBS)?,
+                max_stored: env.positive(&MAX_STORED_JOBS)?,
+                max_bytes: env.positive(&MAX_JOB_STORE_BYTES)?,
+                ttl: Duration::from_secs(env.positive(&JOB_TTL_SECONDS)? as u64),
+            },
+            shutdown: ShutdownSettings {
+                timeout: Duration::from_secs(env.parse(&SHUTDOWN_TIMEOUT_SECONDS)?),
+                delay: Duration::from_secs(env.parse(&SHUTDOWN_DELAY_SECONDS)?),
+            },
+            tls: TlsSettings {
+                files: tls,
+                poll: Duration::from_secs(2),
+                hsts_max_age,
+            },
         })
     }
 
@@ -1044,15 +1142,6 @@ impl Settings {
             .iter()
             .filter_map(|s| s.show.map(|show| (s.name, show(self))))
             .collect()
-    }
-
-    /// `host:port`, as given to bind.
-    pub fn address(&self) -> String {
-        if self.host.contains(':') && !self.host.starts_with('[') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
     }
 }
 
@@ -1248,10 +1337,10 @@ mod tests {
     #[test]
     fn defaults_follow_the_contract() {
         let s = settings(&[]).unwrap();
-        assert_eq!(s.address(), "127.0.0.1:8000");
-        assert!(s.api_secret_key.is_none() && s.api_keys_file.is_none());
-        assert_eq!(s.limits, InputLimits::default());
-        assert!(s.workers >= 1);
+        assert_eq!(s.listen.address(), "127.0.0.1:8000");
+        assert!(s.keys.secret_key.is_none() && s.keys.file.is_none());
+        assert_eq!(s.input, InputLimits::default());
+        assert!(s.listen.workers >= 1);
     }
 
     #[test]
@@ -1342,7 +1431,7 @@ mod tests {
     #[test]
     fn a_configured_key_is_trimmed_and_used() {
         let s = settings(&[("API_SECRET_KEY", "  0123456789abcdef  ")]).unwrap();
-        assert_eq!(s.api_secret_key.unwrap().expose(), "0123456789abcdef");
+        assert_eq!(s.keys.secret_key.unwrap().expose(), "0123456789abcdef");
     }
 
     #[test]
@@ -1399,10 +1488,10 @@ mod tests {
     #[test]
     fn models_are_a_list_and_the_default_is_vader() {
         let s = settings(&[]).unwrap();
-        assert_eq!((s.models, s.default_model.as_str()), (None, "vader"));
+        assert_eq!((s.models.names, s.models.default.as_str()), (None, "vader"));
         let s = settings(&[("MODELS", " vader, tfidf "), ("DEFAULT_MODEL", "tfidf")]).unwrap();
-        assert_eq!(s.models.unwrap(), ["vader", "tfidf"]);
-        assert_eq!(s.default_model, "tfidf");
+        assert_eq!(s.models.names.unwrap(), ["vader", "tfidf"]);
+        assert_eq!(s.models.default, "tfidf");
     }
 
     #[test]
@@ -1429,10 +1518,10 @@ mod tests {
 
     #[test]
     fn tls_needs_both_files_and_names_the_missing_one() {
-        assert!(settings(&[]).unwrap().tls.is_none());
+        assert!(settings(&[]).unwrap().tls.files.is_none());
         let both = settings(&[("TLS_CERT_FILE", "c.pem"), ("TLS_KEY_FILE", "k.pem")]).unwrap();
         assert_eq!(
-            both.tls,
+            both.tls.files,
             Some(TlsFiles {
                 cert: "c.pem".into(),
                 key: "k.pem".into()
@@ -1458,15 +1547,15 @@ mod tests {
 
     #[test]
     fn hsts_is_off_unless_a_max_age_is_given() {
-        assert_eq!(settings(&[]).unwrap().hsts_max_age, None);
+        assert_eq!(settings(&[]).unwrap().tls.hsts_max_age, None);
         let on = settings(&[("HSTS_MAX_AGE", "31536000")]).unwrap();
-        assert_eq!(on.hsts_max_age, Some(31_536_000));
+        assert_eq!(on.tls.hsts_max_age, Some(31_536_000));
     }
 
     #[test]
     fn ipv6_hosts_are_bracketed() {
         let s = settings(&[("HOST", "::1"), ("PORT", "0")]).unwrap();
-        assert_eq!(s.address(), "[::1]:0");
+        assert_eq!(s.listen.address(), "[::1]:0");
     }
 
     #[test]

@@ -37,7 +37,7 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    logging::init(settings.log_format);
+    logging::init(settings.logging.format);
     #[cfg(feature = "otel")]
     if let Some(otel) = settings.otel.clone() {
         let endpoint = otel.endpoint_for_log();
@@ -49,7 +49,7 @@ async fn serve() -> ExitCode {
             }
         }
     }
-    let shutdown_delay = settings.shutdown_delay;
+    let shutdown_delay = settings.shutdown.delay;
     let app = match Application::build(settings) {
         Ok(app) => app,
         Err(e) => {

@@ -76,27 +76,27 @@ pub fn run(
     let Listener { tcp, tls } = listener.into();
     // Shared state is built once, here, and cloned into every worker.
     let store = web::Data::new(KeyStore::new(keys.set));
-    spawn_reloader(store.clone().into_inner(), keys.source, settings.keys_poll);
+    spawn_reloader(store.clone().into_inner(), keys.source, settings.keys.poll);
     let metrics = web::Data::new(Metrics::new());
-    metrics.enable_owner_usage(settings.quota_owner_metrics);
+    metrics.enable_owner_usage(settings.limits.quota_owner_metrics);
     let model_names = models.names();
     let document = web::Data::new(ApiDocument(openapi::document(
-        &settings.limits,
+        &settings.input,
         &models.names(),
     )));
     let inference = Inference::new(
         models,
-        settings.inference_threads,
-        settings.inference_timeout,
+        settings.jobs.inference_threads,
+        settings.jobs.inference_timeout,
     );
     let job_limits = JobLimits {
-        max_pending: settings.max_pending_jobs,
-        max_stored: settings.max_stored_jobs,
-        max_bytes: settings.max_job_store_bytes,
-        ttl: settings.job_ttl,
+        max_pending: settings.jobs.max_pending,
+        max_stored: settings.jobs.max_stored,
+        max_bytes: settings.jobs.max_bytes,
+        ttl: settings.jobs.ttl,
         // A job's inference is bounded by INFERENCE_TIMEOUT_MS; the rest is a margin for a busy
         // blocking pool and a slow Redis.
-        run_deadline: settings.inference_timeout * 2 + Duration::from_secs(5),
+        run_deadline: settings.jobs.inference_timeout * 2 + Duration::from_secs(5),
     };
     // Without Redis, one store in this process's memory, shared by the workers.
     let local_jobs = Arc::new(InMemoryJobStore::new(
@@ -105,14 +105,14 @@ pub fn run(
         job_limits.max_bytes,
         job_limits.ttl,
     ));
-    let limits = settings.limits;
+    let limits = settings.input;
     let swagger = web::Data::new(SwaggerConfig::default());
     // In this process: the limits without Redis, and the `REDIS_FAILURE_MODE=open` fallback with.
     let local_limits = LocalLimits {
-        quotas: Arc::new(RateLimits::new(settings.rate_limit)),
+        quotas: Arc::new(RateLimits::new(settings.limits.rate_limit)),
         throttle: Arc::new(AuthThrottle::new(
-            settings.auth_failures_per_window,
-            settings.auth_failure_window,
+            settings.limits.auth_failures_per_window,
+            settings.limits.auth_failure_window,
         )),
     };
     spawn_sweeper(Arc::clone(&local_limits.throttle));
@@ -133,7 +133,7 @@ pub fn run(
         );
         Redis::new(redis, metrics.redis())
     });
-    let proxies = Arc::new(settings.trusted_proxies.clone());
+    let proxies = Arc::new(settings.limits.trusted_proxies.clone());
     // With Redis, one job store for the workers, on a thread of its own (see `RedisJobStore`).
     let shared_jobs = redis.as_ref().map(|redis| {
         Arc::new(RedisJobStore::new(
@@ -143,16 +143,16 @@ pub fn run(
         ))
     });
     let job_reads = Arc::new(tokio::sync::Semaphore::new(jobs::READS_AT_ONCE));
-    let in_flight = web::Data::new(InFlight::new(settings.max_concurrent_requests));
+    let in_flight = web::Data::new(InFlight::new(settings.limits.max_concurrent_requests));
     let readiness = web::Data::new(Readiness::new());
-    let cors = settings.cors.clone().map(Arc::new);
+    let cors = settings.limits.cors.clone().map(Arc::new);
     let ready = readiness.clone().into_inner();
     let certificates = tls.clone().map(web::Data::from);
     if let Some(store) = &tls {
-        tls::spawn_reloader(Arc::clone(store), settings.tls_poll);
+        tls::spawn_reloader(Arc::clone(store), settings.tls.poll);
     }
-    let hsts_max_age = tls.as_ref().and(settings.hsts_max_age);
-    if let Some(path) = &settings.admin_socket {
+    let hsts_max_age = tls.as_ref().and(settings.tls.hsts_max_age);
+    if let Some(path) = &settings.keys.admin_socket {
         let named = |e: std::io::Error| {
             std::io::Error::new(e.kind(), format!("ADMIN_SOCKET {}: {e}", path.display()))
         };
@@ -261,8 +261,8 @@ pub fn run(
                     .with_hsts(hsts_max_age),
             )
     })
-    .workers(settings.workers)
-    .shutdown_timeout(settings.shutdown_timeout.as_secs())
+    .workers(settings.listen.workers)
+    .shutdown_timeout(settings.shutdown.timeout.as_secs())
     // Signals are the binary's business (see `stop_on_signals`), not every test server's.
     .disable_signals();
     let server = match tls {
@@ -284,7 +284,7 @@ pub fn run(
 /// `HSTS_MAX_AGE` that plain HTTP cannot send, and a `TLS_KEY_FILE` others may read.
 pub fn transport_warnings(bound: SocketAddr, settings: &Settings) -> Vec<String> {
     let mut warnings = Vec::new();
-    if let Some(files) = &settings.tls {
+    if let Some(files) = &settings.tls.files {
         if let Some(mode) = readable_by_others(&files.key) {
             warnings.push(format!(
                 "TLS_KEY_FILE {} can be read by its group or others (mode {mode:o}): anyone who \
@@ -295,20 +295,20 @@ pub fn transport_warnings(bound: SocketAddr, settings: &Settings) -> Vec<String>
         return warnings;
     }
     let ip = bound.ip().to_canonical();
-    let proxies_only = !ip.is_unspecified() && settings.trusted_proxies.contains(ip);
+    let proxies_only = !ip.is_unspecified() && settings.limits.trusted_proxies.contains(ip);
     if !ip.is_loopback() && !proxies_only {
-        let who = if settings.trusted_proxies.is_empty() {
+        let who = if settings.limits.trusted_proxies.is_empty() {
             "no TRUSTED_PROXIES are set".to_owned()
         } else if ip.is_unspecified() {
             format!(
                 "TRUSTED_PROXIES ({}) are set, but {ip} is every interface: any host that \
                  reaches this one can send keys in clear past the proxy",
-                settings.trusted_proxies
+                settings.limits.trusted_proxies
             )
         } else {
             format!(
                 "TRUSTED_PROXIES ({}) are set, but {ip} is not in their network",
-                settings.trusted_proxies
+                settings.limits.trusted_proxies
             )
         };
         warnings.push(format!(
@@ -318,7 +318,7 @@ pub fn transport_warnings(bound: SocketAddr, settings: &Settings) -> Vec<String>
              address and HOST to loopback or an address only it reaches (docs/deploy.md#https)"
         ));
     }
-    if settings.hsts_max_age.is_some() {
+    if settings.tls.hsts_max_age.is_some() {
         warnings.push(
             "HSTS_MAX_AGE is set but this server speaks plain HTTP, where the header means \
              nothing: none is sent (set it at the proxy that ends TLS)"

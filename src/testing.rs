@@ -98,9 +98,9 @@ impl TestServer {
     pub fn builder() -> TestServerBuilder {
         let mut settings = Settings::from_lookup(|_| Ok(None))
             .expect("the default settings are valid: no variable is read");
-        settings.host = "127.0.0.1".into();
-        settings.port = 0;
-        settings.workers = 2;
+        settings.listen.host = "127.0.0.1".into();
+        settings.listen.port = 0;
+        settings.listen.workers = 2;
         TestServerBuilder {
             settings,
             key: None,
@@ -255,8 +255,8 @@ impl TestServerBuilder {
     /// Every key gets `limit` units a minute, `burst` of them at once (unless the key has a
     /// limit of its own). `burst` above `limit` is lowered to `limit`, as the server requires.
     pub fn rate_limit(mut self, limit: u32, burst: u32) -> Self {
-        self.settings.rate_limit.limit = limit.max(1);
-        self.settings.rate_limit.burst = burst.clamp(1, limit.max(1));
+        self.settings.limits.rate_limit.limit = limit.max(1);
+        self.settings.limits.rate_limit.burst = burst.clamp(1, limit.max(1));
         self
     }
 
@@ -268,32 +268,32 @@ impl TestServerBuilder {
 
     /// All the input limits at once.
     pub fn input_limits(mut self, limits: InputLimits) -> Self {
-        self.settings.limits = limits;
+        self.settings.input = limits;
         self
     }
 
     /// The longest text accepted, in characters (`MAX_TEXT_CHARS`).
     pub fn max_text_chars(mut self, chars: usize) -> Self {
-        self.settings.limits.max_text_chars = chars;
+        self.settings.input.max_text_chars = chars;
         self
     }
 
     /// The most texts in one batch (`MAX_BATCH_SIZE`).
     pub fn max_batch_size(mut self, texts: usize) -> Self {
-        self.settings.limits.max_batch_size = texts;
+        self.settings.input.max_batch_size = texts;
         self
     }
 
     /// The largest request body, in bytes (`MAX_BODY_BYTES`).
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
-        self.settings.limits.max_body_bytes = bytes;
+        self.settings.input.max_body_bytes = bytes;
         self
     }
 
     /// Serves only the compiled-in model called `name` (`vader`, `tfidf`), as the default.
     pub fn model(mut self, name: &str) -> Self {
-        self.settings.models = Some(vec![name.to_owned()]);
-        self.settings.default_model = name.to_owned();
+        self.settings.models.names = Some(vec![name.to_owned()]);
+        self.settings.models.default = name.to_owned();
         self.models = None;
         self
     }
@@ -311,7 +311,7 @@ impl TestServerBuilder {
 
     /// How long a finished job is kept (`JOB_TTL_SECONDS`).
     pub fn job_ttl(mut self, ttl: Duration) -> Self {
-        self.settings.job_ttl = ttl;
+        self.settings.jobs.ttl = ttl;
         self
     }
 
@@ -345,8 +345,19 @@ impl TestServerBuilder {
         self
     }
 
-    /// Sets anything else on the settings, which start as the binary's defaults.
-    /// `host` and `port` are ignored: the server always listens on `127.0.0.1`, on a free port.
+    /// Sets anything else on the settings, which start as the binary's defaults; they are grouped
+    /// as the variables' sections are ([`Settings`]). `listen.host` and `listen.port` are ignored:
+    /// the server always listens on `127.0.0.1`, on a free port.
+    ///
+    /// ```
+    /// # #[actix_rt::main] async fn main() -> std::io::Result<()> {
+    /// // Negative tests: many wrong keys from one address on purpose.
+    /// let server = sentiment_api::testing::TestServer::builder()
+    ///     .configure(|s| s.limits.auth_failures_per_window = 10_000)
+    ///     .start()
+    ///     .await?;
+    /// # drop(server); Ok(()) }
+    /// ```
     pub fn configure(mut self, edit: impl FnOnce(&mut Settings)) -> Self {
         edit(&mut self.settings);
         self
@@ -399,8 +410,8 @@ impl TestServerBuilder {
             .map_err(|e| invalid(&e))?;
         // Whatever `configure` did, the test server listens on loopback, on a free port.
         let mut settings = settings;
-        settings.host = "127.0.0.1".into();
-        settings.port = 0;
+        settings.listen.host = "127.0.0.1".into();
+        settings.listen.port = 0;
         // The server gets an actix system of its own, on its own thread: the caller's runtime
         // (tokio's, actix's, single- or multi-threaded) need not be an actix one, nor be free.
         let (started, on_start) = tokio::sync::oneshot::channel();

@@ -16,8 +16,8 @@ const OTHER_KEY: &str = "other-key-0123456789abcdef";
 /// Test settings with limits high enough that batches are never rate limited.
 fn roomy() -> TestSettings {
     let mut settings = settings_with_keys(&[("test", TEST_KEY), ("other", OTHER_KEY)]);
-    settings.rate_limit.limit = 1_000_000;
-    settings.rate_limit.burst = 1_000_000;
+    settings.limits.rate_limit.limit = 1_000_000;
+    settings.limits.rate_limit.burst = 1_000_000;
     settings
 }
 
@@ -53,7 +53,7 @@ async fn a_batch_answers_in_input_order_exactly_as_predict_does_for_each_text() 
 #[actix_rt::test]
 async fn bad_batch_items_are_each_reported_with_their_index() {
     let mut settings = roomy();
-    settings.limits.max_text_chars = 10;
+    settings.input.max_text_chars = 10;
     let app = app(settings).await;
     let body = json!({"texts": ["fine", 42, "much too long for ten", "ok", ["x"]]});
     let (status, body) =
@@ -78,7 +78,7 @@ async fn bad_batch_items_are_each_reported_with_their_index() {
 #[actix_rt::test]
 async fn batches_outside_the_size_limits_get_422_too_short_or_too_long() {
     let mut settings = roomy();
-    settings.limits.max_batch_size = 3;
+    settings.input.max_batch_size = 3;
     let app = app(settings).await;
     for path in ["/predict/batch", "/analyze_batch"] {
         for (body, kind) in [
@@ -101,11 +101,11 @@ async fn batches_outside_the_size_limits_get_422_too_short_or_too_long() {
 #[actix_rt::test]
 async fn a_full_batch_of_the_longest_texts_completes() {
     let mut settings = roomy();
-    settings.limits.max_batch_size = 256;
-    settings.limits.max_text_chars = 10_000;
-    settings.limits.max_body_bytes = 4 * 1024 * 1024;
+    settings.input.max_batch_size = 256;
+    settings.input.max_text_chars = 10_000;
+    settings.input.max_body_bytes = 4 * 1024 * 1024;
     // A debug build scores 2.5 MB of text far slower than a release build.
-    settings.inference_timeout = Duration::from_secs(120);
+    settings.jobs.inference_timeout = Duration::from_secs(120);
     let app = app(settings).await;
     let sentence = "The food was great but the service was awfully slow! ";
     let text: String = sentence.chars().cycle().take(10_000).collect();
@@ -144,7 +144,7 @@ async fn a_batch_of_n_texts_costs_n_units_and_a_refused_one_only_its_arrival() {
 async fn a_refused_batch_sent_again_after_retry_after_gets_through() {
     // 5 units per 5 s: one unit returns every second.
     let mut settings = settings_with_limit(5);
-    settings.rate_limit.window = Duration::from_secs(5);
+    settings.limits.rate_limit.window = Duration::from_secs(5);
     let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
     let batch = json!({ "texts": ["a", "b", "c"] });
     let res = app
@@ -186,8 +186,8 @@ async fn single(app: &TestApp, text: &str) -> Value {
 #[actix_rt::test]
 async fn a_batch_larger_than_the_burst_passes_on_a_full_quota_and_leaves_a_debt() {
     let mut settings = test_settings();
-    settings.rate_limit.limit = 60;
-    settings.rate_limit.burst = 10;
+    settings.limits.rate_limit.limit = 60;
+    settings.limits.rate_limit.burst = 10;
     let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
     let res = app
         .post_json(
@@ -315,7 +315,7 @@ fn slow_text() -> String {
 #[actix_rt::test]
 async fn the_pending_jobs_cap_answers_503_and_frees_up_when_jobs_finish() {
     let mut settings = roomy();
-    settings.max_pending_jobs = 1;
+    settings.jobs.max_pending = 1;
     let app = spawn_app_with(
         settings,
         Arc::new(SlowModel(Vader::new(), Duration::from_millis(800))),
@@ -338,9 +338,9 @@ async fn the_pending_jobs_cap_answers_503_and_frees_up_when_jobs_finish() {
 #[actix_rt::test]
 async fn a_job_refused_for_room_or_for_quota_costs_only_its_arrival_and_leaves_no_job() {
     let mut settings = roomy();
-    settings.max_pending_jobs = 1;
-    settings.rate_limit.limit = 10;
-    settings.rate_limit.burst = 10;
+    settings.jobs.max_pending = 1;
+    settings.limits.rate_limit.limit = 10;
+    settings.limits.rate_limit.burst = 10;
     let app = spawn_app_with(
         settings,
         Arc::new(SlowModel(Vader::new(), Duration::from_millis(800))),
@@ -373,7 +373,7 @@ async fn a_job_refused_for_room_or_for_quota_costs_only_its_arrival_and_leaves_n
 #[actix_rt::test]
 async fn a_job_over_the_stores_byte_budget_answers_503() {
     let mut settings = roomy();
-    settings.max_job_store_bytes = 4096;
+    settings.jobs.max_bytes = 4096;
     let app = app(settings).await;
     let big = "word ".repeat(1000);
     let res = app
@@ -390,7 +390,7 @@ async fn a_job_over_the_stores_byte_budget_answers_503() {
 #[actix_rt::test]
 async fn finished_jobs_disappear_after_their_ttl() {
     let mut settings = roomy();
-    settings.job_ttl = Duration::from_millis(500);
+    settings.jobs.ttl = Duration::from_millis(500);
     let app = app(settings).await;
     let started = Instant::now();
     let location = start_job(&app, &["hello"], TEST_KEY).await;
@@ -408,7 +408,7 @@ async fn finished_jobs_disappear_after_their_ttl() {
 #[actix_rt::test]
 async fn an_inference_timeout_answers_503_json_and_the_server_keeps_serving() {
     let mut settings = roomy();
-    settings.inference_timeout = Duration::from_millis(50);
+    settings.jobs.inference_timeout = Duration::from_millis(50);
     let app = spawn_app_with(
         settings,
         Arc::new(SlowModel(Vader::new(), Duration::from_millis(400))),

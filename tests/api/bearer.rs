@@ -148,7 +148,7 @@ async fn a_missing_key_gets_exactly_one_www_authenticate_api_key() {
 async fn a_cors_preflight_lets_a_page_send_its_key_as_a_bearer_authorization() {
     const PAGE: &str = "http://127.0.0.1:5173";
     let mut settings = test_settings();
-    settings.cors = Some(CorsOrigins::parse(PAGE).unwrap());
+    settings.limits.cors = Some(CorsOrigins::parse(PAGE).unwrap());
     let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
     let res = app
         .client

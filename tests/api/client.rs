@@ -152,7 +152,7 @@ async fn the_retry_policy_waits_out_a_short_retry_after_and_gives_up_on_a_long_o
     // One unit every 2 s: a second request is told to come back in 2 s.
     let server = TestServer::builder()
         .rate_limit(1, 1)
-        .configure(|s| s.rate_limit.window = Duration::from_secs(2))
+        .configure(|s| s.limits.rate_limit.window = Duration::from_secs(2))
         .start()
         .await
         .unwrap();
@@ -285,7 +285,7 @@ async fn overload_a_failed_job_and_a_server_error_are_told_apart() {
     let model = GatedModel::new();
     let server = TestServer::builder()
         .models(Models::single(model.clone()))
-        .configure(|s| s.max_pending_jobs = 1)
+        .configure(|s| s.jobs.max_pending = 1)
         .start()
         .await
         .unwrap();

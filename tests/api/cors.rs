@@ -16,7 +16,7 @@ async fn app_for(origins: &str, limit: Option<u32>) -> TestApp {
         Some(limit) => settings_with_limit(limit),
         None => test_settings(),
     };
-    settings.cors = Some(CorsOrigins::parse(origins).unwrap());
+    settings.limits.cors = Some(CorsOrigins::parse(origins).unwrap());
     spawn_app_with(settings, Arc::new(Vader::new())).await
 }
 

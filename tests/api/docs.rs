@@ -123,8 +123,8 @@ async fn docs_serves_swagger_ui_from_the_binary_reading_the_local_document() {
 #[actix_rt::test]
 async fn the_document_carries_the_configured_input_limits() {
     let mut settings = crate::helpers::test_settings();
-    settings.limits.max_text_chars = 123;
-    settings.limits.max_batch_size = 7;
+    settings.input.max_text_chars = 123;
+    settings.input.max_batch_size = 7;
     let app = crate::helpers::spawn_app_with(
         settings,
         std::sync::Arc::new(sentiment_api::model::Vader::new()),

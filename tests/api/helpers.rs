@@ -111,13 +111,13 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Starts a server in this process: HTTPS when `settings.tls` names certificate files (the
+/// Starts a server in this process: HTTPS when `settings.tls.files` names certificate files (the
 /// address is then `https://`, and the caller brings a client that trusts them).
 pub async fn spawn_app_with(settings: TestSettings, model: Arc<dyn SentimentModel>) -> TestApp {
     spawn_app_with_models(settings, Models::single(model)).await
 }
 
-/// A server offering several models; HTTPS when `settings.tls` names certificate files.
+/// A server offering several models; HTTPS when `settings.tls.files` names certificate files.
 pub async fn spawn_app_with_models(settings: TestSettings, models: Models) -> TestApp {
     let server = settings
         .0
@@ -560,8 +560,8 @@ pub fn assert_refuses(envs: &[(&str, &str)], variable: &str) -> String {
 
 /// Settings for [`assert_key_before_input`]: two failed keys per window, bodies of 1 KiB at most.
 pub fn key_before_input(settings: &mut TestSettings) {
-    settings.auth_failures_per_window = 2;
-    settings.limits.max_body_bytes = 1024;
+    settings.limits.auth_failures_per_window = 2;
+    settings.input.max_body_bytes = 1024;
 }
 
 /// The contract's order (routing → key → rate limit → input), on a server set up by

@@ -23,10 +23,10 @@ const KEY_C: &str = "key-c-0123456789abcdef";
 /// An app whose keys get `limit` units per `window`, burst equal to the limit.
 async fn app_with_limit(limit: u32, window: Duration, keys: &[(&str, &str)]) -> TestApp {
     let mut settings = settings_with_keys(keys);
-    settings.rate_limit.limit = limit;
-    settings.rate_limit.burst = limit;
-    settings.rate_limit.window = window;
-    settings.workers = 2;
+    settings.limits.rate_limit.limit = limit;
+    settings.limits.rate_limit.burst = limit;
+    settings.limits.rate_limit.window = window;
+    settings.listen.workers = 2;
     spawn_app_with(settings, Arc::new(Vader::new())).await
 }
 
@@ -131,9 +131,10 @@ async fn a_bad_key_never_costs_a_real_key_its_quota() {
 
 async fn throttled_app(failures: u32, window: Duration, proxies: &str) -> TestApp {
     let mut settings = test_settings();
-    settings.auth_failures_per_window = failures;
-    settings.auth_failure_window = window;
-    settings.trusted_proxies = sentiment_api::limits::TrustedProxies::parse(proxies).unwrap();
+    settings.limits.auth_failures_per_window = failures;
+    settings.limits.auth_failure_window = window;
+    settings.limits.trusted_proxies =
+        sentiment_api::limits::TrustedProxies::parse(proxies).unwrap();
     spawn_app_with(settings, Arc::new(Vader::new())).await
 }
 
@@ -270,7 +271,7 @@ async fn stalled_request(address: &str) -> TcpStream {
 #[actix_rt::test]
 async fn past_max_concurrent_requests_new_requests_get_503_at_once_and_the_server_recovers() {
     let mut settings = test_settings();
-    settings.max_concurrent_requests = 2;
+    settings.limits.max_concurrent_requests = 2;
     let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
     let stalled = vec![
         stalled_request(&app.address).await,

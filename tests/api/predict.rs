@@ -113,7 +113,7 @@ async fn text_that_is_not_a_string_gets_422_string_type() {
 #[actix_rt::test]
 async fn text_over_the_limit_gets_422_string_too_long_in_either_form() {
     let mut settings = test_settings();
-    settings.limits.max_text_chars = 10;
+    settings.input.max_text_chars = 10;
     let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
     // Ten characters of two bytes each are within the limit: characters count, not bytes.
     let ok = "é".repeat(10);
@@ -301,7 +301,7 @@ async fn json_with_a_charset_or_a_json_suffix_is_accepted() {
 #[actix_rt::test]
 async fn a_body_over_the_limit_gets_413_whether_its_length_is_declared_or_not() {
     let mut settings = test_settings();
-    settings.limits.max_body_bytes = 1000;
+    settings.input.max_body_bytes = 1000;
     let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
     let big = json!({"text": "a".repeat(2000)});
     let (status, body) =
@@ -338,7 +338,7 @@ async fn a_repeated_text_parameter_counts_its_last_value_as_fastapi_does() {
 #[actix_rt::test]
 async fn a_body_that_does_not_arrive_in_time_gets_408_json() {
     let mut settings = test_settings();
-    settings.limits.body_timeout = std::time::Duration::from_secs(1);
+    settings.input.body_timeout = std::time::Duration::from_secs(1);
     let app = spawn_app_with(settings, Arc::new(Vader::new())).await;
     let raw = format!(
         "POST /predict HTTP/1.1\r\nHost: x\r\nX-API-Key: {TEST_KEY}\r\nContent-Type: application/json\r\n\
@@ -382,7 +382,7 @@ impl SentimentModel for PanickyModel {
 #[actix_rt::test]
 async fn a_panicking_handler_answers_500_json_and_the_server_keeps_serving() {
     let mut settings = test_settings();
-    settings.workers = 1;
+    settings.listen.workers = 1;
     let app = spawn_app_with(settings, Arc::new(PanickyModel(Vader::new()))).await;
     for _ in 0..3 {
         let res = app.predict_query("panic please", Some(TEST_KEY)).await;

@@ -119,7 +119,7 @@ async fn an_owners_keys_racing_get_exactly_the_owners_quota_between_them() {
             .no_rate_limit()
             .owner_quota("acme", Some(20), None)
             .wall_clock(clock.clone())
-            .configure(|s| s.workers = 4),
+            .configure(|s| s.listen.workers = 4),
         |b, (id, key)| b.key(TestKey::new(*id).secret(*key).owner("acme")),
     );
     let app = start(builder).await;
@@ -551,7 +551,7 @@ async fn owners_usage_reaches_metrics_only_when_asked_for_and_bounded() {
             .key(TestKey::new("two").secret(ACME_2).owner("beta"))
             .owner_quota("acme", Some(100), None)
             .owner_quota("beta", None, Some(100))
-            .configure(move |s| s.quota_owner_metrics = max)
+            .configure(move |s| s.limits.quota_owner_metrics = max)
     };
     let off = start(builder(0)).await;
     assert_eq!(predict(&off, ACME_1).await.status(), 200);

@@ -169,10 +169,10 @@ async fn replica(url: &str, limit: u32, window: Duration, mode: FailureMode) -> 
 }
 
 fn one_worker_limited(settings: &mut TestSettings, limit: u32, window: Duration) {
-    settings.workers = 1;
-    settings.rate_limit.limit = limit;
-    settings.rate_limit.burst = limit;
-    settings.rate_limit.window = window;
+    settings.listen.workers = 1;
+    settings.limits.rate_limit.limit = limit;
+    settings.limits.rate_limit.burst = limit;
+    settings.limits.rate_limit.window = window;
 }
 
 /// A server sharing `url`, as `adjust` sets it up; returned once ready (its connection to Redis
@@ -213,7 +213,7 @@ async fn replica_serving(
     model: Arc<dyn SentimentModel>,
 ) -> TestApp {
     let mut settings = settings_with_test_keys(keys);
-    settings.workers = 2;
+    settings.listen.workers = 2;
     settings.redis = Some(RedisSettings::new(url, "test:".into(), TIMEOUT, mode).unwrap());
     adjust(&mut settings);
     let app = spawn_app_with(settings, model).await;
@@ -255,9 +255,9 @@ async fn two_replicas_sharing_redis_grant_exactly_the_limit_between_them() {
     // A long window, so no unit returns during the test: the count must be exact.
     let hour = Duration::from_secs(3600);
     let limited = |settings: &mut TestSettings| {
-        settings.rate_limit.limit = 50;
-        settings.rate_limit.burst = 50;
-        settings.rate_limit.window = hour;
+        settings.limits.rate_limit.limit = 50;
+        settings.limits.rate_limit.burst = 50;
+        settings.limits.rate_limit.window = hour;
         patient(settings);
     };
     let one = replica_with(&redis.url(), FailureMode::Closed, limited).await;
@@ -284,7 +284,7 @@ async fn a_keys_own_limit_holds_across_replicas() {
         ]
     };
     let own_limit = |settings: &mut TestSettings| {
-        settings.rate_limit.window = Duration::from_secs(3600);
+        settings.limits.rate_limit.window = Duration::from_secs(3600);
         patient(settings);
     };
     let vader = || Arc::new(Vader::new()) as Arc<dyn SentimentModel>;
@@ -361,7 +361,7 @@ async fn a_client_that_waits_retry_after_then_passes_on_the_other_replica() {
 async fn failed_keys_on_both_replicas_trip_one_throttle_at_exactly_the_limit() {
     let redis = RedisServer::start();
     let throttled = |settings: &mut TestSettings| {
-        settings.auth_failures_per_window = 5;
+        settings.limits.auth_failures_per_window = 5;
         patient(settings);
     };
     let one = replica_with(&redis.url(), FailureMode::Closed, throttled).await;
@@ -694,7 +694,7 @@ async fn a_job_that_finishes_while_redis_is_held_keeps_its_results() {
 async fn the_pending_jobs_cap_holds_across_replicas() {
     let redis = RedisServer::start();
     let one_pending = |settings: &mut TestSettings| {
-        settings.max_pending_jobs = 1;
+        settings.jobs.max_pending = 1;
         patient(settings);
     };
     let slow = || Arc::new(Slow(Vader::new())) as Arc<dyn SentimentModel>;
@@ -719,7 +719,7 @@ async fn the_pending_jobs_cap_holds_across_replicas() {
 async fn a_job_whose_replica_died_reads_failed_and_gives_its_pending_place_back() {
     let redis = RedisServer::start();
     let app = replica_with(&redis.url(), FailureMode::Closed, |settings| {
-        settings.max_pending_jobs = 1;
+        settings.jobs.max_pending = 1;
         patient(settings);
     })
     .await;
@@ -842,8 +842,8 @@ async fn two_replicas_share_an_owners_day_quota_exactly_through_redis() {
         ]
     };
     let adjust = |settings: &mut TestSettings| {
-        settings.rate_limit.limit = 10_000;
-        settings.rate_limit.burst = 10_000;
+        settings.limits.rate_limit.limit = 10_000;
+        settings.limits.rate_limit.burst = 10_000;
         settings.wall_clock = sentiment_api::clock::SharedWallClock(clock.clone());
         settings.owner_quota("acme", Some(30), None);
         patient(settings);
@@ -1047,7 +1047,7 @@ async fn a_refund_goes_back_where_its_arrival_unit_was_spent() {
         &relay.url(),
         FailureMode::Open,
         vec![TestKey::new("a").secret(KEY_A).quota(Some(3), None)],
-        |settings| settings.workers = 1,
+        |settings| settings.listen.workers = 1,
         Arc::new(Vader::new()),
     )
     .await;

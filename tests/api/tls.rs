@@ -117,9 +117,9 @@ fn install(dir: &Path, cert_pem: &str, key_pem: &str) -> TlsFiles {
 
 async fn spawn_https(files: TlsFiles, hsts_max_age: Option<u64>) -> TestApp {
     let mut settings = test_settings();
-    settings.tls = Some(files);
-    settings.tls_poll = Duration::from_millis(50);
-    settings.hsts_max_age = hsts_max_age;
+    settings.tls.files = Some(files);
+    settings.tls.poll = Duration::from_millis(50);
+    settings.tls.hsts_max_age = hsts_max_age;
     spawn_app_with(settings, Arc::new(Vader::new())).await
 }
 
@@ -272,7 +272,7 @@ async fn hsts_is_sent_over_https_when_configured_and_never_over_plain_http() {
         );
     }
     let mut settings = test_settings();
-    settings.hsts_max_age = Some(31_536_000);
+    settings.tls.hsts_max_age = Some(31_536_000);
     let plain = spawn_app_with(settings, Arc::new(Vader::new())).await;
     let res = predict(&Client::new(), &plain.address, Some(TEST_KEY)).await;
     assert_eq!(res.status(), 200);
