@@ -115,10 +115,17 @@ systemd-analyze verify --root="$root" sentiment-api.service >"$work/verify" 2>&1
 [[ ! -s $work/verify ]] || { cat "$work/verify" >&2; fail "systemd-analyze verify printed warnings"; }
 echo "ok: systemd-analyze verify clean (binary at $exec_start in a throwaway root)"
 
-# 3. The unit's command lines, by hand. /etc/sentiment-api becomes $work/etc, %d $work/credentials.
+# 3. The unit's command lines, by hand. /etc/sentiment-api becomes $work/etc, %d $work/credentials,
+# %t (/run) $work/run, with the RuntimeDirectory= made as systemd makes it.
 etc=$work/etc
 creds=$work/credentials
+run=$work/run
 mkdir -p "$etc/tls" "$creds"
+runtime_dir=$(sed -n 's/^RuntimeDirectory=//p' "$unit")
+runtime_mode=$(sed -n 's/^RuntimeDirectoryMode=//p' "$unit")
+[[ -n $runtime_dir && -n $runtime_mode ]] || fail "the unit's RuntimeDirectory= and RuntimeDirectoryMode="
+install -d -m 0755 "$run"
+install -d -m "$runtime_mode" "$run/$runtime_dir"
 key_a=sk_systemd_check_alpha_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 key_b=sk_systemd_check_bravo_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s' "$key_a" | "$bin" keys hash --id alpha >"$etc/keys.toml"
@@ -143,6 +150,7 @@ vars=()
 while IFS= read -r line; do vars+=("$line"); done < <(grep -E '^[A-Z_]+=' "$env_example")
 while IFS= read -r line; do
     line=${line//%d/$creds}
+    line=${line//%t/$run}
     vars+=("${line//\/etc\/sentiment-api/$etc}")
 done < <(sed -n 's/^Environment=//p' "$unit")
 vars+=(HOST=127.0.0.1 PORT=0 API_KEYS_POLL_SECONDS=3600 LOG_FORMAT=text)
@@ -193,6 +201,12 @@ for _ in $(seq 1 50); do
 done
 [[ $(served_cn) == *renewed* ]] || fail "the renewed certificate is not served after SIGHUP"
 echo "ok: ExecReload (SIGHUP) brought in the new keys file and the renewed certificate"
+# The admin socket, where the unit puts it, read as an operator reads it.
+socket=$(printf '%s\n' "${vars[@]}" | sed -n 's/^ADMIN_SOCKET=//p' | tail -1)
+[[ $socket == "$run/$runtime_dir/"* ]] || fail "ADMIN_SOCKET is not in the unit's RuntimeDirectory= ($socket)"
+usage=$("$bin" keys usage --socket "$socket" 2>&1) || fail "keys usage on the unit's admin socket: $usage"
+[[ $usage == "no key or owner has a quota" ]] || fail "keys usage on the unit's admin socket said: $usage"
+echo "ok: keys usage reads the server on the unit's admin socket ($socket)"
 if grep -qF -e "$key_a" -e "$key_b" "$work/server.log"; then fail "the log holds a key"; fi
 
 kill -TERM "$main_pid"

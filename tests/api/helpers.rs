@@ -521,8 +521,14 @@ impl Drop for RunningBinary {
 
 /// Runs the binary expecting it to refuse to start; returns its exit status and stderr.
 pub fn run_binary_to_exit(dir: &PathBuf, envs: &[(&str, &str)]) -> (ExitStatus, String) {
+    run_to_exit(binary(dir, envs))
+}
+
+/// Runs `cmd` (made by `binary` or `binary_at`) expecting it to refuse to start; returns its exit
+/// status and stderr.
+pub fn run_to_exit(cmd: Command) -> (ExitStatus, String) {
     install_crypto_provider();
-    let mut child = spawn_piped(binary(dir, envs));
+    let mut child = spawn_piped(cmd);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(status) = child.try_wait().unwrap() {

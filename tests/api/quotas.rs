@@ -698,7 +698,7 @@ async fn admin_socket_peers_and_listeners_are_checked_both_ways() {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
 
-    use crate::helpers::{binary, binary_at, temp_dir, usage_line, RunningBinary};
+    use crate::helpers::{binary, binary_at, run_to_exit, temp_dir, usage_line, RunningBinary};
     use crate::keys::{entry, keys_file};
 
     const NOBODY: u32 = 65534;
@@ -748,24 +748,42 @@ async fn admin_socket_peers_and_listeners_are_checked_both_ways() {
     );
     drop(server);
 
-    // The same server run by a stranger, in a directory everyone may write (as /tmp): its
-    // counts are not believed. In a directory of its own they are.
+    // The same server run by a stranger (uid 65534). It will not bind in a directory everyone
+    // may write (as /tmp); it will in a directory it made there, but no one else believes it
+    // there (anyone could have made that directory first); in one root made for it, they do.
     let shared = dir.join("shared");
     let private = dir.join("private");
-    for (place, dir_mode) in [(&shared, 0o1777), (&private, 0o700)] {
+    for (place, owner, dir_mode) in [(&shared, 0, 0o1777), (&private, NOBODY, 0o700)] {
         std::fs::create_dir(place).unwrap();
-        std::os::unix::fs::chown(place, Some(NOBODY), Some(NOBODY)).unwrap();
+        std::os::unix::fs::chown(place, Some(owner), Some(owner)).unwrap();
         mode(place, dir_mode);
     }
-    std::os::unix::fs::chown(&shared, Some(0), Some(0)).unwrap();
-    for (place, believed) in [(&shared, false), (&private, true)] {
-        let file = keys(place);
+    let file = keys(&dir);
+    let in_shared = shared.join("admin.sock");
+    let envs = [
+        ("API_KEYS_FILE", file.to_str().unwrap()),
+        ("ADMIN_SOCKET", in_shared.to_str().unwrap()),
+    ];
+    let (status, err) = run_to_exit(as_nobody(binary_at(&program, &dir, &envs)));
+    assert!(!status.success());
+    assert!(
+        err.contains("ADMIN_SOCKET") && err.contains("may be written by other users"),
+        "{err}"
+    );
+    let its_own = shared.join("nobody");
+    let made = as_nobody(std::process::Command::new("mkdir"))
+        .args(["-m", "700"])
+        .arg(&its_own)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for (place, believed) in [(&its_own, false), (&private, true)] {
         let socket = place.join("admin.sock");
         let envs = [
             ("API_KEYS_FILE", file.to_str().unwrap()),
             ("ADMIN_SOCKET", socket.to_str().unwrap()),
         ];
-        let _server = RunningBinary::spawn(as_nobody(binary_at(&program, place, &envs)));
+        let _server = RunningBinary::spawn(as_nobody(binary_at(&program, &dir, &envs)));
         let out = binary(&dir, &[])
             .args(["keys", "usage", "--socket", socket.to_str().unwrap()])
             .output()

@@ -8,12 +8,17 @@
 //! ask: the socket is made mode 0600 and each peer's uid is checked as well. It carries ids,
 //! owners and counts, never a key or a hash.
 //!
-//! Both ends check the other. The server will not bind in a directory that other users may
-//! write without the sticky bit (they could swap the socket between its creation and its
-//! `chmod`), and the client believes only a listener it can trust (`trusted_listener`): anyone
-//! may put a socket at a path in `/tmp` and answer with made-up counts.
+//! Both ends check the other, by one rule (`private_dir`). The server binds only in a directory
+//! that only its user and root control (else another user could swap the socket between its
+//! creation and its `chmod`, or take its place), and the client believes only a listener it can
+//! trust (`client`): anyone may put a socket at a path in `/tmp` and answer with made-up counts.
 
-use std::io::{self, ErrorKind, Read, Write};
+mod client;
+mod private_dir;
+
+pub use client::read_usage;
+
+use std::io::{self, ErrorKind};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -25,6 +30,7 @@ use tokio::sync::Semaphore;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 
+use self::private_dir::BelowSticky;
 use crate::auth::{every_quota_limit, KeyStore};
 use crate::quota::{CountedIn, Quotas, Usage};
 
@@ -37,8 +43,6 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Peers served at once, each in its own task, so a silent one holds up no other; more wait their
 /// turn in the listen queue.
 const MAX_PEERS: usize = 16;
-/// Longest the client waits for the server's answer.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A request line longer than this is not `usage`.
 const MAX_REQUEST_BYTES: usize = 64;
 
@@ -110,29 +114,33 @@ impl From<&Usage> for UsageReport {
 #[derive(Debug)]
 pub struct AdminSocket {
     listener: std::os::unix::net::UnixListener,
-    path: PathBuf,
+    file: RemoveOnDrop,
     uid: u32,
 }
 
 impl AdminSocket {
     /// Binds `path`, mode 0600. A socket left there by a server that is gone is replaced; one
     /// that another process still answers on, a file that is not a socket, or a directory that
-    /// other users may write without the sticky bit, is an error.
+    /// others control (`private_dir`), is an error.
     pub fn bind(path: &Path) -> io::Result<AdminSocket> {
-        let dir = parent_dir(path);
-        let dir_mode = std::fs::metadata(dir)?.mode();
-        if dir_mode & 0o022 != 0 && dir_mode & 0o1000 == 0 {
-            return Err(io::Error::new(
-                ErrorKind::PermissionDenied,
-                format!(
-                    "its directory {} may be written by other users (mode {:o}, no sticky bit), \
-                     who could swap the socket: use a directory only the service user can write, \
-                     such as /run/sentiment-api",
-                    dir.display(),
-                    dir_mode & 0o7777
-                ),
-            ));
-        }
+        let uid = rustix::process::geteuid().as_raw();
+        let dir = private_dir::resolved_dir(path)?;
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "it names no file"))?;
+        private_dir::check(&private_dir::levels(&dir)?, uid, BelowSticky::RootOrOwner).map_err(
+            |why| {
+                io::Error::new(
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "its directory is not one only this user (uid {uid}) and root control \
+                         ({why}): use one made for it, such as /run/sentiment-api"
+                    ),
+                )
+            },
+        )?;
+        // Bound by its resolved path, the one just checked.
+        let path = &dir.join(name);
         match std::fs::symlink_metadata(path) {
             Ok(meta) if meta.file_type().is_socket() => {
                 if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -153,12 +161,17 @@ impl AdminSocket {
             Err(e) => return Err(e),
         }
         let listener = std::os::unix::net::UnixListener::bind(path)?;
+        // No one else may change the directory (checked above), so this is our socket.
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
-        let uid = rustix::process::geteuid().as_raw();
+        let bound = std::fs::symlink_metadata(path)?;
         Ok(AdminSocket {
             listener,
-            path: path.to_owned(),
+            file: RemoveOnDrop {
+                path: path.to_owned(),
+                dev: bound.dev(),
+                ino: bound.ino(),
+            },
             uid,
         })
     }
@@ -167,12 +180,12 @@ impl AdminSocket {
     /// socket file is removed when it does. `quotas` reads the counters (a spend of zero units).
     pub fn serve(self, keys: Arc<KeyStore>, quotas: Quotas) -> io::Result<()> {
         let listener = actix_rt::net::UnixListener::from_std(self.listener)?;
-        let file = RemoveOnDrop(self.path);
+        let file = self.file;
         let uid = self.uid;
         // Read by this thread's tasks only (the counters it reaches may not be `Send`).
         let quotas = Rc::new(quotas);
         let peers = Arc::new(Semaphore::new(MAX_PEERS));
-        log::info!("admin socket on {}", file.0.display());
+        log::info!("admin socket on {}", file.path.display());
         actix_rt::spawn(async move {
             let _file = file;
             loop {
@@ -204,20 +217,23 @@ impl AdminSocket {
     }
 }
 
-/// The directory `path` is in (`.` for a bare file name).
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    }
+/// Removes the socket file when the server stops, if it is still the one bound (not a file that
+/// has since taken its place).
+#[derive(Debug)]
+struct RemoveOnDrop {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
 }
-
-/// Removes the socket file when the server stops.
-struct RemoveOnDrop(PathBuf);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(meta) if meta.dev() == self.dev && meta.ino() == self.ino => {
+                let _ = std::fs::remove_file(&self.path);
+            }
+            _ => {}
+        }
     }
 }
 
@@ -287,69 +303,6 @@ async fn write_all(stream: &actix_rt::net::UnixStream, mut bytes: &[u8]) -> io::
     Ok(())
 }
 
-/// Asks the server listening on `path` for every quota's use (the client side of `keys usage`).
-pub fn read_usage(path: &Path) -> Result<UsageReport, String> {
-    let shown = path.display();
-    let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| match e.kind() {
-        ErrorKind::PermissionDenied => format!(
-            "cannot use the admin socket {shown}: {e} (only the server's user and root may)"
-        ),
-        _ => format!(
-            "cannot reach a server on the admin socket {shown}: {e} \
-             (is it running with ADMIN_SOCKET={shown}?)"
-        ),
-    })?;
-    let peer = rustix::net::sockopt::socket_peercred(&stream)
-        .map_err(|e| format!("cannot tell who listens on the admin socket {shown}: {e}"))?
-        .uid
-        .as_raw();
-    let dir = parent_dir(path);
-    let dir_meta = std::fs::metadata(dir).ok();
-    let dir_owner = dir_meta.as_ref().map(|m| (m.uid(), m.mode()));
-    let me = rustix::process::geteuid().as_raw();
-    if !trusted_listener(peer, me, dir_owner) {
-        return Err(format!(
-            "the process listening on {shown} runs as uid {peer}: not you, not root, and not the \
-             owner of {dir} (a directory only its owner may write), so anyone could have put it \
-             there; its counts are not shown. Give the server an ADMIN_SOCKET in a directory only \
-             its user can write, such as /run/sentiment-api/admin.sock",
-            dir = dir.display()
-        ));
-    }
-    let exchange = |stream: &mut std::os::unix::net::UnixStream| -> io::Result<String> {
-        stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
-        stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
-        stream.write_all(format!("{REQUEST}\n").as_bytes())?;
-        let mut text = String::new();
-        stream.take(64 << 20).read_to_string(&mut text)?;
-        Ok(text)
-    };
-    let text = exchange(&mut stream).map_err(|e| match e.kind() {
-        ErrorKind::WouldBlock | ErrorKind::TimedOut => format!(
-            "no answer from the server on the admin socket {shown} within {} s",
-            CLIENT_TIMEOUT.as_secs()
-        ),
-        _ => format!("no answer from the server on the admin socket {shown}: {e}"),
-    })?;
-    match serde_json::from_str(&text) {
-        Ok(Answer::Usage(report)) => Ok(report),
-        Ok(Answer::Error(e)) => Err(format!("the server on {shown} answered: {e}")),
-        Err(e) => Err(format!(
-            "the answer on the admin socket {shown} is not a usage report: {e}"
-        )),
-    }
-}
-
-/// Whether the client may believe a listener of uid `peer`, as user `me`, when the socket's
-/// directory has owner and mode `dir`: root, the caller itself, or the owner of a directory no one
-/// else may write (a service's own, such as `/run/sentiment-api`). Anyone else may have put a
-/// socket there first, in `/tmp` say, to answer with counts of its own making.
-fn trusted_listener(peer: u32, me: u32, dir: Option<(u32, u32)>) -> bool {
-    peer == 0
-        || peer == me
-        || matches!(dir, Some((owner, mode)) if owner == peer && mode & 0o022 == 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,44 +329,34 @@ mod tests {
     }
 
     #[test]
-    fn a_directory_others_may_write_without_the_sticky_bit_is_refused() {
+    fn a_directory_others_may_write_is_refused_sticky_or_not() {
         let path = temp_path("open-dir");
         let dir = path.parent().unwrap();
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let err = AdminSocket::bind(&path).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
-        assert!(err.to_string().contains("mode 777"), "{err}");
-        assert!(!path.exists(), "nothing bound");
-        // With the sticky bit (as /tmp has) no one else may rename or remove the socket.
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
-        assert!(AdminSocket::bind(&path).is_ok());
+        for mode in [0o777, 0o1777] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = AdminSocket::bind(&path).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+            assert!(
+                err.to_string().contains("may be written by other users"),
+                "{err}"
+            );
+            assert!(!path.exists(), "nothing bound");
+        }
     }
 
     #[test]
-    fn the_client_believes_root_itself_or_the_owner_of_a_private_directory() {
-        let private = Some((998, 0o40750));
-        assert!(trusted_listener(0, 1000, None), "root");
-        assert!(trusted_listener(1000, 1000, None), "the caller itself");
-        assert!(
-            trusted_listener(998, 0, private),
-            "the service user, in its own directory"
-        );
-        assert!(
-            !trusted_listener(998, 0, Some((0, 0o41777))),
-            "a stranger, in /tmp"
-        );
-        assert!(
-            !trusted_listener(998, 0, Some((998, 0o40777))),
-            "a directory others may write"
-        );
-        assert!(
-            !trusted_listener(998, 1000, Some((997, 0o40750))),
-            "someone else's directory"
-        );
-        assert!(
-            !trusted_listener(998, 1000, None),
-            "a directory that cannot be read"
-        );
+    fn a_file_that_took_the_sockets_place_is_not_removed_at_the_stop() {
+        let path = temp_path("replaced");
+        let _ = std::fs::remove_file(&path);
+        let socket = AdminSocket::bind(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "someone else's").unwrap();
+        drop(socket);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "someone else's");
+        std::fs::remove_file(&path).unwrap();
+        let socket = AdminSocket::bind(&path).unwrap();
+        drop(socket);
+        assert!(!path.exists(), "its own socket is removed");
     }
 
     #[test]
