@@ -533,6 +533,35 @@ mod tests {
     use actix_web::body::to_bytes;
 
     #[test]
+    fn every_refusal_is_counted_under_a_label_made_at_the_start() {
+        use crate::auth::KeyRefusal;
+        use crate::metrics::{AUTH_FAILURE_REASONS, OVERLOAD_CAUSES, RATE_LIMITS};
+        let keys = [
+            KeyRefusal::Unknown,
+            KeyRefusal::Expired,
+            KeyRefusal::Disabled,
+        ];
+        let mut seen = 0;
+        for error in ApiError::every_kind()
+            .into_iter()
+            .chain(keys.map(ApiError::InvalidKey))
+        {
+            let (values, value): (&[&str], _) = match error.refusal() {
+                Some(Refusal::Auth(reason)) => (&AUTH_FAILURE_REASONS, reason),
+                Some(Refusal::RateLimited(limit)) => (&RATE_LIMITS, limit),
+                Some(Refusal::Overloaded(cause)) => (&OVERLOAD_CAUSES, cause),
+                None => continue,
+            };
+            assert!(
+                values.contains(&value),
+                "{value} ({error:?}) is not made at the start"
+            );
+            seen += 1;
+        }
+        assert!(seen >= 15, "every refusal kind is checked ({seen})");
+    }
+
+    #[test]
     fn every_kind_lists_every_variant() {
         // Exhaustive on purpose: a new variant stops this compiling until `every_kind` has it.
         let index = |e: &ApiError| match e {

@@ -18,13 +18,36 @@ use crate::paths::ROUTES;
 /// A refused request, as the refusal counters count it: which counter, and its label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// `auth_failures_total{reason}`: `missing`, `unknown`, `expired`, `disabled`, `duplicate`.
+    /// `auth_failures_total{reason}`, one of [`AUTH_FAILURE_REASONS`].
     Auth(&'static str),
-    /// `rate_limited_total{limit}`: `key_quota`, `auth_failures`.
+    /// `rate_limited_total{limit}`, one of [`RATE_LIMITS`].
     RateLimited(&'static str),
-    /// `overloaded_total{cause}`: `in_flight`, `inference_timeout`, `pending_jobs`, `stored_jobs`.
+    /// `overloaded_total{cause}`, one of [`OVERLOAD_CAUSES`].
     Overloaded(&'static str),
 }
+
+// Every value of each refusal counter's label. Each series is made at the start, so a dashboard
+// sees 0, not no series; a unit test in `error` holds every refusal the service gives to these.
+/// The values of `auth_failures_total{reason}`.
+pub const AUTH_FAILURE_REASONS: [&str; 6] = [
+    "missing",
+    "unknown",
+    "expired",
+    "disabled",
+    "duplicate",
+    "conflicting",
+];
+/// The values of `rate_limited_total{limit}`.
+pub const RATE_LIMITS: [&str; 4] = ["key_quota", "quota", "job_polls", "auth_failures"];
+/// The values of `overloaded_total{cause}`.
+pub const OVERLOAD_CAUSES: [&str; 6] = [
+    "in_flight",
+    "inference_timeout",
+    "pending_jobs",
+    "stored_jobs",
+    "rate_limit_backend",
+    "job_backend",
+];
 
 /// Every metric of the service, in its own registry.
 ///
@@ -164,40 +187,34 @@ impl Metrics {
                 .expect("unique metric");
             g
         };
+        let refusal_counter = |name: &str, help: &str, label: &str, values: &[&str]| {
+            let help = format!("{help}, by {label} ({}).", values.join(", "));
+            let c = counter(name, &help, &[label]);
+            for value in values {
+                c.with_label_values(&[value]);
+            }
+            c
+        };
         let refusals = Refusals {
-            auth_failures: counter(
+            auth_failures: refusal_counter(
                 "auth_failures_total",
-                "Refused authentications, by reason (missing, unknown, expired, disabled, duplicate).",
-                &["reason"],
+                "Refused authentications",
+                "reason",
+                &AUTH_FAILURE_REASONS,
             ),
-            rate_limited: counter(
+            rate_limited: refusal_counter(
                 "rate_limited_total",
-                "Answers of 429, by limit (key_quota, auth_failures).",
-                &["limit"],
+                "Answers of 429",
+                "limit",
+                &RATE_LIMITS,
             ),
-            overloaded: counter(
+            overloaded: refusal_counter(
                 "overloaded_total",
-                "Answers of 503, by cause (in_flight, inference_timeout, pending_jobs, stored_jobs, rate_limit_backend, job_backend).",
-                &["cause"],
+                "Answers of 503",
+                "cause",
+                &OVERLOAD_CAUSES,
             ),
         };
-        // Every fixed label value exists from the start, so a dashboard sees 0, not no series.
-        for reason in ["missing", "unknown", "expired", "disabled", "duplicate"] {
-            refusals.auth_failures.with_label_values(&[reason]);
-        }
-        for limit in ["key_quota", "auth_failures"] {
-            refusals.rate_limited.with_label_values(&[limit]);
-        }
-        for cause in [
-            "in_flight",
-            "inference_timeout",
-            "pending_jobs",
-            "stored_jobs",
-            "rate_limit_backend",
-            "job_backend",
-        ] {
-            refusals.overloaded.with_label_values(&[cause]);
-        }
         let shards = Arc::new(Shards::default());
         registry
             .register(Box::new(SummedShards {
@@ -296,7 +313,7 @@ impl Metrics {
                     Opts::new(
                         "rate_limit_fallback_total",
                         "Limit decisions taken in this process because Redis was unavailable \
-                         (REDIS_FAILURE_MODE=open), by limit (key_quota, auth_failures).",
+                         (REDIS_FAILURE_MODE=open), by limit (key_quota, quota, auth_failures).",
                     ),
                     &["limit"],
                 )
@@ -304,7 +321,7 @@ impl Metrics {
                 for reason in ["timeout", "error"] {
                     errors.with_label_values(&[reason]);
                 }
-                for limit in ["key_quota", "auth_failures"] {
+                for limit in ["key_quota", "quota", "auth_failures"] {
                     fallback.with_label_values(&[limit]);
                 }
                 let latency = Histogram::with_opts(
