@@ -241,7 +241,7 @@ pub const ADMIN_SOCKET: Setting = Setting::new(
     "ADMIN_SOCKET",
     S::Keys,
     Unset("no admin socket"),
-    "a Unix socket (mode 0600) where `keys usage` reads this server's quota counts; its directory must be the service user's own",
+    "a Unix socket (mode 0600) where `keys usage`, run as this server's user, reads its quota counts; in a directory only that user may write",
     |s| {
         or_none(
             s.keys

@@ -1,6 +1,7 @@
 //! The client side of the admin socket, for `sentiment-api keys usage`: it believes a listener
-//! only if it runs as root, as the caller, or as the owner of a directory that only it and root
-//! control (`private_dir`); anyone may have put a socket at a path in `/tmp`.
+//! only if it runs as root or as the caller. Nothing else tells a service's user from any other:
+//! a directory that only its owner controls may be anyone's home, and anyone may put a socket
+//! in `/tmp`. So the command is run as the server's user (or as root, for a server run as root).
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -8,7 +9,6 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use super::private_dir::{self, BelowSticky};
 use super::{Answer, UsageReport, REQUEST};
 
 /// Longest the client waits to connect, and then for the server's answer.
@@ -19,18 +19,7 @@ const MAX_ANSWER_BYTES: u64 = 64 << 20;
 /// Asks the server listening on `path` for every quota's use; or says why not.
 pub fn read_usage(path: &Path) -> Result<UsageReport, String> {
     let shown = path.display();
-    let unreachable = |e: &dyn std::fmt::Display| {
-        format!(
-            "cannot reach a server on the admin socket {shown}: {e} \
-             (is it running with ADMIN_SOCKET={shown}?)"
-        )
-    };
-    // Connected by its resolved path, the one whose directories are checked below.
-    let dir = private_dir::resolved_dir(path).map_err(|e| unreachable(&e))?;
-    let Some(name) = path.file_name() else {
-        return Err(format!("the admin socket {shown} names no file"));
-    };
-    let mut stream = connect(&dir.join(name)).map_err(|e| match e.kind() {
+    let mut stream = connect(path).map_err(|e| match e.kind() {
         ErrorKind::PermissionDenied => format!(
             "cannot use the admin socket {shown}: {e} (only the server's user and root may)"
         ),
@@ -38,7 +27,10 @@ pub fn read_usage(path: &Path) -> Result<UsageReport, String> {
             "cannot reach a server on the admin socket {shown}: no connection within {} s",
             CLIENT_TIMEOUT.as_secs()
         ),
-        _ => unreachable(&e),
+        _ => format!(
+            "cannot reach a server on the admin socket {shown}: {e} \
+             (is it running with ADMIN_SOCKET={shown}?)"
+        ),
     })?;
     let peer = rustix::net::sockopt::socket_peercred(&stream)
         .map_err(|e| format!("cannot tell who listens on the admin socket {shown}: {e}"))?
@@ -46,15 +38,12 @@ pub fn read_usage(path: &Path) -> Result<UsageReport, String> {
         .as_raw();
     let me = rustix::process::geteuid().as_raw();
     if peer != 0 && peer != me {
-        let levels = private_dir::levels(&dir).map_err(|e| e.to_string());
-        if let Err(why) = levels.and_then(|l| private_dir::check(&l, peer, BelowSticky::Root)) {
-            return Err(format!(
-                "the process listening on {shown} runs as uid {peer}, neither you nor root, and \
-                 its directory is not one only it and root control ({why}): anyone could have \
-                 put it there, so its counts are not shown. Give the server an ADMIN_SOCKET in a \
-                 directory root made for it, such as /run/sentiment-api/admin.sock"
-            ));
-        }
+        return Err(format!(
+            "the process listening on {shown} runs as uid {peer}, neither you (uid {me}) nor \
+             root: its counts are not shown, since any user may listen on a socket. Run this \
+             command as the server's user (`sudo -u <its user> sentiment-api keys usage \
+             --socket {shown}`)"
+        ));
     }
     let text = exchange(&mut stream).map_err(|e| match e.kind() {
         ErrorKind::WouldBlock | ErrorKind::TimedOut => format!(

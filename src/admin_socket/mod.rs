@@ -8,10 +8,10 @@
 //! ask: the socket is made mode 0600 and each peer's uid is checked as well. It carries ids,
 //! owners and counts, never a key or a hash.
 //!
-//! Both ends check the other, by one rule (`private_dir`). The server binds only in a directory
-//! that only its user and root control (else another user could swap the socket between its
-//! creation and its `chmod`, or take its place), and the client believes only a listener it can
-//! trust (`client`): anyone may put a socket at a path in `/tmp` and answer with made-up counts.
+//! Both ends check the other. The server binds only in a directory that only its user and root
+//! control (`private_dir`: else another user could swap the socket between its creation and its
+//! `chmod`, or take its place), and the client believes only a listener run by root or by the
+//! caller (`client`): any user may listen on a socket and answer with made-up counts.
 
 mod client;
 mod private_dir;
@@ -30,7 +30,6 @@ use tokio::sync::Semaphore;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 
-use self::private_dir::BelowSticky;
 use crate::auth::{every_quota_limit, KeyStore};
 use crate::quota::{CountedIn, Quotas, Usage};
 
@@ -128,17 +127,15 @@ impl AdminSocket {
         let name = path
             .file_name()
             .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "it names no file"))?;
-        private_dir::check(&private_dir::levels(&dir)?, uid, BelowSticky::RootOrOwner).map_err(
-            |why| {
-                io::Error::new(
-                    ErrorKind::PermissionDenied,
-                    format!(
-                        "its directory is not one only this user (uid {uid}) and root control \
+        private_dir::check(&private_dir::levels(&dir)?, uid).map_err(|why| {
+            io::Error::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "its directory is not one only this user (uid {uid}) and root control \
                          ({why}): use one made for it, such as /run/sentiment-api"
-                    ),
-                )
-            },
-        )?;
+                ),
+            )
+        })?;
         // Bound by its resolved path, the one just checked.
         let path = &dir.join(name);
         match std::fs::symlink_metadata(path) {

@@ -1,11 +1,10 @@
-//! Whether a socket's directory is one that only its owner (and root) control, so that no one
-//! else could have put a socket there or swapped ours for another file. The rule is OpenSSH's
-//! StrictModes, applied to every directory from the socket's up to `/`: each belongs to root or
-//! to the owner, and no one else may write it, except a sticky directory (such as `/tmp`), in which
-//! no one may rename or remove another user's entry, when the entry on the way down is trusted.
-//!
-//! The server checks its own directory with itself as the owner before it binds; `keys usage`
-//! checks a listener's directory with the listener as the owner before it believes it.
+//! Whether the admin socket's directory is one that only the server's user (and root) control,
+//! so that no one else could take the socket's place or swap it for a link to another file
+//! between its creation and its `chmod`. The rule is OpenSSH's StrictModes, applied to every
+//! directory from the socket's up to `/`: each belongs to root or to the owner, and no one else
+//! may write it, except a sticky directory (such as `/tmp`), in which no one may rename or remove
+//! another user's entry, when the entry on the way down is root's or the owner's. The socket's
+//! own directory may not be open to others even when sticky: anyone could bind there first.
 
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -17,15 +16,6 @@ pub struct Level {
     pub path: PathBuf,
     pub uid: u32,
     pub mode: u32,
-}
-
-/// Who may own an entry met in a sticky directory open to all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BelowSticky {
-    /// Root only: the client's rule, since a stranger may have made `/tmp/x` first.
-    Root,
-    /// Root or the owner: the server's rule (an entry it made itself cannot be taken from it).
-    RootOrOwner,
 }
 
 /// The directory holding `path`, with symlinks, `.` and `..` resolved.
@@ -53,7 +43,7 @@ pub fn levels(dir: &Path) -> io::Result<Vec<Level>> {
 
 /// Why `levels` (from the socket's directory up to `/`) are not controlled by `owner` and root
 /// alone; `Ok` when they are.
-pub fn check(levels: &[Level], owner: u32, below_sticky: BelowSticky) -> Result<(), String> {
+pub fn check(levels: &[Level], owner: u32) -> Result<(), String> {
     let trusted = |uid: u32| uid == 0 || uid == owner;
     let open = |level: &Level| level.mode & 0o022 != 0;
     let Some(dir) = levels.first() else {
@@ -75,12 +65,8 @@ pub fn check(levels: &[Level], owner: u32, below_sticky: BelowSticky) -> Result<
             ));
         }
         if open(level) {
-            let sticky = level.mode & 0o1000 != 0;
-            let below_ok = match below_sticky {
-                BelowSticky::Root => below.uid == 0,
-                BelowSticky::RootOrOwner => trusted(below.uid),
-            };
-            if !sticky || !below_ok {
+            // `below` is trusted (checked above): in a sticky directory no one else may move it.
+            if level.mode & 0o1000 == 0 {
                 return Err(format!(
                     "{} may be written by other users (mode {:o}), who could have made or replaced {}",
                     level.path.display(),
@@ -122,9 +108,8 @@ mod tests {
             ("/run", 0, 0o755),
             ("/", 0, 0o755),
         ]);
-        assert_eq!(check(&run, SERVICE, BelowSticky::Root), Ok(()));
-        assert_eq!(check(&run, SERVICE, BelowSticky::RootOrOwner), Ok(()));
-        let err = check(&run, STRANGER, BelowSticky::Root).unwrap_err();
+        assert_eq!(check(&run, SERVICE), Ok(()));
+        let err = check(&run, STRANGER).unwrap_err();
         assert!(err.contains("belongs to uid 998"), "{err}");
     }
 
@@ -132,13 +117,13 @@ mod tests {
     fn a_directory_others_may_write_is_never_the_sockets() {
         for mode in [0o777, 0o1777, 0o775] {
             let open = levels(&[("/tmp", 0, mode), ("/", 0, 0o755)]);
-            let err = check(&open, 0, BelowSticky::RootOrOwner).unwrap_err();
+            let err = check(&open, 0).unwrap_err();
             assert!(err.contains("may be written by other users"), "{err}");
         }
     }
 
     #[test]
-    fn below_a_sticky_directory_the_entry_must_be_roots_for_the_client() {
+    fn below_a_sticky_directory_the_entry_must_be_the_owners_or_roots() {
         let made_by = |uid| {
             levels(&[
                 ("/tmp/sentiment/sock-dir", uid, 0o700),
@@ -147,16 +132,11 @@ mod tests {
                 ("/", 0, 0o755),
             ])
         };
-        // A stranger who made /tmp/sentiment first is believed by no one.
-        assert!(check(&made_by(STRANGER), STRANGER, BelowSticky::Root).is_err());
-        // The server itself may use a directory it made in /tmp; no other user's client believes
-        // it there, while root's made by root is fine for both.
-        assert_eq!(
-            check(&made_by(SERVICE), SERVICE, BelowSticky::RootOrOwner),
-            Ok(())
-        );
-        assert!(check(&made_by(SERVICE), SERVICE, BelowSticky::Root).is_err());
-        assert_eq!(check(&made_by(0), SERVICE, BelowSticky::Root), Ok(()));
+        assert_eq!(check(&made_by(SERVICE), SERVICE), Ok(()));
+        assert_eq!(check(&made_by(0), SERVICE), Ok(()));
+        // A stranger made /tmp/sentiment first: it could put anything there.
+        let err = check(&made_by(STRANGER), SERVICE).unwrap_err();
+        assert!(err.contains("belongs to uid 1001"), "{err}");
     }
 
     #[test]
@@ -167,7 +147,7 @@ mod tests {
             ("/srv", 0, 0o755),
             ("/", 0, 0o755),
         ]);
-        let err = check(&shared, SERVICE, BelowSticky::RootOrOwner).unwrap_err();
+        let err = check(&shared, SERVICE).unwrap_err();
         assert!(err.contains("/srv/shared may be written"), "{err}");
     }
 
@@ -179,7 +159,7 @@ mod tests {
             ("/home", 0, 0o755),
             ("/", 0, 0o755),
         ]);
-        let err = check(&home, SERVICE, BelowSticky::RootOrOwner).unwrap_err();
+        let err = check(&home, SERVICE).unwrap_err();
         assert!(err.contains("/home/eve belongs to uid 1001"), "{err}");
     }
 
