@@ -367,6 +367,20 @@ fn usage_from_socket(socket: &Path) -> Result<(), String> {
     )
 }
 
+/// `text` with control characters escaped (`\u{1b}`): names come from a keys file or a socket,
+/// and an escape sequence must not reach the operator's terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Prints `report`, one line per key or owner and period, under a heading naming its source.
 fn print_usage(report: &UsageReport, source: &str) -> Result<(), String> {
     if report.counts.is_empty() {
@@ -375,14 +389,14 @@ fn print_usage(report: &UsageReport, source: &str) -> Result<(), String> {
     }
     out!(
         "# quota usage at {} (UTC days and months) {source}",
-        report.at
+        printable(&report.at)
     );
     for line in &report.counts {
         out!(
             "{:<6} {:<24} {:<6} {:>10} of {:<10} {:>10} left, resets in {} s",
-            line.holder,
-            line.name,
-            line.period,
+            printable(&line.holder),
+            printable(&line.name),
+            printable(&line.period),
             line.used,
             line.limit,
             line.remaining,
@@ -390,4 +404,15 @@ fn print_usage(report: &UsageReport, source: &str) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_printed_without_control_characters() {
+        assert_eq!(printable("acme"), "acme");
+        assert_eq!(printable("a\u{1b}]0;pwned\u{7}"), "a\\u{1b}]0;pwned\\u{7}");
+    }
 }
