@@ -212,7 +212,8 @@ pub fn keys(command: KeysCommand) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // An error may quote a server's answer or a path from a `.env`.
+            eprintln!("error: {}", escape_controls(&e, Newlines::Keep));
             ExitCode::FAILURE
         }
     }
@@ -299,11 +300,12 @@ fn check(file: &std::path::Path) -> Result<(), String> {
 /// `keys usage`: every quota's use today and this month, one line each, from a running server's
 /// admin socket or from Redis (the quotas of `file`, else `API_KEYS_FILE`); or why not.
 fn usage(file: Option<PathBuf>, socket: Option<PathBuf>) -> Result<(), String> {
-    load_dotenv()?;
-    // An explicit socket needs no other setting: a bad one elsewhere does not stop it.
+    // An explicit socket needs no setting: neither a bad one nor a `.env` this user cannot read
+    // (in the directory `sudo -u` kept) stops it.
     if let Some(socket) = socket {
         return usage_from_socket(&socket);
     }
+    load_dotenv()?;
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
     // Redis, which every replica counts in; else this machine's server, the only holder of the
     // counts without Redis.
@@ -367,18 +369,30 @@ fn usage_from_socket(socket: &Path) -> Result<(), String> {
     )
 }
 
-/// `text` with control characters escaped (`\u{1b}`): names come from a keys file or a socket,
-/// and an escape sequence must not reach the operator's terminal.
-fn printable(text: &str) -> String {
+/// Whether `escape_controls` leaves line ends as they are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Newlines {
+    Keep,
+    Escape,
+}
+
+/// `text` with control characters escaped (`\u{1b}`): names and messages may come from a keys
+/// file, a socket or a `.env`, and an escape sequence must not reach the operator's terminal.
+fn escape_controls(text: &str, newlines: Newlines) -> String {
     text.chars()
         .map(|c| {
-            if c.is_control() {
+            if c.is_control() && !(c == '\n' && newlines == Newlines::Keep) {
                 c.escape_unicode().to_string()
             } else {
                 c.to_string()
             }
         })
         .collect()
+}
+
+/// One field of a line `keys usage` prints: on one line, without control characters.
+fn printable(text: &str) -> String {
+    escape_controls(text, Newlines::Escape)
 }
 
 /// Prints `report`, one line per key or owner and period, under a heading naming its source.
@@ -413,6 +427,11 @@ mod tests {
     #[test]
     fn names_are_printed_without_control_characters() {
         assert_eq!(printable("acme"), "acme");
+        assert_eq!(printable("a\nb"), "a\\u{a}b");
+        assert_eq!(
+            escape_controls("one\ntwo\u{1b}[2J", Newlines::Keep),
+            "one\ntwo\\u{1b}[2J"
+        );
         assert_eq!(printable("a\u{1b}]0;pwned\u{7}"), "a\\u{1b}]0;pwned\\u{7}");
     }
 }

@@ -7,7 +7,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Answer, UsageReport, REQUEST};
 
@@ -47,7 +47,7 @@ pub fn read_usage(path: &Path) -> Result<UsageReport, String> {
     }
     let text = exchange(&mut stream).map_err(|e| match e.kind() {
         ErrorKind::WouldBlock | ErrorKind::TimedOut => format!(
-            "no answer from the server on the admin socket {shown} within {} s",
+            "no complete answer from the server on the admin socket {shown} within {} s",
             CLIENT_TIMEOUT.as_secs()
         ),
         _ => format!("no answer from the server on the admin socket {shown}: {e}"),
@@ -75,12 +75,29 @@ fn connect(path: &Path) -> io::Result<UnixStream> {
         .unwrap_or_else(|_| Err(io::Error::from(ErrorKind::TimedOut)))
 }
 
-/// Sends the request and reads the whole answer.
+/// Sends the request and reads the whole answer, all within `CLIENT_TIMEOUT` (not per read: a
+/// peer sending a byte now and then must not hold the command for ever).
 fn exchange(stream: &mut UnixStream) -> io::Result<String> {
-    stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
-    stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
+    let deadline = Instant::now() + CLIENT_TIMEOUT;
+    let left = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or_else(|| io::Error::from(ErrorKind::TimedOut))
+    };
+    stream.set_write_timeout(Some(left()?))?;
     stream.write_all(format!("{REQUEST}\n").as_bytes())?;
-    let mut text = String::new();
-    stream.take(MAX_ANSWER_BYTES).read_to_string(&mut text)?;
-    Ok(text)
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 64 << 10];
+    loop {
+        stream.set_read_timeout(Some(left()?))?;
+        match stream.read(&mut buf)? {
+            0 => break,
+            n => answer.extend_from_slice(&buf[..n]),
+        }
+        if answer.len() as u64 > MAX_ANSWER_BYTES {
+            return Err(io::Error::other("the answer is over 64 MiB"));
+        }
+    }
+    String::from_utf8(answer).map_err(|_| io::Error::other("the answer is not UTF-8"))
 }

@@ -778,6 +778,11 @@ async fn admin_socket_peers_and_listeners_are_checked_both_ways() {
     ];
     let _server = RunningBinary::spawn(as_nobody(binary_at(&program, &dir, &envs)));
     let args = ["keys", "usage", "--socket", socket.to_str().unwrap()];
+    // Run as `sudo -u` runs it, in a directory whose `.env` only root may read: with --socket
+    // no `.env` is read.
+    let dotenv = dir.join(".env");
+    std::fs::write(&dotenv, "LOG_FORMAT=text\n").unwrap();
+    mode(&dotenv, 0o600);
     for (cmd, believed) in [
         (binary(&dir, &[]), false),
         (as_nobody(binary_at(&program, &dir, &[])), true),
