@@ -216,7 +216,7 @@ impl Learned {
         // Word 1-2-grams.
         tokens.clear();
         tokenize::tokens(lowered, tokens);
-        tally.start();
+        tally.start(w.words.slots());
         for (i, token) in tokens.iter().enumerate() {
             if let Some(f) = w.words.find(token.hash) {
                 tally.add(f, w.words.slot(f));
@@ -235,7 +235,7 @@ impl Learned {
         // char_wb 2-5-grams: all hashed first, then looked up in a loop of independent loads.
         hashes.clear();
         tokenize::char_wb_ngrams(lowered, padded, |hash| hashes.push(hash));
-        tally.start();
+        tally.start(w.chars.slots());
         for &hash in hashes.iter() {
             if let Some(f) = w.chars.find(hash) {
                 tally.add(f, w.chars.slot(f));

@@ -78,6 +78,11 @@ impl Vocabulary {
         Ok(vocabulary)
     }
 
+    /// The number of slots (the bound of the indices [`Self::find`] returns).
+    pub fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
