@@ -50,7 +50,7 @@ use weights::{pair_hash, Weights};
 struct Scratch {
     lowered: String,
     tokens: Vec<Token>,
-    padded: Vec<char>,
+    padded: Vec<u32>,
     hashes: Vec<u64>,
     tally: Tally,
 }
@@ -211,38 +211,38 @@ impl Learned {
         } = scratch;
         lowered.clear();
         tokenize::lower_into(text, lowered);
-        let mut known = false;
 
         // Word 1-2-grams.
         tokens.clear();
         tokenize::tokens(lowered, tokens);
-        tally.start(w.words.slots());
+        let mut block = tally.start(w.words.slots());
         for (i, token) in tokens.iter().enumerate() {
-            if let Some(f) = w.words.find(token.hash) {
-                tally.add(f, w.words.slot(f));
-                known = true;
+            if let Some((f, slot)) = w.words.find(token.hash) {
+                block.add(f, slot);
             }
             if let Some(next) = tokens.get(i + 1) {
                 let second = &lowered[next.start..next.end];
-                if let Some(f) = w.words.find(pair_hash(token.hash, second)) {
-                    tally.add(f, w.words.slot(f));
-                    known = true;
+                if let Some((f, slot)) = w.words.find(pair_hash(token.hash, second)) {
+                    block.add(f, slot);
                 }
             }
         }
-        let words = tally.finish();
+        let (words, known_words) = block.finish();
 
-        // char_wb 2-5-grams: all hashed first, then looked up in a loop of independent loads.
-        hashes.clear();
-        tokenize::char_wb_ngrams(lowered, padded, |hash| hashes.push(hash));
-        tally.start(w.chars.slots());
-        for &hash in hashes.iter() {
-            if let Some(f) = w.chars.find(hash) {
-                tally.add(f, w.chars.slot(f));
-                known = true;
+        // char_wb 2-5-grams: all hashed first (into a local vector, whose length then stays in a
+        // register), then looked up in a loop of independent loads.
+        let mut ngrams = std::mem::take(hashes);
+        ngrams.clear();
+        tokenize::char_wb_ngrams(lowered, padded, |hash| ngrams.push(hash));
+        let mut block = tally.start(w.chars.slots());
+        for &hash in &ngrams {
+            if let Some((f, slot)) = w.chars.find(hash) {
+                block.add(f, slot);
             }
         }
-        (words, tally.finish(), known)
+        let (chars, known_chars) = block.finish();
+        *hashes = ngrams;
+        (words, chars, known_words || known_chars)
     }
 }
 

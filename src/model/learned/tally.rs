@@ -16,6 +16,15 @@ pub(super) struct Tally {
     /// What the `c`-th occurrence of a feature adds to its tf and to its tf², for small `c`
     /// (repeated n-grams are common: " th" in every "the").
     steps: Vec<(f64, f64)>,
+}
+
+/// One block being tallied: borrowed from a [`Tally`] and held in locals, so the sums stay in
+/// registers through the loop (as fields of the per-thread `Tally` they went through memory at
+/// every occurrence, the compiler unable to rule out that the counts alias them).
+pub(super) struct Block<'a> {
+    counts: &'a mut [(u32, u32)],
+    stamp: u32,
+    steps: &'a [(f64, f64)],
     /// Σ tf · idf · coef and Σ (tf · idf)² so far.
     dot: f64,
     squares: f64,
@@ -23,7 +32,7 @@ pub(super) struct Tally {
 
 impl Tally {
     /// Starts a block whose vocabulary has `slots` slots.
-    pub fn start(&mut self, slots: usize) {
+    pub fn start(&mut self, slots: usize) -> Block<'_> {
         if self.steps.is_empty() {
             self.steps = (0..STEPS).map(step).collect();
         }
@@ -36,10 +45,17 @@ impl Tally {
             self.counts.fill((0, 0));
             self.stamp = 1;
         }
-        self.dot = 0.0;
-        self.squares = 0.0;
+        Block {
+            counts: &mut self.counts[..slots],
+            stamp: self.stamp,
+            steps: &self.steps,
+            dot: 0.0,
+            squares: 0.0,
+        }
     }
+}
 
+impl Block<'_> {
     /// Counts one occurrence of `feature` (its vocabulary slot index), whose weights are `slot`.
     /// Sublinear tf: a feature seen `c` times counts 1 + ln(c), so its `c`-th occurrence adds the
     /// difference from `c - 1`.
@@ -62,12 +78,13 @@ impl Tally {
         self.squares += dsquare * idf * idf;
     }
 
-    /// The block's contribution: 0 without any feature.
-    pub fn finish(&self) -> f64 {
+    /// The block's contribution (0 without any feature), and whether it had any feature (every
+    /// idf is at least 1, so the sum of squares is positive exactly then).
+    pub fn finish(&self) -> (f64, bool) {
         if self.squares > 0.0 {
-            self.dot / self.squares.sqrt()
+            (self.dot / self.squares.sqrt(), true)
         } else {
-            0.0
+            (0.0, false)
         }
     }
 }

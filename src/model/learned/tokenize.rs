@@ -10,7 +10,13 @@ use super::tables;
 /// hashed the same way when the model is loaded.
 #[inline]
 pub(super) fn mix(hash: u64, c: char) -> u64 {
-    (hash.rotate_left(5) ^ c as u64).wrapping_mul(0x517c_c1b7_2722_0a95)
+    mix_code(hash, u32::from(c))
+}
+
+/// [`mix`] of a code point given as a number.
+#[inline(always)]
+fn mix_code(hash: u64, c: u32) -> u64 {
+    (hash.rotate_left(5) ^ u64::from(c)).wrapping_mul(0x517c_c1b7_2722_0a95)
 }
 
 /// The hash of a whole string, as [`mix`] builds it.
@@ -144,19 +150,54 @@ pub(super) fn tokens(text: &str, out: &mut Vec<Token>) {
 /// lowercased) text, as scikit-learn's `_char_wb_ngrams` yields them: each whitespace-separated
 /// word padded with one space either side, then every window of 2 to 5 code points (a padded word
 /// shorter than 5 gives itself once as its longest n-gram). `padded` is a reusable buffer.
-pub(super) fn char_wb_ngrams(text: &str, padded: &mut Vec<char>, mut found: impl FnMut(u64)) {
+///
+/// An ASCII text (most of them) is read byte by byte: a byte is its code point, so the hashes are
+/// the same, without decoding UTF-8 or widening the word to `char`s.
+pub(super) fn char_wb_ngrams(text: &str, padded: &mut Vec<u32>, mut found: impl FnMut(u64)) {
+    if text.is_ascii() {
+        for word in text
+            .as_bytes()
+            .split(|&b| is_space(char::from(b)))
+            .filter(|w| !w.is_empty())
+        {
+            padded.clear();
+            padded.push(u32::from(b' '));
+            padded.extend(word.iter().map(|&b| u32::from(b)));
+            padded.push(u32::from(b' '));
+            windows(padded, &mut found);
+        }
+        return;
+    }
     for word in text.split(is_space).filter(|w| !w.is_empty()) {
         padded.clear();
-        padded.push(' ');
-        padded.extend(word.chars());
-        padded.push(' ');
-        let length = padded.len();
-        for start in 0..length - 1 {
-            let mut hash = mix(0, padded[start]);
-            for &c in &padded[start + 1..(start + 5).min(length)] {
-                hash = mix(hash, c);
-                found(hash);
-            }
+        padded.push(u32::from(' '));
+        padded.extend(word.chars().map(u32::from));
+        padded.push(u32::from(' '));
+        windows(padded, &mut found);
+    }
+}
+
+/// The hashes of every window of 2 to 5 code points of a padded word, by start then length.
+#[inline(always)]
+fn windows(padded: &[u32], found: &mut impl FnMut(u64)) {
+    // Every start but the last four has all four windows: one chain of five mixes gives them.
+    for w in padded.windows(5) {
+        let h = mix_code(0, w[0]);
+        let h2 = mix_code(h, w[1]);
+        let h3 = mix_code(h2, w[2]);
+        let h4 = mix_code(h3, w[3]);
+        let h5 = mix_code(h4, w[4]);
+        found(h2);
+        found(h3);
+        found(h4);
+        found(h5);
+    }
+    let length = padded.len();
+    for start in length.saturating_sub(4)..length - 1 {
+        let mut hash = mix_code(0, padded[start]);
+        for &c in &padded[start + 1..] {
+            hash = mix_code(hash, c);
+            found(hash);
         }
     }
 }

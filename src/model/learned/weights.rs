@@ -92,33 +92,28 @@ impl Vocabulary {
         (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
     }
 
-    /// The slot of the term whose [`hash_str`] is `hash`, if it is in the vocabulary.
+    /// The slot of the term whose [`hash_str`] is `hash`, if it is in the vocabulary: its index
+    /// (below [`Self::slots`]) and its weights.
     #[inline]
-    pub fn find(&self, hash: u64) -> Option<u32> {
+    pub fn find(&self, hash: u64) -> Option<(u32, &Slot)> {
         let mask = self.slots.len() - 1;
-        let mut slot = self.home(hash);
+        let mut at = self.home(hash);
         loop {
-            let found = &self.slots[slot];
+            let found = &self.slots[at];
             if found.hash == hash && found.idf != 0.0 {
-                return Some(slot as u32);
+                return Some((at as u32, found));
             }
             if found.idf == 0.0 {
                 return None;
             }
-            slot = (slot + 1) & mask;
+            at = (at + 1) & mask;
         }
-    }
-
-    /// The slot [`Self::find`] returned.
-    #[inline]
-    pub fn slot(&self, slot: u32) -> &Slot {
-        &self.slots[slot as usize]
     }
 
     /// The slot of `term` (hash computed here).
     #[cfg(test)]
     pub fn get(&self, term: &str) -> Option<u32> {
-        self.find(hash_str(term))
+        self.find(hash_str(term)).map(|(at, _)| at)
     }
 }
 
