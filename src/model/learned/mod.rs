@@ -212,36 +212,22 @@ impl Learned {
         lowered.clear();
         tokenize::lower_into(text, lowered);
 
-        // Word 1-2-grams.
+        // Word 1-2-grams, hashed in order (each token, then it and the next), then looked up.
         tokens.clear();
         tokenize::tokens(lowered, tokens);
-        let mut block = tally.start(w.words.slots());
+        hashes.clear();
         for (i, token) in tokens.iter().enumerate() {
-            if let Some((f, slot)) = w.words.find(token.hash) {
-                block.add(f, slot);
-            }
+            hashes.push(token.hash);
             if let Some(next) = tokens.get(i + 1) {
-                let second = &lowered[next.start..next.end];
-                if let Some((f, slot)) = w.words.find(pair_hash(token.hash, second)) {
-                    block.add(f, slot);
-                }
+                hashes.push(pair_hash(token.hash, &lowered[next.start..next.end]));
             }
         }
-        let (words, known_words) = block.finish();
+        let (words, known_words) = tally.block(&w.words, hashes);
 
-        // char_wb 2-5-grams: all hashed first (into a local vector, whose length then stays in a
-        // register), then looked up in a loop of independent loads.
-        let mut ngrams = std::mem::take(hashes);
-        ngrams.clear();
-        tokenize::char_wb_ngrams(lowered, padded, |hash| ngrams.push(hash));
-        let mut block = tally.start(w.chars.slots());
-        for &hash in &ngrams {
-            if let Some((f, slot)) = w.chars.find(hash) {
-                block.add(f, slot);
-            }
-        }
-        let (chars, known_chars) = block.finish();
-        *hashes = ngrams;
+        // char_wb 2-5-grams: all hashed first, then looked up in a loop of independent loads.
+        hashes.clear();
+        tokenize::char_wb_ngrams(lowered, padded, hashes);
+        let (chars, known_chars) = tally.block(&w.chars, hashes);
         (words, chars, known_words || known_chars)
     }
 }

@@ -2,7 +2,7 @@
 //! the coefficients' dot product with the l2-normalised sublinear tf-idf vector, without a list
 //! of hits or a pass over a table afterwards.
 
-use super::weights::Slot;
+use super::weights::Vocabulary;
 
 /// The counts of the features seen in one text, indexed directly by the feature's vocabulary slot
 /// and reused from text to text: an entry belongs to the current text only when it carries the
@@ -18,21 +18,54 @@ pub(super) struct Tally {
     steps: Vec<(f64, f64)>,
 }
 
-/// One block being tallied: borrowed from a [`Tally`] and held in locals, so the sums stay in
-/// registers through the loop (as fields of the per-thread `Tally` they went through memory at
-/// every occurrence, the compiler unable to rule out that the counts alias them).
-pub(super) struct Block<'a> {
-    counts: &'a mut [(u32, u32)],
-    stamp: u32,
-    steps: &'a [(f64, f64)],
-    /// Σ tf · idf · coef and Σ (tf · idf)² so far.
-    dot: f64,
-    squares: f64,
-}
-
 impl Tally {
-    /// Starts a block whose vocabulary has `slots` slots.
-    pub fn start(&mut self, slots: usize) -> Block<'_> {
+    /// One block's contribution to the decision, for the n-grams whose hashes are `hashes` (in the
+    /// text's order), and whether any of them is in `vocabulary`.
+    ///
+    /// The loop keeps its sums in locals, in a function of its own: as fields of the per-thread
+    /// `Tally`, or inlined into a larger function, they went through memory at every n-gram (a
+    /// store and a load on the chain of additions).
+    #[inline(never)]
+    pub fn block(&mut self, vocabulary: &Vocabulary, hashes: &[u64]) -> (f64, bool) {
+        self.start(vocabulary.slots());
+        let stamp = self.stamp;
+        let counts = &mut self.counts[..];
+        let steps = &self.steps[..];
+        // Σ tf · idf · coef and Σ (tf · idf)².
+        let (mut dot, mut squares) = (0.0f64, 0.0f64);
+        for &hash in hashes {
+            let Some((feature, slot)) = vocabulary.find(hash) else {
+                continue;
+            };
+            let (idf, coef) = (f64::from(slot.idf), f64::from(slot.coef));
+            let entry = &mut counts[feature as usize];
+            // Sublinear tf: a feature seen `c` times counts 1 + ln(c), so its `c`-th occurrence
+            // adds the difference from `c - 1`.
+            if entry.0 != stamp {
+                *entry = (stamp, 1);
+                dot += idf * coef;
+                squares += idf * idf;
+                continue;
+            }
+            let (dtf, dsquare) = match steps.get(entry.1 as usize) {
+                Some(&known) => known,
+                None => step(entry.1),
+            };
+            entry.1 += 1;
+            dot += dtf * idf * coef;
+            squares += dsquare * idf * idf;
+        }
+        // Every idf is at least 1, so the sum of squares is positive exactly when a feature was
+        // found.
+        if squares > 0.0 {
+            (dot / squares.sqrt(), true)
+        } else {
+            (0.0, false)
+        }
+    }
+
+    /// Starts a block whose vocabulary has `slots` slots: a new stamp, so nothing to clear.
+    fn start(&mut self, slots: usize) {
         if self.steps.is_empty() {
             self.steps = (0..STEPS).map(step).collect();
         }
@@ -44,47 +77,6 @@ impl Tally {
         if self.stamp == 0 {
             self.counts.fill((0, 0));
             self.stamp = 1;
-        }
-        Block {
-            counts: &mut self.counts[..slots],
-            stamp: self.stamp,
-            steps: &self.steps,
-            dot: 0.0,
-            squares: 0.0,
-        }
-    }
-}
-
-impl Block<'_> {
-    /// Counts one occurrence of `feature` (its vocabulary slot index), whose weights are `slot`.
-    /// Sublinear tf: a feature seen `c` times counts 1 + ln(c), so its `c`-th occurrence adds the
-    /// difference from `c - 1`.
-    #[inline(always)]
-    pub fn add(&mut self, feature: u32, slot: &Slot) {
-        let (idf, coef) = (f64::from(slot.idf), f64::from(slot.coef));
-        let entry = &mut self.counts[feature as usize];
-        if entry.0 != self.stamp {
-            *entry = (self.stamp, 1);
-            self.dot += idf * coef;
-            self.squares += idf * idf;
-            return;
-        }
-        let (dtf, dsquare) = match self.steps.get(entry.1 as usize) {
-            Some(&known) => known,
-            None => step(entry.1),
-        };
-        entry.1 += 1;
-        self.dot += dtf * idf * coef;
-        self.squares += dsquare * idf * idf;
-    }
-
-    /// The block's contribution (0 without any feature), and whether it had any feature (every
-    /// idf is at least 1, so the sum of squares is positive exactly then).
-    pub fn finish(&self) -> (f64, bool) {
-        if self.squares > 0.0 {
-            (self.dot / self.squares.sqrt(), true)
-        } else {
-            (0.0, false)
         }
     }
 }

@@ -57,7 +57,12 @@ impl Vocabulary {
             len: n,
         };
         let mask = vocabulary.slots.len() - 1;
-        for (term, idf, coef) in terms {
+        // The most frequent terms (lowest idf) go in first, so they sit in their first slot: a
+        // text's n-grams are mostly frequent ones, so most lookups end at the first slot and the
+        // branch on it is predictable (the layout only; what a term scores is unchanged).
+        let mut order: Vec<&(String, f64, f64)> = terms.iter().collect();
+        order.sort_by(|a, b| a.1.total_cmp(&b.1));
+        for (term, idf, coef) in order {
             let hash = hash_str(term);
             let mut slot = vocabulary.home(hash);
             while vocabulary.slots[slot].idf != 0.0 {
@@ -120,7 +125,12 @@ impl Vocabulary {
 /// The hash of `first + " " + second`, given the hash of `first`.
 #[inline]
 pub(super) fn pair_hash(first_hash: u64, second: &str) -> u64 {
-    second.chars().fold(mix(first_hash, ' '), mix)
+    let hash = mix(first_hash, ' ');
+    if second.is_ascii() {
+        // A byte is its code point.
+        return second.bytes().map(char::from).fold(hash, mix);
+    }
+    second.chars().fold(hash, mix)
 }
 
 /// The whole model.
