@@ -301,6 +301,23 @@ mod tests {
     }
 
     #[test]
+    fn a_bigram_hash_is_the_hash_of_the_joined_pair() {
+        // The ASCII path reads bytes, the other code points: both must give hash_str's value.
+        for (first, second) in [
+            ("not", "good"),
+            ("café", "crème"),
+            ("x²", "ok"),
+            ("ok", "中文"),
+        ] {
+            assert_eq!(
+                pair_hash(tokenize::hash_str(first), second),
+                tokenize::hash_str(&format!("{first} {second}")),
+                "{first} {second}"
+            );
+        }
+    }
+
+    #[test]
     fn scores_follow_the_probability_and_sum_to_one() {
         let model = Learned::new();
         for text in [
