@@ -2,7 +2,7 @@
 //! ten-word, a non-ASCII and a hundred-word text), beside the VADER model it builds on.
 //!
 //! Run with `cargo bench --bench learned`; ids read `learned/<model>/<case>`. Issue 26's target is
-//! <= 3 µs for the 20-word text on one thread (3.7 µs on 2026-12-05: docs/internals/models.md).
+//! <= 3 µs for the 20-word text on one thread (2.9 µs on 2026-12-06: docs/internals/models.md).
 //! The learned model's time includes a full VADER scoring of the text (its features), so
 //! `vader/...` is the part of it that VADER takes.
 

@@ -11,22 +11,55 @@ pub(super) const N_STYLE: usize = 4;
 /// character, at most 12 words (split on Python's whitespace), a shouted word (at least two ASCII
 /// capitals and no ASCII small letter).
 pub(super) fn style(text: &str) -> [f64; N_STYLE] {
+    let ascii = text.is_ascii();
+    let (words, shouted) = if ascii {
+        ascii_words(text.as_bytes())
+    } else {
+        words(text)
+    };
+    let mark = |b: bool| if b { 1.0 } else { 0.0 };
+    [
+        mark(text.as_bytes().contains(&b'!')),
+        mark(!ascii),
+        mark(words <= 12),
+        mark(shouted),
+    ]
+}
+
+/// The number of words, and whether one is shouted.
+fn words(text: &str) -> (usize, bool) {
     let mut words = 0usize;
     let mut shouted = false;
     for word in text.split(is_space).filter(|w| !w.is_empty()) {
         words += 1;
-        if !shouted {
-            let capitals = word.bytes().filter(u8::is_ascii_uppercase).count();
-            shouted = capitals >= 2 && !word.bytes().any(|b| b.is_ascii_lowercase());
-        }
+        shouted = shouted || is_shouted(word.bytes());
     }
-    let mark = |b: bool| if b { 1.0 } else { 0.0 };
-    [
-        mark(text.as_bytes().contains(&b'!')),
-        mark(!text.is_ascii()),
-        mark(words <= 12),
-        mark(shouted),
-    ]
+    (words, shouted)
+}
+
+/// [`words`] of an ASCII text, in one pass over its bytes (a byte is its code point).
+fn ascii_words(text: &[u8]) -> (usize, bool) {
+    let mut words = 0usize;
+    let mut shouted = false;
+    for word in text
+        .split(|&b| is_space(char::from(b)))
+        .filter(|w| !w.is_empty())
+    {
+        words += 1;
+        shouted = shouted || is_shouted(word.iter().copied());
+    }
+    (words, shouted)
+}
+
+/// At least two ASCII capitals and no ASCII small letter.
+#[inline]
+fn is_shouted(word: impl Iterator<Item = u8>) -> bool {
+    let (mut capitals, mut small) = (0u32, false);
+    for b in word {
+        capitals += u32::from(b.is_ascii_uppercase());
+        small |= b.is_ascii_lowercase();
+    }
+    capitals >= 2 && !small
 }
 
 #[cfg(test)]

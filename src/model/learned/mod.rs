@@ -50,7 +50,7 @@ use weights::{pair_hash, Weights};
 struct Scratch {
     lowered: String,
     tokens: Vec<Token>,
-    padded: Vec<char>,
+    padded: Vec<u32>,
     hashes: Vec<u64>,
     tally: Tally,
 }
@@ -211,38 +211,24 @@ impl Learned {
         } = scratch;
         lowered.clear();
         tokenize::lower_into(text, lowered);
-        let mut known = false;
 
-        // Word 1-2-grams.
+        // Word 1-2-grams, hashed in order (each token, then it and the next), then looked up.
         tokens.clear();
         tokenize::tokens(lowered, tokens);
-        tally.start();
+        hashes.clear();
         for (i, token) in tokens.iter().enumerate() {
-            if let Some(f) = w.words.find(token.hash) {
-                tally.add(f, w.words.slot(f));
-                known = true;
-            }
+            hashes.push(token.hash);
             if let Some(next) = tokens.get(i + 1) {
-                let second = &lowered[next.start..next.end];
-                if let Some(f) = w.words.find(pair_hash(token.hash, second)) {
-                    tally.add(f, w.words.slot(f));
-                    known = true;
-                }
+                hashes.push(pair_hash(token.hash, &lowered[next.start..next.end]));
             }
         }
-        let words = tally.finish();
+        let (words, known_words) = tally.block(&w.words, hashes);
 
         // char_wb 2-5-grams: all hashed first, then looked up in a loop of independent loads.
         hashes.clear();
-        tokenize::char_wb_ngrams(lowered, padded, |hash| hashes.push(hash));
-        tally.start();
-        for &hash in hashes.iter() {
-            if let Some(f) = w.chars.find(hash) {
-                tally.add(f, w.chars.slot(f));
-                known = true;
-            }
-        }
-        (words, tally.finish(), known)
+        tokenize::char_wb_ngrams(lowered, padded, hashes);
+        let (chars, known_chars) = tally.block(&w.chars, hashes);
+        (words, chars, known_words || known_chars)
     }
 }
 
@@ -312,6 +298,23 @@ mod tests {
         assert!(model.weights.words.get("not good").is_some());
         assert!(model.weights.chars.get(" go").is_some());
         assert!(model.weights.words.get("zzqxj unseen").is_none());
+    }
+
+    #[test]
+    fn a_bigram_hash_is_the_hash_of_the_joined_pair() {
+        // The ASCII path reads bytes, the other code points: both must give hash_str's value.
+        for (first, second) in [
+            ("not", "good"),
+            ("café", "crème"),
+            ("x²", "ok"),
+            ("ok", "中文"),
+        ] {
+            assert_eq!(
+                pair_hash(tokenize::hash_str(first), second),
+                tokenize::hash_str(&format!("{first} {second}")),
+                "{first} {second}"
+            );
+        }
     }
 
     #[test]

@@ -2,97 +2,81 @@
 //! the coefficients' dot product with the l2-normalised sublinear tf-idf vector, without a list
 //! of hits or a pass over a table afterwards.
 
-use super::weights::Slot;
+use super::weights::Vocabulary;
 
-/// A small open-addressing table of the features seen in one text and their counts, reused from
-/// text to text: a slot belongs to the current text only when it carries the current stamp, so
-/// starting a text clears nothing.
+/// The counts of the features seen in one text, indexed directly by the feature's vocabulary slot
+/// and reused from text to text: an entry belongs to the current text only when it carries the
+/// current stamp, so starting a text clears nothing. Indexing by slot (8 bytes per slot of the
+/// larger vocabulary, 2 MiB per thread) replaces a probe of a small hash table per occurrence.
 #[derive(Default)]
 pub(super) struct Tally {
-    /// (stamp, feature, count) per slot.
-    table: Vec<(u32, u32, u32)>,
+    /// (stamp, count) per vocabulary slot.
+    counts: Vec<(u32, u32)>,
     stamp: u32,
-    /// Features in the table for the current text.
-    used: usize,
     /// What the `c`-th occurrence of a feature adds to its tf and to its tf², for small `c`
     /// (repeated n-grams are common: " th" in every "the").
     steps: Vec<(f64, f64)>,
-    /// Σ tf · idf · coef and Σ (tf · idf)² so far.
-    dot: f64,
-    squares: f64,
 }
 
 impl Tally {
-    /// Starts a block.
-    pub fn start(&mut self) {
-        if self.table.is_empty() {
-            self.table = vec![(0, 0, 0); 1024];
+    /// One block's contribution to the decision, for the n-grams whose hashes are `hashes` (in the
+    /// text's order), and whether any of them is in `vocabulary`.
+    ///
+    /// The loop keeps its sums in locals, in a function of its own: as fields of the per-thread
+    /// `Tally`, or inlined into a larger function, they went through memory at every n-gram (a
+    /// store and a load on the chain of additions).
+    #[inline(never)]
+    pub fn block(&mut self, vocabulary: &Vocabulary, hashes: &[u64]) -> (f64, bool) {
+        self.start(vocabulary.slots());
+        let stamp = self.stamp;
+        let counts = &mut self.counts[..];
+        let steps = &self.steps[..];
+        // Σ tf · idf · coef and Σ (tf · idf)².
+        let (mut dot, mut squares) = (0.0f64, 0.0f64);
+        for &hash in hashes {
+            let Some((feature, slot)) = vocabulary.find(hash) else {
+                continue;
+            };
+            let (idf, coef) = (f64::from(slot.idf), f64::from(slot.coef));
+            let entry = &mut counts[feature as usize];
+            // Sublinear tf: a feature seen `c` times counts 1 + ln(c), so its `c`-th occurrence
+            // adds the difference from `c - 1`.
+            if entry.0 != stamp {
+                *entry = (stamp, 1);
+                dot += idf * coef;
+                squares += idf * idf;
+                continue;
+            }
+            let (dtf, dsquare) = match steps.get(entry.1 as usize) {
+                Some(&known) => known,
+                None => step(entry.1),
+            };
+            entry.1 += 1;
+            dot += dtf * idf * coef;
+            squares += dsquare * idf * idf;
+        }
+        // Every idf is at least 1, so the sum of squares is positive exactly when a feature was
+        // found.
+        if squares > 0.0 {
+            (dot / squares.sqrt(), true)
+        } else {
+            (0.0, false)
+        }
+    }
+
+    /// Starts a block whose vocabulary has `slots` slots: a new stamp, so nothing to clear.
+    fn start(&mut self, slots: usize) {
+        if self.steps.is_empty() {
             self.steps = (0..STEPS).map(step).collect();
         }
-        self.used = 0;
+        if self.counts.len() < slots {
+            self.counts = vec![(0, 0); slots];
+            self.stamp = 0;
+        }
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
-            self.table.fill((0, 0, 0));
+            self.counts.fill((0, 0));
             self.stamp = 1;
-        }
-        self.dot = 0.0;
-        self.squares = 0.0;
-    }
-
-    /// Counts one occurrence of `feature` (its vocabulary slot index), whose weights are `slot`.
-    /// Sublinear tf: a feature seen `c` times counts 1 + ln(c), so its `c`-th occurrence adds the
-    /// difference from `c - 1`.
-    #[inline(always)]
-    pub fn add(&mut self, feature: u32, slot: &Slot) {
-        let mask = self.table.len() - 1;
-        let mut at = (feature.wrapping_mul(0x9e37_79b1) as usize) & mask;
-        let (idf, coef) = (f64::from(slot.idf), f64::from(slot.coef));
-        loop {
-            let entry = &mut self.table[at];
-            if entry.0 != self.stamp {
-                *entry = (self.stamp, feature, 1);
-                self.dot += idf * coef;
-                self.squares += idf * idf;
-                self.used += 1;
-                if self.used * 2 > self.table.len() {
-                    self.grow();
-                }
-                return;
-            }
-            if entry.1 == feature {
-                let (dtf, dsquare) = match self.steps.get(entry.2 as usize) {
-                    Some(&known) => known,
-                    None => step(entry.2),
-                };
-                entry.2 += 1;
-                self.dot += dtf * idf * coef;
-                self.squares += dsquare * idf * idf;
-                return;
-            }
-            at = (at + 1) & mask;
-        }
-    }
-
-    /// Doubles the table, keeping the current text's features (a long text).
-    fn grow(&mut self) {
-        let size = self.table.len() * 2;
-        let old = std::mem::replace(&mut self.table, vec![(0, 0, 0); size]);
-        let mask = self.table.len() - 1;
-        for entry in old.into_iter().filter(|e| e.0 == self.stamp) {
-            let mut at = (entry.1.wrapping_mul(0x9e37_79b1) as usize) & mask;
-            while self.table[at].0 == self.stamp {
-                at = (at + 1) & mask;
-            }
-            self.table[at] = entry;
-        }
-    }
-
-    /// The block's contribution: 0 without any feature.
-    pub fn finish(&self) -> f64 {
-        if self.squares > 0.0 {
-            self.dot / self.squares.sqrt()
-        } else {
-            0.0
         }
     }
 }

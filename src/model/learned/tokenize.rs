@@ -10,7 +10,13 @@ use super::tables;
 /// hashed the same way when the model is loaded.
 #[inline]
 pub(super) fn mix(hash: u64, c: char) -> u64 {
-    (hash.rotate_left(5) ^ c as u64).wrapping_mul(0x517c_c1b7_2722_0a95)
+    mix_code(hash, u32::from(c))
+}
+
+/// [`mix`] of a code point given as a number.
+#[inline(always)]
+fn mix_code(hash: u64, c: u32) -> u64 {
+    (hash.rotate_left(5) ^ u64::from(c)).wrapping_mul(0x517c_c1b7_2722_0a95)
 }
 
 /// The hash of a whole string, as [`mix`] builds it.
@@ -109,10 +115,24 @@ pub(super) struct Token {
 
 /// The tokens of an (already lowercased) text, in order, into `out`.
 pub(super) fn tokens(text: &str, out: &mut Vec<Token>) {
+    if text.is_ascii() {
+        // A byte is its code point: the same tokens and hashes, without decoding UTF-8.
+        return tokens_of(
+            text.bytes().enumerate().map(|(at, b)| (at, char::from(b))),
+            text.len(),
+            out,
+        );
+    }
+    tokens_of(text.char_indices(), text.len(), out);
+}
+
+/// The tokens of a text given as (byte offset, code point) pairs, `end` bytes long.
+#[inline(always)]
+fn tokens_of(chars: impl Iterator<Item = (usize, char)>, end: usize, out: &mut Vec<Token>) {
     let mut start = 0;
     let mut length = 0usize;
     let mut hash = 0u64;
-    for (at, c) in text.char_indices() {
+    for (at, c) in chars {
         if is_word(c) {
             if length == 0 {
                 start = at;
@@ -132,33 +152,81 @@ pub(super) fn tokens(text: &str, out: &mut Vec<Token>) {
         }
     }
     if length >= 2 {
-        out.push(Token {
-            start,
-            end: text.len(),
-            hash,
-        });
+        out.push(Token { start, end, hash });
     }
 }
 
-/// Calls `found(hash)` with the [`hash_str`] of every `char_wb` 2-5-gram of an (already
-/// lowercased) text, as scikit-learn's `_char_wb_ngrams` yields them: each whitespace-separated
+/// Appends to `out` the [`hash_str`] of every `char_wb` 2-5-gram of an (already lowercased) text, as scikit-learn's `_char_wb_ngrams` yields them: each whitespace-separated
 /// word padded with one space either side, then every window of 2 to 5 code points (a padded word
 /// shorter than 5 gives itself once as its longest n-gram). `padded` is a reusable buffer.
-pub(super) fn char_wb_ngrams(text: &str, padded: &mut Vec<char>, mut found: impl FnMut(u64)) {
-    for word in text.split(is_space).filter(|w| !w.is_empty()) {
-        padded.clear();
-        padded.push(' ');
-        padded.extend(word.chars());
-        padded.push(' ');
-        let length = padded.len();
-        for start in 0..length - 1 {
-            let mut hash = mix(0, padded[start]);
-            for &c in &padded[start + 1..(start + 5).min(length)] {
-                hash = mix(hash, c);
-                found(hash);
+///
+/// An ASCII text (most of them) is read byte by byte: a byte is its code point, so the hashes are
+/// the same, without decoding UTF-8 or widening the word to `char`s.
+///
+/// Not inlined: in a function of its own, the loops keep their state in registers.
+#[inline(never)]
+pub(super) fn char_wb_ngrams(text: &str, padded: &mut Vec<u32>, out: &mut Vec<u64>) {
+    // Written by index into a buffer sized once (a word of n >= 1 code points gives at most
+    // 4n + 2 <= 6n n-grams), so the count stays in a register; cut to length at the end.
+    let start = out.len();
+    out.resize(start + 6 * text.len(), 0);
+    let hashes = &mut out[start..];
+    let mut n = 0;
+    if text.is_ascii() {
+        let bytes = text.as_bytes();
+        let is_space_byte = |b: u8| matches!(b, 0x09..=0x0D | 0x1C..=0x20);
+        let mut at = 0;
+        while at < bytes.len() {
+            while at < bytes.len() && is_space_byte(bytes[at]) {
+                at += 1;
+            }
+            let start = at;
+            while at < bytes.len() && !is_space_byte(bytes[at]) {
+                at += 1;
+            }
+            if at > start {
+                padded.clear();
+                padded.push(u32::from(b' '));
+                padded.extend(bytes[start..at].iter().map(|&b| u32::from(b)));
+                padded.push(u32::from(b' '));
+                n = windows(padded, hashes, n);
             }
         }
+    } else {
+        for word in text.split(is_space).filter(|w| !w.is_empty()) {
+            padded.clear();
+            padded.push(u32::from(' '));
+            padded.extend(word.chars().map(u32::from));
+            padded.push(u32::from(' '));
+            n = windows(padded, hashes, n);
+        }
     }
+    out.truncate(start + n);
+}
+
+/// Writes the hashes of every window of 2 to 5 code points of a padded word, by start then
+/// length, into `out` from `n` on; returns the new count.
+#[inline(always)]
+fn windows(padded: &[u32], out: &mut [u64], mut n: usize) -> usize {
+    // Every start but the last four has all four windows: one chain of five mixes gives them.
+    for w in padded.windows(5) {
+        let h2 = mix_code(mix_code(0, w[0]), w[1]);
+        let h3 = mix_code(h2, w[2]);
+        let h4 = mix_code(h3, w[3]);
+        let h5 = mix_code(h4, w[4]);
+        out[n..n + 4].copy_from_slice(&[h2, h3, h4, h5]);
+        n += 4;
+    }
+    let length = padded.len();
+    for start in length.saturating_sub(4)..length - 1 {
+        let mut hash = mix_code(0, padded[start]);
+        for &c in &padded[start + 1..] {
+            hash = mix_code(hash, c);
+            out[n] = hash;
+            n += 1;
+        }
+    }
+    n
 }
 
 #[cfg(test)]
@@ -198,7 +266,7 @@ mod tests {
             }
         }
         let mut hashes = Vec::new();
-        char_wb_ngrams(&lowered, &mut Vec::new(), |hash| hashes.push(hash));
+        char_wb_ngrams(&lowered, &mut Vec::new(), &mut hashes);
         assert_eq!(hashes, out.iter().map(|g| hash_str(g)).collect::<Vec<_>>());
         out.sort();
         out

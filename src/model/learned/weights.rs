@@ -57,7 +57,12 @@ impl Vocabulary {
             len: n,
         };
         let mask = vocabulary.slots.len() - 1;
-        for (term, idf, coef) in terms {
+        // The most frequent terms (lowest idf) go in first, so they sit in their first slot: a
+        // text's n-grams are mostly frequent ones, so most lookups end at the first slot and the
+        // branch on it is predictable (the layout only; what a term scores is unchanged).
+        let mut order: Vec<&(String, f64, f64)> = terms.iter().collect();
+        order.sort_by(|a, b| a.1.total_cmp(&b.1));
+        for (term, idf, coef) in order {
             let hash = hash_str(term);
             let mut slot = vocabulary.home(hash);
             while vocabulary.slots[slot].idf != 0.0 {
@@ -78,6 +83,11 @@ impl Vocabulary {
         Ok(vocabulary)
     }
 
+    /// The number of slots (the bound of the indices [`Self::find`] returns).
+    pub fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
@@ -87,40 +97,40 @@ impl Vocabulary {
         (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
     }
 
-    /// The slot of the term whose [`hash_str`] is `hash`, if it is in the vocabulary.
+    /// The slot of the term whose [`hash_str`] is `hash`, if it is in the vocabulary: its index
+    /// (below [`Self::slots`]) and its weights.
     #[inline]
-    pub fn find(&self, hash: u64) -> Option<u32> {
+    pub fn find(&self, hash: u64) -> Option<(u32, &Slot)> {
         let mask = self.slots.len() - 1;
-        let mut slot = self.home(hash);
+        let mut at = self.home(hash);
         loop {
-            let found = &self.slots[slot];
+            let found = &self.slots[at];
             if found.hash == hash && found.idf != 0.0 {
-                return Some(slot as u32);
+                return Some((at as u32, found));
             }
             if found.idf == 0.0 {
                 return None;
             }
-            slot = (slot + 1) & mask;
+            at = (at + 1) & mask;
         }
-    }
-
-    /// The slot [`Self::find`] returned.
-    #[inline]
-    pub fn slot(&self, slot: u32) -> &Slot {
-        &self.slots[slot as usize]
     }
 
     /// The slot of `term` (hash computed here).
     #[cfg(test)]
     pub fn get(&self, term: &str) -> Option<u32> {
-        self.find(hash_str(term))
+        self.find(hash_str(term)).map(|(at, _)| at)
     }
 }
 
 /// The hash of `first + " " + second`, given the hash of `first`.
 #[inline]
 pub(super) fn pair_hash(first_hash: u64, second: &str) -> u64 {
-    second.chars().fold(mix(first_hash, ' '), mix)
+    let hash = mix(first_hash, ' ');
+    if second.is_ascii() {
+        // A byte is its code point.
+        return second.bytes().map(char::from).fold(hash, mix);
+    }
+    second.chars().fold(hash, mix)
 }
 
 /// The whole model.
