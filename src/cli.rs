@@ -20,7 +20,7 @@ use crate::config::{help_text, load_dotenv, Settings};
 use crate::metrics::Metrics;
 use crate::model::Models;
 use crate::paths::Scope;
-use crate::quota::{LocalQuotas, SharedQuotas};
+use crate::quota::{LocalQuotas, QuotaStore, SharedQuotas};
 use crate::redis_backend::Redis;
 use crate::tls::CertificateStore;
 

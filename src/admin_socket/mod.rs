@@ -174,7 +174,7 @@ impl AdminSocket {
     }
 
     /// Answers peers on the current actix system until it stops, up to `MAX_PEERS` at once; the
-    /// socket file is removed when it does. `quotas` reads the counters (a spend of zero units).
+    /// socket file is removed when it does. `quotas` reads the counters, off the request path.
     pub fn serve(self, keys: Arc<KeyStore>, quotas: Quotas) -> io::Result<()> {
         let listener = actix_rt::net::UnixListener::from_std(self.listener)?;
         let file = self.file;
@@ -258,7 +258,7 @@ async fn answer(
             Ok(Err(e)) => return Err(e),
             Ok(Ok(line)) if line == REQUEST => {
                 let limits = every_quota_limit(keys.snapshot().entries());
-                match quotas.spend(&limits, 0).await {
+                match quotas.read(&limits).await {
                     Ok(usage) => Answer::Usage(UsageReport::from(&usage)),
                     Err(e) => Answer::Error(format!("the quota counters cannot be read: {e}")),
                 }

@@ -222,6 +222,16 @@ pub trait QuotaStore {
     /// Gives back the units of `receipt` to the counters they were taken from (never below
     /// zero): a batch refused after its arrival unit was spent.
     fn refund<'a>(&'a self, receipt: &'a Receipt) -> LocalBoxFuture<'a, Result<(), Unavailable>>;
+
+    /// The counts under `limits` at `now`, for an operator reading every quota (`keys usage`),
+    /// not for a request: a store may take longer over it than a request could wait.
+    fn read<'a>(
+        &'a self,
+        limits: &'a [Limit],
+        now: OffsetDateTime,
+    ) -> LocalBoxFuture<'a, Result<Usage, Unavailable>> {
+        self.spend(limits, 0, now)
+    }
 }
 
 impl QuotaStore for std::sync::Arc<LocalQuotas> {
@@ -254,6 +264,11 @@ impl Quotas {
     /// Spends `units` under every one of `limits` now, or none; zero units only reads.
     pub async fn spend(&self, limits: &[Limit], units: u64) -> Result<Usage, Unavailable> {
         self.store.spend(limits, units, self.clock.now_utc()).await
+    }
+
+    /// Every quota's counts under `limits` now, for an operator (see [`QuotaStore::read`]).
+    pub async fn read(&self, limits: &[Limit]) -> Result<Usage, Unavailable> {
+        self.store.read(limits, self.clock.now_utc()).await
     }
 
     /// Gives back the units of `receipt` where they were spent, whatever the period is now.

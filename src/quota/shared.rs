@@ -12,6 +12,12 @@ static REFUND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("ref
 
 /// How long a counter outlives its period: long enough for `keys usage` to read yesterday's.
 const KEEP_AFTER_PERIOD_MS: i64 = 86_400_000;
+/// Counters read by one script when every quota is read (`keys usage`): Redis runs one script
+/// at a time, so a read of thousands of counters is cut into short ones.
+const READ_CHUNK: usize = 256;
+/// Longest one chunk of such a read may take. It is off the request path: it neither waits for
+/// nor trips the circuit breaker, so a slow read of many counters cannot turn requests away.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Quota counters in Redis, shared by every replica: each decision is one script that checks
 /// every limit of the request and spends under all of them, or none. Periods are worked out from
@@ -47,17 +53,23 @@ impl SharedQuotas {
         ))
     }
 
-    /// The counts under `limits` at `now`, read from Redis whatever `REDIS_FAILURE_MODE` says (for
-    /// `keys usage`: this process's own counts would be no one's).
-    pub async fn read(&self, limits: &[Limit], now: OffsetDateTime) -> Result<Usage, Unavailable> {
-        self.spend_in_redis(limits, 0, now).await
-    }
-
     async fn spend_in_redis(
         &self,
         limits: &[Limit],
         units: u64,
         now: OffsetDateTime,
+    ) -> Result<Usage, Unavailable> {
+        self.run_spend(limits, units, now, false).await
+    }
+
+    /// One spend script over `limits`: on the request path (bounded by `REDIS_TIMEOUT_MS`,
+    /// through the circuit breaker), or, `patient`, for a read of every quota.
+    async fn run_spend(
+        &self,
+        limits: &[Limit],
+        units: u64,
+        now: OffsetDateTime,
+        patient: bool,
     ) -> Result<Usage, Unavailable> {
         let mut invocation = SPEND.prepare_invoke();
         for limit in limits {
@@ -71,10 +83,14 @@ impl SharedQuotas {
             let until_reset = (limit.period.next_reset(now) - now).whole_milliseconds() as i64;
             invocation.arg(until_reset.max(1) + KEEP_AFTER_PERIOD_MS);
         }
-        let answer: Vec<i64> = self
-            .conn
-            .call(|mut conn| async move { invocation.invoke_async(&mut conn).await })
-            .await?;
+        let run = |mut conn: redis::aio::ConnectionManager| async move {
+            invocation.invoke_async::<Vec<i64>>(&mut conn).await
+        };
+        let answer = if patient {
+            self.conn.call_patiently(READ_TIMEOUT, run).await?
+        } else {
+            self.conn.call(run).await?
+        };
         let granted = answer.first() == Some(&1);
         let counts = limits
             .iter()
@@ -105,6 +121,27 @@ impl SharedQuotas {
 }
 
 impl QuotaStore for SharedQuotas {
+    /// Read from Redis whatever `REDIS_FAILURE_MODE` says (this process's own counts would be
+    /// no one's), in chunks of `READ_CHUNK` counters off the request path.
+    fn read<'a>(
+        &'a self,
+        limits: &'a [Limit],
+        now: OffsetDateTime,
+    ) -> LocalBoxFuture<'a, Result<Usage, Unavailable>> {
+        Box::pin(async move {
+            let mut counts = Vec::with_capacity(limits.len());
+            for chunk in limits.chunks(READ_CHUNK) {
+                counts.extend(self.run_spend(chunk, 0, now, true).await?.counts);
+            }
+            Ok(Usage {
+                granted: true,
+                counts,
+                at: now,
+                counted_in: CountedIn::Redis,
+            })
+        })
+    }
+
     fn spend<'a>(
         &'a self,
         limits: &'a [Limit],

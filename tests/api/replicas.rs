@@ -881,14 +881,25 @@ async fn keys_usage_reads_what_the_servers_spent_from_redis() {
 
     let redis = RedisServer::start();
     let dir = temp_dir("quota-usage-redis");
-    let file = keys_file(
-        &dir,
-        &[
-            entry("a", KEY_A, "owner = \"acme\"\nquota = { per_month = 50 }"),
-            entry("b", KEY_B, "owner = \"acme\""),
-            "[owners.acme]\nquota = { per_day = 10 }\n".to_owned(),
-        ],
+    // Enough quotas that reading them all takes more than one script (they are read in chunks).
+    let many: Vec<(String, String)> = (0..300)
+        .map(|i| {
+            (
+                format!("q{i:03}"),
+                format!("sk_quota-many-{i:03}-0123456789abcdef"),
+            )
+        })
+        .collect();
+    let mut entries = vec![
+        entry("a", KEY_A, "owner = \"acme\"\nquota = { per_month = 50 }"),
+        entry("b", KEY_B, "owner = \"acme\""),
+        "[owners.acme]\nquota = { per_day = 10 }\n".to_owned(),
+    ];
+    entries.extend(
+        many.iter()
+            .map(|(id, secret)| entry(id, secret, "quota = { per_day = 5 }")),
     );
+    let file = keys_file(&dir, &entries);
     let socket = dir.join("admin.sock");
     let envs = [
         ("API_KEYS_FILE", file.to_str().unwrap()),
@@ -897,7 +908,7 @@ async fn keys_usage_reads_what_the_servers_spent_from_redis() {
     ];
     let server = RunningBinary::start_in(&dir, &envs);
     let app = server.app();
-    for key in [KEY_A, KEY_A, KEY_B] {
+    for key in [KEY_A, KEY_A, KEY_B, &many[299].1] {
         assert_eq!(app.predict_query("good", Some(key)).await.status(), 200);
     }
     // From Redis directly, and from the server's admin socket, which reads the same counters.
@@ -925,6 +936,9 @@ async fn keys_usage_reads_what_the_servers_spent_from_redis() {
             Some("3 of 10"),
             "{text}"
         );
+        assert_eq!(line("key", "q299", "day").as_deref(), Some("1 of 5"));
+        assert_eq!(line("key", "q000", "day").as_deref(), Some("0 of 5"));
+        assert_eq!(text.lines().filter(|l| l.starts_with("key ")).count(), 301);
     }
     server.stop();
 }
