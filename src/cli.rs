@@ -402,8 +402,9 @@ fn print_usage(report: &UsageReport, source: &str) -> Result<(), String> {
         return Ok(());
     }
     out!(
-        "# quota usage at {} (UTC days and months) {source}",
-        printable(&report.at)
+        "# quota usage at {} (UTC days and months) {}",
+        printable(&report.at),
+        printable(source)
     );
     for line in &report.counts {
         out!(

@@ -150,6 +150,31 @@ async fn the_document_carries_the_configured_input_limits() {
 }
 
 #[actix_rt::test]
+async fn every_refusal_counter_series_is_zero_from_the_start_and_named_in_its_help() {
+    use sentiment_api::metrics::{AUTH_FAILURE_REASONS, OVERLOAD_CAUSES, RATE_LIMITS};
+    let app = spawn_app().await;
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    for (name, label, values) in [
+        ("auth_failures_total", "reason", &AUTH_FAILURE_REASONS[..]),
+        ("rate_limited_total", "limit", &RATE_LIMITS[..]),
+        ("overloaded_total", "cause", &OVERLOAD_CAUSES[..]),
+    ] {
+        let help = text
+            .lines()
+            .find(|l| l.starts_with(&format!("# HELP {name} ")))
+            .unwrap_or_else(|| panic!("no HELP for {name}: {text}"));
+        for value in values {
+            let series = format!("{name}{{{label}=\"{value}\"}} 0");
+            assert!(
+                text.lines().any(|l| l == series),
+                "{series} missing: {text}"
+            );
+            assert!(help.contains(value), "{value} not in {help}");
+        }
+    }
+}
+
+#[actix_rt::test]
 async fn metrics_count_requests_by_route_template_and_never_show_a_key() {
     let app = spawn_app().await;
     app.predict_query("I love it", Some(TEST_KEY)).await;
