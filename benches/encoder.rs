@@ -8,10 +8,13 @@
 //! Ids: `encoder/score/20_words` (the whole model: tokenizer, BERT, pooling, VADER and the head),
 //! `encoder/embed/20_words` (the embedding alone), `encoder/embed_8/one_pass` and
 //! `encoder/embed_8/eight_passes` (throughput in texts per second, so the two compare directly);
-//! `serving/16_concurrent/coalesced` and `serving/16_concurrent/one_at_a_time`: sixteen
-//! concurrent requests through the server's `Inference`, with the encoder's requests coalesced into
-//! shared forward passes (what the server does) or each run alone on the blocking pool (what it did
-//! before), in texts per second.
+//! `serving/{1,4,16,64}_concurrent/coalesced` and `serving/16_concurrent/one_at_a_time`: that
+//! many concurrent requests through the server's `Inference`, with the encoder's requests coalesced
+//! into shared forward passes (what the server does) or each run alone on the blocking pool (what it
+//! did before), in texts per second; `1_concurrent`'s time per iteration is the latency at low load.
+//! `serving/{n}_concurrent/reference` is the coalesced encoder with the forward pass before issue 26
+//! (`Encoder::load_reference`: candle-transformers' BERT, every text padded to the batch's
+//! longest), measured beside it in the same run.
 //! `ENCODER_THREADS` sets the encoder's pool size (default: every CPU the process may use), so the
 //! one-thread and the two-thread figures can be taken on the same machine. Before measuring, the
 //! bench prints the process's VmRSS with the model loaded.
@@ -46,13 +49,23 @@ const EIGHT: [&str; 8] = [
     "Not the best film of the year, but certainly one of the kindest, and I left smiling.",
 ];
 
-fn load() -> Encoder {
+/// The numbers of concurrent requests the serving benchmark runs; `1_concurrent`'s time is the
+/// latency at low load.
+const CONCURRENCY: [usize; 4] = [1, 4, 16, 64];
+
+/// The encoder, or with `reference` the forward pass before issue 26 (`Encoder::load_reference`).
+fn load(reference: bool) -> Encoder {
     let dir = PathBuf::from(
         std::env::var("MODEL_DIR").expect("set MODEL_DIR (scripts/encoder/fetch_model.py)"),
     );
-    let encoder = match std::env::var("ENCODER_THREADS") {
-        Ok(n) => Encoder::load_with_threads(&dir, n.parse().expect("ENCODER_THREADS: a number")),
-        Err(_) => Encoder::load(&dir),
+    let threads = match std::env::var("ENCODER_THREADS") {
+        Ok(n) => n.parse().expect("ENCODER_THREADS: a number"),
+        Err(_) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let encoder = if reference {
+        Encoder::load_reference(&dir, threads)
+    } else {
+        Encoder::load_with_threads(&dir, threads)
     }
     .unwrap_or_else(|e| panic!("{e}"));
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -69,7 +82,7 @@ fn load() -> Encoder {
 }
 
 fn bench(c: &mut Criterion) {
-    let encoder = load();
+    let encoder = load(false);
     assert_eq!(REVIEW.split_whitespace().count(), 20);
 
     let mut group = c.benchmark_group("encoder");
@@ -116,10 +129,10 @@ impl SentimentModel for OneAtATime {
 }
 
 fn serving(c: &mut Criterion, encoder: Arc<Encoder>) {
-    const CONCURRENT: usize = 16;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let timeout = Duration::from_secs(60);
     let coalesced = Inference::new(Models::single(encoder.clone()), threads, timeout);
+    let reference = Inference::new(Models::single(Arc::new(load(true))), threads, timeout);
     let alone = Inference::new(
         Models::single(Arc::new(OneAtATime(encoder))),
         threads,
@@ -127,13 +140,17 @@ fn serving(c: &mut Criterion, encoder: Arc<Encoder>) {
     );
     let system = actix_rt::System::new();
     let mut group = c.benchmark_group("serving");
-    group.throughput(Throughput::Elements(CONCURRENT as u64));
     group.sample_size(20);
-    for (name, inference) in [("coalesced", &coalesced), ("one_at_a_time", &alone)] {
+    let runs = CONCURRENCY
+        .iter()
+        .flat_map(|&n| [(n, "coalesced", &coalesced), (n, "reference", &reference)])
+        .chain([(16, "one_at_a_time", &alone)]);
+    for (concurrent, name, inference) in runs {
         let id = inference.models().default_id();
-        group.bench_function(format!("{CONCURRENT}_concurrent/{name}"), |b| {
+        group.throughput(Throughput::Elements(concurrent as u64));
+        group.bench_function(format!("{concurrent}_concurrent/{name}"), |b| {
             b.iter(|| {
-                system.block_on(join_all((0..CONCURRENT).map(|i| {
+                system.block_on(join_all((0..concurrent).map(|i| {
                     let text = EIGHT[i % EIGHT.len()].to_owned();
                     inference.predict(id, text)
                 })))

@@ -42,6 +42,8 @@
 
 use std::path::{Path, PathBuf};
 
+mod bert;
+
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
@@ -56,6 +58,11 @@ const HEAD_JSON: &str = include_str!("head.json");
 
 /// The most texts one forward pass takes in [`Encoder::embed`]; longer lists are split.
 const MAX_BATCH: usize = 32;
+
+/// The most word pieces one forward pass takes (a text longer than this runs alone): bounds
+/// attention's padded block, `texts × longest²` scores per head, when long texts come together,
+/// as text-embeddings-inference's `max_batch_tokens` does. 32 texts of 64 word pieces fit.
+const MAX_BATCH_TOKENS: usize = 2048;
 
 /// Why the encoder could not be loaded (or, for a bug, could not run).
 #[derive(Debug, thiserror::Error)]
@@ -152,9 +159,18 @@ struct PoolingConfig {
     pooling_mode_mean_sqrt_len_tokens: bool,
 }
 
+/// Which BERT forward pass the encoder runs.
+enum Forward {
+    /// [`bert::Bert`]: packed batches, padding only inside attention (issue 26).
+    Packed(bert::Bert),
+    /// candle-transformers' `BertModel`, every text padded to the batch's longest: the forward
+    /// pass before issue 26, kept as the benchmark's reference ([`Encoder::load_reference`]).
+    Padded(BertModel),
+}
+
 /// all-MiniLM-L6-v2 with a logistic head: a binary sentiment model (module documentation).
 pub struct Encoder {
-    bert: BertModel,
+    bert: Forward,
     tokenizer: Tokenizer,
     head: Head,
     vader: Vader,
@@ -197,6 +213,18 @@ impl Encoder {
 
     /// Loads the model files from `dir`, computing with at most `threads` threads (at least 1).
     pub fn load_with_threads(dir: &Path, threads: usize) -> Result<Encoder, EncoderError> {
+        Encoder::load_forward(dir, threads, false)
+    }
+
+    /// [`Self::load_with_threads`] with the forward pass before issue 26 (candle-transformers'
+    /// `BertModel`, every text padded to the batch's longest): the reference `benches/encoder.rs`
+    /// measures the encoder against in the same run. Same scores, to float rounding.
+    #[doc(hidden)]
+    pub fn load_reference(dir: &Path, threads: usize) -> Result<Encoder, EncoderError> {
+        Encoder::load_forward(dir, threads, true)
+    }
+
+    fn load_forward(dir: &Path, threads: usize, padded: bool) -> Result<Encoder, EncoderError> {
         let config_path = dir.join("config.json");
         let config: Config = json(&config_path)?;
 
@@ -254,7 +282,12 @@ impl Encoder {
                 .map_err(|e| invalid(&weights_path, e))?
         };
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
-        let bert = BertModel::load(vb, &config).map_err(|e| invalid(&weights_path, e))?;
+        let bert = if padded {
+            BertModel::load(vb, &config).map(Forward::Padded)
+        } else {
+            bert::Bert::load(vb, &config).map(Forward::Packed)
+        }
+        .map_err(|e| invalid(&weights_path, e))?;
 
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
@@ -321,7 +354,11 @@ impl Encoder {
         order.sort_by_key(|&i| ids[i].len());
 
         let mut embeddings = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(MAX_BATCH) {
+        let mut rest = order.as_slice();
+        while !rest.is_empty() {
+            let take = batch_end(rest.iter().map(|&i| ids[i].len()));
+            let (chunk, tail) = rest.split_at(take);
+            rest = tail;
             let batch: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
             let rows = self
                 .pool
@@ -336,6 +373,38 @@ impl Encoder {
 
     /// One forward pass: token ids (unpadded) to normalised mean-pooled embeddings.
     fn forward(&self, batch: &[&[u32]]) -> candle_core::Result<Vec<Vec<f32>>> {
+        let bert = match &self.bert {
+            Forward::Packed(bert) => bert,
+            Forward::Padded(bert) => return self.forward_padded(bert, batch),
+        };
+        let hidden = bert.forward(batch, &self.device)?; // (tokens, hidden), packed
+        let hidden = hidden.flatten_all()?.to_vec1::<f32>()?;
+        let mut rows = hidden.chunks_exact(self.hidden);
+        Ok(batch
+            .iter()
+            .map(|ids| {
+                // Mean pooling and F.normalize, as sentence-transformers.
+                let mut mean = vec![0f32; self.hidden];
+                for row in rows.by_ref().take(ids.len()) {
+                    for (m, x) in mean.iter_mut().zip(row) {
+                        *m += x;
+                    }
+                }
+                let count = (ids.len() as f32).max(1e-9);
+                mean.iter_mut().for_each(|m| *m /= count);
+                let norm = mean.iter().map(|m| m * m).sum::<f32>().sqrt().max(1e-12);
+                mean.iter_mut().for_each(|m| *m /= norm);
+                mean
+            })
+            .collect())
+    }
+
+    /// [`Self::forward`] before issue 26: every text padded to the longest, through `bert`.
+    fn forward_padded(
+        &self,
+        bert: &BertModel,
+        batch: &[&[u32]],
+    ) -> candle_core::Result<Vec<Vec<f32>>> {
         let rows = batch.len();
         let len = batch.iter().map(|ids| ids.len()).max().unwrap_or(0);
         let mut input = vec![0u32; rows * len];
@@ -348,7 +417,7 @@ impl Encoder {
         let mask = Tensor::from_vec(mask, (rows, len), &self.device)?;
         let token_types = input.zeros_like()?;
 
-        let hidden = self.bert.forward(&input, &token_types, Some(&mask))?; // (rows, len, hidden)
+        let hidden = bert.forward(&input, &token_types, Some(&mask))?; // (rows, len, hidden)
         let mask = mask.to_dtype(DType::F32)?.unsqueeze(D::Minus1)?; // (rows, len, 1)
         let summed = hidden.broadcast_mul(&mask)?.sum(1)?; // (rows, hidden)
         let counts = mask.sum(1)?.clamp(1e-9f32, f32::MAX)?; // (rows, 1), as sentence-transformers
@@ -412,6 +481,22 @@ impl SentimentModel for Encoder {
     fn batch_size(&self) -> usize {
         MAX_BATCH
     }
+}
+
+/// How many of the texts whose lengths (in word pieces, sorted) are `lengths` go into the next
+/// forward pass: at least one, at most [`MAX_BATCH`], and no more than fit in
+/// [`MAX_BATCH_TOKENS`] once padded to the longest of them.
+fn batch_end(lengths: impl Iterator<Item = usize>) -> usize {
+    let mut longest = 0;
+    let mut take = 0;
+    for len in lengths.take(MAX_BATCH) {
+        longest = longest.max(len);
+        if take > 0 && (take + 1) * longest > MAX_BATCH_TOKENS {
+            break;
+        }
+        take += 1;
+    }
+    take.max(1)
 }
 
 /// The service's scores for a probability `p` of positive (module documentation).
