@@ -14,7 +14,9 @@ items outside, so the neutral ones are exactly those it leaves out).
 - tfidf: 5-fold cross-validation over every item (folds stratified by set and human class, seed 0);
   each fold's model is trained, as the shipped one, on the binary items of the other folds. The band is
   chosen without the held-out fold: for fold k, train.fit_band on the out-of-fold decision values of
-  the other four folds (maximising the mean of the sets' macro-F1), then applied to fold k.
+  the other four folds (maximising the mean of the sets' macro-F1), then applied to fold k. One band
+  for every text (train.fit_band), and two: one for texts where VADER's compound is 0, one for the
+  rest (train.fit_bands, shipped).
 - "band fixed at |2p-1| < 0.05": the labels before the band (the same out-of-fold decision values).
 
 Also prints the band the artifact carries (fitted on all out-of-fold values, as train.py does) and the
@@ -45,14 +47,17 @@ def main(argv):
     print("out-of-fold decision values ...", file=sys.stderr, flush=True)
     z, known, fold_of = train.out_of_fold(texts, scores, classes, domains)
 
-    learned = np.zeros_like(classes)
+    silent = train.quiet(scores)
+    learned, one_band = np.zeros_like(classes), np.zeros_like(classes)
     bands = []
     for k in range(5):
         rest, held = fold_of != k, fold_of == k
         band = train.fit_band(z[rest], known[rest], classes[rest], domains[rest])
-        bands.append(band)
-        learned[held] = train.predict3(z[held], known[held], *band)
-    shipped = train.fit_band(z, known, classes, domains)
+        one_band[held] = train.predict3(z[held], known[held], *band)
+        pair = train.fit_bands(z[rest], known[rest], silent[rest], classes[rest], domains[rest])
+        bands.append(pair)
+        learned[held] = train.predict_bands(z[held], known[held], silent[held], pair)
+    shipped = train.fit_bands(z, known, silent, classes, domains)
     # Before: compound 2p - 1 with the +-0.05 thresholds, i.e. |z| < logit(0.525).
     edge = float(np.log(0.525 / 0.475))
     before = train.predict3(z, known, -edge, edge)
@@ -70,15 +75,18 @@ def main(argv):
     for name, predicted in [
         ("VADER (compound +-0.05)", vader),
         ("tfidf, band fixed at abs(2p-1) < 0.05 (before)", before),
-        ("tfidf, band learned per fold (**now**)", learned),
+        ("tfidf, one band learned per fold", one_band),
+        ("tfidf, two bands (VADER compound != 0 / == 0) learned per fold (**now**)", learned),
     ]:
         per_set = [train.macro_f1(classes[domains == d], predicted[domains == d]) for d in range(len(names))]
         cells = [f"{x:.3f}" for x in per_set] + [f"{np.mean(per_set):.3f}"]
         print(f"| {name} | " + " | ".join(cells) + " |")
     print()
-    print("bands per held-out fold (low, high on z): " + ", ".join(f"({a:g}, {b:g})" for a, b in bands))
-    lo, hi = shipped
-    print(f"band the artifact carries: {lo:g} < z < {hi:g}, i.e. {1 / (1 + np.exp(-lo)):.3f} < p < {1 / (1 + np.exp(-hi)):.3f}")
+    print("bands per held-out fold (low, high on z; compound != 0 then == 0): "
+          + ", ".join(f"({a[0]:g}, {a[1]:g}) / ({b[0]:g}, {b[1]:g})" for a, b in bands))
+    for name, (lo, hi) in zip(["VADER compound != 0", "VADER compound == 0"], shipped):
+        print(f"band the artifact carries, {name}: {lo:g} < z < {hi:g}, "
+              f"i.e. {1 / (1 + np.exp(-lo)):.3f} < p < {1 / (1 + np.exp(-hi)):.3f}")
     for name, predicted in [("VADER", vader), ("tfidf (learned band)", learned)]:
         share = [float(np.mean(predicted[domains == d] == 1)) for d in range(len(names))]
         print(f"share labelled neutral, {name}: " + ", ".join(f"{n} {s:.3f}" for n, s in zip(names, share)))

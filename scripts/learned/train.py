@@ -11,7 +11,8 @@ scaled by VADER_SCALE), and a logistic regression (liblinear, C=C), trained on e
 (|human mean| >= 0.5) of the four VADER ground-truth sets in DATA_DIR (default
 $VADER_GROUND_TRUTH_DIR; the sets are not in the repository). VADER's scores come from the service's own
 Rust VADER (`cargo run --quiet --example vader_features`), so training and inference see identical
-features. The artifact also carries a neutral band on the decision value, fitted by 5-fold CV over
+features. The artifact also carries two neutral bands on the decision value (for texts where VADER's
+compound is 0, and the rest), fitted by 5-fold CV over
 every item (human neutral: |mean| < NEUTRAL_MEAN) to maximise 3-class macro-F1 (fit_band;
 scripts/learned/neutral.py reports it against VADER).
 
@@ -236,7 +237,8 @@ class Model:
         self.classifier = LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=0)
         # The non-lexical features; evaluate.py swaps in variants, export() needs the default.
         self.block = block or vader_block
-        # The neutral band on the decision value (low, high), set by train() from cross-validation.
+        # The neutral bands on the decision value ((low, high) where VADER's compound != 0, and
+        # where it is 0), set by train() from cross-validation.
         self.band = None
 
     def features(self, texts, scores, fit=False):
@@ -272,7 +274,7 @@ def export(model: Model) -> bytes:
     out = bytearray(MAGIC)
     out += struct.pack("<IIII", n_words, n_chars, n_vader, len(COMPOUND_THRESHOLDS))
     out += struct.pack("<dd", float(model.classifier.intercept_[0]), VADER_SCALE)
-    out += struct.pack("<dd", *model.band)
+    out += struct.pack("<dddd", *model.band[0], *model.band[1])
     out += struct.pack(f"<{len(COMPOUND_THRESHOLDS)}d", *COMPOUND_THRESHOLDS)
     out += struct.pack(f"<{n_vader}d", *[float(x) for x in coef[n_words + n_chars:]])
     offset = 0
@@ -539,10 +541,11 @@ def fixture_texts(seen: set) -> list:
     return texts
 
 
-def label(z: float, evidence: bool, band) -> str:
+def label(z: float, evidence: bool, silent: bool, bands) -> str:
     """The service's label: positive at z >= the band's top, negative at z <= its bottom, neutral in
-    between or without evidence (the score is mapped so VADER's +-0.05 thresholds fall on the band)."""
-    return ["negative", "neutral", "positive"][int(predict3(z, evidence, *band))]
+    between or without evidence (the score is mapped so VADER's +-0.05 thresholds fall on the band);
+    the band is bands[1] when VADER's compound is 0 (`silent`), else bands[0]."""
+    return ["negative", "neutral", "positive"][int(predict_bands(z, evidence, silent, bands))]
 
 
 def evidence(model: Model, texts: list, scores: list) -> list:
@@ -557,8 +560,9 @@ def fixture(model: Model, texts: list) -> bytes:
     probabilities = model.probability(texts, scores)
     decisions = model.classifier.decision_function(model.features(texts, scores))
     lines = []
-    for text, p, z, e in zip(texts, probabilities, decisions, evidence(model, texts, scores)):
-        record = {"text": text, "p": float(p), "evidence": e, "label": label(float(z), e, model.band)}
+    rows = zip(texts, probabilities, decisions, evidence(model, texts, scores), quiet(scores))
+    for text, p, z, e, silent in rows:
+        record = {"text": text, "p": float(p), "evidence": e, "label": label(float(z), e, bool(silent), model.band)}
         lines.append(json.dumps(record, ensure_ascii=True))
     return ("\n".join(lines) + "\n").encode("ascii")
 
@@ -615,6 +619,43 @@ def mean_macro_f1(truth, predicted, domains):
     return float(np.mean([macro_f1(truth[domains == d], predicted[domains == d]) for d in range(len(SETS))]))
 
 
+def quiet(scores):
+    """Whether VADER finds no sentiment word (compound 0): such texts get a band of their own."""
+    import numpy as np
+
+    return np.asarray(scores, dtype=np.float64).reshape(-1, 4)[:, 0] == 0.0
+
+
+def predict_bands(z, known, silent, bands):
+    """predict3 with bands[1] where `silent` (VADER compound 0), bands[0] elsewhere."""
+    import numpy as np
+
+    low = np.where(silent, bands[1][0], bands[0][0])
+    high = np.where(silent, bands[1][1], bands[0][1])
+    return predict3(z, known, low, high)
+
+
+def fit_bands(z, known, silent, classes, domains):
+    """The two bands (VADER compound != 0, == 0) that maximise the mean of the sets' macro-F1: both
+    start at fit_band's one band, then each is searched with the other fixed, twice (coordinate
+    ascent, deterministic)."""
+    steps = int(round(BAND_MAX / BAND_STEP))
+    grid = [round(i * BAND_STEP, 10) for i in range(steps + 1)]
+    bands = [fit_band(z, known, classes, domains)] * 2
+    for _ in range(2):
+        for g in (1, 0):
+            best, keep = -1.0, bands
+            for low in grid:
+                for high in grid:
+                    trial = list(bands)
+                    trial[g] = (-low, high)
+                    score = mean_macro_f1(classes, predict_bands(z, known, silent, trial), domains)
+                    if score > best:
+                        best, keep = score, trial
+            bands = keep
+    return tuple(bands)
+
+
 def fit_band(z, known, classes, domains):
     """The band (low, high) on z, low <= 0 <= high, that maximises the mean of the sets' 3-class
     macro-F1 on these decision values; ties go to the narrowest band (the grid's first)."""
@@ -632,13 +673,14 @@ def fit_band(z, known, classes, domains):
 
 
 def neutral_band(data_dir: Path):
-    """The band the artifact carries: fitted on every item's out-of-fold decision value."""
+    """The bands the artifact carries: fitted on every item's out-of-fold decision value."""
     import numpy as np
 
     texts, means, domains = load_all(data_dir)
     classes = human_class(means)
-    z, known, _ = out_of_fold(texts, vader_scores(texts), classes, domains)
-    return fit_band(z, known, classes, np.asarray(domains))
+    scores = vader_scores(texts)
+    z, known, _ = out_of_fold(texts, scores, classes, domains)
+    return fit_bands(z, known, quiet(scores), classes, np.asarray(domains))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -683,7 +725,7 @@ def main(argv: list) -> int:
         path.write_bytes(data)
         print(f"wrote {path.relative_to(REPO)} ({len(data):,} bytes)")
     print(f"features: {len(model.words.vocabulary_):,} word n-grams, {len(model.chars.vocabulary_):,} char n-grams")
-    print(f"neutral band on the decision value: {model.band[0]} < z < {model.band[1]}")
+    print(f"neutral bands on the decision value: {model.band[0]} (VADER compound != 0), {model.band[1]} (== 0)")
     return 0
 
 

@@ -22,9 +22,9 @@
 //! the training did not see.
 //!
 //! **Scores.** The model gives the probability `p` that a text is positive, and the artifact carries
-//! a **neutral band** on its decision value z (`neutral_low < z < neutral_high`, holding z = 0),
-//! fitted by cross-validation so the 3-class labels best match the human ratings near zero
-//! (`scripts/learned/train.py`). The compound (the answer's `score`) is a monotone, piecewise-linear
+//! two **neutral bands** on its decision value z (`low < z < high`, holding z = 0): one for texts in
+//! which VADER finds no sentiment (compound 0), one for the rest, fitted by cross-validation so the
+//! 3-class labels best match the human ratings near zero (`scripts/learned/train.py`). The compound (the answer's `score`) is a monotone, piecewise-linear
 //! map of `p` (see [`Band`]): 0 at p = 0.5, ±0.05 at the band's edges, ±1 at p = 1 and 0; so the
 //! service's usual ±0.05 thresholds make a text `neutral` exactly inside the band, and the sign of the
 //! score is still the model's lean. The proportions follow the score: `positive = max(score, 0)`,
@@ -65,7 +65,8 @@ static WEIGHTS: &[u8] = include_bytes!("weights.bin");
 /// The learned model (TF-IDF + VADER features, logistic regression), weights compiled in.
 pub struct Learned {
     weights: Weights,
-    band: Band,
+    /// The neutral bands: for a text whose VADER compound is not 0, and for one whose compound is 0.
+    bands: [Band; 2],
     vader: Vader,
 }
 
@@ -137,7 +138,7 @@ impl Learned {
         let weights = Weights::parse(WEIGHTS)
             .unwrap_or_else(|err| panic!("src/model/learned/weights.bin is corrupt: {err}"));
         Learned {
-            band: Band::new(weights.neutral_low, weights.neutral_high),
+            bands: weights.bands.map(|(low, high)| Band::new(low, high)),
             weights,
             vader: Vader::new(),
         }
@@ -153,6 +154,7 @@ impl Learned {
         let vader = self.vader.score(text);
         let (z, known_ngrams) = self.decision(text, &vader);
         Evaluation {
+            vader_silent: vader.compound == 0.0,
             decision: z,
             probability: expit(z),
             evidence: known_ngrams || vader.compound != 0.0,
@@ -235,8 +237,10 @@ impl Learned {
 /// What the model makes of one text.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Evaluation {
-    /// The decision value z (log-odds), which the neutral band is set on.
+    /// The decision value z (log-odds), which the neutral bands are set on.
     pub decision: f64,
+    /// Whether VADER finds no sentiment in the text (compound 0): such a text has a band of its own.
+    pub vader_silent: bool,
     /// P(positive), as scikit-learn's `predict_proba` gives it.
     pub probability: f64,
     /// False when the text holds no n-gram of the vocabulary and VADER finds no sentiment in it
@@ -263,6 +267,7 @@ impl SentimentModel for Learned {
     fn score(&self, text: &str) -> Scores {
         let Evaluation {
             decision,
+            vader_silent,
             probability,
             evidence,
         } = self.evaluate(text);
@@ -274,7 +279,7 @@ impl SentimentModel for Learned {
                 negative: 0.0,
             };
         }
-        let compound = self.band.compound(decision, probability);
+        let compound = self.bands[usize::from(vader_silent)].compound(decision, probability);
         Scores {
             compound,
             positive: compound.max(0.0),
@@ -402,7 +407,10 @@ mod tests {
         "Train 14 leaves platform 2 at 08:15 and arrives at 09:40.",
         "Monday to Friday: 9:00-17:30. Saturday: 10:00-14:00.",
         "The office is at 1600 Amphitheatre Parkway, Mountain View, CA 94043.",
+        "The report has twelve pages and three appendices.",
         "Water boils at 100 degrees Celsius at sea level.",
+        "The package was shipped on Tuesday.",
+        "The library closes at 8 pm on weekdays.",
         "Paris is the capital of France.",
     ];
 

@@ -12,8 +12,9 @@
 //! n_thresholds     u32      compound thresholds
 //! intercept        f64
 //! vader_scale      f64      the VADER features are multiplied by it
-//! neutral_low      f64      the neutral band on the decision value z: neutral_low < z < neutral_high
-//! neutral_high     f64      (neutral_low <= 0 <= neutral_high; fitted by cross-validation)
+//! bands            4 × f64  the neutral bands on the decision value z, low < z < high (low <= 0 <=
+//!                           high; fitted by cross-validation): low, high for a text whose VADER
+//!                           compound is not 0, then low, high for one whose compound is 0
 //! thresholds       n_thresholds × f64
 //! vader_coef       n_vader × f64
 //! then n_words word terms, then n_chars char terms, in feature order, each:
@@ -139,9 +140,9 @@ pub(super) struct Weights {
     pub chars: Vocabulary,
     pub intercept: f64,
     pub vader_scale: f64,
-    /// The neutral band on the decision value: `neutral_low < z < neutral_high` is neutral.
-    pub neutral_low: f64,
-    pub neutral_high: f64,
+    /// The neutral bands on the decision value, `(low, high)`: `low < z < high` is neutral. The
+    /// first for a text whose VADER compound is not 0, the second for one whose compound is 0.
+    pub bands: [(f64, f64); 2],
     pub thresholds: Vec<f64>,
     pub vader_coef: Vec<f64>,
 }
@@ -195,17 +196,14 @@ impl Weights {
         let n_thresholds = reader.u32()? as usize;
         let intercept = reader.f64()?;
         let vader_scale = reader.f64()?;
-        let neutral_low = reader.f64()?;
-        let neutral_high = reader.f64()?;
-        // The band must hold z = 0, so the label never contradicts the sign of the score.
-        if !(neutral_low.is_finite()
-            && neutral_high.is_finite()
-            && neutral_low <= 0.0
-            && 0.0 <= neutral_high)
-        {
-            return Err(format!(
-                "neutral band {neutral_low}..{neutral_high} does not hold 0"
-            ));
+        let mut bands = [(0.0, 0.0); 2];
+        for band in &mut bands {
+            let (low, high) = (reader.f64()?, reader.f64()?);
+            // A band must hold z = 0, so the label never contradicts the sign of the score.
+            if !(low.is_finite() && high.is_finite() && low <= 0.0 && 0.0 <= high) {
+                return Err(format!("neutral band {low}..{high} does not hold 0"));
+            }
+            *band = (low, high);
         }
         let thresholds = reader.f64s(n_thresholds)?;
         let vader_coef = reader.f64s(n_vader)?;
@@ -224,8 +222,7 @@ impl Weights {
             chars,
             intercept,
             vader_scale,
-            neutral_low,
-            neutral_high,
+            bands,
             thresholds,
             vader_coef,
         })
