@@ -66,7 +66,7 @@ MIN_DF = 2  # a term must occur in at least 2 training texts: prunes the artifac
 VADER_SCALE = 3.0
 COMPOUND_THRESHOLDS = (-0.5, -0.05, 0.0, 0.05, 0.5)  # indicator features compound >= t
 N_STYLE = 4
-MAGIC = b"SALRN002"
+MAGIC = b"SALRN003"
 # Human neutral: |human mean| < NEUTRAL_MEAN, the items the binary training leaves out.
 NEUTRAL_MEAN = 0.5
 # The neutral band is searched over decision values z (log-odds) in steps of BAND_STEP up to BAND_MAX

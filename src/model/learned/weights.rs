@@ -5,7 +5,7 @@
 //! file byte for byte):
 //!
 //! ```text
-//! magic            8 bytes  "SALRN002"
+//! magic            8 bytes  "SALRN003"
 //! n_words          u32      word 1-2-gram features
 //! n_chars          u32      char_wb 2-5-gram features
 //! n_vader          u32      VADER features (4 scores + thresholds + style marks)
@@ -23,7 +23,7 @@
 
 use super::tokenize::{hash_str, mix};
 
-const MAGIC: &[u8; 8] = b"SALRN002";
+const MAGIC: &[u8; 8] = b"SALRN003";
 
 /// One slot of a [`Vocabulary`]: a term's 64-bit hash and what scoring needs of it, in 16 bytes
 /// (four to a cache line), so a lookup is one probe of one line in the common case. `idf` is at
