@@ -309,3 +309,58 @@ fn the_catalog_loads_minilm_from_model_dir_and_refuses_it_without() {
         .unwrap();
     assert!(err.to_string().starts_with("MODEL_DIR: "), "{err}");
 }
+
+/// The packed forward pass (issue 26) against the padded one before it (`Encoder::load_reference`,
+/// candle-transformers' BERT), on batches whose packing is not trivial: mixed lengths in any order
+/// (each result must come back to its own text), equal lengths (no gather), empty texts, and lengths
+/// that straddle the token budget of one pass. Any component off by more than float rounding fails.
+#[test]
+fn the_packed_forward_pass_matches_the_padded_reference() {
+    static REFERENCE: OnceLock<Encoder> = OnceLock::new();
+    let reference = REFERENCE
+        .get_or_init(|| Encoder::load_reference(&model_dir(), 2).unwrap_or_else(|e| panic!("{e}")));
+    const WORDS: [&str; 12] = [
+        "the", "film", "was", "not", "good", "but", "great", "food", "and", "awful", "very", "day",
+    ];
+    // A text of `words` words, varied by `seed`.
+    let text = |words: usize, seed: usize| -> String {
+        (0..words)
+            .map(|i| WORDS[(i * 7 + seed * 5 + i * i) % WORDS.len()])
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mixed: Vec<String> = [0, 254, 1, 15, 62, 63, 98, 3, 30, 31, 0]
+        .iter()
+        .enumerate()
+        .map(|(seed, &n)| text(n, seed))
+        .collect();
+    let mut reversed = mixed.clone();
+    reversed.reverse();
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("mixed", mixed),
+        ("mixed, reversed", reversed),
+        ("equal lengths", (0..6).map(|s| text(10, s)).collect()),
+        ("empty texts", vec![String::new(); 5]),
+        (
+            "around the budget",
+            (0..40).map(|s| text(58 + s % 8, s)).collect(),
+        ),
+    ];
+    for (name, texts) in cases {
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let packed = encoder().try_embed(&texts).unwrap();
+        let padded = reference.try_embed(&texts).unwrap();
+        assert_eq!(packed.len(), texts.len(), "{name}");
+        for (i, (a, b)) in packed.iter().zip(&padded).enumerate() {
+            let worst = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                a.iter().all(|x| x.is_finite()) && worst < 1e-4,
+                "{name}, text {i}: off by {worst}"
+            );
+        }
+    }
+}

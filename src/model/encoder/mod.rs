@@ -334,8 +334,9 @@ impl Encoder {
 
     /// The sentence embeddings of `texts` (unit length, [`Self::dimensions`] wide), in order.
     ///
-    /// Texts are sorted by length and run 32 at a time, each batch one forward pass
-    /// padded to its longest text, the padding masked out of attention and pooling.
+    /// Texts are sorted by length and cut into forward passes of at most [`MAX_BATCH`] texts and
+    /// [`MAX_BATCH_TOKENS`] word pieces once padded to the pass's longest; a pass packs its texts
+    /// end to end and pads only inside attention ([`bert`]).
     ///
     /// # Panics
     /// If candle fails on shapes that were checked at load, which would be a bug.
@@ -467,8 +468,8 @@ impl SentimentModel for Encoder {
         scores_of(self.probability(text))
     }
 
-    /// One forward pass per [`MAX_BATCH`] texts (sorted by length, so padding stays small). The
-    /// embeddings differ from one-at-a-time ones only by float rounding (`tests/encoder.rs`).
+    /// Forward passes as [`Encoder::embed`] cuts them (sorted by length, at most [`MAX_BATCH`]
+    /// texts and [`MAX_BATCH_TOKENS`] word pieces each). The embeddings differ from one-at-a-time ones only by float rounding (`tests/encoder.rs`).
     fn score_batch(&self, texts: &[&str]) -> Vec<Scores> {
         self.embed(texts)
             .iter()
