@@ -13,7 +13,7 @@ $VADER_GROUND_TRUTH_DIR; the sets are not in the repository). VADER's scores com
 Rust VADER (`cargo run --quiet --example vader_features`), so training and inference see identical
 features. The artifact also carries two neutral bands on the decision value (for texts where VADER's
 compound is 0, and the rest), fitted by 5-fold CV over
-every item (human neutral: |mean| < NEUTRAL_MEAN) to maximise 3-class macro-F1 (fit_band;
+every item (human neutral: |mean| < NEUTRAL_MEAN) to maximise 3-class macro-F1 (fit_bands;
 scripts/learned/neutral.py reports it against VADER).
 
 Writes (all committed, all byte-reproducible on one machine):
